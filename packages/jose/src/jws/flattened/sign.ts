@@ -1,0 +1,41 @@
+import type { JsonObject } from '../../lib/json.js';
+import type { JwsHeaderParameters } from '../../lib/jws_header.js';
+import { signParts } from '../../lib/jws_sign.js';
+import type { KeyInput } from '../../lib/key_input.js';
+
+/** The Flattened JWS JSON Serialization (RFC 7515 §7.2.2). */
+export interface FlattenedJws {
+  payload: string;
+  protected?: string;
+  header?: JwsHeaderParameters;
+  signature: string;
+}
+
+export interface FlattenedSignOptions {
+  protectedHeader?: JwsHeaderParameters;
+  /** Header parameters that are not integrity protected (never `alg`'s safety net: `alg` goes in the protected header by default). */
+  unprotectedHeader?: JsonObject;
+}
+
+/**
+ * Signs `payload` into the Flattened JWS JSON Serialization.
+ *
+ * @example
+ * ```ts
+ * const jws = flattenedSign('hello', key, { protectedHeader: { alg: 'HS256' }, unprotectedHeader: { kid: 'k1' } });
+ * ```
+ */
+export function flattenedSign(
+  payload: Uint8Array | string,
+  key: KeyInput,
+  options: FlattenedSignOptions = {},
+): FlattenedJws {
+  const parts = signParts(payload, key, options.protectedHeader, options.unprotectedHeader);
+  const jws: FlattenedJws = {
+    payload: parts.payloadSegment,
+    protected: parts.protectedSegment,
+    signature: parts.signatureSegment,
+  };
+  if (options.unprotectedHeader) jws.header = { ...options.unprotectedHeader };
+  return jws;
+}

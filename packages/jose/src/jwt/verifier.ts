@@ -1,0 +1,179 @@
+import { JwsInvalid } from '../errors.js';
+import type { Key } from '../key/key.js';
+import { decodeBase64urlText } from '../lib/base64url.js';
+import type { JsonObject } from '../lib/json.js';
+import type { JwsAlgorithmSpec } from '../lib/jws_algorithms.js';
+import {
+  type AlgorithmOptions,
+  checkHeader,
+  createHeaderPolicy,
+  type JwsHeaderParameters,
+  parseProtectedHeader,
+} from '../lib/jws_header.js';
+import {
+  DEFAULT_MAX_TOKEN_LENGTH,
+  decodeSignature,
+  splitCompact,
+  verifyWithKeys,
+} from '../lib/jws_verify.js';
+import {
+  createClaimsValidator,
+  type JwtClaimsOptions,
+  type JwtPayload,
+  parseJwtPayload,
+} from '../lib/jwt_claims.js';
+import { isKeySet, type KeyInput, type KeySet, toKey, usableKeys } from '../lib/key_input.js';
+import { LruCache } from '../lib/lru.js';
+import { secondsOf } from '../lib/time.js';
+import type { VerifyJwtResult } from './verify.js';
+
+export interface VerifierCacheOptions {
+  /** Most tokens remembered (default 1000). */
+  max?: number;
+  /** Longest a verified token is remembered, seconds or a span (default 600). Never past its `exp`. */
+  ttl?: number | string;
+}
+
+export interface VerifierOptions extends AlgorithmOptions, Omit<JwtClaimsOptions, 'currentDate'> {
+  /** A key, or a key set (`createLocalJwks` / `createRemoteJwks`). */
+  key: KeyInput | KeySet;
+  /**
+   * Remember verified tokens (keyed on the whole token) so a repeat costs one map lookup. Entries
+   * never outlive the token's `exp` (or `maxTokenAge`), failures are never cached, and cached
+   * results are frozen: treat them as read-only.
+   */
+  cache?: boolean | VerifierCacheOptions;
+  /** Longest token accepted, in characters (default 16384). */
+  maxTokenLength?: number;
+  /** Milliseconds since the epoch (default `Date.now`); for tests and simulations. */
+  clock?: () => number;
+}
+
+export interface Verifier<P extends object = JwtPayload> {
+  /**
+   * Verifies synchronously. With a remote key set, a token whose key is not in memory yet fails with
+   * `ERR_JWKS_NO_MATCHING_KEY`; use {@link Verifier.verifyAsync} to let the set fetch it.
+   */
+  verify(token: string): VerifyJwtResult<P>;
+  /** Verifies, letting a key set fetch keys it does not hold yet. */
+  verifyAsync(token: string): Promise<VerifyJwtResult<P>>;
+}
+
+interface PreparedHeader {
+  readonly header: JwsHeaderParameters;
+  readonly spec: JwsAlgorithmSpec;
+}
+
+/** Distinct valid headers remembered; a verifier normally sees one or two. */
+const HEADER_CACHE_SIZE = 64;
+
+/**
+ * Prepares a JWT verifier: options, algorithm policy, claim checks and keys are settled once, and
+ * decoded headers are remembered, so each `verify` is a synchronous run of signature and claim
+ * checks. With `cache`, a token verified before costs a map lookup until it expires.
+ *
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ key: jwks, algorithms: ['ES256'], issuer: 'https://auth.example.com',
+ *   audience: 'api', typ: 'at+jwt', cache: { max: 10_000 } });
+ * const { payload } = verifier.verify(token);
+ * ```
+ */
+export function createVerifier<P extends object = JwtPayload>(options: VerifierOptions): Verifier<P> {
+  const policy = createHeaderPolicy(options);
+  const validate = createClaimsValidator(options);
+  const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
+  const clock = options.clock ?? Date.now;
+  const keySet = isKeySet(options.key) ? options.key : undefined;
+  const singleKey = keySet ? undefined : [toKey(options.key as KeyInput)];
+  const tolerance =
+    options.clockTolerance === undefined ? 0 : secondsOf(options.clockTolerance, 'clockTolerance');
+  const maxAge =
+    options.maxTokenAge === undefined ? undefined : secondsOf(options.maxTokenAge, 'maxTokenAge');
+
+  const cacheOptions = options.cache === true ? {} : options.cache || undefined;
+  const cache = cacheOptions ? new LruCache<string, CachedResult<P>>(cacheOptions.max ?? 1000) : undefined;
+  const cacheTtl = cacheOptions ? secondsOf(cacheOptions.ttl ?? 600, 'cache.ttl') * 1000 : 0;
+
+  const headers = new Map<string, PreparedHeader>();
+  function prepareHeader(segment: string): PreparedHeader {
+    let prepared = headers.get(segment);
+    if (prepared) return prepared;
+    const { header, spec, b64 } = checkHeader(parseProtectedHeader(segment), undefined, policy);
+    // RFC 7797 §7: a JWT payload is always base64url-encoded.
+    if (!b64) throw new JwsInvalid('"b64": false cannot be used with JWTs');
+    prepared = { header: Object.freeze(header), spec };
+    if (headers.size < HEADER_CACHE_SIZE) headers.set(segment, prepared);
+    return prepared;
+  }
+
+  function finish(
+    token: string,
+    keys: readonly Key[] | undefined,
+    prepared: PreparedHeader,
+    now: number,
+  ): VerifyJwtResult<P> {
+    const parts = splitCompact(token, maxTokenLength);
+    const signature = decodeSignature(parts.signatureSegment);
+    const candidates = keys ?? usableKeys(keySet!.select(prepared.header), prepared.header.alg!);
+    const key = verifyWithKeys(prepared.spec, candidates, parts.signingInput, signature);
+    const text = decodeBase64urlText(parts.payloadSegment);
+    if (text === undefined) throw new JwsInvalid('payload is not canonical base64url of UTF-8 text');
+    const payload = parseJwtPayload(text);
+    validate(payload, prepared.header, Math.floor(now / 1000));
+    const result = { payload: payload as P & JwtPayload, protectedHeader: prepared.header, key };
+    if (cache) remember(token, result, payload, now);
+    return result;
+  }
+
+  function remember(token: string, result: VerifyJwtResult<P>, payload: JsonObject, now: number): void {
+    let validUntil = now + cacheTtl;
+    if (typeof payload.exp === 'number') validUntil = Math.min(validUntil, (payload.exp + tolerance) * 1000);
+    if (maxAge !== undefined)
+      validUntil = Math.min(validUntil, ((payload.iat as number) + maxAge + tolerance) * 1000);
+    Object.freeze(payload);
+    cache!.set(token, { result: Object.freeze(result), validUntil });
+  }
+
+  function cached(token: string, now: number): VerifyJwtResult<P> | undefined {
+    const hit = cache!.get(token);
+    if (hit === undefined) return undefined;
+    if (now < hit.validUntil) return hit.result;
+    cache!.delete(token);
+    return undefined;
+  }
+
+  function headerOf(token: string): PreparedHeader {
+    if (typeof token !== 'string') throw new JwsInvalid('a compact JWS must be a string');
+    const dot = token.indexOf('.');
+    if (dot <= 0 || token.length > maxTokenLength)
+      return prepareHeader(splitCompact(token, maxTokenLength).protectedSegment);
+    return prepareHeader(token.slice(0, dot));
+  }
+
+  return {
+    verify(token) {
+      const now = clock();
+      if (cache) {
+        const hit = cached(token, now);
+        if (hit) return hit;
+      }
+      return finish(token, singleKey, headerOf(token), now);
+    },
+    async verifyAsync(token) {
+      const now = clock();
+      if (cache) {
+        const hit = cached(token, now);
+        if (hit) return hit;
+      }
+      const prepared = headerOf(token);
+      const keys = singleKey ?? usableKeys(await keySet!.resolve(prepared.header), prepared.header.alg!);
+      return finish(token, keys, prepared, now);
+    },
+  };
+}
+
+interface CachedResult<P extends object> {
+  readonly result: VerifyJwtResult<P>;
+  readonly validUntil: number;
+}
