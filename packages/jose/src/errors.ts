@@ -116,14 +116,6 @@ export class JwksNoMatchingKey extends JoseError {
   }
 }
 
-/** Several keys match and none verified (only raised where one key is required). */
-export class JwksMultipleMatchingKeys extends JoseError {
-  readonly code = 'ERR_JWKS_MULTIPLE_MATCHING_KEYS' as const;
-  constructor(message = 'multiple matching keys found in the JSON Web Key Set') {
-    super(message);
-  }
-}
-
 /** Fetching a remote key set took longer than its timeout. */
 export class JwksTimeout extends JoseError {
   readonly code = 'ERR_JWKS_TIMEOUT' as const;
@@ -148,7 +140,6 @@ export type AnyJoseError =
   | JwkInvalid
   | JwksInvalid
   | JwksNoMatchingKey
-  | JwksMultipleMatchingKeys
   | JwksTimeout;
 
 export type JoseErrorCode = AnyJoseError['code'];

@@ -2,6 +2,14 @@
 
 export * from './errors.js';
 export { createLocalJwks, type JsonWebKeySet, type LocalJwks, type SkippedKey } from './jwks/local.js';
+export {
+  createRemoteJwks,
+  type JwksDuration,
+  type JwksFetch,
+  type RemoteJwks,
+  type RemoteJwksOptions,
+  type RemoteJwksStatus,
+} from './jwks/remote.js';
 export { type CompactSignOptions, compactSign } from './jws/compact/sign.js';
 export { type CompactVerifyOptions, type CompactVerifyResult, compactVerify } from './jws/compact/verify.js';
 export { type FlattenedJws, type FlattenedSignOptions, flattenedSign } from './jws/flattened/sign.js';

@@ -1,4 +1,4 @@
-import { JwsInvalid } from '../errors.js';
+import { JwsInvalid, JwsSignatureVerificationFailed } from '../errors.js';
 import type { Key } from '../key/key.js';
 import { decodeBase64urlText } from '../lib/base64url.js';
 import type { JsonObject } from '../lib/json.js';
@@ -11,10 +11,10 @@ import {
   parseProtectedHeader,
 } from '../lib/jws_header.js';
 import {
+  createSignatureCheck,
   DEFAULT_MAX_TOKEN_LENGTH,
   decodeSignature,
   splitCompact,
-  verifyWithKeys,
 } from '../lib/jws_verify.js';
 import {
   createClaimsValidator,
@@ -107,17 +107,27 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
     return prepared;
   }
 
-  function finish(
-    token: string,
-    keys: readonly Key[] | undefined,
-    prepared: PreparedHeader,
-    now: number,
-  ): VerifyJwtResult<P> {
-    const parts = splitCompact(token, maxTokenLength);
-    const signature = decodeSignature(parts.signatureSegment);
+  function finish(token: string, keys: readonly Key[] | undefined, now: number): VerifyJwtResult<P> {
+    // Locate the separators once; anything unusual goes through splitCompact for its precise error.
+    const first = typeof token === 'string' && token.length <= maxTokenLength ? token.indexOf('.') : -1;
+    const second = first > 0 ? token.indexOf('.', first + 1) : -1;
+    if (second === -1 || token.indexOf('.', second + 1) !== -1) splitCompact(token, maxTokenLength);
+    const prepared = prepareHeader(token.slice(0, first));
     const candidates = keys ?? usableKeys(keySet!.select(prepared.header), prepared.header.alg!);
-    const key = verifyWithKeys(prepared.spec, candidates, parts.signingInput, signature);
-    const text = decodeBase64urlText(parts.payloadSegment);
+    const signingInput = token.slice(0, second);
+    const signature = token.slice(second + 1);
+    let key: Key | undefined;
+    for (const candidate of candidates) {
+      if (signatureCheck(prepared.spec, candidate)(signingInput, signature)) {
+        key = candidate;
+        break;
+      }
+    }
+    if (key === undefined) {
+      decodeSignature(signature); // a malformed segment is ERR_JWS_INVALID, not a failed signature
+      throw new JwsSignatureVerificationFailed();
+    }
+    const text = decodeBase64urlText(token.slice(first + 1, second));
     if (text === undefined) throw new JwsInvalid('payload is not canonical base64url of UTF-8 text');
     const payload = parseJwtPayload(text);
     validate(payload, prepared.header, Math.floor(now / 1000));
@@ -143,14 +153,6 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
     return undefined;
   }
 
-  function headerOf(token: string): PreparedHeader {
-    if (typeof token !== 'string') throw new JwsInvalid('a compact JWS must be a string');
-    const dot = token.indexOf('.');
-    if (dot <= 0 || token.length > maxTokenLength)
-      return prepareHeader(splitCompact(token, maxTokenLength).protectedSegment);
-    return prepareHeader(token.slice(0, dot));
-  }
-
   return {
     verify(token) {
       const now = clock();
@@ -158,7 +160,7 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
         const hit = cached(token, now);
         if (hit) return hit;
       }
-      return finish(token, singleKey, headerOf(token), now);
+      return finish(token, singleKey, now);
     },
     async verifyAsync(token) {
       const now = clock();
@@ -166,9 +168,9 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
         const hit = cached(token, now);
         if (hit) return hit;
       }
-      const prepared = headerOf(token);
-      const keys = singleKey ?? usableKeys(await keySet!.resolve(prepared.header), prepared.header.alg!);
-      return finish(token, keys, prepared, now);
+      if (singleKey) return finish(token, singleKey, now);
+      const { header } = prepareHeader(splitCompact(token, maxTokenLength).protectedSegment);
+      return finish(token, usableKeys(await keySet!.resolve(header), header.alg!), now);
     },
   };
 }
@@ -176,4 +178,22 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
 interface CachedResult<P extends object> {
   readonly result: VerifyJwtResult<P>;
   readonly validUntil: number;
+}
+
+type SignatureCheck = (signingInput: string, segment: string) => boolean;
+const signatureChecks = new WeakMap<Key, Map<string, SignatureCheck>>();
+
+/** The prepared signature check for a key and algorithm, built on first use and kept with the key. */
+function signatureCheck(spec: JwsAlgorithmSpec, key: Key): SignatureCheck {
+  let checks = signatureChecks.get(key);
+  if (!checks) {
+    checks = new Map();
+    signatureChecks.set(key, checks);
+  }
+  let check = checks.get(spec.alg);
+  if (!check) {
+    check = createSignatureCheck(spec, key);
+    checks.set(spec.alg, check);
+  }
+  return check;
 }

@@ -348,10 +348,37 @@ export function importKeyObject(keyObject: KeyObject, options: KeyOptions = {}):
 }
 
 function looksLikeKeyText(bytes: Buffer): boolean {
-  const head = bytes.subarray(0, 4096).toString('latin1');
+  // Leading whitespace is skipped whatever its length (fast-jwt CVE-2023-48223 / CVE-2026-34950).
+  const head = bytes.toString('latin1').trimStart().slice(0, 4096);
   return (
-    /-----BEGIN [A-Z0-9 ]+-----/.test(head) || /"kty"\s*:/.test(head) || /^\s*(ssh-|ecdsa-sha2-)/.test(head)
+    /-----BEGIN [A-Z0-9 ]+-----/.test(head) ||
+    /"kty"\s*:/.test(head) ||
+    /^(ssh-|ecdsa-sha2-|sk-(ssh|ecdsa)-)/.test(head) ||
+    isDerPublicKey(bytes) ||
+    // The base64 body of a PEM without its armour ("MII…"): the same DER, as text.
+    (head.startsWith('M') && /^[\w+/=\s-]+$/.test(head) && isDerPublicKey(Buffer.from(head, 'base64')))
   );
+}
+
+/**
+ * RFC 8725 §2.1 and §3.1: a public key in DER (SPKI, PKCS #1, or an X.509 certificate) is as public
+ * as its PEM, so as an HMAC secret it would let anyone sign. Only input that starts like a DER
+ * SEQUENCE (0x30) is parsed.
+ */
+function isDerPublicKey(der: Buffer): boolean {
+  if (der[0] !== 0x30) return false;
+  for (const type of ['spki', 'pkcs1'] as const) {
+    try {
+      createPublicKey({ key: der, format: 'der', type });
+      return true;
+    } catch {}
+  }
+  try {
+    new X509Certificate(der);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parse(build: () => KeyObject): KeyObject {

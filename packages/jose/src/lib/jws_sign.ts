@@ -60,7 +60,9 @@ export function signParts(
     b64 = header.b64;
   }
   const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
-  const protectedSegment = encodeBase64url(JSON.stringify(header));
+  // RFC 7515 §7.2.1: with every parameter unprotected (JSON serializations only, RFC 7520 §4.7) there
+  // is no protected header: "protected" is absent and the signing input starts with '.'.
+  const protectedSegment = Object.keys(header).length === 0 ? '' : encodeBase64url(JSON.stringify(header));
   const payloadSegment = b64 ? bytes.toString('base64url') : bytes.toString('utf8');
   const signingInput = b64
     ? `${protectedSegment}.${payloadSegment}`

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { JwsInvalid, JwsSignatureVerificationFailed } from '../errors.js';
 import type { Key } from '../key/key.js';
 import { decodeBase64url } from './base64url.js';
@@ -127,4 +128,36 @@ export async function verifyJws(
   const keys = await resolveVerificationKeys(keyInput, header);
   const key = verifyWithKeys(spec, keys, signingInput, signature);
   return { payload, protectedHeader: protectedHeader as JwsHeaderParameters | undefined, header, key };
+}
+
+/**
+ * A signature check for one algorithm and key, decided once, taking the signing input and the
+ * signature segment as they appear in a compact token. For HMAC the expected signature is encoded
+ * and compared in constant time with the segment: a canonical encoding is then implied by equality,
+ * so the segment need not be decoded at all.
+ */
+export function createSignatureCheck(
+  spec: JwsAlgorithmSpec,
+  key: Key,
+): (signingInput: string, segment: string) => boolean {
+  key.assertUsable(spec.alg, 'verify');
+  const keyObject = key.verificationKey;
+  const length = spec.signatureLength(keyObject);
+  if (spec.family === 'hmac') {
+    const hash = spec.hash!;
+    const encodedLength = Math.ceil((length * 4) / 3);
+    return (signingInput, segment) => {
+      if (segment.length !== encodedLength) return false;
+      const expected = createHmac(hash, keyObject).update(signingInput).digest('base64url');
+      return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(segment, 'latin1'));
+    };
+  }
+  return (signingInput, segment) => {
+    const signature = decodeBase64url(segment);
+    return (
+      signature !== undefined &&
+      signature.length === length &&
+      spec.verify(keyObject, signingInput, signature)
+    );
+  };
 }

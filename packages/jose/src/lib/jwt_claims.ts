@@ -213,7 +213,9 @@ export function createClaimsBuilder(
 
   return (claims, now) => {
     if (!isJsonObject(claims)) throw new TypeError('JWT claims must be a plain object');
-    const payload: JsonObject = { ...claims, ...fixed };
+    // Object.assign, not spread: on Node 20 spreading a fresh object is several times slower, and this
+    // runs once per token signed.
+    const payload: JsonObject = Object.assign({}, claims, fixed);
     const issuedAt =
       iat === true ? (typeof claims.iat === 'number' ? claims.iat : now) : iat === false ? undefined : iat;
     if (issuedAt !== undefined) payload.iat = issuedAt;

@@ -36,6 +36,8 @@ export function flattenedSign(
     protected: parts.protectedSegment,
     signature: parts.signatureSegment,
   };
+  // RFC 7515 §7.2.1: "protected" MUST be absent when there is no protected header.
+  if (parts.protectedSegment === '') delete jws.protected;
   if (options.unprotectedHeader) jws.header = { ...options.unprotectedHeader };
   return jws;
 }

@@ -7,7 +7,7 @@ import type { VerificationKey } from '../../lib/key_input.js';
 import type { FlattenedJws } from './sign.js';
 
 export interface FlattenedVerifyOptions extends AlgorithmOptions {
-  /** The payload of a detached JWS, whose `payload` member is empty. */
+  /** The payload of a detached JWS, whose `payload` member is empty or absent (RFC 7515 Appendix F). */
   payload?: Uint8Array | string;
 }
 
@@ -34,7 +34,7 @@ export async function flattenedVerify(
   const policy = createHeaderPolicy(options);
   if (!isJsonObject(jws)) throw new JwsInvalid('a flattened JWS must be a JSON object');
   if (Object.hasOwn(jws, 'signatures')) throw new JwsInvalid('this is a general JWS; use generalVerify');
-  const parts = signatureParts(jws, jws.payload);
+  const parts = signatureParts(jws, jws.payload, options.payload !== undefined);
   const verified = await verifyJws(parts, key, policy, options.payload);
   return {
     payload: verified.payload,
@@ -48,12 +48,15 @@ export async function flattenedVerify(
 export function signatureParts(
   signature: { protected?: unknown; header?: unknown; signature?: unknown },
   payload: unknown,
+  detached = false,
 ): {
   protectedSegment: string | undefined;
   unprotectedHeader: JwsHeaderParameters | undefined;
   payloadSegment: string;
   signatureSegment: string;
 } {
+  // RFC 7515 Appendix F: with detached content, the JSON serializations delete the "payload" member.
+  if (detached && payload === undefined) payload = '';
   if (typeof payload !== 'string') throw new JwsInvalid('JWS "payload" must be a string');
   if (typeof signature.signature !== 'string') throw new JwsInvalid('JWS "signature" must be a string');
   if (signature.protected !== undefined && typeof signature.protected !== 'string') {

@@ -41,9 +41,12 @@ export function generalSign(payload: Uint8Array | string, signers: readonly Gene
     payload: signed[0]!.payloadSegment,
     signatures: signed.map((s, i) => {
       const unprotectedHeader = signers[i]!.unprotectedHeader;
-      return unprotectedHeader
+      const entry: GeneralJws['signatures'][number] = unprotectedHeader
         ? { protected: s.protectedSegment, header: { ...unprotectedHeader }, signature: s.signatureSegment }
         : { protected: s.protectedSegment, signature: s.signatureSegment };
+      // RFC 7515 §7.2.1: "protected" MUST be absent when there is no protected header.
+      if (s.protectedSegment === '') delete entry.protected;
+      return entry;
     }),
   };
 }

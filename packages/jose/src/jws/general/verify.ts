@@ -37,7 +37,8 @@ export async function generalVerify(
   for (const signature of jws.signatures) {
     if (!isJsonObject(signature)) throw new JwsInvalid('each JWS signature must be an object');
     try {
-      const verified = await verifyJws(signatureParts(signature, jws.payload), key, policy, options.payload);
+      const parts = signatureParts(signature, jws.payload, options.payload !== undefined);
+      const verified = await verifyJws(parts, key, policy, options.payload);
       return {
         payload: verified.payload,
         protectedHeader: verified.protectedHeader,
