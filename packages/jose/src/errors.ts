@@ -86,13 +86,14 @@ export class JwtClaimValidationFailed extends JoseError implements JwtFacts {
 /** The JWT's `exp` has passed (allowing for the clock tolerance). */
 export class JwtExpired extends JoseError implements JwtFacts {
   readonly code = 'ERR_JWT_EXPIRED' as const;
-  readonly claim = 'exp' as const;
   readonly reason = 'check_failed' as const;
   constructor(
     message: string,
     readonly payload: Record<string, unknown> | undefined,
     /** When the token expired. */
     readonly expiredAt: Date,
+    /** The claim that expired it: `exp`, or `iat` when `maxTokenAge` was exceeded (RFC 7519 §4.1.6). */
+    readonly claim: 'exp' | 'iat' = 'exp',
   ) {
     super(message);
   }

@@ -22,7 +22,8 @@ export type JwksFetch = (url: string, init: RequestInit) => Promise<Response>;
 
 /**
  * A span of time for {@link RemoteJwksOptions}: a number is **milliseconds** (as `timeout` and `clock`
- * count), a string is a span with a unit (`'30s'`, `'10m'`, `'24h'`, `'7 days'`).
+ * count), a string is a span with a unit (`'30s'`, `'10m'`, `'24h'`, `'7 days'`) rounded to whole
+ * seconds. A string without a unit is refused, so `'30'` cannot be mistaken for seconds or milliseconds.
  */
 export type JwksDuration = number | string;
 
@@ -242,7 +243,7 @@ const noop = (): void => {};
  * called). Only `https:` URLs are accepted, except loopback hosts (`localhost`, `127.0.0.0/8`, `::1`)
  * or with `allowInsecureHttp: true`; URLs with user credentials are refused (put them in `headers`).
  * The response must be HTTP 2xx (redirects are not followed) with a JSON body no larger than
- * `maxResponseBytes`, read within `timeout`. The document is imported like {@link createLocalJwks}
+ * `maxResponseBytes`, read within `timeout`. The document is imported as `createLocalJwks`
  * does (unique `kid`s, unusable keys skipped) and refused outright if it holds any secret (`oct`)
  * or private key material: secrets never come from a URL. The token's `jku` and `x5u` headers are
  * never used; the URL is the caller's.

@@ -1,6 +1,6 @@
-import { JwsInvalid, JwsSignatureVerificationFailed } from '../errors.js';
+import { JwsInvalid, JwsSignatureVerificationFailed, JwtInvalid } from '../errors.js';
 import type { Key } from '../key/key.js';
-import { decodeBase64urlText } from '../lib/base64url.js';
+import { decodeBase64urlText, isBase64url } from '../lib/base64url.js';
 import type { JsonObject } from '../lib/json.js';
 import type { JwsAlgorithmSpec } from '../lib/jws_algorithms.js';
 import {
@@ -127,8 +127,13 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
       decodeSignature(signature); // a malformed segment is ERR_JWS_INVALID, not a failed signature
       throw new JwsSignatureVerificationFailed();
     }
-    const text = decodeBase64urlText(token.slice(first + 1, second));
-    if (text === undefined) throw new JwsInvalid('payload is not canonical base64url of UTF-8 text');
+    const payloadSegment = token.slice(first + 1, second);
+    const text = decodeBase64urlText(payloadSegment);
+    if (text === undefined) {
+      // RFC 7519 §7.2 step 10: a well-encoded claims set that is not UTF-8 is ERR_JWT_INVALID, as in verifyJwt.
+      if (isBase64url(payloadSegment)) throw new JwtInvalid('JWT claims set is not valid UTF-8 JSON');
+      throw new JwsInvalid('payload is not canonical base64url');
+    }
     const payload = parseJwtPayload(text);
     validate(payload, prepared.header, Math.floor(now / 1000));
     const result = { payload: payload as P & JwtPayload, protectedHeader: prepared.header, key };

@@ -7,6 +7,7 @@ import {
   type KeyObject,
   X509Certificate,
 } from 'node:crypto';
+import { types } from 'node:util';
 import { JoseNotSupported, JwkInvalid, KeyInvalid } from '../errors.js';
 import { decodeBase64url } from '../lib/base64url.js';
 import { isJsonObject } from '../lib/json.js';
@@ -300,8 +301,8 @@ export function importX509(certificate: string | Uint8Array, options: ImportOpti
 /**
  * Imports an HMAC secret: raw bytes, or a string taken as its UTF-8 bytes. Empty secrets are refused,
  * and so is anything that looks like a PEM key, a certificate or a JWK: treating public key text as an
- * HMAC secret is the classic key-confusion attack (RFC 8725 §2.1, CVE-2015-9235, CVE-2022-21449's
- * cousins in fast-jwt), so it cannot happen by accident here. A secret shorter than the hash output of
+ * HMAC secret is the classic key-confusion attack (RFC 8725 §2.1; jsonwebtoken CVE-2015-9235, fast-jwt
+ * CVE-2023-48223), so it cannot happen by accident here. A secret shorter than the hash output of
  * every HS algorithm is refused (RFC 7518 §3.2).
  *
  * @example
@@ -336,7 +337,7 @@ export function importSecret(secret: Uint8Array | string, options: ImportOptions
  * ```
  */
 export function importKeyObject(keyObject: KeyObject, options: KeyOptions = {}): Key {
-  if (typeof keyObject !== 'object' || keyObject === null || typeof keyObject.type !== 'string') {
+  if (!types.isKeyObject(keyObject)) {
     throw new KeyInvalid('expected a node:crypto KeyObject');
   }
   if (keyObject.type === 'secret' && looksLikeKeyText(keyObject.export())) {

@@ -53,7 +53,7 @@ function hmac(alg: JwsAlgorithm, hash: Hash): JwsAlgorithmSpec {
     family: 'hmac',
     hash,
     reject(key) {
-      if (key.type !== 'secret') return `${alg} needs a secret key, not an ${key.type} key`;
+      if (key.type !== 'secret') return `${alg} needs a secret key, not ${describe(key)}`;
       // RFC 7518 §3.2: a key of the same size as the hash output or larger MUST be used.
       const size = key.symmetricKeySize ?? 0;
       if (size < length) return `${alg} needs a secret of at least ${length} bytes, got ${size}`;

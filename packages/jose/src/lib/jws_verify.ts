@@ -30,7 +30,8 @@ export function splitCompact(token: unknown, maxLength: number): CompactParts {
   if (token.length > maxLength) throw new JwsInvalid(`token is longer than the ${maxLength}-character limit`);
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
-  if (first <= 0 || second === -1) throw new JwsInvalid('a compact JWS has three parts separated by dots');
+  if (first === -1 || second === -1) throw new JwsInvalid('a compact JWS has three parts separated by dots');
+  if (first === 0) throw new JwsInvalid('the protected header is empty');
   if (token.indexOf('.', second + 1) !== -1) {
     throw new JwsInvalid(
       token.split('.').length === 5
@@ -149,7 +150,10 @@ export function createSignatureCheck(
     return (signingInput, segment) => {
       if (segment.length !== encodedLength) return false;
       const expected = createHmac(hash, keyObject).update(signingInput).digest('base64url');
-      return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(segment, 'latin1'));
+      // RFC 7515 §2 (strict base64url): compare bytes as sent. A latin1 view would keep only the low
+      // byte of each character and read 'Ř' (U+0158) as 'X', letting one signature have many spellings.
+      const actual = Buffer.from(segment, 'utf8');
+      return actual.length === encodedLength && timingSafeEqual(Buffer.from(expected, 'latin1'), actual);
     };
   }
   return (signingInput, segment) => {

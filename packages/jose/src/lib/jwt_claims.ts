@@ -90,6 +90,7 @@ export function createClaimsValidator(options: JwtClaimsOptions = {}): ClaimsVal
           '"iat" claim timestamp check failed (too far in the past)',
           payload,
           new Date((iat! + maxAge) * 1000),
+          'iat',
         );
       }
     }
@@ -214,8 +215,11 @@ export function createClaimsBuilder(
   return (claims, now) => {
     if (!isJsonObject(claims)) throw new TypeError('JWT claims must be a plain object');
     // Object.assign, not spread: on Node 20 spreading a fresh object is several times slower, and this
-    // runs once per token signed.
-    const payload: JsonObject = Object.assign({}, claims, fixed);
+    // runs once per token signed. But Object.assign would run the __proto__ setter for an own
+    // "__proto__" claim (as JSON.parse makes) and drop it; RFC 7519 §4 claim names are any strings.
+    const payload: JsonObject = Object.hasOwn(claims, '__proto__')
+      ? { ...claims, ...fixed }
+      : Object.assign({}, claims, fixed);
     const issuedAt =
       iat === true ? (typeof claims.iat === 'number' ? claims.iat : now) : iat === false ? undefined : iat;
     if (issuedAt !== undefined) payload.iat = issuedAt;

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { types } from 'node:util';
 import { JwksNoMatchingKey, KeyInvalid } from '../errors.js';
 import { importKeyObject, importSecret } from '../key/import.js';
 import { Key } from '../key/key.js';
@@ -33,7 +34,9 @@ const wrapped = new WeakMap<KeyObject, Key>();
 export function toKey(input: KeyInput): Key {
   if (input instanceof Key) return input;
   if (input instanceof Uint8Array) return importSecret(input);
-  if (typeof input === 'object' && input !== null && typeof (input as KeyObject).type === 'string') {
+  // A real KeyObject, not an object that merely has a `type` (jsonwebtoken CVE-2022-23529: never call
+  // into a key argument that is not what it claims to be).
+  if (types.isKeyObject(input)) {
     let key = wrapped.get(input as KeyObject);
     if (!key) {
       key = importKeyObject(input as KeyObject);
@@ -62,7 +65,14 @@ export async function resolveVerificationKeys(
   if (isKeySet(input)) return usableKeys(await input.resolve(header), header.alg!);
   if (typeof input === 'function') {
     const found = await input(header);
-    return usableKeys(found instanceof Key ? [found] : found, header.alg!);
+    // RFC 8725 §3.1: only Keys, whose algorithms are known. A `keys[kid] || ''` fallback must not become
+    // an empty HMAC secret (fast-jwt CVE-2026-44351); null or undefined means nothing was found.
+    if (found === undefined || found === null) throw new JwksNoMatchingKey();
+    const keys = found instanceof Key ? [found] : found;
+    if (!Array.isArray(keys) || !keys.every((key) => key instanceof Key)) {
+      throw new KeyInvalid('a key resolver must return a Key or an array of Keys');
+    }
+    return usableKeys(keys, header.alg!);
   }
   return [toKey(input)];
 }

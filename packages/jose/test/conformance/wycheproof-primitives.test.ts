@@ -16,7 +16,14 @@
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type AnyJoseError, importJwk, importPem, importSecret, isJoseError, type Key } from '../../src/index.js';
+import {
+  type AnyJoseError,
+  importJwk,
+  importPem,
+  importSecret,
+  isJoseError,
+  type Key,
+} from '../../src/index.js';
 import { JWS_ALGORITHMS, type JwsAlgorithmSpec } from '../../src/lib/jws_algorithms.js';
 
 type Result = 'valid' | 'invalid' | 'acceptable';
@@ -140,7 +147,11 @@ function loadVectors(file: string): PrimitiveFile {
  * The JWS algorithm a group's parameters correspond to, or `undefined` when they match none
  * (truncated HMAC tags; PSS with another MGF hash or salt length).
  */
-function groupAlgorithm(family: Family, fixed: string | undefined, group: PrimitiveGroup): string | undefined {
+function groupAlgorithm(
+  family: Family,
+  fixed: string | undefined,
+  group: PrimitiveGroup,
+): string | undefined {
   const bits = group.sha === undefined ? undefined : SHA_BITS[group.sha];
   switch (family) {
     case 'ecdsa':
@@ -153,7 +164,10 @@ function groupAlgorithm(family: Family, fixed: string | undefined, group: Primit
       return bits === undefined ? undefined : `RS${bits}`;
     case 'rsa-pss':
       // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
-      return bits !== undefined && group.mgf === 'MGF1' && group.mgfSha === group.sha && group.sLen === bits / 8
+      return bits !== undefined &&
+        group.mgf === 'MGF1' &&
+        group.mgfSha === group.sha &&
+        group.sLen === bits / 8
         ? `PS${bits}`
         : undefined;
   }
@@ -177,7 +191,10 @@ function importGroupKey(group: PrimitiveGroup): { primary: KeyImport; pem: KeyIm
   const jwk = group.publicKeyJwk ?? group.keyJwk;
   const pem = group.publicKeyPem;
   if (jwk !== undefined) {
-    return { primary: attempt(() => importJwk(jwk)), pem: pem === undefined ? undefined : attempt(() => importPem(pem)) };
+    return {
+      primary: attempt(() => importJwk(jwk)),
+      pem: pem === undefined ? undefined : attempt(() => importPem(pem)),
+    };
   }
   if (pem === undefined) throw new Error('group has neither a JWK nor a PEM public key');
   return { primary: attempt(() => importPem(pem)), pem: undefined };
@@ -243,7 +260,10 @@ for (const { file, family, alg: fixedAlg } of FILES) {
           group.tests.filter((test) => test.tcId === entry.tcId).map((test) => ({ group, test })),
         );
         expect(found, `tcId ${entry.tcId}`).toHaveLength(1);
-        expect(groupAlgorithm(family, fixedAlg, found[0]!.group), `tcId ${entry.tcId} maps to JWS`).toBeDefined();
+        expect(
+          groupAlgorithm(family, fixedAlg, found[0]!.group),
+          `tcId ${entry.tcId} maps to JWS`,
+        ).toBeDefined();
         expect(found[0]!.test.result, `tcId ${entry.tcId}: Wycheproof's result`).toBe(entry.wycheproof);
       }
     });
@@ -281,13 +301,16 @@ for (const { file, family, alg: fixedAlg } of FILES) {
               if (groupKey.pem !== undefined) {
                 const pem = groupKey.pem;
                 expect('key' in pem, 'PEM and JWK imports agree').toBe('key' in imported);
-                if ('key' in pem && 'key' in imported) expect(pem.key.keyObject.equals(imported.key.keyObject)).toBe(true);
+                if ('key' in pem && 'key' in imported)
+                  expect(pem.key.keyObject.equals(imported.key.keyObject)).toBe(true);
               }
             }
 
             const exception = exceptions.get(test.tcId);
             if (exception !== undefined) {
-              expect('error' in imported ? imported.error.code : 'imported', exception.why).toBe('ERR_KEY_INVALID');
+              expect('error' in imported ? imported.error.code : 'imported', exception.why).toBe(
+                'ERR_KEY_INVALID',
+              );
               if ('error' in imported) expect(imported.error.message).toMatch(exception.refusal);
               tally.exceptions++;
               return;
@@ -295,7 +318,10 @@ for (const { file, family, alg: fixedAlg } of FILES) {
 
             let outcome: Outcome;
             if ('error' in imported) {
-              outcome = { accepted: false, reason: `key refused at import: ${imported.error.code} (${imported.error.message})` };
+              outcome = {
+                accepted: false,
+                reason: `key refused at import: ${imported.error.code} (${imported.error.message})`,
+              };
             } else {
               try {
                 outcome = verifyAsTheLibraryDoes(spec, imported.key, msg, sig)

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { JwsInvalid } from '../../errors.js';
 import type { JwsHeaderParameters } from '../../lib/jws_header.js';
 import { signParts } from '../../lib/jws_sign.js';
@@ -27,6 +28,10 @@ export function compactSign(
 ): string {
   const parts = signParts(payload, key, options.protectedHeader);
   if (options.detached) return `${parts.protectedSegment}..${parts.signatureSegment}`;
+  // RFC 7797 §5: an unencoded payload travels as text; bytes that are not UTF-8 would be altered.
+  if (parts.protectedHeader.b64 === false && typeof payload !== 'string' && !isUtf8(payload)) {
+    throw new JwsInvalid('an unencoded ("b64": false) payload must be UTF-8 text unless detached');
+  }
   // RFC 7797 §5.2: an unencoded payload containing '.' cannot be told apart from the separators.
   if (parts.protectedHeader.b64 === false && parts.payloadSegment.includes('.')) {
     throw new JwsInvalid(

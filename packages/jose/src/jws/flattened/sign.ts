@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+import { JwsInvalid } from '../../errors.js';
 import type { JsonObject } from '../../lib/json.js';
 import type { JwsHeaderParameters } from '../../lib/jws_header.js';
 import { signParts } from '../../lib/jws_sign.js';
@@ -31,6 +33,10 @@ export function flattenedSign(
   options: FlattenedSignOptions = {},
 ): FlattenedJws {
   const parts = signParts(payload, key, options.protectedHeader, options.unprotectedHeader);
+  // RFC 7797 §5.3: an unencoded payload is a JSON string; bytes that are not UTF-8 would be altered.
+  if (parts.protectedHeader.b64 === false && typeof payload !== 'string' && !isUtf8(payload)) {
+    throw new JwsInvalid('an unencoded ("b64": false) payload must be UTF-8 text unless detached');
+  }
   const jws: FlattenedJws = {
     payload: parts.payloadSegment,
     protected: parts.protectedSegment,

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { JwsInvalid } from '../../errors.js';
 import type { JsonObject } from '../../lib/json.js';
 import type { JwsHeaderParameters } from '../../lib/jws_header.js';
@@ -36,6 +37,10 @@ export function generalSign(payload: Uint8Array | string, signers: readonly Gene
   );
   if (new Set(signed.map((s) => s.payloadSegment)).size !== 1) {
     throw new JwsInvalid('all signers must use the same "b64" value (RFC 7797 §3)');
+  }
+  // RFC 7797 §5.3: an unencoded payload is a JSON string; bytes that are not UTF-8 would be altered.
+  if (signed[0]!.protectedHeader.b64 === false && typeof payload !== 'string' && !isUtf8(payload)) {
+    throw new JwsInvalid('an unencoded ("b64": false) payload must be UTF-8 text unless detached');
   }
   return {
     payload: signed[0]!.payloadSegment,

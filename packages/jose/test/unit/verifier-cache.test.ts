@@ -1,0 +1,138 @@
+// The prepared verifier's result cache: hits are the same frozen object, entries never outlive the
+// token, failures are never remembered, and the cache is a bounded LRU.
+import { describe, expect, it } from 'vitest';
+import { createVerifier, generateSecret, signJwt, type VerifierOptions } from '../../src/index.js';
+import { thrown } from '../helpers/forge.js';
+
+const secret = generateSecret('HS256');
+const T0 = Date.UTC(2030, 0, 1);
+
+/** A verifier whose clock the test moves. */
+function setup(options: Partial<VerifierOptions> = {}) {
+  let now = T0;
+  const verifier = createVerifier({
+    key: secret,
+    algorithms: ['HS256'],
+    cache: true,
+    clock: () => now,
+    ...options,
+  });
+  return {
+    verifier,
+    /** Moves the clock to `seconds` after T0. */
+    at(seconds: number) {
+      now = T0 + seconds * 1000;
+    },
+  };
+}
+
+const token = (claims: Record<string, unknown> = {}, expiresIn = 600) =>
+  signJwt({ sub: 'user-1', ...claims }, secret, { expiresIn, currentDate: new Date(T0) });
+
+describe('the prepared verifier cache', () => {
+  it('returns the very same result object for a repeat (a hit)', async () => {
+    const { verifier } = setup();
+    const jwt = await token();
+    expect(verifier.verify(jwt)).toBe(verifier.verify(jwt));
+  });
+
+  it('returns the same result object from verifyAsync after verify', async () => {
+    const { verifier } = setup();
+    const jwt = await token();
+    expect(await verifier.verifyAsync(jwt)).toBe(verifier.verify(jwt));
+  });
+
+  it('verifies afresh without the cache option', async () => {
+    const { verifier } = setup({ cache: false });
+    const jwt = await token();
+    expect(verifier.verify(jwt)).not.toBe(verifier.verify(jwt));
+  });
+
+  it('serves a hit later in the token lifetime', async () => {
+    const { verifier, at } = setup();
+    const jwt = await token();
+    const first = verifier.verify(jwt);
+    at(599);
+    expect(verifier.verify(jwt)).toBe(first);
+  });
+
+  it('rejects a cached token once the clock reaches its exp (ERR_JWT_EXPIRED)', async () => {
+    const { verifier, at } = setup();
+    const jwt = await token();
+    verifier.verify(jwt);
+    at(600);
+    expect(thrown(() => verifier.verify(jwt))).toMatchObject({ code: 'ERR_JWT_EXPIRED' });
+  });
+
+  it('keeps a hit within the clock tolerance past exp, and no longer', async () => {
+    const { verifier, at } = setup({ clockTolerance: 30 });
+    const jwt = await token({}, 60);
+    const first = verifier.verify(jwt);
+    at(89);
+    expect(verifier.verify(jwt)).toBe(first);
+    at(90);
+    expect(thrown(() => verifier.verify(jwt))).toMatchObject({ code: 'ERR_JWT_EXPIRED' });
+  });
+
+  it('rejects a cached token once it is older than maxTokenAge (ERR_JWT_EXPIRED, iat)', async () => {
+    const { verifier, at } = setup({ maxTokenAge: 60 });
+    const jwt = await token();
+    verifier.verify(jwt);
+    at(61);
+    expect(thrown(() => verifier.verify(jwt))).toMatchObject({ code: 'ERR_JWT_EXPIRED', claim: 'iat' });
+  });
+
+  it('re-verifies after the cache ttl while the token is still valid', async () => {
+    const { verifier, at } = setup({ cache: { ttl: '1m' } });
+    const jwt = await token();
+    const first = verifier.verify(jwt);
+    at(61);
+    const second = verifier.verify(jwt);
+    expect(second).not.toBe(first);
+    expect(second.payload).toEqual(first.payload);
+  });
+
+  it('never caches a failure: a token before its nbf fails, then verifies once the clock reaches nbf', async () => {
+    const { verifier, at } = setup();
+    const jwt = await signJwt({}, secret, { notBefore: 100, expiresIn: 600, currentDate: new Date(T0) });
+    expect(thrown(() => verifier.verify(jwt))).toMatchObject({
+      code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+      claim: 'nbf',
+    });
+    at(100);
+    expect(verifier.verify(jwt).payload.nbf).toBe(T0 / 1000 + 100);
+  });
+
+  it('evicts the least recently used token when full', async () => {
+    const { verifier } = setup({ cache: { max: 2 } });
+    const [a, b, c] = await Promise.all([token({ n: 'a' }), token({ n: 'b' }), token({ n: 'c' })]);
+    const firstA = verifier.verify(a);
+    const firstB = verifier.verify(b);
+    expect(verifier.verify(a)).toBe(firstA); // a is now the most recently used
+    verifier.verify(c); // evicts b
+    expect(verifier.verify(a)).toBe(firstA);
+    expect(verifier.verify(b)).not.toBe(firstB);
+  });
+
+  it('returns frozen results: result, payload and header', async () => {
+    const { verifier } = setup();
+    const result = verifier.verify(await token({ roles: ['user'] }));
+    expect(Object.isFrozen(result)).toBe(true);
+    expect(Object.isFrozen(result.payload)).toBe(true);
+    expect(Object.isFrozen(result.protectedHeader)).toBe(true);
+  });
+
+  it('refuses to change a cached payload (TypeError in strict mode)', async () => {
+    const { verifier } = setup();
+    const jwt = await token();
+    const { payload } = verifier.verify(jwt);
+    expect(() => {
+      payload.sub = 'admin';
+    }).toThrow(TypeError);
+    expect(verifier.verify(jwt).payload.sub).toBe('user-1');
+  });
+
+  it.each([0, -1, 1.5])('refuses a cache max of %j (TypeError)', (max) => {
+    expect(() => setup({ cache: { max } })).toThrow(TypeError);
+  });
+});
