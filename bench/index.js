@@ -241,7 +241,15 @@ async function measure(group, baselineName) {
     name,
     opsPerSecond: median(perRound[name]),
     ratio: median(perRound[name].map((ops, i) => ops / baseline[i])),
+    samples: perRound[name],
   }));
+}
+
+/** Median over rounds of a's ops/s divided by b's, both measured in the same round. */
+function ratioOf(rows, a, b) {
+  const x = rows.find((r) => r.name === a)?.samples;
+  const y = rows.find((r) => r.name === b)?.samples;
+  return x && y ? median(x.map((ops, i) => ops / y[i])) : undefined;
 }
 
 function fmtOps(n) {
@@ -277,12 +285,6 @@ for (const alg of ALGS) {
   table(`${alg} sign`, sign, 'node:crypto (raw)');
   table(`${alg} verify`, verifyRows, 'node:crypto (raw)');
   table(`${alg} cached verify`, cached, 'fast-jwt createVerifier (cache)');
-  const ops = (rows, name) => rows.find((r) => r.name === name)?.opsPerSecond;
-  const ratioOf = (rows, a, b) => {
-    const x = ops(rows, a);
-    const y = ops(rows, b);
-    return x && y ? x / y : undefined;
-  };
   const targets = {
     'prepared sign / raw': sign.find((r) => r.name === 'tessera createSigner').ratio,
     'prepared verify / raw': verifyRows.find((r) => r.name === 'tessera createVerifier').ratio,
