@@ -99,6 +99,22 @@ export class JwtExpired extends JoseError implements JwtFacts {
   }
 }
 
+/** A malformed JWE: structure, encoding, header, `crit`, limits (`p2c`, sizes), or a JWS where a JWE belongs. */
+export class JweInvalid extends JoseError {
+  readonly code = 'ERR_JWE_INVALID' as const;
+}
+
+/**
+ * Decryption failed. One error for every cryptographic step (key unwrap, agreement, tag, padding),
+ * with one message, so that failures cannot be told apart: an oracle needs a difference to observe.
+ */
+export class JweDecryptionFailed extends JoseError {
+  readonly code = 'ERR_JWE_DECRYPTION_FAILED' as const;
+  constructor(message = 'decryption operation failed') {
+    super(message);
+  }
+}
+
 /** A malformed JWK, or one whose `use` / `key_ops` / `alg` forbid what was asked of it. */
 export class JwkInvalid extends JoseError {
   readonly code = 'ERR_JWK_INVALID' as const;
@@ -138,6 +154,8 @@ export type AnyJoseError =
   | JwtInvalid
   | JwtClaimValidationFailed
   | JwtExpired
+  | JweInvalid
+  | JweDecryptionFailed
   | JwkInvalid
   | JwksInvalid
   | JwksNoMatchingKey

@@ -1,6 +1,20 @@
 // The public surface of @tessera/jose. This file only re-exports; nothing imports from it.
 
 export * from './errors.js';
+export {
+  type CompactDecryptOptions,
+  type CompactDecryptResult,
+  compactDecrypt,
+} from './jwe/compact/decrypt.js';
+export { type CompactEncryptOptions, compactEncrypt } from './jwe/compact/encrypt.js';
+export { type FlattenedDecryptResult, flattenedDecrypt } from './jwe/flattened/decrypt.js';
+export {
+  type FlattenedEncryptOptions,
+  type FlattenedJwe,
+  flattenedEncrypt,
+} from './jwe/flattened/encrypt.js';
+export { type GeneralDecryptResult, generalDecrypt } from './jwe/general/decrypt.js';
+export { type GeneralEncryptOptions, type GeneralJwe, generalEncrypt } from './jwe/general/encrypt.js';
 export { createLocalJwks, type JsonWebKeySet, type LocalJwks, type SkippedKey } from './jwks/local.js';
 export {
   createRemoteJwks,
@@ -21,6 +35,19 @@ export {
 export { type GeneralJws, type GeneralSigner, generalSign } from './jws/general/sign.js';
 export { type GeneralVerifyOptions, type GeneralVerifyResult, generalVerify } from './jws/general/verify.js';
 export { decodeJwt, decodeJwtUnverified, decodeProtectedHeader } from './jwt/decode.js';
+export {
+  type DecryptJwtOptions,
+  type DecryptJwtResult,
+  decryptJwt,
+  type EncryptJwtOptions,
+  encryptJwt,
+} from './jwt/encrypt.js';
+export {
+  type DecryptAndVerifyJwtResult,
+  decryptAndVerifyJwt,
+  type NestedEncryptionOptions,
+  signAndEncryptJwt,
+} from './jwt/nested.js';
 export { type SignJwtOptions, signJwt, signJwtSync } from './jwt/sign.js';
 export { createSigner, type Signer, type SignerOptions } from './jwt/signer.js';
 export { decodeUnsecuredJwt, encodeUnsecuredJwt } from './jwt/unsecured.js';
@@ -50,8 +77,15 @@ export {
   type Jwk,
   type PemImportOptions,
 } from './key/import.js';
-export { Key, type KeyOperation, type KeyOptions, type KeyUse } from './key/key.js';
+export { Key, type KeyOperation, type KeyOperationKind, type KeyOptions, type KeyUse } from './key/key.js';
 export { jwkThumbprint, jwkThumbprintUri, type ThumbprintDigest } from './key/thumbprint.js';
+export type {
+  ContentEncryptionAlgorithm,
+  KeyManagementAlgorithm,
+  KeyManagementParameters,
+} from './lib/jwe_algorithms.js';
+export type { JweDecryptOptions } from './lib/jwe_decrypt.js';
+export type { JweHeaderParameters, JweRecipient } from './lib/jwe_encrypt.js';
 export type { JwsAlgorithm } from './lib/jws_algorithms.js';
 export type { AlgorithmOptions, JwsHeaderParameters } from './lib/jws_header.js';
 export type { JwtClaimsOptions, JwtIssueOptions, JwtPayload } from './lib/jwt_claims.js';

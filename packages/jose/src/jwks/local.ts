@@ -4,7 +4,7 @@ import { importJwk, type Jwk } from '../key/import.js';
 import type { Key } from '../key/key.js';
 import { isJsonObject } from '../lib/json.js';
 import type { JwsHeaderParameters } from '../lib/jws_header.js';
-import type { KeySet } from '../lib/key_input.js';
+import { type KeySet, receivingOperation } from '../lib/key_input.js';
 
 /** A JSON Web Key Set (RFC 7517 §5). */
 export interface JsonWebKeySet {
@@ -87,7 +87,7 @@ export function selectKeys(keys: readonly Key[], header: JwsHeaderParameters): K
   const found: Key[] = [];
   for (const key of keys) {
     if (kid !== undefined && key.kid !== kid) continue;
-    if (alg !== undefined && !key.canServe(alg, 'verify')) continue;
+    if (alg !== undefined && !key.canServe(alg, receivingOperation(alg))) continue;
     found.push(key);
   }
   return found;

@@ -1,37 +1,14 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
 import { JoseAlgNotAllowed, JwkInvalid, KeyInvalid } from '../errors.js';
+import {
+  CONTENT_ENCRYPTION,
+  jweAlgorithmsFor,
+  KEY_MANAGEMENT,
+  rejectUnofferedKeyManagement,
+} from '../lib/jwe_algorithms.js';
 import { describe, JWS_ALGORITHMS, jwsAlgorithmsFor, MIN_RSA_BITS } from '../lib/jws_algorithms.js';
 import { isRocaModulus } from './roca.js';
-
-/** RFC 7518 §4.1 and §5.1 names: keys pinned to these are encryption keys and never sign or verify. */
-const JWE_ALGORITHM_NAMES = new Set([
-  'RSA1_5',
-  'RSA-OAEP',
-  'RSA-OAEP-256',
-  'RSA-OAEP-384',
-  'RSA-OAEP-512',
-  'A128KW',
-  'A192KW',
-  'A256KW',
-  'dir',
-  'ECDH-ES',
-  'ECDH-ES+A128KW',
-  'ECDH-ES+A192KW',
-  'ECDH-ES+A256KW',
-  'A128GCMKW',
-  'A192GCMKW',
-  'A256GCMKW',
-  'PBES2-HS256+A128KW',
-  'PBES2-HS384+A192KW',
-  'PBES2-HS512+A256KW',
-  'A128GCM',
-  'A192GCM',
-  'A256GCM',
-  'A128CBC-HS256',
-  'A192CBC-HS384',
-  'A256CBC-HS512',
-]);
 
 /** RFC 7517 §4.2. */
 export type KeyUse = 'sig' | 'enc';
@@ -46,12 +23,15 @@ export type KeyOperation =
   | 'deriveKey'
   | 'deriveBits';
 
+/** What a key may be asked to do. */
+export type KeyOperationKind = 'sign' | 'verify' | 'encrypt' | 'decrypt';
+
 export interface KeyOptions {
   /** Pin the key to exactly this algorithm. Without it the key serves every algorithm its type allows. */
   alg?: string;
   /** Key ID, published as `kid` and matched against the `kid` header. */
   kid?: string;
-  /** Intended use (RFC 7517 §4.2); a key for `enc` never signs or verifies. */
+  /** Intended use (RFC 7517 §4.2): a key for `enc` never signs or verifies, one for `sig` never encrypts. */
   use?: KeyUse;
   /** Permitted operations (RFC 7517 §4.3); when present, an operation not listed is refused. */
   keyOps?: readonly KeyOperation[];
@@ -85,26 +65,26 @@ export class Key {
     if (use !== undefined && use !== 'sig' && use !== 'enc') {
       throw new JwkInvalid(`"use" must be "sig" or "enc", got ${JSON.stringify(use)}`);
     }
-    let algorithms: string[] = jwsAlgorithmsFor(keyObject);
-    if (use === 'enc' || (keyOps !== undefined && !keyOps.includes('sign') && !keyOps.includes('verify'))) {
-      algorithms = algorithms.filter((a) => !JWS_ALGORITHMS.has(a));
-    }
-    if (alg !== undefined && JWE_ALGORITHM_NAMES.has(alg)) {
-      // An encryption key: it serves no signature algorithm (JWE support arrives separately).
-      algorithms = [];
-    } else if (alg !== undefined) {
-      const spec = JWS_ALGORITHMS.get(alg);
-      if (!spec) throw new KeyInvalid(`unsupported algorithm ${JSON.stringify(alg)}`);
-      const reason = spec.reject(keyObject);
-      if (reason !== undefined) throw new KeyInvalid(reason);
-      if (!algorithms.includes(alg)) {
-        throw new JwkInvalid(`key "use"/"key_ops" forbid ${alg}, a signature algorithm`);
+    const forSignatures = use !== 'enc' && permitsAny(keyOps, 'sign', 'verify');
+    const forEncryption = use !== 'sig' && permitsAny(keyOps, 'encrypt', 'decrypt');
+    let algorithms: string[];
+    if (alg !== undefined) {
+      algorithms = [pinnedAlgorithm(keyObject, alg, forSignatures, forEncryption)];
+    } else {
+      // Encryption is opt-in: a key serves JWE algorithms only when it says so ("use": "enc",
+      // encryption key_ops), or when its type can do nothing else (X25519, X448). One key, one job.
+      const saysEncryption = use === 'enc' || (keyOps !== undefined && !permitsAny(keyOps, 'sign', 'verify'));
+      const onlyAgreement =
+        keyObject.asymmetricKeyType === 'x25519' || keyObject.asymmetricKeyType === 'x448';
+      algorithms = [
+        ...(forSignatures ? jwsAlgorithmsFor(keyObject) : []),
+        ...(forEncryption && (saysEncryption || onlyAgreement) ? jweAlgorithmsFor(keyObject) : []),
+      ];
+      if (algorithms.length === 0) {
+        throw new KeyInvalid(
+          `${describe(keyObject)} cannot serve any supported algorithm: ${whyUnusable(keyObject, use)}`,
+        );
       }
-      algorithms = [alg];
-    } else if (algorithms.length === 0 && use === undefined && keyOps === undefined) {
-      throw new KeyInvalid(
-        `${describe(keyObject)} cannot serve any supported algorithm: ${whyUnusable(keyObject)}`,
-      );
     }
     this.keyObject = keyObject;
     this.type = keyObject.type;
@@ -115,7 +95,7 @@ export class Key {
     this.keyOps = keyOps === undefined ? undefined : Object.freeze([...keyOps]);
   }
 
-  /** The key to verify with: the public half of a private key, else the key itself. */
+  /** The public half of a private key, else the key itself: what verifies and what encrypts. */
   get verificationKey(): KeyObject {
     if (this.type !== 'private') return this.keyObject;
     this.#publicKey ??= createPublicKey(this.keyObject);
@@ -124,33 +104,36 @@ export class Key {
 
   /**
    * Throws unless this key may perform `operation` with `alg`: the algorithm must be one the key
-   * serves, its `use` must be `sig`, its `key_ops` must list the operation, and signing needs a
-   * private or secret key.
+   * serves, its `use` must fit the operation (`sig` for signatures, `enc` for encryption), its
+   * `key_ops` must permit it, and signing and decrypting need a private or secret key.
    */
-  assertUsable(alg: string, operation: 'sign' | 'verify'): void {
-    if (this.use !== undefined && this.use !== 'sig') {
-      throw new KeyInvalid(`key is for "${this.use}", not signatures (RFC 7517 §4.2)`);
+  assertUsable(alg: string, operation: KeyOperationKind): void {
+    const signature = operation === 'sign' || operation === 'verify';
+    if (this.use !== undefined && this.use !== (signature ? 'sig' : 'enc')) {
+      throw new KeyInvalid(
+        `key is for "${this.use}", not ${signature ? 'signatures' : 'encryption'} (RFC 7517 §4.2)`,
+      );
     }
-    if (this.keyOps !== undefined && !this.keyOps.includes(operation)) {
+    if (!permitsAny(this.keyOps, operation)) {
       throw new KeyInvalid(`key_ops does not permit "${operation}" (RFC 7517 §4.3)`);
     }
     if (!this.algorithms.includes(alg)) {
-      const reason = JWS_ALGORITHMS.get(alg)?.reject(this.keyObject);
-      throw new JoseAlgNotAllowed(
-        reason ?? `key serves ${this.algorithms.join(', ') || 'no signature algorithm'}, not ${alg}`,
-        alg,
-      );
+      const reason = (JWS_ALGORITHMS.get(alg) ?? KEY_MANAGEMENT.get(alg))?.reject(this.keyObject);
+      throw new JoseAlgNotAllowed(reason ?? `key serves ${this.algorithms.join(', ')}, not ${alg}`, alg);
     }
-    if (operation === 'sign' && this.type === 'public') throw new KeyInvalid('signing needs a private key');
+    if ((operation === 'sign' || operation === 'decrypt') && this.type === 'public') {
+      throw new KeyInvalid(`${operation === 'sign' ? 'signing' : 'decrypting'} needs a private key`);
+    }
   }
 
   /** True when this key may perform `operation` with `alg` (see {@link Key.assertUsable}). */
-  canServe(alg: string, operation: 'sign' | 'verify'): boolean {
+  canServe(alg: string, operation: KeyOperationKind): boolean {
+    const signature = operation === 'sign' || operation === 'verify';
     return (
-      (this.use === undefined || this.use === 'sig') &&
-      (this.keyOps === undefined || this.keyOps.includes(operation)) &&
+      (this.use === undefined || this.use === (signature ? 'sig' : 'enc')) &&
+      permitsAny(this.keyOps, operation) &&
       this.algorithms.includes(alg) &&
-      (operation === 'verify' || this.type !== 'public')
+      ((operation !== 'sign' && operation !== 'decrypt') || this.type !== 'public')
     );
   }
 
@@ -187,7 +170,54 @@ function rejectWeakKey(key: KeyObject): void {
   }
 }
 
-function whyUnusable(key: KeyObject): string {
+/** What each operation needs from `key_ops` (RFC 7517 §4.3): any one of the listed values. */
+const KEY_OPS_FOR: Record<KeyOperationKind, readonly KeyOperation[]> = {
+  sign: ['sign'],
+  verify: ['verify'],
+  encrypt: ['encrypt', 'wrapKey', 'deriveKey', 'deriveBits'],
+  decrypt: ['decrypt', 'unwrapKey', 'deriveKey', 'deriveBits'],
+};
+
+function permitsAny(keyOps: readonly KeyOperation[] | undefined, ...operations: KeyOperationKind[]): boolean {
+  return (
+    keyOps === undefined ||
+    operations.some((operation) => KEY_OPS_FOR[operation].some((op) => keyOps.includes(op)))
+  );
+}
+
+/** The single algorithm a pinned key serves, after checking the key can serve it. */
+function pinnedAlgorithm(
+  key: KeyObject,
+  alg: string,
+  forSignatures: boolean,
+  forEncryption: boolean,
+): string {
+  rejectUnofferedKeyManagement(alg);
+  const signature = JWS_ALGORITHMS.get(alg);
+  const management = KEY_MANAGEMENT.get(alg);
+  const content = CONTENT_ENCRYPTION.get(alg);
+  if (!signature && !management && !content)
+    throw new KeyInvalid(`unsupported algorithm ${JSON.stringify(alg)}`);
+  if (signature ? !forSignatures : !forEncryption) {
+    throw new JwkInvalid(
+      `key "use"/"key_ops" forbid ${alg}, ${signature ? 'a signature' : 'an encryption'} algorithm`,
+    );
+  }
+  if (content) {
+    // A direct-encryption key named by its content encryption (RFC 7520 §5.6 does this): it serves
+    // "dir", and only with that "enc", so it must be exactly that long.
+    if (key.type !== 'secret' || key.symmetricKeySize !== content.keyLength) {
+      throw new KeyInvalid(`${alg} needs a ${content.keyLength}-byte secret key`);
+    }
+    return 'dir';
+  }
+  const reason = (signature ?? management)!.reject(key);
+  if (reason !== undefined) throw new KeyInvalid(reason);
+  return alg;
+}
+
+function whyUnusable(key: KeyObject, use: KeyUse | undefined): string {
+  if (use === 'enc') return 'no encryption algorithm fits it';
   if (key.type === 'secret') return JWS_ALGORITHMS.get('HS256')!.reject(key)!;
   const type = key.asymmetricKeyType;
   if (type === 'ec') return `curve ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown'} is not supported`;

@@ -48,18 +48,21 @@ const REGISTERED_PARAMETERS = new Set([
 const UNDERSTOOD_EXTENSIONS = new Set(['b64']);
 
 /** Decodes and parses a protected header segment: canonical base64url, UTF-8, a JSON object, no duplicate names. */
-export function parseProtectedHeader(segment: string): JsonObject {
+/** The error a malformed header raises: `JwsInvalid` for JWS, `JweInvalid` for JWE. */
+export type InvalidError = new (message: string) => Error;
+
+export function parseProtectedHeader(segment: string, Invalid: InvalidError = JwsInvalid): JsonObject {
   const text = decodeBase64urlText(segment);
-  if (text === undefined) throw new JwsInvalid('protected header is not canonical base64url of UTF-8 text');
+  if (text === undefined) throw new Invalid('protected header is not canonical base64url of UTF-8 text');
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch {
-    throw new JwsInvalid('protected header is not valid JSON');
+    throw new Invalid('protected header is not valid JSON');
   }
-  if (!isJsonObject(header)) throw new JwsInvalid('protected header must be a JSON object');
+  if (!isJsonObject(header)) throw new Invalid('protected header must be a JSON object');
   // RFC 7515 §5.2 step 4: duplicate Header Parameter names must be rejected.
-  if (hasDuplicateMembers(text, header)) throw new JwsInvalid('protected header has duplicate member names');
+  if (hasDuplicateMembers(text, header)) throw new Invalid('protected header has duplicate member names');
   return header;
 }
 
@@ -123,42 +126,45 @@ export function checkHeader(
   return { header, spec: JWS_ALGORITHMS.get(alg)!, b64 };
 }
 
-// RFC 7515 §4.1.11.
-function checkCrit(
+// RFC 7515 §4.1.11 (and RFC 7516 §4.1.13, which adopts it for JWE).
+export function checkCrit(
   header: JwsHeaderParameters,
   protectedHeader: JsonObject | undefined,
-  understood?: readonly string[],
+  understood: readonly string[] | undefined,
+  Invalid: InvalidError = JwsInvalid,
+  builtIn: ReadonlySet<string> = UNDERSTOOD_EXTENSIONS,
 ): void {
   if (header.crit === undefined) return;
   if (!protectedHeader || !Object.hasOwn(protectedHeader, 'crit'))
-    throw new JwsInvalid('"crit" must be integrity protected');
+    throw new Invalid('"crit" must be integrity protected');
   const crit: unknown = header.crit;
   if (
     !Array.isArray(crit) ||
     crit.length === 0 ||
     !crit.every((name) => typeof name === 'string' && name.length > 0)
   ) {
-    throw new JwsInvalid('"crit" must be a non-empty array of names');
+    throw new Invalid('"crit" must be a non-empty array of names');
   }
-  if (new Set(crit).size !== crit.length) throw new JwsInvalid('"crit" must not repeat a name');
+  if (new Set(crit).size !== crit.length) throw new Invalid('"crit" must not repeat a name');
   for (const name of crit as string[]) {
     if (REGISTERED_PARAMETERS.has(name))
-      throw new JwsInvalid(`"crit" must not list the registered parameter "${name}"`);
-    if (!UNDERSTOOD_EXTENSIONS.has(name) && !understood?.includes(name)) {
+      throw new Invalid(`"crit" must not list the registered parameter "${name}"`);
+    if (!builtIn.has(name) && !understood?.includes(name)) {
       throw new JoseNotSupported(`extension "${name}" is critical but not understood`);
     }
-    if (header[name] === undefined)
-      throw new JwsInvalid(`"crit" lists "${name}", which is not in the header`);
+    if (header[name] === undefined) throw new Invalid(`"crit" lists "${name}", which is not in the header`);
   }
 }
 
 /** RFC 7515 §7.2.1: the protected and unprotected Header Parameter names must be disjoint. */
-export function assertDisjoint(protectedHeader: JsonObject, unprotectedHeader: JsonObject): void {
+export function assertDisjoint(
+  protectedHeader: JsonObject,
+  unprotectedHeader: JsonObject,
+  Invalid: InvalidError = JwsInvalid,
+): void {
   for (const name of Object.keys(unprotectedHeader)) {
     if (Object.hasOwn(protectedHeader, name)) {
-      throw new JwsInvalid(
-        `header parameter "${name}" appears in both the protected and unprotected headers`,
-      );
+      throw new Invalid(`header parameter "${name}" appears in both the protected and unprotected headers`);
     }
   }
 }

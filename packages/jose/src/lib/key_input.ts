@@ -3,6 +3,7 @@ import { types } from 'node:util';
 import { JwksNoMatchingKey, KeyInvalid } from '../errors.js';
 import { importKeyObject, importSecret } from '../key/import.js';
 import { Key } from '../key/key.js';
+import { JWS_ALGORITHMS } from './jws_algorithms.js';
 import type { JwsHeaderParameters } from './jws_header.js';
 
 /**
@@ -79,7 +80,13 @@ export async function resolveVerificationKeys(
 
 /** The keys of a set that may verify `alg`; none is `ERR_JWKS_NO_MATCHING_KEY`. */
 export function usableKeys(keys: readonly Key[], alg: string): readonly Key[] {
-  const fit = keys.filter((key) => key.canServe(alg, 'verify'));
+  const operation = receivingOperation(alg);
+  const fit = keys.filter((key) => key.canServe(alg, operation));
   if (fit.length === 0) throw new JwksNoMatchingKey();
   return fit;
+}
+
+/** What a recipient does with a key for `alg`: verify a JWS, or decrypt a JWE. */
+export function receivingOperation(alg: string): 'verify' | 'decrypt' {
+  return JWS_ALGORITHMS.has(alg) ? 'verify' : 'decrypt';
 }

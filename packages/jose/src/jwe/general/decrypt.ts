@@ -1,0 +1,47 @@
+import { JweInvalid } from '../../errors.js';
+import { isJsonObject } from '../../lib/json.js';
+import { createJwePolicy, decryptParts, type JweDecryptOptions } from '../../lib/jwe_decrypt.js';
+import type { VerificationKey } from '../../lib/key_input.js';
+import { type FlattenedDecryptResult, optionalString, resultOf } from '../flattened/decrypt.js';
+import type { GeneralJwe } from './encrypt.js';
+
+export type GeneralDecryptResult = FlattenedDecryptResult;
+
+/**
+ * Decrypts a General JWE JSON Serialization (RFC 7516 §7.2.1) with the first recipient the caller's
+ * key (or key set) and allowed algorithms can serve.
+ *
+ * @example
+ * ```ts
+ * const { plaintext, unprotectedHeader } = await generalDecrypt(jwe, myPrivateKey, {
+ *   keyManagementAlgorithms: ['RSA-OAEP-256'],
+ *   contentEncryptionAlgorithms: ['A256GCM'],
+ * });
+ * ```
+ */
+export async function generalDecrypt(
+  jwe: GeneralJwe,
+  key: VerificationKey,
+  options: JweDecryptOptions,
+): Promise<GeneralDecryptResult> {
+  const policy = createJwePolicy(options);
+  if (!isJsonObject(jwe)) throw new JweInvalid('a general JWE must be a JSON object');
+  if (!Array.isArray(jwe.recipients) || jwe.recipients.length === 0) {
+    throw new JweInvalid('a general JWE needs a non-empty "recipients" array');
+  }
+  if (!jwe.recipients.every(isJsonObject)) throw new JweInvalid('each JWE recipient must be an object');
+  const decrypted = await decryptParts(
+    {
+      protectedSegment: optionalString(jwe.protected, 'protected'),
+      sharedUnprotectedHeader: jwe.unprotected,
+      recipients: jwe.recipients.map((r) => ({ header: r.header, encryptedKey: r.encrypted_key })),
+      iv: jwe.iv,
+      ciphertext: jwe.ciphertext,
+      tag: jwe.tag,
+      aad: jwe.aad,
+    },
+    key,
+    policy,
+  );
+  return resultOf(decrypted, jwe, jwe.recipients[decrypted.recipientIndex]!.header);
+}
