@@ -7,6 +7,7 @@ export {
   compactDecrypt,
 } from './jwe/compact/decrypt.js';
 export { type CompactEncryptOptions, compactEncrypt } from './jwe/compact/encrypt.js';
+export { createDecrypter, type Decrypter, type DecrypterOptions } from './jwe/decrypter.js';
 export { type FlattenedDecryptResult, flattenedDecrypt } from './jwe/flattened/decrypt.js';
 export {
   type FlattenedEncryptOptions,

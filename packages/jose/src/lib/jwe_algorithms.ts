@@ -12,12 +12,12 @@ import {
   pbkdf2Sync,
   privateDecrypt,
   publicEncrypt,
-  randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
 import { JoseNotSupported, JweDecryptionFailed, JweInvalid } from '../errors.js';
 import { decodeBase64url } from './base64url.js';
 import { isJsonObject, type JsonObject } from './json.js';
+import { randomBytes } from './random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Content encryption (RFC 7518 §5)
@@ -287,6 +287,17 @@ function gcmKeyWrap(alg: KeyManagementAlgorithm, bits: 128 | 192 | 256): KeyMana
   };
 }
 
+/** A secret KeyObject's bytes, exported once per key: `dir` needs them on every message. */
+const exportedSecrets = new WeakMap<KeyObject, Buffer>();
+function secretBytes(key: KeyObject): Buffer {
+  let bytes = exportedSecrets.get(key);
+  if (!bytes) {
+    bytes = key.export();
+    exportedSecrets.set(key, bytes);
+  }
+  return bytes;
+}
+
 const DIRECT: KeyManagementSpec = {
   alg: 'dir',
   direct: true,
@@ -296,12 +307,12 @@ const DIRECT: KeyManagementSpec = {
     if (key.symmetricKeySize !== enc.keyLength) {
       throw new JweInvalid(`"dir" with ${enc.enc} needs a ${enc.keyLength}-byte key`);
     }
-    return { cek: key.export(), encryptedKey: Buffer.alloc(0), parameters: {} };
+    return { cek: secretBytes(key), encryptedKey: Buffer.alloc(0), parameters: {} };
   },
   unwrap(key, enc, encryptedKey) {
     exactKeyEmpty(encryptedKey, 'dir');
     if (key.symmetricKeySize !== enc.keyLength) throw new JweDecryptionFailed();
-    return key.export();
+    return secretBytes(key);
   },
 };
 

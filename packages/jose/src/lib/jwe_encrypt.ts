@@ -1,5 +1,4 @@
 import { Buffer } from 'node:buffer';
-import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { JoseNotSupported, JweInvalid } from '../errors.js';
 import { encodeBase64url } from './base64url.js';
@@ -13,6 +12,7 @@ import {
 } from './jwe_algorithms.js';
 import { assertDisjoint } from './jws_header.js';
 import { type KeyInput, toKey } from './key_input.js';
+import { randomBytes } from './random.js';
 
 /** The JOSE header of a JWE (RFC 7516 §4.1), as written or read. */
 export interface JweHeaderParameters {
@@ -71,9 +71,10 @@ export function encryptParts(
   input: JweEncryptInput,
   keyManagementInProtectedHeader: boolean,
 ): EncryptedParts {
-  const protectedHeader: JweHeaderParameters = {
-    ...checkedObject(input.protectedHeader, 'protected header'),
-  };
+  const protectedHeader: JweHeaderParameters = Object.assign(
+    {},
+    checkedObject(input.protectedHeader, 'protected header'),
+  );
   const shared = checkedObject(input.sharedUnprotectedHeader, 'shared unprotected header');
   if (shared) assertDisjoint(protectedHeader, shared, JweInvalid);
   const { recipients } = input;
@@ -86,7 +87,7 @@ export function encryptParts(
       assertDisjoint(protectedHeader, header, JweInvalid);
       if (shared) assertDisjoint(shared, header, JweInvalid);
     }
-    return { ...header, ...shared, ...protectedHeader } as JweHeaderParameters;
+    return Object.assign({}, header, shared, protectedHeader) as JweHeaderParameters;
   });
   const enc = contentEncryption(joint);
   // RFC 7516 §4.1.3: "zip" must be integrity protected.
@@ -109,10 +110,11 @@ export function encryptParts(
     const key = toKey(recipient.key);
     key.assertUsable(alg, 'encrypt');
     if (alg === 'dir') assertDirectKeyFits(key.alg, enc);
-    const result = spec.wrap(key.type === 'secret' ? key.keyObject : key.verificationKey, enc, {
-      ...recipient.parameters,
-      cek: cek ?? recipient.parameters?.cek,
-    });
+    const result = spec.wrap(
+      key.type === 'secret' ? key.keyObject : key.verificationKey,
+      enc,
+      Object.assign({}, recipient.parameters, { cek: cek ?? recipient.parameters?.cek }),
+    );
     cek ??= result.cek;
     return result;
   });
