@@ -453,8 +453,11 @@ function ecdh(alg: KeyManagementAlgorithm, wrapBits: 128 | 192 | 256 | undefined
     } catch {
       throw new JweDecryptionFailed();
     }
-    // RFC 7748 §6.1: an all-zero X25519/X448 result means a small-order point; abort.
-    if (z.every((byte) => byte === 0)) throw new JweDecryptionFailed();
+    // RFC 7748 §6.1: an all-zero X25519/X448 result means a small-order point; abort. On P-256/384/521
+    // Z is an x-coordinate, and 0 is a valid one (NIST SP 800-56A Rev. 3 §5.7.1.2 only rules out the
+    // point at infinity, which node:crypto refuses): Wycheproof's ecdh_secp*r1 "x**2 = 0" cases.
+    if (privateKey.asymmetricKeyType !== 'ec' && z.every((byte) => byte === 0))
+      throw new JweDecryptionFailed();
     // RFC 7518 §4.6.2: AlgorithmID is "enc" for direct agreement, else the "alg" value.
     return kw ? concatKdf(z, wrapBits!, alg, apu, apv) : concatKdf(z, enc.keyLength * 8, enc.enc, apu, apv);
   }

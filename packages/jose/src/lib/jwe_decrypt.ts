@@ -14,6 +14,7 @@ import {
   CONTENT_ENCRYPTION,
   type ContentEncryptionSpec,
   DEFAULT_MAX_PBES2_COUNT,
+  ecdhCurve,
   KEY_MANAGEMENT,
   type KeyManagementSpec,
   MIN_PBES2_COUNT,
@@ -34,7 +35,7 @@ export interface JweDecryptOptions {
   allowCompression?: boolean;
   /** Largest plaintext a compressed JWE may inflate to, in bytes (default 256 KiB). */
   maxDecompressedLength?: number;
-  /** Largest PBES2 iteration count accepted (default 10,000; at least 1,000). */
+  /** Largest PBES2 iteration count accepted, in total over a JWE's recipients (default 10,000; at least 1,000). */
   maxPbes2Count?: number;
 }
 
@@ -140,6 +141,7 @@ export async function decryptParts(
   ) {
     throw new JweInvalid('"zip" must be in the protected header');
   }
+  if (parts.recipients.length > 1) assertPbes2Budget(parts.recipients, protectedHeader, shared, policy);
 
   let lastError: unknown;
   for (const [index, recipient] of parts.recipients.entries()) {
@@ -250,11 +252,14 @@ export function decryptWithKeys(
 ): { plaintext: Buffer; key: Key } {
   const alg = management.alg;
   for (const key of resolved) key.assertUsable(alg, 'decrypt');
-  const keys = alg === 'dir' ? resolved.filter((key) => fitsDirect(key, content.enc)) : resolved;
+  let keys = alg === 'dir' ? resolved.filter((key) => fitsDirect(key, content.enc)) : resolved;
   if (keys.length === 0) assertDirectKeyFits(resolved[0]!.alg, content);
+  if (alg.startsWith('ECDH-ES')) keys = onEpkCurve(keys, header.epk);
   for (const key of keys) {
     try {
       const cek = management.unwrap(key.keyObject, content, encryptedKey, header, policy);
+      // RFC 7516 §5.2 step 10: the CEK must have the length "enc" requires.
+      if (cek.length !== content.keyLength) throw new JweDecryptionFailed();
       let plaintext = content.decrypt(cek, iv, ciphertext, tag, aad);
       if (header.zip === 'DEF') plaintext = inflate(plaintext, policy.maxDecompressedLength!);
       return { plaintext, key };
@@ -263,6 +268,22 @@ export function decryptWithKeys(
     }
   }
   throw new JweDecryptionFailed();
+}
+
+const ECDH_CURVES: ReadonlySet<unknown> = new Set(['P-256', 'P-384', 'P-521', 'X25519', 'X448']);
+
+/**
+ * RFC 7516 §5.2 step 7 (use the key the JWE was made for) and RFC 7518 §4.6.1.1: only ECDH keys on
+ * the curve of "epk" can be it. An "epk" on another supported curve was made for another key: like
+ * an RSA-OAEP key of another size, that is a failed decryption (and, in a General JWE, a recipient
+ * to skip), not a malformed JWE. Anything else wrong with "epk" is left for the algorithm to report.
+ */
+function onEpkCurve(keys: readonly Key[], epk: unknown): readonly Key[] {
+  const crv = isJsonObject(epk) ? epk.crv : undefined;
+  const onCurve = keys.filter((key) => ecdhCurve(key.keyObject) === crv);
+  if (onCurve.length > 0) return onCurve;
+  if (ECDH_CURVES.has(crv)) throw new JweDecryptionFailed();
+  return keys;
 }
 
 function fitsDirect(key: Key, enc: string): boolean {
@@ -284,6 +305,33 @@ export function bytes(value: unknown, name: string): Buffer {
   const decoded = typeof value === 'string' ? decodeBase64url(value) : undefined;
   if (decoded === undefined) throw new JweInvalid(`"${name}" must be canonical base64url`);
   return decoded;
+}
+
+/**
+ * CVE-2022-36083 (jose) through the General JSON Serialization: each recipient may ask for up to
+ * `maxPbes2Count` PBKDF2 iterations and the recipients are tried in turn, so a JWE repeating one
+ * PBES2 recipient would multiply the work. The bound therefore holds for the whole JWE, and is
+ * checked before any key derivation (RFC 7518 §4.8.1.2 leaves the upper limit to the recipient).
+ */
+function assertPbes2Budget(
+  recipients: JweParts['recipients'],
+  protectedHeader: JsonObject | undefined,
+  shared: JsonObject | undefined,
+  policy: JwePolicy,
+): void {
+  let total = 0;
+  for (const recipient of recipients) {
+    const own = isJsonObject(recipient.header) ? recipient.header : undefined;
+    const { alg, p2c } = jointHeader(protectedHeader, shared, own);
+    if (typeof alg === 'string' && alg.startsWith('PBES2') && policy.keyManagement.has(alg)) {
+      if (typeof p2c === 'number' && p2c > 0) total += p2c;
+    }
+  }
+  if (total > policy.maxPbes2Count) {
+    throw new JweInvalid(
+      `the PBES2 recipients ask for more than ${policy.maxPbes2Count} iterations in total`,
+    );
+  }
 }
 
 function optionalObject(value: unknown, what: string): JsonObject | undefined {

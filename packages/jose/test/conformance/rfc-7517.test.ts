@@ -1,5 +1,6 @@
 // RFC 7517 Appendices A–C: the example key sets and keys import without unexpected errors. Keys meant
-// for encryption ("use": "enc", or a JWE "alg") are kept but serve no signature algorithm.
+// for encryption ("use": "enc", or a JWE "alg") serve exactly the JWE algorithms their type allows
+// (or the one they are pinned to), and never a signature algorithm.
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import {
@@ -18,6 +19,9 @@ import { readVector, readVectorJson } from './rfc-vectors.js';
 
 const keySet = (name: string): JsonWebKeySet => readVectorJson<JsonWebKeySet>(`rfc/rfc7517/${name}`);
 
+/** What an EC P-256 "enc" key serves: the ECDH-ES key agreements (RFC 7518 §4.6). */
+const ECDH_ES_ALGORITHMS = ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW'];
+
 describe('RFC 7517 A.1 example public keys (EC "enc" key, RSA RS256 key)', () => {
   const source = keySet('rfc7517_A.1.jwkset');
 
@@ -27,10 +31,15 @@ describe('RFC 7517 A.1 example public keys (EC "enc" key, RSA RS256 key)', () =>
     expect(jwks.skipped).toEqual([]);
   });
 
-  it('imports the "use": "enc" EC key with no signature algorithm', () => {
+  it('imports the "use": "enc" EC key for the ECDH-ES algorithms only, never a signature algorithm', () => {
     const [ecKey] = createLocalJwks(source).keys;
     expect(ecKey!.use).toBe('enc');
-    expect(ecKey!.algorithms).toEqual([]);
+    expect(ecKey!.algorithms).toEqual(ECDH_ES_ALGORITHMS);
+    expect(ecKey!.canServe('ECDH-ES+A128KW', 'encrypt')).toBe(true);
+    expect(ecKey!.canServe('ES256', 'verify')).toBe(false);
+    expect(() => ecKey!.assertUsable('ES256', 'verify')).toThrow(
+      expect.objectContaining({ code: 'ERR_KEY_INVALID' }),
+    );
   });
 
   it('imports the RSA key pinned to RS256 by its "alg"', () => {
@@ -63,9 +72,11 @@ describe('RFC 7517 A.2 example private keys', () => {
     expect(jwks.skipped).toEqual([]);
   });
 
-  it('keeps the EC private key out of signing, as its "use" is "enc"', () => {
+  it('keeps the EC private key out of signing, as its "use" is "enc": it serves ECDH-ES only', () => {
     const [ecKey] = createLocalJwks(source).keys;
-    expect(ecKey!.algorithms).toEqual([]);
+    expect(ecKey!.algorithms).toEqual(ECDH_ES_ALGORITHMS);
+    expect(ecKey!.canServe('ECDH-ES', 'decrypt')).toBe(true);
+    expect(ecKey!.canServe('ES256', 'sign')).toBe(false);
     expect(() => compactSign('x', ecKey!, { protectedHeader: { alg: 'ES256' } })).toThrow(
       expect.objectContaining({ code: 'ERR_KEY_INVALID' }),
     );
@@ -94,10 +105,14 @@ describe('RFC 7517 A.3 example symmetric keys (A128KW key, HMAC key)', () => {
     expect(jwks.skipped).toEqual([]);
   });
 
-  it('imports the A128KW key with no signature algorithm', () => {
+  it('imports the A128KW key pinned to A128KW, with no signature algorithm', () => {
     const [wrapKey] = createLocalJwks(source).keys;
     expect(wrapKey!.alg).toBe('A128KW');
-    expect(wrapKey!.algorithms).toEqual([]);
+    expect(wrapKey!.algorithms).toEqual(['A128KW']);
+    expect(wrapKey!.canServe('A128KW', 'encrypt')).toBe(true);
+    expect(wrapKey!.canServe('A128KW', 'decrypt')).toBe(true);
+    expect(wrapKey!.canServe('HS256', 'sign')).toBe(false);
+    expect(wrapKey!.canServe('HS256', 'verify')).toBe(false);
   });
 
   // Deliberate refusal: RFC 7518 §3.2 requires an HMAC key at least as long as the hash output.
@@ -145,11 +160,14 @@ describe('RFC 7517 B public key with an X.509 certificate chain', () => {
 describe('RFC 7517 C plaintext RSA private key (the PBES2 example key)', () => {
   const source = readVectorJson<Jwk>('rfc/rfc7517/rfc7517_C.jwk');
 
-  it('imports as a 2048-bit private key with no signature algorithm, as its "use" is "enc"', () => {
+  it('imports as a 2048-bit private key serving RSA-OAEP only, as its "use" is "enc"', () => {
     const key = importJwk(source);
     expect(key.type).toBe('private');
     expect(key.kid).toBe('juliet@capulet.lit');
-    expect(key.algorithms).toEqual([]);
+    // RSA1_5 is deliberately not offered (RFC 8725 §3.2), so RSA-OAEP* is all an RSA "enc" key serves.
+    expect(key.algorithms).toEqual(['RSA-OAEP', 'RSA-OAEP-256', 'RSA-OAEP-384', 'RSA-OAEP-512']);
+    expect(key.canServe('RS256', 'sign')).toBe(false);
+    expect(key.canServe('RSA1_5', 'decrypt')).toBe(false);
     expect(key.keyObject.asymmetricKeyDetails?.modulusLength).toBe(2048);
   });
 

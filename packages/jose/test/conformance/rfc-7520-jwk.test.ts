@@ -113,11 +113,16 @@ describe('RFC 7520 §3.5 symmetric key for MAC computation (HS256)', () => {
 describe('RFC 7520 §3.6 symmetric key for encryption (A256GCM)', () => {
   const source = jwk('3_6.symmetric_key_encryption.json');
 
-  it('imports as a JWK serving no signature algorithm ("use": "enc", "alg": "A256GCM")', () => {
+  it('imports as a JWK serving "dir" only, no signature algorithm ("use": "enc", "alg": "A256GCM")', () => {
     const key = importJwk(source);
     expect(key.type).toBe('secret');
-    expect(key.algorithms).toEqual([]);
+    // An "alg" naming a content encryption means direct encryption with it (RFC 7520 §5.6).
+    expect(key.alg).toBe('A256GCM');
+    expect(key.algorithms).toEqual(['dir']);
     expect(key.use).toBe('enc');
+    expect(key.canServe('dir', 'decrypt')).toBe(true);
+    expect(key.canServe('HS256', 'sign')).toBe(false);
+    expect(key.canServe('HS256', 'verify')).toBe(false);
   });
 
   it('refuses to sign with the JWK, whose "use" is "enc" (RFC 7517 §4.2)', () => {

@@ -20,6 +20,8 @@ import { expected, publicJwk, readVectorJson, rfc7520Example, singleKey, utf8 } 
 const ed25519Jwk = readVectorJson<Jwk>('rfc/rfc8037/rfc8037_A_ed25519.jwk');
 const a3 = expected.rfc8037['A.3'];
 const a4 = expected.rfc8037['A.4_A.5'];
+/** What an X25519 or X448 key serves: the ECDH-ES key agreements (RFC 8037 §3.2). */
+const ECDH_ES_ALGORITHMS = ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW'];
 
 describe('RFC 8037 A.1/A.2 Ed25519 key', () => {
   it('imports the A.1 private key, serving EdDSA and Ed25519', () => {
@@ -117,15 +119,26 @@ describe('RFC 8037 A.5 Ed25519 verification', () => {
 });
 
 describe('RFC 8037 A.6/A.7 X25519 and X448 keys (ECDH, not signature keys)', () => {
-  it('skips the A.6 X25519 key when importing its key set, without throwing', () => {
+  it("imports the A.6 X25519 key set with Bob's key serving ECDH-ES only (RFC 8037 §3.2)", () => {
     const jwks = createLocalJwks(readVectorJson<JsonWebKeySet>('rfc/rfc8037/rfc8037_A_X25519.jwk'));
-    expect(jwks.keys).toEqual([]);
-    expect(jwks.skipped).toEqual([{ kid: 'Bob', reason: expect.stringContaining('x25519') }]);
+    expect(jwks.skipped).toEqual([]);
+    expect(jwks.keys.map((key) => [key.kid, key.type])).toEqual([['Bob', 'public']]);
+    expect(jwks.keys[0]!.algorithms).toEqual(ECDH_ES_ALGORITHMS);
+    expect(jwks.keys[0]!.canServe('ECDH-ES+A128KW', 'encrypt')).toBe(true);
+    // Never a signature key: an EdDSA token naming Bob finds no key.
+    expect(jwks.keys[0]!.canServe('EdDSA', 'verify')).toBe(false);
+    expect(jwks.select({ alg: 'EdDSA', kid: 'Bob' })).toEqual([]);
   });
 
-  it('refuses to import the A.7 X448 key on its own, as it serves no signature algorithm', () => {
-    expect(() => importJwk(readVectorJson<Jwk>('rfc/rfc8037/rfc8037_A_X448.jwk'))).toThrow(
-      expect.objectContaining({ code: 'ERR_KEY_INVALID' }),
+  it('imports the A.7 X448 key on its own for ECDH-ES only, never a signature algorithm', () => {
+    const key = importJwk(readVectorJson<Jwk>('rfc/rfc8037/rfc8037_A_X448.jwk'));
+    expect(key.type).toBe('public');
+    expect(key.kid).toBe('Dave');
+    expect(key.algorithms).toEqual(ECDH_ES_ALGORITHMS);
+    expect(key.canServe('EdDSA', 'verify')).toBe(false);
+    expect(key.canServe('Ed448', 'verify')).toBe(false);
+    expect(() => key.assertUsable('EdDSA', 'verify')).toThrow(
+      expect.objectContaining({ code: 'ERR_JOSE_ALG_NOT_ALLOWED' }),
     );
   });
 

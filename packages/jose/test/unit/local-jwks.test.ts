@@ -136,12 +136,20 @@ describe('skipped keys', () => {
     ],
   });
 
-  it('keeps the usable keys', () => {
-    expect(jwks.keys.map((key) => key.kid)).toEqual(['good']);
+  it('keeps the usable keys, including the X25519 key (an ECDH-ES key)', () => {
+    expect(jwks.keys.map((key) => key.kid)).toEqual(['good', 'x25519']);
+  });
+
+  it('keeps the X25519 key for ECDH-ES only: it is never picked to verify a signature', () => {
+    const key = jwks.keys.find((k) => k.kid === 'x25519')!;
+    expect(key.algorithms).toEqual(['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW']);
+    expect(key.canServe('EdDSA', 'verify')).toBe(false);
+    expect(jwks.select({ alg: 'EdDSA', kid: 'x25519' })).toEqual([]);
+    expect(jwks.select({ alg: 'ES256' }).map((k) => k.kid)).toEqual(['good']);
   });
 
   it('lists each key left out, by kid, with a reason', () => {
-    expect(jwks.skipped.map((s) => s.kid)).toEqual(['unknown-kty', 'rsa-1024', 'bad-ec', 'x25519']);
+    expect(jwks.skipped.map((s) => s.kid)).toEqual(['unknown-kty', 'rsa-1024', 'bad-ec']);
     for (const skipped of jwks.skipped) expect(skipped.reason).toMatch(/\w/);
   });
 
