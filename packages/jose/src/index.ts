@@ -91,3 +91,4 @@ export type { JwsAlgorithm } from './lib/jws_algorithms.js';
 export type { AlgorithmOptions, JwsHeaderParameters } from './lib/jws_header.js';
 export type { JwtClaimsOptions, JwtIssueOptions, JwtPayload } from './lib/jwt_claims.js';
 export type { KeyInput, KeyResolver, KeySet, VerificationKey } from './lib/key_input.js';
+export { secondsOf as parseTimeSpan } from './lib/time.js';

@@ -1,0 +1,192 @@
+import { resolve } from 'node:path';
+import { parseTimeSpan } from '@tessera/jose';
+
+/** The server's settings, validated. Durations are seconds. */
+export interface Config {
+  host: string;
+  port: number;
+  /** The issuer URL (`iss`), without a trailing slash. */
+  issuer: string;
+  /** Where the SQLite database and the development master key live. */
+  dataDir: string;
+  /** PostgreSQL instead of SQLite when set. */
+  databaseUrl: string | undefined;
+  /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
+  masterKey: string | undefined;
+  /** Default audience of access tokens (clients may narrow it). */
+  audience: string;
+  signingAlg: 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'RS256' | 'PS256';
+  accessTokenTtl: number;
+  refreshIdleTtl: number;
+  refreshAbsoluteTtl: number;
+  /** A duplicate refresh of the immediate predecessor inside this window gets the same successor. */
+  refreshGrace: number;
+  keyRotationInterval: number;
+  adminPassword: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A setting with a bad value. The server does not start; the message names the setting. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Each setting: its environment variable, its flag, and how to read it. */
+const SETTINGS = {
+  host: { env: 'TESSERA_HOST', flag: 'host' },
+  port: { env: 'TESSERA_PORT', flag: 'port' },
+  issuer: { env: 'TESSERA_ISSUER', flag: 'issuer' },
+  dataDir: { env: 'TESSERA_DATA_DIR', flag: 'data-dir' },
+  databaseUrl: { env: 'DATABASE_URL', flag: 'database-url' },
+  masterKey: { env: 'TESSERA_MASTER_KEY', flag: undefined },
+  audience: { env: 'TESSERA_AUDIENCE', flag: 'audience' },
+  signingAlg: { env: 'TESSERA_SIGNING_ALG', flag: 'signing-alg' },
+  accessTokenTtl: { env: 'TESSERA_ACCESS_TOKEN_TTL', flag: 'access-token-ttl' },
+  refreshIdleTtl: { env: 'TESSERA_REFRESH_IDLE_TTL', flag: 'refresh-idle-ttl' },
+  refreshAbsoluteTtl: { env: 'TESSERA_REFRESH_ABSOLUTE_TTL', flag: 'refresh-absolute-ttl' },
+  refreshGrace: { env: 'TESSERA_REFRESH_GRACE', flag: 'refresh-grace' },
+  keyRotationInterval: { env: 'TESSERA_KEY_ROTATION_INTERVAL', flag: 'key-rotation-interval' },
+  adminPassword: { env: 'TESSERA_ADMIN_PASSWORD', flag: undefined },
+  logLevel: { env: 'TESSERA_LOG_LEVEL', flag: 'log-level' },
+} as const satisfies Record<keyof Config, { env: string; flag: string | undefined }>;
+
+const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set(['masterKey', 'adminPassword', 'databaseUrl']);
+const SIGNING_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Reads the configuration from flags (`--port 4000`), then the environment (`TESSERA_PORT`), then
+ * defaults, and validates every value. A bad value throws {@link ConfigError} naming the setting.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  flags: Record<string, string | undefined> = {},
+  overrides: Partial<Config> = {},
+): Config {
+  const raw = (key: keyof Config): string | undefined => {
+    const { env: name, flag } = SETTINGS[key];
+    const value = (flag !== undefined ? flags[flag] : undefined) ?? env[name];
+    return value === '' ? undefined : value;
+  };
+  const host = overrides.host ?? raw('host') ?? '127.0.0.1';
+  const port = overrides.port ?? integer('port', raw('port') ?? '4000', 0, 65535);
+  const issuer =
+    overrides.issuer ??
+    url('issuer', raw('issuer') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const accessTokenTtl =
+    overrides.accessTokenTtl ?? span('accessTokenTtl', raw('accessTokenTtl') ?? '15m', 30, 86_400);
+  const config: Config = {
+    host,
+    port,
+    issuer,
+    dataDir: resolve(overrides.dataDir ?? raw('dataDir') ?? '.tessera'),
+    databaseUrl: overrides.databaseUrl ?? databaseUrl(raw('databaseUrl')),
+    masterKey: overrides.masterKey ?? masterKey(raw('masterKey')),
+    audience: overrides.audience ?? raw('audience') ?? issuer,
+    signingAlg: overrides.signingAlg ?? oneOf('signingAlg', raw('signingAlg') ?? 'ES256', SIGNING_ALGS),
+    accessTokenTtl,
+    refreshIdleTtl:
+      overrides.refreshIdleTtl ?? span('refreshIdleTtl', raw('refreshIdleTtl') ?? '14d', 60, 365 * 86_400),
+    refreshAbsoluteTtl:
+      overrides.refreshAbsoluteTtl ??
+      span('refreshAbsoluteTtl', raw('refreshAbsoluteTtl') ?? '30d', 60, 3 * 365 * 86_400),
+    refreshGrace: overrides.refreshGrace ?? span('refreshGrace', raw('refreshGrace') ?? '5s', 0, 60),
+    keyRotationInterval:
+      overrides.keyRotationInterval ??
+      span('keyRotationInterval', raw('keyRotationInterval') ?? '30d', 3600, 365 * 86_400),
+    adminPassword: overrides.adminPassword ?? raw('adminPassword'),
+    logLevel: overrides.logLevel ?? oneOf('logLevel', raw('logLevel') ?? 'info', LOG_LEVELS),
+  };
+  if (config.refreshIdleTtl > config.refreshAbsoluteTtl) {
+    throw new ConfigError(
+      'refreshIdleTtl',
+      `must not exceed refreshAbsoluteTtl (${config.refreshAbsoluteTtl} s)`,
+    );
+  }
+  // Keys rotate every interval; a retired key must outlive the tokens it signed, so the interval has
+  // to be longer than an access token.
+  if (config.keyRotationInterval <= config.accessTokenTtl) {
+    throw new ConfigError('keyRotationInterval', 'must be longer than accessTokenTtl');
+  }
+  if (config.adminPassword !== undefined && config.adminPassword.length < 12) {
+    throw new ConfigError('adminPassword', 'must be at least 12 characters');
+  }
+  return config;
+}
+
+/** The effective configuration for printing: secrets redacted, each with where to set it. */
+export function describeConfig(config: Config): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const key of Object.keys(SETTINGS) as (keyof Config)[]) {
+    const value = config[key];
+    if (value === undefined) continue;
+    out[key] = SECRET_SETTINGS.has(key) ? '[redacted]' : value;
+  }
+  return out;
+}
+
+function integer(setting: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new ConfigError(setting, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function span(setting: string, value: string, min: number, max: number): number {
+  let seconds: number;
+  try {
+    seconds = parseTimeSpan(/^\d+$/.test(value) ? Number(value) : value, setting);
+  } catch {
+    throw new ConfigError(
+      setting,
+      `expected seconds or a span like '15m', '14d', got ${JSON.stringify(value)}`,
+    );
+  }
+  if (seconds < min || seconds > max)
+    throw new ConfigError(setting, `must be from ${min} to ${max} seconds, got ${seconds}`);
+  return seconds;
+}
+
+function url(setting: string, value: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(setting, `expected an absolute URL, got ${JSON.stringify(value)}`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new ConfigError(setting, 'must be an http(s) URL');
+  // RFC 8414 §2: the issuer has no query or fragment.
+  if (parsed.search || parsed.hash) throw new ConfigError(setting, 'must not have a query or fragment');
+  return value.replace(/\/+$/, '');
+}
+
+function oneOf<T extends string>(setting: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(setting, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+function databaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new ConfigError('databaseUrl', 'must be a postgres:// URL');
+  return value;
+}
+
+function masterKey(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[\w-]{43}$/.test(value) || Buffer.from(value, 'base64url').length !== 32) {
+    throw new ConfigError(
+      'masterKey',
+      'expected 32 random bytes in base64url (43 characters); make one with `tessera keygen --master`',
+    );
+  }
+  return value;
+}

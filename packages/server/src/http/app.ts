@@ -1,0 +1,115 @@
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+import { OAuthError, sendOAuthError } from './errors.js';
+import { createLoginThrottle } from './login_throttle.js';
+import { createMetrics } from './metrics.js';
+import { healthRoutes } from './routes/health.js';
+import { introspectionRoutes } from './routes/introspect.js';
+import { loginRoutes } from './routes/login.js';
+import { logoutRoutes } from './routes/logout.js';
+import { revocationStreamRoutes } from './routes/revocations.js';
+import { revokeRoutes } from './routes/revoke.js';
+import { tokenRoutes } from './routes/token.js';
+import { userinfoRoutes } from './routes/userinfo.js';
+import { wellKnownRoutes } from './routes/well_known.js';
+
+/** Bodies are small JSON or form documents; anything bigger is refused before it is read. */
+export const BODY_LIMIT = 16 * 1024;
+
+/**
+ * Paths pino must never print. A token, cookie or password reaching a log is a credential leak.
+ * Request bodies are not logged at all; these cover the headers Fastify's serializers include.
+ */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-tessera-csrf"]',
+  'res.headers["set-cookie"]',
+];
+
+export interface AppOptions {
+  /** pino logger options, or false for silence (tests). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+/** Builds the Fastify app on top of the services: one plugin per concern, as the endpoint table reads. */
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
+  const logger =
+    options.logger === false
+      ? false
+      : {
+          level: services.config.logLevel,
+          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          ...(typeof options.logger === 'object' ? options.logger : {}),
+        };
+  const app = Fastify({
+    logger,
+    bodyLimit: BODY_LIMIT,
+    trustProxy: false,
+    // Schemas validate; they never coerce a number into a string or add defaults behind our back.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  // Strict content types: JSON and forms only (Fastify would otherwise also parse text/plain).
+  app.removeContentTypeParser('text/plain');
+  await app.register(formbody, { bodyLimit: BODY_LIMIT });
+  await app.register(cookie);
+
+  const metrics = createMetrics(services);
+  const throttle = createLoginThrottle(services.clock);
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    // Security headers for an API that serves JSON only.
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    reply.header('cross-origin-resource-policy', 'same-origin');
+    if (services.config.issuer.startsWith('https:'))
+      reply.header('strict-transport-security', 'max-age=31536000');
+    metrics.observe(request.routeOptions.url ?? 'unknown', reply.statusCode);
+    return payload;
+  });
+
+  app.setErrorHandler((error: FastifyError | OAuthError, request, reply) => {
+    if (error instanceof OAuthError) return sendOAuthError(reply, error);
+    const status = error.statusCode ?? 500;
+    if (error.validation) {
+      return sendOAuthError(
+        reply,
+        new OAuthError(400, 'invalid_request', `invalid request: ${error.message}`),
+      );
+    }
+    if (status === 413)
+      return sendOAuthError(reply, new OAuthError(413, 'invalid_request', 'request body too large'));
+    if (status === 415) {
+      return sendOAuthError(
+        reply,
+        new OAuthError(
+          415,
+          'invalid_request',
+          'content type must be application/json or application/x-www-form-urlencoded',
+        ),
+      );
+    }
+    if (status >= 400 && status < 500)
+      return sendOAuthError(reply, new OAuthError(status, 'invalid_request', error.message));
+    request.log.error({ err: error }, 'request failed');
+    return sendOAuthError(reply, new OAuthError(500, 'server_error', 'internal error'));
+  });
+  app.setNotFoundHandler((_request, reply) =>
+    sendOAuthError(reply, new OAuthError(404, 'invalid_request', 'no such endpoint')),
+  );
+
+  await app.register(loginRoutes, { services, throttle, metrics });
+  await app.register(tokenRoutes, { services, metrics });
+  await app.register(revokeRoutes, { services });
+  await app.register(introspectionRoutes, { services });
+  await app.register(logoutRoutes, { services });
+  await app.register(userinfoRoutes, { services });
+  await app.register(wellKnownRoutes, { services });
+  await app.register(revocationStreamRoutes, { services });
+  await app.register(healthRoutes, { services, metrics });
+  return app;
+}

@@ -1,0 +1,80 @@
+import { InvalidRefreshToken } from '../../tokens/refresh_tokens.js';
+import { authenticateClient } from '../client_auth.js';
+import { OAuthError } from '../errors.js';
+import { assertSameOrigin, clearRefreshCookie, refreshCookie, setRefreshCookie } from '../session_cookie.js';
+import { tokenResponse } from '../token_response.js';
+import type { GrantHandler } from './grant.js';
+
+const MESSAGES: Record<InvalidRefreshToken['reason'], string> = {
+  unknown: 'refresh token is invalid',
+  expired: 'refresh token has expired',
+  revoked: 'refresh token has been revoked',
+  client_mismatch: 'refresh token was issued to another client',
+  reused: 'refresh token was already used; the session has been revoked',
+};
+
+/**
+ * RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use returns a new refresh token; reuse of a
+ * rotated one revokes the family. The first-party web client sends its token in the cookie and must
+ * pass the CSRF checks; everyone else sends `refresh_token` in the body.
+ */
+export const refreshTokenGrant: GrantHandler = {
+  grantType: 'refresh_token',
+  async handle(request, reply, { services, metrics }) {
+    const body = request.body;
+    const fromBody =
+      typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : undefined;
+    const fromCookie = refreshCookie(request);
+    if (fromBody === undefined && fromCookie === undefined) {
+      throw new OAuthError(400, 'invalid_request', 'refresh_token is required');
+    }
+    const client = await authenticateClient(
+      services,
+      request,
+      body,
+      fromBody === undefined ? 'web' : undefined,
+    );
+    const cookieClient = client.type === 'first-party';
+    if (cookieClient) {
+      if (fromCookie === undefined)
+        throw new OAuthError(400, 'invalid_request', 'the web client refreshes with its cookie');
+      assertSameOrigin(request, services.config);
+    } else if (fromBody === undefined) {
+      throw new OAuthError(400, 'invalid_request', 'refresh_token is required');
+    }
+    const presented = cookieClient ? fromCookie! : fromBody!;
+    let session: Awaited<ReturnType<typeof services.refreshTokens.rotate>>;
+    try {
+      session = await services.refreshTokens.rotate(presented, client.clientId);
+    } catch (err) {
+      if (!(err instanceof InvalidRefreshToken)) throw err;
+      if (err.reason === 'reused' && err.familyId) {
+        metrics.refresh('reuse_detected');
+        await services.revocations.revoke('sid', err.familyId);
+        await services.audit.record({
+          type: 'refresh_reuse_detected',
+          userId: err.userId,
+          clientId: client.clientId,
+          ip: request.ip,
+          detail: { sid: err.familyId },
+        });
+      } else {
+        metrics.refresh('rejected');
+      }
+      if (cookieClient) clearRefreshCookie(reply);
+      throw new OAuthError(400, 'invalid_grant', MESSAGES[err.reason]);
+    }
+    const user = await services.users.byId(session.userId);
+    if (!user || user.disabled) {
+      await services.refreshTokens.revokeFamily(session.familyId, 'user_unavailable');
+      if (cookieClient) clearRefreshCookie(reply);
+      throw new OAuthError(400, 'invalid_grant', 'the account is no longer active');
+    }
+    metrics.refresh(session.replayed ? 'replayed' : 'rotated');
+    if (cookieClient) {
+      setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
+      return tokenResponse(reply, services, user, session, client, false);
+    }
+    return tokenResponse(reply, services, user, session, client, true);
+  },
+};

@@ -1,0 +1,72 @@
+/**
+ * Progressive back-off for password guessing, per account and per client address: a few free
+ * failures, then each further failure doubles the wait (capped). Success clears the account's count.
+ * In memory on one machine; the scale-out issue moves the counters to Redis.
+ */
+export interface LoginThrottle {
+  /** Seconds the caller must wait before trying again, or 0. */
+  retryAfter(username: string, ip: string): number;
+  failed(username: string, ip: string): void;
+  succeeded(username: string, ip: string): void;
+}
+
+interface Counter {
+  failures: number;
+  lockedUntil: number;
+  lastFailure: number;
+}
+
+export interface ThrottlePolicy {
+  /** Failures allowed before any wait. */
+  free: number;
+  /** First wait, in seconds; it doubles with each further failure. */
+  baseDelay: number;
+  maxDelay: number;
+  /** A quiet period after which the count starts over. */
+  window: number;
+}
+
+export const ACCOUNT_POLICY: ThrottlePolicy = { free: 5, baseDelay: 1, maxDelay: 900, window: 900 };
+export const ADDRESS_POLICY: ThrottlePolicy = { free: 20, baseDelay: 1, maxDelay: 900, window: 900 };
+const MAX_TRACKED = 100_000;
+
+export function createLoginThrottle(clock: () => number = Date.now): LoginThrottle {
+  const accounts = new Map<string, Counter>();
+  const addresses = new Map<string, Counter>();
+
+  function wait(map: Map<string, Counter>, key: string, now: number): number {
+    const counter = map.get(key);
+    return counter && counter.lockedUntil > now ? Math.ceil((counter.lockedUntil - now) / 1000) : 0;
+  }
+
+  function fail(map: Map<string, Counter>, key: string, policy: ThrottlePolicy, now: number): void {
+    let counter = map.get(key);
+    if (!counter || now - counter.lastFailure > policy.window * 1000)
+      counter = { failures: 0, lockedUntil: 0, lastFailure: now };
+    counter.failures++;
+    counter.lastFailure = now;
+    if (counter.failures > policy.free) {
+      const delay = Math.min(policy.maxDelay, policy.baseDelay * 2 ** (counter.failures - policy.free - 1));
+      counter.lockedUntil = now + delay * 1000;
+    }
+    map.delete(key);
+    map.set(key, counter);
+    // Bounded memory: forget the oldest counters first (a flood of usernames cannot grow this forever).
+    if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as string);
+  }
+
+  return {
+    retryAfter(username, ip) {
+      const now = clock();
+      return Math.max(wait(accounts, username.toLowerCase(), now), wait(addresses, ip, now));
+    },
+    failed(username, ip) {
+      const now = clock();
+      fail(accounts, username.toLowerCase(), ACCOUNT_POLICY, now);
+      fail(addresses, ip, ADDRESS_POLICY, now);
+    },
+    succeeded(username) {
+      accounts.delete(username.toLowerCase());
+    },
+  };
+}

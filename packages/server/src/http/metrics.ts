@@ -1,0 +1,46 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Services } from '../services.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  observe(route: string, status: number): void;
+  login(outcome: 'succeeded' | 'failed' | 'throttled'): void;
+  refresh(outcome: 'rotated' | 'replayed' | 'rejected' | 'reuse_detected'): void;
+}
+
+/** Prometheus metrics, one registry per app (so two apps in one process, as in tests, do not collide). */
+export function createMetrics(services: Services): Metrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'tessera_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'status'],
+    registers: [registry],
+  });
+  const logins = new Counter({
+    name: 'tessera_logins_total',
+    help: 'Password logins by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const refreshes = new Counter({
+    name: 'tessera_refreshes_total',
+    help: 'Refresh-token grants by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tessera_revocation_entries',
+    help: 'Live entries in the revocation list',
+    registers: [registry],
+    collect() {
+      this.set(services.revocations.snapshot().length);
+    },
+  });
+  return {
+    registry,
+    observe: (route, status) => requests.inc({ route, status: String(status) }),
+    login: (outcome) => logins.inc({ outcome }),
+    refresh: (outcome) => refreshes.inc({ outcome }),
+  };
+}

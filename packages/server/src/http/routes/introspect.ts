@@ -1,0 +1,77 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Services } from '../../services.js';
+import { AccessTokenRejected } from '../../tokens/access_tokens.js';
+import { authenticateClient } from '../client_auth.js';
+import { OAuthError } from '../errors.js';
+
+/**
+ * `POST /introspect` (RFC 7662) for resource servers that prefer asking: only confidential clients
+ * may call it (§2.1), and the answer reflects revocations at once. Anything not active is just
+ * `{"active": false}` (§2.2).
+ */
+export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  app.post<{
+    Body: { token?: string; token_type_hint?: string; client_id?: string; client_secret?: string };
+  }>(
+    '/introspect',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['token'],
+          properties: {
+            token: { type: 'string', minLength: 1, maxLength: 16384 },
+            token_type_hint: { type: 'string', maxLength: 64 },
+            client_id: { type: 'string', maxLength: 128 },
+            client_secret: { type: 'string', maxLength: 512 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const client = await authenticateClient(services, request, request.body);
+      if (client.type !== 'confidential') {
+        throw new OAuthError(401, 'invalid_client', 'introspection needs an authenticated resource server', {
+          'www-authenticate': 'Basic realm="tessera"',
+        });
+      }
+      reply.header('cache-control', 'no-store');
+      const token = request.body.token!;
+      if (token.split('.').length === 3) {
+        try {
+          const { claims, user } = await services.accessTokens.verify(token);
+          return {
+            active: true,
+            token_type: 'Bearer',
+            scope: claims.scope,
+            client_id: claims.client_id,
+            username: user.username,
+            sub: claims.sub,
+            aud: claims.aud,
+            iss: claims.iss,
+            exp: claims.exp,
+            iat: claims.iat,
+            jti: claims.jti,
+            sid: claims.sid,
+          };
+        } catch (err) {
+          if (!(err instanceof AccessTokenRejected)) throw err;
+          return { active: false };
+        }
+      }
+      const refresh = await services.refreshTokens.familyOf(token);
+      const user = refresh?.active ? await services.users.byId(refresh.userId) : undefined;
+      if (!refresh?.active || !user || user.disabled) return { active: false };
+      return {
+        active: true,
+        token_type: 'refresh_token',
+        scope: refresh.scope,
+        client_id: refresh.clientId,
+        username: user.username,
+        sub: user.id,
+        exp: Math.floor(refresh.expiresAt / 1000),
+        sid: refresh.familyId,
+      };
+    },
+  );
+};

@@ -1,0 +1,103 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { hashPassword, verifyAgainstDummy, verifyPassword } from '../../passwords.js';
+import type { Services } from '../../services.js';
+import { MAX_PASSWORD_LENGTH } from '../../store/users.js';
+import { authenticateClient } from '../client_auth.js';
+import { OAuthError } from '../errors.js';
+import type { LoginThrottle } from '../login_throttle.js';
+import type { Metrics } from '../metrics.js';
+import { setRefreshCookie } from '../session_cookie.js';
+import { grantedScope, tokenResponse } from '../token_response.js';
+
+interface LoginBody {
+  username: string;
+  password: string;
+  client_id?: string;
+  scope?: string;
+}
+
+const INVALID_CREDENTIALS = 'invalid username or password';
+
+/** `POST /login`: first-party password login (DESIGN.md story step 1). */
+export const loginRoutes: FastifyPluginAsync<{
+  services: Services;
+  throttle: LoginThrottle;
+  metrics: Metrics;
+}> = async (app, { services, throttle, metrics }) => {
+  app.post<{ Body: LoginBody }>(
+    '/login',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['username', 'password'],
+          additionalProperties: false,
+          properties: {
+            username: { type: 'string', minLength: 1, maxLength: 64 },
+            password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH },
+            client_id: { type: 'string', minLength: 1, maxLength: 128 },
+            scope: { type: 'string', maxLength: 1024 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { username, password } = request.body;
+      const client = await authenticateClient(services, request, request.body, 'web');
+      if (client.type === 'confidential') {
+        throw new OAuthError(
+          400,
+          'unauthorized_client',
+          'confidential clients do not log users in with passwords',
+        );
+      }
+      const wait = throttle.retryAfter(username, request.ip);
+      if (wait > 0) {
+        metrics.login('throttled');
+        await services.audit.record({
+          type: 'login_throttled',
+          clientId: client.clientId,
+          ip: request.ip,
+          detail: { username },
+        });
+        throw new OAuthError(429, 'slow_down', 'too many failed logins; try again later', {
+          'retry-after': String(wait),
+        });
+      }
+      const user = await services.users.byUsername(username);
+      // Unknown users cost the same argon2 work and get the same answer: no enumeration by message or time.
+      const check = user
+        ? await verifyPassword(user.passwordHash, password)
+        : await verifyAgainstDummy(password);
+      if (!user || !check.ok || user.disabled) {
+        throttle.failed(username, request.ip);
+        metrics.login('failed');
+        await services.audit.record({
+          type: 'login_failed',
+          userId: user?.id,
+          clientId: client.clientId,
+          ip: request.ip,
+          detail: { username },
+        });
+        throw new OAuthError(401, 'access_denied', INVALID_CREDENTIALS);
+      }
+      throttle.succeeded(username, request.ip);
+      if (check.needsRehash) await services.users.rehash(user.id, await hashPassword(password));
+      const scope = grantedScope(client, request.body.scope);
+      const session = await services.refreshTokens.start(user.id, client.clientId, scope);
+      metrics.login('succeeded');
+      await services.audit.record({
+        type: 'login_succeeded',
+        userId: user.id,
+        clientId: client.clientId,
+        ip: request.ip,
+        detail: { sid: session.familyId },
+      });
+      if (client.type === 'first-party') {
+        setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
+        return tokenResponse(reply, services, user, session, client, false);
+      }
+      return tokenResponse(reply, services, user, session, client, true);
+    },
+  );
+};

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../../services.js';
+import { AccessTokenRejected } from '../../tokens/access_tokens.js';
+import { bearerToken } from '../client_auth.js';
+import { invalidToken } from '../errors.js';
+import { assertSameOrigin, clearRefreshCookie, refreshCookie } from '../session_cookie.js';
+
+/**
+ * `POST /logout` ends this session: the refresh-token family and, through `sid`, every access token
+ * it issued. `POST /logout/all` bumps the user's token version: every session, every token.
+ * Authenticated by the bearer access token, or by the web client's cookie (with the CSRF checks).
+ */
+export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  async function caller(request: FastifyRequest) {
+    const token = bearerToken(request);
+    if (token !== undefined) {
+      try {
+        const { claims, user } = await services.accessTokens.verify(token);
+        return { userId: user.id, sid: claims.sid, clientId: claims.client_id };
+      } catch (err) {
+        if (err instanceof AccessTokenRejected) throw invalidToken();
+        throw err;
+      }
+    }
+    const cookie = refreshCookie(request);
+    if (cookie !== undefined) {
+      assertSameOrigin(request, services.config);
+      const family = await services.refreshTokens.familyOf(cookie);
+      if (family) return { userId: family.userId, sid: family.familyId, clientId: family.clientId };
+    }
+    throw invalidToken('an access token or the session cookie is required');
+  }
+
+  async function endSession(sid: string): Promise<void> {
+    await services.refreshTokens.revokeFamily(sid, 'logout');
+    await services.revocations.revoke('sid', sid);
+  }
+
+  app.post('/logout', async (request: FastifyRequest, reply: FastifyReply) => {
+    const { userId, sid, clientId } = await caller(request);
+    await endSession(sid);
+    await services.audit.record({
+      type: 'session_revoked',
+      userId,
+      clientId,
+      ip: request.ip,
+      detail: { sid, reason: 'logout' },
+    });
+    clearRefreshCookie(reply);
+    return reply.code(204).header('cache-control', 'no-store').send();
+  });
+
+  app.post('/logout/all', async (request: FastifyRequest, reply: FastifyReply) => {
+    const { userId, clientId } = await caller(request);
+    const version = await services.users.bumpTokenVersion(userId);
+    await services.revocations.revoke('sub', userId, version);
+    const sids = await services.refreshTokens.revokeUser(userId, 'logout_all');
+    await services.audit.record({
+      type: 'user_logged_out_everywhere',
+      userId,
+      clientId,
+      ip: request.ip,
+      detail: { sessions: sids.length },
+    });
+    clearRefreshCookie(reply);
+    return reply.code(204).header('cache-control', 'no-store').send();
+  });
+};

@@ -1,0 +1,51 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Services } from '../../services.js';
+import { OAuthError } from '../errors.js';
+import type { GrantHandler, TokenRequestBody } from '../grants/grant.js';
+import { refreshTokenGrant } from '../grants/refresh_token.js';
+import type { Metrics } from '../metrics.js';
+
+const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
+  [refreshTokenGrant].map((grant) => [grant.grantType, grant]),
+);
+export const SUPPORTED_GRANT_TYPES = [...GRANTS.keys()];
+
+const bodySchema = {
+  type: 'object',
+  properties: {
+    grant_type: { type: 'string', maxLength: 128 },
+    refresh_token: { type: 'string', maxLength: 512 },
+    client_id: { type: 'string', maxLength: 128 },
+    client_secret: { type: 'string', maxLength: 512 },
+    scope: { type: 'string', maxLength: 1024 },
+  },
+} as const;
+
+/** `POST /token` (RFC 6749 §3.2) and `POST /token/refresh` (the refresh grant under its common name). */
+export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metrics }> = async (
+  app,
+  context,
+) => {
+  const handle =
+    (defaultGrant?: string) =>
+    async (request: Parameters<GrantHandler['handle']>[0], reply: Parameters<GrantHandler['handle']>[1]) => {
+      const body = (request.body ?? {}) as TokenRequestBody;
+      const grantType = body.grant_type ?? defaultGrant;
+      if (grantType === undefined) throw new OAuthError(400, 'invalid_request', 'grant_type is required');
+      const grant = GRANTS.get(grantType);
+      if (!grant || (defaultGrant !== undefined && grantType !== defaultGrant)) {
+        throw new OAuthError(
+          400,
+          'unsupported_grant_type',
+          `unsupported grant_type ${JSON.stringify(grantType)}`,
+        );
+      }
+      return grant.handle(Object.assign(request, { body }), reply, context);
+    };
+  app.post<{ Body: TokenRequestBody }>('/token', { schema: { body: bodySchema } }, handle());
+  app.post<{ Body: TokenRequestBody }>(
+    '/token/refresh',
+    { schema: { body: bodySchema } },
+    handle('refresh_token'),
+  );
+};

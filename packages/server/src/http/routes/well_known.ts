@@ -1,0 +1,44 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Services } from '../../services.js';
+import { SUPPORTED_GRANT_TYPES } from './token.js';
+
+/**
+ * `GET /.well-known/jwks.json` and the discovery documents (RFC 8414; OpenID Connect Discovery 1.0
+ * reads the same fields). They list only what is actually implemented.
+ */
+export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  const { config } = services;
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    // A key is published a whole rotation interval before it signs, so any cache shorter than that
+    // interval always holds the key that signs next; an hour (or a quarter interval) keeps load low.
+    const maxAge = Math.min(3600, Math.floor(config.keyRotationInterval / 4));
+    reply.header('cache-control', `public, max-age=${maxAge}, stale-while-revalidate=60`);
+    reply.type('application/jwk-set+json');
+    return services.keys.jwks().toJSON();
+  });
+
+  const metadata = () => ({
+    issuer: config.issuer,
+    jwks_uri: `${config.issuer}/.well-known/jwks.json`,
+    token_endpoint: `${config.issuer}/token`,
+    revocation_endpoint: `${config.issuer}/revoke`,
+    introspection_endpoint: `${config.issuer}/introspect`,
+    userinfo_endpoint: `${config.issuer}/userinfo`,
+    grant_types_supported: SUPPORTED_GRANT_TYPES,
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    scopes_supported: ['openid', 'profile', 'offline_access'],
+    access_token_signing_alg_values_supported: [config.signingAlg],
+    // Tessera extensions: the first-party login and the revocation event stream.
+    login_endpoint: `${config.issuer}/login`,
+    revocation_events_endpoint: `${config.issuer}/revocations`,
+  });
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    app.get(path, async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=3600');
+      return metadata();
+    });
+  }
+};

@@ -1,0 +1,46 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { OAuthError } from './errors.js';
+
+/**
+ * The first-party web client's refresh token lives only in this cookie. `__Host-` pins it to this
+ * host, `Secure`, with `Path=/` and no Domain; HttpOnly keeps it from scripts; SameSite=Strict keeps it
+ * off cross-site requests.
+ */
+export const REFRESH_COOKIE = '__Host-tessera_refresh';
+/** The custom header cookie-authenticated endpoints require: a cross-site form cannot send it. */
+export const CSRF_HEADER = 'x-tessera-csrf';
+
+export function setRefreshCookie(reply: FastifyReply, token: string, maxAgeSeconds: number): void {
+  reply.setCookie(REFRESH_COOKIE, token, {
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict',
+    path: '/',
+    maxAge: maxAgeSeconds,
+  });
+}
+
+export function clearRefreshCookie(reply: FastifyReply): void {
+  reply.clearCookie(REFRESH_COOKIE, { httpOnly: true, secure: true, sameSite: 'strict', path: '/' });
+}
+
+export function refreshCookie(request: FastifyRequest): string | undefined {
+  const value = request.cookies[REFRESH_COOKIE];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * CSRF defence for requests authenticated by the cookie: the Origin must be the issuer's own (or
+ * absent only for same-origin navigations, which these POSTs never are), and the custom header must
+ * be present, which a cross-site form or a simple request cannot add without a CORS preflight.
+ */
+export function assertSameOrigin(request: FastifyRequest, config: Pick<Config, 'issuer'>): void {
+  const origin = request.headers.origin;
+  if (origin !== new URL(config.issuer).origin) {
+    throw new OAuthError(403, 'invalid_request', 'cookie requests must come from the issuer origin');
+  }
+  if (request.headers[CSRF_HEADER] !== '1') {
+    throw new OAuthError(403, 'invalid_request', `cookie requests must send the ${CSRF_HEADER}: 1 header`);
+  }
+}

@@ -1,0 +1,170 @@
+import {
+  createLocalJwks,
+  createSigner,
+  exportJwk,
+  generateKeyPair,
+  importJwk,
+  type Jwk,
+  jwkThumbprint,
+  type LocalJwks,
+  type Signer,
+} from '@tessera/jose';
+import type { Config } from '../config.js';
+import type { Db } from '../store/database.js';
+import type { Sealer } from './master_key.js';
+
+const SEAL_PURPOSE = 'signing-key';
+
+/** Lifecycle (DESIGN.md): next (published, not signing) → current (signing) → retired → gone. */
+export type KeyState = 'next' | 'current' | 'retired';
+
+export interface SigningKeyInfo {
+  kid: string;
+  alg: string;
+  state: KeyState;
+  createdAt: number;
+  activatedAt: number | null;
+  retiredAt: number | null;
+  expiresAt: number | null;
+}
+
+export interface SigningKeys {
+  /** Makes sure a current and a next key exist, and applies the rotation schedule. */
+  ensure(): Promise<void>;
+  /** Rotates now: next → current, current → retired, a new next; drops retired keys past their tokens. */
+  rotate(): Promise<void>;
+  /** The signer for access tokens (the current key). */
+  signer(): Signer;
+  /** The published keys (next, current, retired), as a key set for the server's own verification. */
+  jwks(): LocalJwks;
+  list(): Promise<SigningKeyInfo[]>;
+  /** Seconds until the next scheduled rotation, for JWKS caching headers. */
+  secondsUntilRotation(): number;
+}
+
+/**
+ * Signing keys live in the database, their private halves sealed under the master key. `kid` is the
+ * RFC 7638 thumbprint. A new key is published (state `next`) one full rotation interval before it
+ * signs, so every verifier's cached JWKS holds it in time; a retired key stays published until the
+ * last access token it signed has expired.
+ */
+export function createSigningKeys(
+  db: Db,
+  sealer: Sealer,
+  config: Pick<Config, 'signingAlg' | 'issuer' | 'accessTokenTtl' | 'keyRotationInterval'>,
+  clock: () => number = Date.now,
+): SigningKeys {
+  let currentSigner: Signer | undefined;
+  let published: LocalJwks = createLocalJwks({ keys: [] });
+  let currentActivatedAt = 0;
+
+  async function createKey(state: KeyState, now: number): Promise<void> {
+    const { privateKey } = await generateKeyPair(config.signingAlg);
+    const publicJwk = exportJwk(privateKey, { public: true });
+    const kid = jwkThumbprint(publicJwk);
+    await db
+      .insertInto('signing_keys')
+      .values({
+        kid,
+        alg: config.signingAlg,
+        state,
+        public_jwk: JSON.stringify({ ...publicJwk, kid, alg: config.signingAlg, use: 'sig' }),
+        private_jwk_sealed: sealer.seal(JSON.stringify(exportJwk(privateKey)), SEAL_PURPOSE),
+        created_at: now,
+        activated_at: state === 'current' ? now : null,
+        retired_at: null,
+        expires_at: null,
+      })
+      .execute();
+  }
+
+  async function load(): Promise<void> {
+    const now = clock();
+    const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+    const live = rows.filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now);
+    published = createLocalJwks({ keys: live.map((row) => JSON.parse(row.public_jwk) as Jwk) });
+    const current = rows.find((row) => row.state === 'current');
+    if (!current) throw new Error('no current signing key');
+    const privateJwk = JSON.parse(sealer.open(current.private_jwk_sealed, SEAL_PURPOSE)) as Jwk;
+    const key = importJwk({ ...privateJwk, kid: current.kid, alg: current.alg });
+    currentSigner = createSigner({
+      key,
+      typ: 'at+jwt',
+      issuer: config.issuer,
+      expiresIn: config.accessTokenTtl,
+      jti: true,
+      clock,
+    });
+    currentActivatedAt = current.activated_at ?? current.created_at;
+  }
+
+  async function rotate(): Promise<void> {
+    const now = clock();
+    await db.transaction().execute(async (trx) => {
+      // A retired key must stay published until every token it signed has expired (plus a minute of skew).
+      const retiredUntil = now + (config.accessTokenTtl + 60) * 1000;
+      await trx
+        .updateTable('signing_keys')
+        .set({ state: 'retired', retired_at: now, expires_at: retiredUntil })
+        .where('state', '=', 'current')
+        .execute();
+      await trx
+        .updateTable('signing_keys')
+        .set({ state: 'current', activated_at: now })
+        .where('state', '=', 'next')
+        .execute();
+      await trx
+        .deleteFrom('signing_keys')
+        .where('state', '=', 'retired')
+        .where('expires_at', '<=', now)
+        .execute();
+    });
+    await createKey('next', now);
+    await load();
+  }
+
+  return {
+    async ensure() {
+      const now = clock();
+      const states = (await db.selectFrom('signing_keys').select('state').execute()).map((row) => row.state);
+      if (!states.includes('current')) {
+        if (states.includes('next'))
+          await db
+            .updateTable('signing_keys')
+            .set({ state: 'current', activated_at: now })
+            .where('state', '=', 'next')
+            .execute();
+        else await createKey('current', now);
+      }
+      if (
+        !(await db.selectFrom('signing_keys').select('kid').where('state', '=', 'next').executeTakeFirst())
+      ) {
+        await createKey('next', now);
+      }
+      await load();
+      if (now - currentActivatedAt >= config.keyRotationInterval * 1000) await rotate();
+    },
+    rotate,
+    signer() {
+      if (!currentSigner) throw new Error('signing keys not loaded: call ensure() first');
+      return currentSigner;
+    },
+    jwks: () => published,
+    async list() {
+      const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+      return rows.map((row) => ({
+        kid: row.kid,
+        alg: row.alg,
+        state: row.state as KeyState,
+        createdAt: row.created_at,
+        activatedAt: row.activated_at,
+        retiredAt: row.retired_at,
+        expiresAt: row.expires_at,
+      }));
+    },
+    secondsUntilRotation() {
+      const due = currentActivatedAt + config.keyRotationInterval * 1000;
+      return Math.max(0, Math.floor((due - clock()) / 1000));
+    },
+  };
+}

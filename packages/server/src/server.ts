@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { type AppOptions, buildApp } from './http/app.js';
+import { createServices, type Services } from './services.js';
+
+export interface TesseraServer {
+  app: FastifyInstance;
+  services: Services;
+  /** Starts listening on the configured host and port; resolves to the bound URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Key rotation and revocation pruning are checked this often. */
+const HOUSEKEEPING_MS = 60_000;
+
+/**
+ * Builds the whole server from a configuration: store, keys, services, HTTP app, and the periodic
+ * housekeeping (scheduled key rotation, dropping revocation entries whose tokens have expired).
+ *
+ * @example
+ * ```ts
+ * const server = await createServer(loadConfig());
+ * console.log(await server.listen());
+ * ```
+ */
+export async function createServer(
+  config: Config,
+  options: AppOptions & { clock?: () => number } = {},
+): Promise<TesseraServer> {
+  const services = await createServices(config, options.clock);
+  const app = await buildApp(services, options);
+  const housekeeping = setInterval(() => {
+    void (async () => {
+      try {
+        await services.keys.ensure();
+        await services.revocations.prune();
+      } catch (err) {
+        app.log.error({ err }, 'housekeeping failed');
+      }
+    })();
+  }, HOUSEKEEPING_MS);
+  housekeeping.unref();
+  return {
+    app,
+    services,
+    listen: () => app.listen({ host: config.host, port: config.port }),
+    async close() {
+      clearInterval(housekeeping);
+      await app.close();
+      await services.close();
+    },
+  };
+}

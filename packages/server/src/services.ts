@@ -1,0 +1,58 @@
+import type { Config } from './config.js';
+import { createSealer, loadMasterKey, type MasterKeySource } from './keys/master_key.js';
+import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
+import { createRevocations, type Revocations } from './revocation/revocations.js';
+import { type Audit, createAudit } from './store/audit.js';
+import { type Clients, createClients } from './store/clients.js';
+import { type Db, openDatabase } from './store/database.js';
+import { createUsers, type Users } from './store/users.js';
+import { type AccessTokens, createAccessTokens } from './tokens/access_tokens.js';
+import { createRefreshTokens, type RefreshTokens } from './tokens/refresh_tokens.js';
+
+/** Everything the routes and the command line work with, built once from the configuration. */
+export interface Services {
+  config: Config;
+  db: Db;
+  masterKey: Pick<MasterKeySource, 'origin'>;
+  keys: SigningKeys;
+  users: Users;
+  clients: Clients;
+  audit: Audit;
+  revocations: Revocations;
+  refreshTokens: RefreshTokens;
+  accessTokens: AccessTokens;
+  clock: () => number;
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, clock: () => number = Date.now): Promise<Services> {
+  const db = await openDatabase(config);
+  try {
+    const masterKey = loadMasterKey(config);
+    const sealer = createSealer(masterKey.key);
+    const keys = createSigningKeys(db, sealer, config, clock);
+    await keys.ensure();
+    const users = createUsers(db, clock);
+    const clients = createClients(db, clock);
+    await clients.ensureBuiltIn(config.audience);
+    const revocations = createRevocations(db, config.accessTokenTtl, clock);
+    await revocations.load();
+    return {
+      config,
+      db,
+      masterKey: { origin: masterKey.origin },
+      keys,
+      users,
+      clients,
+      audit: createAudit(db, clock),
+      revocations,
+      refreshTokens: createRefreshTokens(db, sealer, config, clock),
+      accessTokens: createAccessTokens(config, keys, revocations, users, clock),
+      clock,
+      close: () => db.destroy(),
+    };
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+}

@@ -1,0 +1,110 @@
+import { type CreateTableBuilder, type Kysely, type Migration, Migrator } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * One set of migrations for both dialects: only types both understand (text, bigint, integer). The
+ * one difference is how an auto-numbered id is spelled.
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const id = <T extends { addColumn: CreateTableBuilder<string, never>['addColumn'] }>(table: T) =>
+    table.addColumn('id', 'integer', (c) =>
+      dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement(),
+    ) as unknown as CreateTableBuilder<string, never>;
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('username', 'text', (c) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('token_version', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('roles', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('permissions', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('clients')
+          .addColumn('client_id', 'text', (c) => c.primaryKey())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('secret_hash', 'text')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('audiences', 'text', (c) => c.notNull())
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('refresh_token_families')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('client_id', 'text', (c) => c.notNull())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .addColumn('revoked_reason', 'text')
+          .execute();
+        await db.schema
+          .createIndex('refresh_token_families_user')
+          .on('refresh_token_families')
+          .column('user_id')
+          .execute();
+        await db.schema
+          .createTable('refresh_tokens')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('family_id', 'text', (c) => c.notNull().references('refresh_token_families.id'))
+          .addColumn('parent_hash', 'text')
+          .addColumn('issued_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('rotated_at', 'bigint')
+          .addColumn('successor_hash', 'text')
+          .addColumn('successor_sealed', 'text')
+          .execute();
+        await db.schema
+          .createIndex('refresh_tokens_family')
+          .on('refresh_tokens')
+          .column('family_id')
+          .execute();
+        await db.schema
+          .createTable('signing_keys')
+          .addColumn('kid', 'text', (c) => c.primaryKey())
+          .addColumn('alg', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('public_jwk', 'text', (c) => c.notNull())
+          .addColumn('private_jwk_sealed', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('activated_at', 'bigint')
+          .addColumn('retired_at', 'bigint')
+          .addColumn('expires_at', 'bigint')
+          .execute();
+        await id(db.schema.createTable('revocations'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('ver', 'integer')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await id(db.schema.createTable('audit_events'))
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text')
+          .addColumn('client_id', 'text')
+          .addColumn('ip', 'text')
+          .addColumn('detail', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+export async function migrate(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+  }
+}

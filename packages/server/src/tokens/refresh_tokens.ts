@@ -1,0 +1,269 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Sealer } from '../keys/master_key.js';
+import type { Db } from '../store/database.js';
+
+const SEAL_PURPOSE = 'refresh-successor';
+
+/** Why a refresh was refused. All of these answer `invalid_grant` (RFC 6749 §5.2). */
+export type RefreshFailure = 'unknown' | 'expired' | 'revoked' | 'client_mismatch' | 'reused';
+
+export class InvalidRefreshToken extends Error {
+  constructor(
+    readonly reason: RefreshFailure,
+    /** The family, when known (reuse revokes it; the caller publishes the revocation). */
+    readonly familyId?: string,
+    readonly userId?: string,
+  ) {
+    super(`refresh token rejected: ${reason}`);
+    this.name = 'InvalidRefreshToken';
+  }
+}
+
+export interface RefreshSession {
+  familyId: string;
+  userId: string;
+  clientId: string;
+  scope: string;
+  /** The refresh token to hand out (new, or the same successor again within the grace window). */
+  refreshToken: string;
+  /** True when this answer repeats a successor already issued (a racing tab or a retry). */
+  replayed: boolean;
+}
+
+export interface RefreshTokenInfo {
+  familyId: string;
+  userId: string;
+  clientId: string;
+  scope: string;
+  /** Still usable: not rotated, not expired, family not revoked. */
+  active: boolean;
+  /** When it stops working (the earlier of its idle and its family's absolute lifetime). */
+  expiresAt: number;
+}
+
+export interface RefreshTokens {
+  /** Starts a family (a login session) and returns its first token. */
+  start(userId: string, clientId: string, scope: string): Promise<RefreshSession>;
+  /** Exchanges a token for its successor, with grace for duplicates and family revocation on reuse. */
+  rotate(refreshToken: string, clientId: string): Promise<RefreshSession>;
+  /** Looks up a token without rotating it (for revocation, logout and introspection). */
+  familyOf(refreshToken: string): Promise<RefreshTokenInfo | undefined>;
+  revokeFamily(familyId: string, reason: string): Promise<boolean>;
+  /** Revokes every live family of a user; returns their ids. */
+  revokeUser(userId: string, reason: string): Promise<string[]>;
+}
+
+/** 256 random bits, base64url: the token never exists anywhere but with its holder. */
+export function newRefreshToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Stored instead of the token. A fast hash suffices: the input has 256 bits of entropy. */
+export function refreshTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/**
+ * Refresh tokens in families (one per login session), rotating on every use. Concurrency: rotation is
+ * a conditional update (`rotated_at IS NULL`), so of two simultaneous refreshes of one token exactly
+ * one wins; the loser re-reads and, inside the grace window, receives the winner's successor (sealed
+ * under the master key for that window only). Presenting a rotated token outside the window, or one
+ * that is not the immediate predecessor of the live token, is reuse: the family is revoked.
+ */
+export function createRefreshTokens(
+  db: Db,
+  sealer: Sealer,
+  config: Pick<Config, 'refreshIdleTtl' | 'refreshAbsoluteTtl' | 'refreshGrace'>,
+  clock: () => number = Date.now,
+): RefreshTokens {
+  const idle = config.refreshIdleTtl * 1000;
+  const grace = config.refreshGrace * 1000;
+
+  async function revokeFamily(familyId: string, reason: string): Promise<boolean> {
+    const result = await db
+      .updateTable('refresh_token_families')
+      .set({ revoked_at: clock(), revoked_reason: reason })
+      .where('id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    // Nothing of a revoked family is worth keeping sealed.
+    await db
+      .updateTable('refresh_tokens')
+      .set({ successor_sealed: null })
+      .where('family_id', '=', familyId)
+      .execute();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async function rotate(refreshToken: string, clientId: string, attempt = 0): Promise<RefreshSession> {
+    const now = clock();
+    const hash = refreshTokenHash(refreshToken);
+    const row = await db
+      .selectFrom('refresh_tokens')
+      .innerJoin('refresh_token_families as f', 'f.id', 'refresh_tokens.family_id')
+      .select([
+        'refresh_tokens.token_hash',
+        'refresh_tokens.family_id',
+        'refresh_tokens.expires_at',
+        'refresh_tokens.rotated_at',
+        'refresh_tokens.successor_hash',
+        'refresh_tokens.successor_sealed',
+        'f.user_id',
+        'f.client_id',
+        'f.scope',
+        'f.expires_at as family_expires_at',
+        'f.revoked_at',
+      ])
+      .where('refresh_tokens.token_hash', '=', hash)
+      .executeTakeFirst();
+    if (!row) throw new InvalidRefreshToken('unknown');
+    const session = {
+      familyId: row.family_id,
+      userId: row.user_id,
+      clientId: row.client_id,
+      scope: row.scope,
+    };
+    // RFC 6749 §6: the token must have been issued to the client that presents it.
+    if (row.client_id !== clientId)
+      throw new InvalidRefreshToken('client_mismatch', row.family_id, row.user_id);
+    if (row.revoked_at !== null) throw new InvalidRefreshToken('revoked', row.family_id, row.user_id);
+    if (row.family_expires_at <= now) throw new InvalidRefreshToken('expired', row.family_id, row.user_id);
+
+    if (row.rotated_at === null) {
+      if (row.expires_at <= now) throw new InvalidRefreshToken('expired', row.family_id, row.user_id);
+      const successor = newRefreshToken();
+      const successorHash = refreshTokenHash(successor);
+      const won = await db.transaction().execute(async (trx) => {
+        const claimed = await trx
+          .updateTable('refresh_tokens')
+          .set({
+            rotated_at: now,
+            successor_hash: successorHash,
+            successor_sealed: sealer.seal(successor, SEAL_PURPOSE),
+          })
+          .where('token_hash', '=', hash)
+          .where('rotated_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) !== 1) return false;
+        await trx
+          .insertInto('refresh_tokens')
+          .values({
+            token_hash: successorHash,
+            family_id: row.family_id,
+            parent_hash: hash,
+            issued_at: now,
+            expires_at: Math.min(now + idle, row.family_expires_at),
+            rotated_at: null,
+            successor_hash: null,
+            successor_sealed: null,
+          })
+          .execute();
+        // The predecessor's sealed copy of *this* token's value is no longer needed once it is rotated.
+        await trx
+          .updateTable('refresh_tokens')
+          .set({ successor_sealed: null })
+          .where('successor_hash', '=', hash)
+          .execute();
+        return true;
+      });
+      if (won) return { ...session, refreshToken: successor, replayed: false };
+      // Another request rotated it between our read and our update: answer as a duplicate.
+      if (attempt > 0) throw new InvalidRefreshToken('reused', row.family_id, row.user_id);
+      return rotate(refreshToken, clientId, attempt + 1);
+    }
+
+    // Already rotated. Inside the grace window, and only if the successor is still the live token,
+    // the duplicate gets that same successor: no new family, no revocation.
+    if (now - row.rotated_at <= grace && row.successor_hash && row.successor_sealed) {
+      const successor = await db
+        .selectFrom('refresh_tokens')
+        .select(['rotated_at'])
+        .where('token_hash', '=', row.successor_hash)
+        .executeTakeFirst();
+      if (successor && successor.rotated_at === null) {
+        return { ...session, refreshToken: sealer.open(row.successor_sealed, SEAL_PURPOSE), replayed: true };
+      }
+    }
+    // Reuse of a rotated token: treat as theft and revoke the whole family.
+    await revokeFamily(row.family_id, 'reuse_detected');
+    throw new InvalidRefreshToken('reused', row.family_id, row.user_id);
+  }
+
+  return {
+    async start(userId, clientId, scope) {
+      const now = clock();
+      const familyId = `sid_${randomUUID()}`;
+      const refreshToken = newRefreshToken();
+      const familyExpiresAt = now + config.refreshAbsoluteTtl * 1000;
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('refresh_token_families')
+          .values({
+            id: familyId,
+            user_id: userId,
+            client_id: clientId,
+            scope,
+            created_at: now,
+            expires_at: familyExpiresAt,
+            revoked_at: null,
+            revoked_reason: null,
+          })
+          .execute();
+        await trx
+          .insertInto('refresh_tokens')
+          .values({
+            token_hash: refreshTokenHash(refreshToken),
+            family_id: familyId,
+            parent_hash: null,
+            issued_at: now,
+            expires_at: Math.min(now + idle, familyExpiresAt),
+            rotated_at: null,
+            successor_hash: null,
+            successor_sealed: null,
+          })
+          .execute();
+      });
+      return { familyId, userId, clientId, scope, refreshToken, replayed: false };
+    },
+    rotate: (refreshToken, clientId) => rotate(refreshToken, clientId),
+    async familyOf(refreshToken) {
+      const row = await db
+        .selectFrom('refresh_tokens')
+        .innerJoin('refresh_token_families as f', 'f.id', 'refresh_tokens.family_id')
+        .select([
+          'f.id',
+          'f.user_id',
+          'f.client_id',
+          'f.scope',
+          'f.revoked_at',
+          'f.expires_at as family_expires_at',
+          'refresh_tokens.rotated_at',
+          'refresh_tokens.expires_at',
+        ])
+        .where('refresh_tokens.token_hash', '=', refreshTokenHash(refreshToken))
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const expiresAt = Math.min(row.expires_at, row.family_expires_at);
+      return {
+        familyId: row.id,
+        userId: row.user_id,
+        clientId: row.client_id,
+        scope: row.scope,
+        active: row.revoked_at === null && row.rotated_at === null && expiresAt > clock(),
+        expiresAt,
+      };
+    },
+    revokeFamily,
+    async revokeUser(userId, reason) {
+      const families = await db
+        .selectFrom('refresh_token_families')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      for (const { id } of families) await revokeFamily(id, reason);
+      return families.map((f) => f.id);
+    },
+  };
+}
