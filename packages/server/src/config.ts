@@ -32,7 +32,10 @@ export class ConfigError extends Error {
     readonly setting: string,
     message: string,
   ) {
-    super(`${setting}: ${message}`);
+    // Name the setting as the operator sets it, too: `port (TESSERA_PORT, --port): …`.
+    const where = Object.hasOwn(SETTINGS, setting) ? SETTINGS[setting as keyof Config] : undefined;
+    const names = where ? [where.env, where.flag && `--${where.flag}`].filter(Boolean).join(', ') : '';
+    super(`${setting}${names ? ` (${names})` : ''}: ${message}`);
     this.name = 'ConfigError';
   }
 }
@@ -163,7 +166,8 @@ function url(setting: string, value: string): string {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
     throw new ConfigError(setting, 'must be an http(s) URL');
   // RFC 8414 §2: the issuer has no query or fragment.
-  if (parsed.search || parsed.hash) throw new ConfigError(setting, 'must not have a query or fragment');
+  // An empty `?` or `#` leaves search and hash empty but is still a query or fragment.
+  if (parsed.search || parsed.hash || /[?#]/.test(value)) throw new ConfigError(setting, 'must not have a query or fragment');
   return value.replace(/\/+$/, '');
 }
 

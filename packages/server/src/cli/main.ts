@@ -98,7 +98,10 @@ export async function main(argv: string[]): Promise<number> {
   });
   const [command = '', sub, ...rest] = positionals;
   if (values.help || command === '' || command === 'help') {
-    process.stdout.write(`${HELP[command === 'help' ? (sub ?? '') : command] ?? HELP['']!}\n`);
+    const topic = command === 'help' ? (sub ?? '') : command;
+    if (!Object.hasOwn(HELP, topic))
+      throw new UsageError(`unknown command ${JSON.stringify(topic)}; try tessera --help`);
+    process.stdout.write(`${HELP[topic]}\n`);
     return command === '' && !values.help ? 1 : 0;
   }
   const flags: Record<string, string | undefined> = {};
@@ -291,6 +294,8 @@ async function client(
   const type = values.type as ClientType | undefined;
   if (type !== 'public' && type !== 'confidential')
     throw new UsageError('--type must be public or confidential');
+  if (await services.clients.byId(clientId))
+    throw new UsageError(`client ${JSON.stringify(clientId)} already exists`);
   const audiences = (values.audience as string[] | undefined) ?? [services.config.audience];
   const scopes =
     typeof values.scope === 'string'
@@ -408,7 +413,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
       if (
         err instanceof UsageError ||
         err instanceof ConfigError ||
-        (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        // Unknown option, missing or unexpected option value, unexpected positional.
+        String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')
       ) {
         process.stderr.write(`${red('error')}: ${(err as Error).message}\n`);
         process.exit(2);

@@ -85,7 +85,17 @@ export function createSigningKeys(
     published = createLocalJwks({ keys: live.map((row) => JSON.parse(row.public_jwk) as Jwk) });
     const current = rows.find((row) => row.state === 'current');
     if (!current) throw new Error('no current signing key');
-    const privateJwk = JSON.parse(sealer.open(current.private_jwk_sealed, SEAL_PURPOSE)) as Jwk;
+    let opened: string;
+    try {
+      opened = sealer.open(current.private_jwk_sealed, SEAL_PURPOSE);
+    } catch (err) {
+      throw new Error(
+        `cannot open signing key ${current.kid}: it was sealed under a different master key ` +
+          '(check TESSERA_MASTER_KEY, or the master.key file in the data directory)',
+        { cause: err },
+      );
+    }
+    const privateJwk = JSON.parse(opened) as Jwk;
     const key = importJwk({ ...privateJwk, kid: current.kid, alg: current.alg });
     currentSigner = createSigner({
       key,

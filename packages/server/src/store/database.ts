@@ -29,9 +29,36 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     // WAL lets readers proceed while a refresh writes; a busy timeout queues writers instead of failing.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
+    // In WAL mode NORMAL syncs at checkpoints rather than on every commit: the database can never be
+    // corrupted, and only the last moments of writes are at risk on power loss (a refresh token then
+    // lost just asks its user to log in again).
+    sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   }
   await migrate(db as Kysely<unknown>, config.databaseUrl ? 'postgres' : 'sqlite');
   return db;
+}
+
+/**
+ * Kysely prepares every query anew, and preparing costs better-sqlite3 more than running a simple
+ * statement. The queries are the same few shapes with different parameters, so keep the prepared
+ * statements, keyed by SQL text (bounded, in case some query is built dynamically).
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const statements = new Map<string, SQLite.Statement>();
+  return new Proxy(sqlite, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') return Reflect.get(target, property, receiver);
+      return (source: string) => {
+        let statement = statements.get(source);
+        if (!statement) {
+          statement = target.prepare(source);
+          if (statements.size >= 500) statements.delete(statements.keys().next().value as string);
+          statements.set(source, statement);
+        }
+        return statement;
+      };
+    },
+  });
 }

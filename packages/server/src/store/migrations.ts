@@ -97,6 +97,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_refresh_successor_index': {
+      // Rotation clears the predecessor's sealed copy by its successor hash: index it, or every
+      // refresh scans the table.
+      async up(db: Kysely<unknown>) {
+        await db.schema.createIndex('refresh_tokens_successor').on('refresh_tokens').column('successor_hash').execute();
+      },
+    },
   };
 }
 

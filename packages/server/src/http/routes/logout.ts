@@ -26,7 +26,8 @@ export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     if (cookie !== undefined) {
       assertSameOrigin(request, services.config);
       const family = await services.refreshTokens.familyOf(cookie);
-      if (family) return { userId: family.userId, sid: family.familyId, clientId: family.clientId };
+      // Only the live token of a live session speaks for it: not a rotated, expired or revoked one.
+      if (family?.active) return { userId: family.userId, sid: family.familyId, clientId: family.clientId };
     }
     throw invalidToken('an access token or the session cookie is required');
   }

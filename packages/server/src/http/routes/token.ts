@@ -42,10 +42,13 @@ export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metr
       }
       return grant.handle(Object.assign(request, { body }), reply, context);
     };
-  app.post<{ Body: TokenRequestBody }>('/token', { schema: { body: bodySchema } }, handle());
-  app.post<{ Body: TokenRequestBody }>(
-    '/token/refresh',
-    { schema: { body: bodySchema } },
-    handle('refresh_token'),
-  );
+  // A body-less POST (the web client refreshing with its cookie) validates as an empty body.
+  const options = {
+    schema: { body: bodySchema },
+    preValidation: async (request: { body: unknown }) => {
+      request.body ??= {};
+    },
+  };
+  app.post<{ Body: TokenRequestBody }>('/token', options, handle());
+  app.post<{ Body: TokenRequestBody }>('/token/refresh', options, handle('refresh_token'));
 };
