@@ -167,7 +167,8 @@ function url(setting: string, value: string): string {
     throw new ConfigError(setting, 'must be an http(s) URL');
   // RFC 8414 §2: the issuer has no query or fragment.
   // An empty `?` or `#` leaves search and hash empty but is still a query or fragment.
-  if (parsed.search || parsed.hash || /[?#]/.test(value)) throw new ConfigError(setting, 'must not have a query or fragment');
+  if (parsed.search || parsed.hash || /[?#]/.test(value))
+    throw new ConfigError(setting, 'must not have a query or fragment');
   return value.replace(/\/+$/, '');
 }
 

@@ -13,10 +13,9 @@ import {
   isJoseError,
 } from '@tessera/jose';
 import { type Config, ConfigError, describeConfig, loadConfig } from '../config.js';
-import { createServer } from '../server.js';
-import { createServices, type Services } from '../services.js';
+// The HTTP server and the store load on demand: `--help` and `keygen` start without them.
+import type { Services } from '../services.js';
 import type { ClientType } from '../store/clients.js';
-import { UserExists } from '../store/users.js';
 
 const HELP: Record<string, string> = {
   '': `tessera — the Tessera auth server
@@ -133,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'client':
     case 'keys':
     case 'token': {
+      const { createServices } = await import('../services.js');
       const services = await createServices(config);
       try {
         if (command === 'user') return await user(services, sub, rest, values, json);
@@ -149,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
+  const { createServer } = await import('../server.js');
   const server = await createServer(config);
   const { services } = server;
   if (services.masterKey.origin !== 'env') {
@@ -203,6 +204,8 @@ async function user(
   values: Values,
   json: boolean,
 ): Promise<number> {
+  if (sub !== 'add' && sub !== 'list' && sub !== 'disable' && sub !== 'set-password')
+    throw new UsageError('usage: tessera user add|list|disable|set-password');
   const print = (value: unknown, text: string) =>
     process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
   if (sub === 'list') {
@@ -240,6 +243,7 @@ async function user(
       );
       return 0;
     } catch (err) {
+      const { UserExists } = await import('../store/users.js'); // loaded already, by the services
       if (err instanceof UserExists || err instanceof TypeError) throw new UsageError(err.message);
       throw err;
     }

@@ -45,8 +45,9 @@ export function createLoginThrottle(clock: () => number = Date.now): LoginThrott
       counter = { failures: 0, lockedUntil: 0, lastFailure: now };
     counter.failures++;
     counter.lastFailure = now;
-    if (counter.failures > policy.free) {
-      const delay = Math.min(policy.maxDelay, policy.baseDelay * 2 ** (counter.failures - policy.free - 1));
+    // The `free`-th failure starts the first wait: after 5 free failures the 6th attempt must wait.
+    if (counter.failures >= policy.free) {
+      const delay = Math.min(policy.maxDelay, policy.baseDelay * 2 ** (counter.failures - policy.free));
       counter.lockedUntil = now + delay * 1000;
     }
     map.delete(key);

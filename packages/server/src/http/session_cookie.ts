@@ -44,3 +44,15 @@ export function assertSameOrigin(request: FastifyRequest, config: Pick<Config, '
     throw new OAuthError(403, 'invalid_request', `cookie requests must send the ${CSRF_HEADER}: 1 header`);
   }
 }
+
+/**
+ * Login CSRF: a browser posting the web client's login from another site would plant a session of
+ * the attacker's choosing. Browsers always send Origin on such POSTs, so a foreign Origin is refused;
+ * requests without one (curl, server-side code) are not browser requests and carry no cookie risk.
+ */
+export function assertNotCrossOrigin(request: FastifyRequest, config: Pick<Config, 'issuer'>): void {
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== new URL(config.issuer).origin) {
+    throw new OAuthError(403, 'invalid_request', 'browser logins must come from the issuer origin');
+  }
+}

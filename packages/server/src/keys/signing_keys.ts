@@ -15,6 +15,13 @@ import type { Sealer } from './master_key.js';
 
 const SEAL_PURPOSE = 'signing-key';
 
+/**
+ * Seconds a retired key stays published beyond one access-token lifetime. A rotation made by another
+ * process (`tessera keys rotate`) reaches a running server at its next housekeeping (every minute),
+ * and until then it still signs with the retired key; the rest covers clock skew between verifiers.
+ */
+export const RETIRED_KEY_MARGIN = 300;
+
 /** Lifecycle (DESIGN.md): next (published, not signing) → current (signing) → retired → gone. */
 export type KeyState = 'next' | 'current' | 'retired';
 
@@ -111,8 +118,7 @@ export function createSigningKeys(
   async function rotate(): Promise<void> {
     const now = clock();
     await db.transaction().execute(async (trx) => {
-      // A retired key must stay published until every token it signed has expired (plus a minute of skew).
-      const retiredUntil = now + (config.accessTokenTtl + 60) * 1000;
+      const retiredUntil = now + (config.accessTokenTtl + RETIRED_KEY_MARGIN) * 1000;
       await trx
         .updateTable('signing_keys')
         .set({ state: 'retired', retired_at: now, expires_at: retiredUntil })

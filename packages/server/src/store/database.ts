@@ -36,7 +36,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     sqlite.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   }
-  await migrate(db as Kysely<unknown>, config.databaseUrl ? 'postgres' : 'sqlite');
+  await migrateWithRetry(db as Kysely<unknown>, config.databaseUrl ? 'postgres' : 'sqlite');
   return db;
 }
 
@@ -61,4 +61,20 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
       };
     },
   });
+}
+
+/**
+ * Two processes opening a fresh data directory at once (`tessera serve` and `tessera user add` on a
+ * first run) race to create the tables; the loser's transaction fails. Its retry finds the
+ * migrations done, or waits its turn.
+ */
+async function migrateWithRetry(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrate(db, dialect);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }

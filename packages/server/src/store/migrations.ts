@@ -101,7 +101,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       // Rotation clears the predecessor's sealed copy by its successor hash: index it, or every
       // refresh scans the table.
       async up(db: Kysely<unknown>) {
-        await db.schema.createIndex('refresh_tokens_successor').on('refresh_tokens').column('successor_hash').execute();
+        await db.schema
+          .createIndex('refresh_tokens_successor')
+          .on('refresh_tokens')
+          .column('successor_hash')
+          .execute();
       },
     },
   };

@@ -43,6 +43,20 @@ export const refreshTokenGrant: GrantHandler = {
       throw new OAuthError(400, 'invalid_request', 'refresh_token is required');
     }
     const presented = cookieClient ? fromCookie! : fromBody!;
+    // RFC 6749 §6: a refresh may narrow the scope, never widen it. Checked before rotating, so a
+    // refused request leaves the token usable.
+    let narrowedScope: string | undefined;
+    if (typeof body.scope === 'string' && body.scope.trim() !== '') {
+      const current = await services.refreshTokens.familyOf(presented);
+      if (current?.active) {
+        const granted = new Set(current.scope.split(' '));
+        const requested = [...new Set(body.scope.trim().split(/ +/))];
+        const extra = requested.filter((scope) => !granted.has(scope));
+        if (extra.length)
+          throw new OAuthError(400, 'invalid_scope', `scope beyond the original grant: ${extra.join(' ')}`);
+        narrowedScope = requested.join(' ');
+      }
+    }
     let session: Awaited<ReturnType<typeof services.refreshTokens.rotate>>;
     try {
       session = await services.refreshTokens.rotate(presented, client.clientId);
@@ -71,6 +85,7 @@ export const refreshTokenGrant: GrantHandler = {
       throw new OAuthError(400, 'invalid_grant', 'the account is no longer active');
     }
     metrics.refresh(session.replayed ? 'replayed' : 'rotated');
+    if (narrowedScope !== undefined) session = { ...session, scope: narrowedScope };
     if (cookieClient) {
       setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
       return tokenResponse(reply, services, user, session, client, false);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { authenticateClient } from '../client_auth.js';
-import { OAuthError } from '../errors.js';
+import { invalidClient, OAuthError } from '../errors.js';
 
 /**
  * `POST /introspect` (RFC 7662) for resource servers that prefer asking: only confidential clients
@@ -29,6 +29,9 @@ export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = a
       },
     },
     async (request, reply) => {
+      // RFC 6749 §5.2: no client authentication at all is `invalid_client` (401), not a bad request.
+      if (!/^basic /i.test(request.headers.authorization ?? '') && request.body.client_id === undefined)
+        throw invalidClient('introspection needs an authenticated resource server');
       const client = await authenticateClient(services, request, request.body);
       if (client.type !== 'confidential') {
         throw new OAuthError(401, 'invalid_client', 'introspection needs an authenticated resource server', {

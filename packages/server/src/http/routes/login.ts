@@ -6,7 +6,7 @@ import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
 import type { LoginThrottle } from '../login_throttle.js';
 import type { Metrics } from '../metrics.js';
-import { setRefreshCookie } from '../session_cookie.js';
+import { assertNotCrossOrigin, setRefreshCookie } from '../session_cookie.js';
 import { grantedScope, tokenResponse } from '../token_response.js';
 
 interface LoginBody {
@@ -51,6 +51,7 @@ export const loginRoutes: FastifyPluginAsync<{
           'confidential clients do not log users in with passwords',
         );
       }
+      if (client.type === 'first-party') assertNotCrossOrigin(request, services.config);
       const wait = throttle.retryAfter(username, request.ip);
       if (wait > 0) {
         metrics.login('throttled');
@@ -79,7 +80,8 @@ export const loginRoutes: FastifyPluginAsync<{
           ip: request.ip,
           detail: { username },
         });
-        throw new OAuthError(401, 'access_denied', INVALID_CREDENTIALS);
+        // RFC 6749 §5.2: invalid resource-owner credentials are invalid_grant (400), as for the password grant.
+        throw new OAuthError(400, 'invalid_grant', INVALID_CREDENTIALS);
       }
       throttle.succeeded(username, request.ip);
       if (check.needsRehash) await services.users.rehash(user.id, await hashPassword(password));

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RevocationEvent } from '../../revocation/revocations.js';
 import type { Services } from '../../services.js';
@@ -13,6 +14,11 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
   app,
   { services },
 ) => {
+  // The streams never end on their own: end them when the server closes, or close() waits forever.
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of open) res.end();
+  });
   app.get('/revocations', (request, reply) => {
     const lastEventId = Number(request.headers['last-event-id']);
     const backlog =
@@ -43,7 +49,9 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
     const unsubscribe = services.revocations.onRevoked(send);
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
+    open.add(res);
     request.raw.on('close', () => {
+      open.delete(res);
       clearInterval(heartbeat);
       unsubscribe();
     });

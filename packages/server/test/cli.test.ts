@@ -1,0 +1,627 @@
+/**
+ * The `tessera` command line, end to end: each test runs the real bin file as a child process, with
+ * its own data directory and master key, pipes stdin, and checks exit codes, stdout and stderr.
+ *
+ * How the bin is built: `beforeAll` transpiles the current sources of @tessera/server and
+ * @tessera/jose (TypeScript's `transpileModule`, file by file, the way `tsc` emits them; ~2 s) into a
+ * private directory under `node_modules/.cache/`, with the jose build placed at
+ * `node_modules/@tessera/jose` inside it. The child so runs exactly the code in `src/` without
+ * depending on `dist/` being fresh, and without touching `dist/` (other work may be building it);
+ * third-party packages resolve from the repository's `node_modules` as usual. Type errors are
+ * `tsc`'s job (`npm run typecheck`), not this build's.
+ *
+ * Running `main()` in-process was not chosen: the exit codes for usage and configuration errors are
+ * set by the bin wrapper around `main()`, `--password-stdin` reads the real stdin, and `serve` ends
+ * the process on SIGTERM — all of which only a child process exercises.
+ *
+ * stdout and stderr are pipes here, not TTYs: no output may carry ANSI colour codes.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SQLite from 'better-sqlite3';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../src/passwords.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const ANSI = /\u001b\[/;
+const STACK_TRACE = /\n\s+at .+[:(]/;
+
+let buildDir = '';
+let cli = '';
+const tempDirs: string[] = [];
+
+/** Transpiles `src` (recursively) into `out`, one `.js` per `.ts`. */
+function transpileTree(src: string, out: string): void {
+  for (const entry of readdirSync(src, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
+    const file = join(entry.parentPath, entry.name);
+    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
+      fileName: file,
+      compilerOptions: {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        verbatimModuleSyntax: true,
+      },
+    });
+    const target = join(out, relative(src, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, outputText);
+  }
+}
+
+beforeAll(() => {
+  const cache = join(ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  buildDir = mkdtempSync(join(cache, 'tessera-cli-test-'));
+  writeFileSync(join(buildDir, 'package.json'), '{ "private": true, "type": "module" }\n');
+  const jose = join(buildDir, 'node_modules', '@tessera', 'jose');
+  transpileTree(join(ROOT, 'packages/jose/src'), join(jose, 'dist'));
+  copyFileSync(join(ROOT, 'packages/jose/package.json'), join(jose, 'package.json'));
+  transpileTree(join(ROOT, 'packages/server/src'), join(buildDir, 'server'));
+  cli = join(buildDir, 'server', 'cli', 'main.js');
+});
+
+afterAll(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** The parent's environment without anything that would configure or colour the CLI. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value === undefined || /^(TESSERA_|DATABASE_URL$|NO_COLOR$|FORCE_COLOR$|NODE_OPTIONS$)/.test(name))
+      continue;
+    env[name] = value;
+  }
+  return env;
+}
+
+interface Home {
+  dataDir: string;
+  masterKey: string;
+  env: Record<string, string>;
+}
+
+/** A fresh installation: its own data directory and master key. */
+function home(): Home {
+  const dataDir = tempDir('tessera-cli-');
+  const masterKey = randomBytes(32).toString('base64url');
+  return { dataDir, masterKey, env: { TESSERA_DATA_DIR: dataDir, TESSERA_MASTER_KEY: masterKey } };
+}
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// Each run costs most of a second of CPU (loading fastify, kysely, argon2 …): run at most one per
+// core at a time, however many the concurrent tests ask for, so none starves on a busy machine.
+const SLOTS = Math.max(2, availableParallelism());
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running < SLOTS) running++;
+  else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
+  try {
+    return await fn();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
+/** Runs `tessera …args` to completion; `input` is piped to stdin (stdin is closed either way). */
+async function tessera(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<Result> {
+  const cwd = tempDir('tessera-cwd-');
+  const result = await inSlot(() => run(args, cwd, options));
+  if (ANSI.test(result.stdout) || ANSI.test(result.stderr)) {
+    throw new Error(`colour codes in output that is not a TTY: ${JSON.stringify(result)}`);
+  }
+  return result;
+}
+
+function run(
+  args: string[],
+  cwd: string,
+  options: { env?: Record<string, string>; input?: string },
+): Promise<Result> {
+  return new Promise<Result>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd,
+      env: { ...baseEnv(), ...options.env },
+      stdio: 'pipe',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.stdin.on('error', () => {}); // EPIPE when the command never reads stdin
+    child.stdin.end(options.input);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Like {@link tessera}, expecting exit 0 and JSON on stdout. */
+async function tesseraJson<T = unknown>(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<T> {
+  const result = await tessera([...args, '--json'], options);
+  if (result.code !== 0) throw new Error(`tessera ${args.join(' ')} failed: ${JSON.stringify(result)}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+/** Exit 2, nothing on stdout, one clean error line on stderr (no stack trace). */
+function expectUsageError(result: Result, message: string | RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stdout).toBe('');
+  expect(result.stderr).toMatch(/^error: /);
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toMatch(STACK_TRACE);
+}
+
+function passwordHashOf(dataDir: string, username: string): string {
+  const db = new SQLite(join(dataDir, 'tessera.db'), { readonly: true });
+  try {
+    const row = db.prepare('select password_hash from users where username = ?').get(username) as
+      | { password_hash: string }
+      | undefined;
+    if (!row) throw new Error(`no user ${username}`);
+    return row.password_hash;
+  } finally {
+    db.close();
+  }
+}
+
+// Generous timeouts for loaded machines; on an idle two-core machine the whole file takes ~25 s.
+describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
+  it('prints help for the top level and every command, even with a bad setting', async () => {
+    const topics: [string[], string[]][] = [
+      [['--help'], ['serve', 'user', 'client', 'keys', 'token', 'keygen', '--help']],
+      [
+        ['serve', '--help'],
+        ['tessera serve', '--port', '--data-dir', '--issuer', 'admin'],
+      ],
+      [
+        ['user', '--help'],
+        ['user add', 'user list', 'user disable', 'user set-password', '--password-stdin'],
+      ],
+      [
+        ['user', 'add', '--help'],
+        ['user add', 'user set-password'],
+      ],
+      [
+        ['client', '--help'],
+        ['client add', 'client list', '--type', '--audience'],
+      ],
+      [
+        ['keys', '--help'],
+        ['keys list', 'keys rotate'],
+      ],
+      [
+        ['token', '--help'],
+        ['token decode', 'token verify', 'token sign'],
+      ],
+      [
+        ['keygen', '--help'],
+        ['keygen --alg', 'keygen --master'],
+      ],
+    ];
+    const results = await Promise.all(
+      topics.map(([args]) => tessera(args, { env: { TESSERA_PORT: 'not-a-port' } })),
+    );
+    results.forEach((result, i) => {
+      const [args, mentions] = topics[i]!;
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stderr, args.join(' ')).toBe('');
+      for (const word of mentions) expect(result.stdout, args.join(' ')).toContain(word);
+    });
+  });
+
+  it('refuses unknown commands, subcommands and options with exit 2; no command shows the usage', async () => {
+    // Each run gets its own home: two processes creating the same fresh store at once can collide
+    // in the first migration, so every test below makes its store with one run before going parallel.
+    const [none, unknown, unknownHelp, subcommand, option, missingValue] = await Promise.all([
+      tessera([], home()),
+      tessera(['frobnicate'], home()),
+      tessera(['frobnicate', '--help'], home()),
+      tessera(['user', 'frobnicate', 'bob'], home()),
+      tessera(['keys', 'list', '--frobnicate'], home()),
+      tessera(['keys', 'list', '--port'], home()),
+    ]);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain('Usage: tessera <command>');
+    expectUsageError(unknown, 'unknown command "frobnicate"; try tessera --help');
+    expectUsageError(unknownHelp, 'unknown command "frobnicate"');
+    expectUsageError(subcommand, 'usage: tessera user add|list|disable|set-password');
+    expectUsageError(option, "Unknown option '--frobnicate'");
+    expectUsageError(missingValue, "Option '--port <value>' argument missing");
+  });
+
+  it('refuses a bad setting with exit 2, naming it, before touching the data directory', async () => {
+    const { env, dataDir } = home();
+    const [port, key] = await Promise.all([
+      tessera(['user', 'list'], { env: { ...env, TESSERA_PORT: 'abc' } }),
+      tessera(['keys', 'list'], { env: { ...env, TESSERA_MASTER_KEY: 'too-short-secret-value' } }),
+    ]);
+    expectUsageError(port, /^error: port \(TESSERA_PORT, --port\): expected an integer .* got "abc"\n$/);
+    expectUsageError(key, /masterKey \(TESSERA_MASTER_KEY\)/);
+    expect(key.stderr).not.toContain('too-short-secret-value');
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('adds, lists, disables users and sets passwords', async () => {
+    const { env, dataDir } = home();
+    const bobPassword = 'bob has a long password';
+
+    const added = await tessera(['user', 'add', 'bob', '--password-stdin'], {
+      env,
+      input: `${bobPassword}\n`,
+    });
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/^created bob usr_\S+\n$/);
+    expect(added.stdout + added.stderr).not.toContain(bobPassword);
+    // The piped password is stored without its trailing newline.
+    expect((await verifyPassword(passwordHashOf(dataDir, 'bob'), bobPassword)).ok).toBe(true);
+
+    type Row = { id: string; username: string; disabled: boolean; roles: string[]; tokenVersion: number };
+    const listed = await tesseraJson<Row[]>(['user', 'list'], { env });
+    expect(listed).toEqual([
+      { id: expect.stringMatching(/^usr_/), username: 'bob', disabled: false, roles: [], tokenVersion: 0 },
+    ]);
+
+    const [duplicate, short, generated] = await Promise.all([
+      tessera(['user', 'add', 'bob', '--password-stdin'], { env, input: 'another long password\n' }),
+      tessera(['user', 'add', 'carol', '--password-stdin'], { env, input: 'short\n' }),
+      tessera(['user', 'add', 'dave', '--role', 'admin'], { env }),
+    ]);
+    expectUsageError(duplicate, 'user "bob" already exists');
+    expectUsageError(short, 'password must be at least 12 characters');
+    expect(generated.code).toBe(0);
+    const shown = /^password (\S+) \(shown once\)$/m.exec(generated.stdout)?.[1];
+    expect(shown).toMatch(/^[\w-]{24}$/);
+    expect(generated.stdout.split(shown!).length - 1).toBe(1);
+    expect((await verifyPassword(passwordHashOf(dataDir, 'dave'), shown!)).ok).toBe(true);
+
+    const disabled = await tessera(['user', 'disable', 'bob'], { env });
+    expect(disabled.code).toBe(0);
+    expect(disabled.stdout).toBe('disabled bob; every session ended\n');
+
+    const newPassword = 'bob has a brand new password';
+    const [changed, changedShort, unknown] = await Promise.all([
+      tessera(['user', 'set-password', 'bob', '--password-stdin'], { env, input: newPassword }),
+      tessera(['user', 'set-password', 'dave', '--password-stdin'], { env, input: 'short' }),
+      tessera(['user', 'disable', 'nobody'], { env }),
+    ]);
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).toBe('password changed for bob; every session ended\n');
+    expect(changed.stdout + changed.stderr).not.toContain(newPassword);
+    expectUsageError(changedShort, 'password must be at least 12 characters');
+    expectUsageError(unknown, 'no user "nobody"');
+    expect((await verifyPassword(passwordHashOf(dataDir, 'bob'), newPassword)).ok).toBe(true);
+    expect((await verifyPassword(passwordHashOf(dataDir, 'bob'), bobPassword)).ok).toBe(false);
+
+    const final = await tessera(['user', 'list', '--json'], { env });
+    const rows = JSON.parse(final.stdout) as Row[];
+    expect(rows.map((u) => [u.username, u.disabled, u.roles])).toEqual([
+      ['bob', true, []],
+      ['dave', false, ['admin']],
+    ]);
+    // disable and set-password each bumped bob's token version.
+    expect(rows[0]!.tokenVersion).toBe(2);
+    expect(final.stdout).not.toMatch(/argon2|password/i);
+    expect(final.stdout).not.toContain(shown);
+  });
+
+  it('adds clients, printing a confidential secret once, and lists them without secrets', async () => {
+    const { env, dataDir } = home();
+    const added = await tesseraJson<Record<string, string>>(
+      ['client', 'add', 'svc', '--type', 'confidential', '--audience', 'api'],
+      { env },
+    );
+    expect(added).toEqual({
+      client_id: 'svc',
+      type: 'confidential',
+      client_secret: expect.stringMatching(/^[\w-]{43}$/),
+    });
+    const secret = added.client_secret!;
+    const secretHash = createHash('sha256').update(secret).digest('base64url');
+    // Stored only as a hash (the WAL included).
+    for (const file of readdirSync(dataDir)) {
+      expect(readFileSync(join(dataDir, file)).includes(secret), file).toBe(false);
+    }
+
+    const [publicClient, duplicate] = await Promise.all([
+      tessera(
+        ['client', 'add', 'app', '--type', 'public', '--audience', 'api', '--scope', 'openid profile'],
+        {
+          env,
+        },
+      ),
+      tessera(['client', 'add', 'svc', '--type', 'confidential', '--audience', 'api'], { env }),
+    ]);
+    expect(publicClient.code).toBe(0);
+    expect(publicClient.stdout).toBe('added client app (public)\n');
+    expectUsageError(duplicate, 'client "svc" already exists');
+
+    const [json, text] = await Promise.all([
+      tessera(['client', 'list', '--json'], { env }),
+      tessera(['client', 'list'], { env }),
+    ]);
+    expect(json.code).toBe(0);
+    expect(text.code).toBe(0);
+    const clients = JSON.parse(json.stdout) as Record<string, unknown>[];
+    expect(clients.map((c) => [c.clientId, c.type, c.audiences, c.scopes])).toEqual([
+      ['web', 'first-party', ['http://127.0.0.1:4000'], ['openid', 'profile', 'offline_access']],
+      ['svc', 'confidential', ['api'], ['openid', 'profile', 'offline_access']],
+      ['app', 'public', ['api'], ['openid', 'profile']],
+    ]);
+    for (const output of [json.stdout, text.stdout]) {
+      expect(output).not.toContain(secret);
+      expect(output).not.toContain(secretHash);
+      expect(output).not.toMatch(/secret|hash/i);
+    }
+    expect(text.stdout).toContain('svc confidential aud=api scope="openid profile offline_access"');
+  });
+
+  it('lists signing keys and rotates them', async () => {
+    const { env } = home();
+    type Key = { kid: string; alg: string; state: string; expiresAt: number | null };
+    const before = await tesseraJson<Key[]>(['keys', 'list'], { env });
+    expect(before.map((k) => [k.state, k.alg])).toEqual([
+      ['current', 'ES256'],
+      ['next', 'ES256'],
+    ]);
+    for (const key of before) {
+      expect(Object.keys(key).sort()).toEqual(
+        ['activatedAt', 'alg', 'createdAt', 'expiresAt', 'kid', 'retiredAt', 'state'].sort(),
+      );
+    }
+    const [current, next] = before as [Key, Key];
+
+    const rotated = await tessera(['keys', 'rotate'], { env });
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(
+      new RegExp(`^retired\\s+${current.kid} ES256 created .* published until `, 'm'),
+    );
+
+    const after = await tesseraJson<Key[]>(['keys', 'list'], { env });
+    const byKid = new Map(after.map((k) => [k.kid, k]));
+    expect(after).toHaveLength(3);
+    expect(byKid.get(current.kid)?.state).toBe('retired');
+    expect(byKid.get(current.kid)?.expiresAt).toEqual(expect.any(Number));
+    expect(byKid.get(next.kid)?.state).toBe('current');
+    expect(after.filter((k) => k.state === 'next')).toHaveLength(1);
+  });
+
+  it('signs, verifies and decodes access tokens', async () => {
+    const { env } = home();
+    const alice = await tesseraJson<{ id: string }>(['user', 'add', 'alice', '--password-stdin'], {
+      env,
+      input: 'alice has a long password\n',
+    });
+    const signed = await tesseraJson<{ access_token: string; expires_in: number }>(
+      ['token', 'sign', '--sub', alice.id, '--scope', 'read write'],
+      { env },
+    );
+    expect(signed.expires_in).toBe(900);
+    const token = signed.access_token;
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const i = Math.floor(signature.length / 2);
+    const tampered = `${header}.${payload}.${signature.slice(0, i)}${signature[i] === 'A' ? 'B' : 'A'}${signature.slice(i + 1)}`;
+    const [valid, badSignature, badText, decoded, decodedJson] = await Promise.all([
+      tessera(['token', 'verify', token, '--json'], { env }),
+      tessera(['token', 'verify', tampered, '--json'], { env }),
+      tessera(['token', 'verify', tampered], { env }),
+      tessera(['token', 'decode', token], { env }),
+      tessera(['token', 'decode', token, '--json'], { env }),
+    ]);
+
+    expect(valid.code).toBe(0);
+    expect(valid.stderr).toBe('');
+    const verified = JSON.parse(valid.stdout);
+    expect(verified).toMatchObject({
+      valid: true,
+      revoked: false,
+      header: { alg: 'ES256', typ: 'at+jwt' },
+      payload: { sub: alice.id, iss: 'http://127.0.0.1:4000', scope: 'read write' },
+    });
+    expect(badSignature.code).toBe(1);
+    expect(JSON.parse(badSignature.stdout)).toEqual({
+      valid: false,
+      code: expect.stringMatching(/^ERR_[A-Z_]+$/),
+      message: expect.any(String),
+    });
+    expect(badText.code).toBe(1);
+    expect(badText.stdout).toBe('');
+    expect(badText.stderr).toMatch(/^invalid: ERR_[A-Z_]+ /);
+
+    expect(decoded.code).toBe(0);
+    expect(decoded.stderr).toBe('not verified: this only shows what the token says\n');
+    expect(JSON.parse(decoded.stdout)).toEqual({ header: verified.header, payload: verified.payload });
+    expect(decodedJson.code).toBe(0);
+    expect(decodedJson.stderr).toBe('');
+    expect(JSON.parse(decodedJson.stdout)).toEqual({ header: verified.header, payload: verified.payload });
+
+    // Disabling the user revokes the token it had.
+    expect((await tessera(['user', 'disable', 'alice'], { env })).code).toBe(0);
+    const revoked = await tessera(['token', 'verify', token, '--json'], { env });
+    expect(revoked.code).toBe(1);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ valid: false, revoked: true });
+  });
+
+  it('generates signing keys and master keys', async () => {
+    const [es256, master, noAlg, hs256] = await Promise.all([
+      tessera(['keygen', '--alg', 'ES256', '--json']),
+      tessera(['keygen', '--master']),
+      tessera(['keygen']),
+      tessera(['keygen', '--alg', 'HS256']),
+    ]);
+    expect(es256.code).toBe(0);
+    const { jwk, pem } = JSON.parse(es256.stdout) as { jwk: Record<string, string>; pem: string };
+    expect(jwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256' });
+    expect(jwk.d).toMatch(/^[\w-]{43}$/);
+    expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+\n-----END PRIVATE KEY-----\n$/);
+    // The PEM and the JWK are the same key.
+    expect(createPrivateKey(pem).export({ format: 'jwk' })).toMatchObject({ d: jwk.d, x: jwk.x, y: jwk.y });
+
+    expect(master.code).toBe(0);
+    expect(master.stdout).toMatch(/^TESSERA_MASTER_KEY=[\w-]{43}\n$/);
+    const value = master.stdout.trim().split('=')[1]!;
+    expect(Buffer.from(value, 'base64url')).toHaveLength(32);
+
+    expectUsageError(noAlg, '--alg is required');
+    expect(hs256.code).toBe(1);
+    expect(hs256.stderr).toMatch(/^error: ERR_JOSE_NOT_SUPPORTED: /);
+  });
+
+  it('serves: prints the admin password once, the issuer and JWKS, answers, stops on SIGTERM', async () => {
+    const { env } = home();
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+
+    const first = await serve(env, port);
+    try {
+      const password = /^created user admin with password (\S+) {2}\(shown once\)$/m.exec(
+        first.stdout(),
+      )?.[1];
+      expect(password).toMatch(/^[\w-]{24}$/);
+      const banner = first.stdout();
+      expect(banner).toContain(`  issuer  ${issuer}\n`);
+      expect(banner).toContain(`  jwks    ${issuer}/.well-known/jwks.json\n`);
+      expect(banner).toContain(`  listen  ${issuer}\n`);
+      expect(banner).toContain(`  log in  curl -s ${issuer}/login -H 'content-type: application/json'`);
+      expect(banner).toMatch(/^configuration \{.*"port":\d+.*\}$/m);
+      expect(banner).not.toContain(env.TESSERA_MASTER_KEY);
+
+      const health = await fetch(`${issuer}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      const jwks = (await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+      expect(jwks.keys).toHaveLength(2);
+      // The printed password logs in.
+      const login = await fetch(`${issuer}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password }),
+      });
+      expect(login.status).toBe(200);
+
+      expect(await first.stop()).toEqual({ code: 0, signal: null });
+      const all = first.stdout() + first.stderr();
+      expect(all.split(password!).length - 1).toBe(1);
+      expect(all).not.toContain(env.TESSERA_MASTER_KEY);
+      expect(first.stderr()).not.toContain('WARNING');
+      expect(all).not.toMatch(ANSI);
+    } finally {
+      first.kill();
+    }
+
+    const second = await serve(env, port);
+    try {
+      expect(second.stdout()).toContain('Tessera is running');
+      expect(second.stdout()).not.toMatch(/created user|with password|shown once/);
+      expect((await fetch(`${issuer}/healthz`)).status).toBe(200);
+      expect(await second.stop()).toEqual({ code: 0, signal: null });
+      expect(second.stdout() + second.stderr()).not.toMatch(ANSI);
+    } finally {
+      second.kill();
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Serving {
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, then the exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL if still running (cleanup after a failure). */
+  kill(): void;
+}
+
+/** Starts `tessera serve` and resolves once it says it is running (and has printed its banner). */
+async function serve(env: Record<string, string>, port: number): Promise<Serving> {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port)], {
+    cwd: tempDir('tessera-cwd-'),
+    env: { ...baseEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stdout}${stderr}`)), 60_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (/Tessera is running[\s\S]*\n {2}log in .*\n/.test(stdout)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    void exited.then((status) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited early (${JSON.stringify(status)}): ${stdout}${stderr}`));
+    });
+  });
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}

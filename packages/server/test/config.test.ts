@@ -1,0 +1,237 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
+
+const MASTER_KEY = '8DFutdaHWD6AYXNMyr-4Dc21vW0IrMm3NXGyktWbLjY';
+
+/** The ConfigError thrown by `fn`, or a failure if it does not throw one. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig defaults', () => {
+  it('listens on 127.0.0.1:4000 with data in ./.tessera and 15-minute ES256 tokens', () => {
+    const config = loadConfig({}, {});
+    expect(config).toEqual({
+      host: '127.0.0.1',
+      port: 4000,
+      issuer: 'http://127.0.0.1:4000',
+      dataDir: resolve('.tessera'),
+      databaseUrl: undefined,
+      masterKey: undefined,
+      audience: 'http://127.0.0.1:4000',
+      signingAlg: 'ES256',
+      accessTokenTtl: 900,
+      refreshIdleTtl: 14 * 86_400,
+      refreshAbsoluteTtl: 30 * 86_400,
+      refreshGrace: 5,
+      keyRotationInterval: 30 * 86_400,
+      adminPassword: undefined,
+      logLevel: 'info',
+    });
+  });
+
+  it('derives the issuer from host and port (IPv6 in brackets)', () => {
+    expect(loadConfig({ TESSERA_HOST: '0.0.0.0', TESSERA_PORT: '8080' }).issuer).toBe('http://0.0.0.0:8080');
+    expect(loadConfig({ TESSERA_HOST: '::1' }).issuer).toBe('http://[::1]:4000');
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ TESSERA_PORT: '', TESSERA_SIGNING_ALG: '' })).toMatchObject({
+      port: 4000,
+      signingAlg: 'ES256',
+    });
+  });
+});
+
+describe('loadConfig sources', () => {
+  it('reads every setting from the environment', () => {
+    const config = loadConfig({
+      TESSERA_HOST: '0.0.0.0',
+      TESSERA_PORT: '8443',
+      TESSERA_ISSUER: 'https://auth.example.com/',
+      TESSERA_DATA_DIR: '/var/lib/tessera',
+      DATABASE_URL: 'postgresql://tessera@db/tessera',
+      TESSERA_MASTER_KEY: MASTER_KEY,
+      TESSERA_AUDIENCE: 'https://api.example.com',
+      TESSERA_SIGNING_ALG: 'EdDSA',
+      TESSERA_ACCESS_TOKEN_TTL: '600',
+      TESSERA_REFRESH_IDLE_TTL: '7d',
+      TESSERA_REFRESH_ABSOLUTE_TTL: '90 days',
+      TESSERA_REFRESH_GRACE: '10s',
+      TESSERA_KEY_ROTATION_INTERVAL: '1w',
+      TESSERA_ADMIN_PASSWORD: 'correct horse battery',
+      TESSERA_LOG_LEVEL: 'warn',
+    });
+    expect(config).toEqual({
+      host: '0.0.0.0',
+      port: 8443,
+      issuer: 'https://auth.example.com', // trailing slash dropped
+      dataDir: '/var/lib/tessera',
+      databaseUrl: 'postgresql://tessera@db/tessera',
+      masterKey: MASTER_KEY,
+      audience: 'https://api.example.com',
+      signingAlg: 'EdDSA',
+      accessTokenTtl: 600,
+      refreshIdleTtl: 7 * 86_400,
+      refreshAbsoluteTtl: 90 * 86_400,
+      refreshGrace: 10,
+      keyRotationInterval: 7 * 86_400,
+      adminPassword: 'correct horse battery',
+      logLevel: 'warn',
+    });
+  });
+
+  it('lets flags win over the environment', () => {
+    const config = loadConfig(
+      { TESSERA_PORT: '5000', TESSERA_ACCESS_TOKEN_TTL: '5m', TESSERA_LOG_LEVEL: 'debug', TESSERA_HOST: 'a' },
+      { port: '6000', 'access-token-ttl': '1h', 'log-level': 'error' },
+    );
+    expect(config).toMatchObject({
+      host: 'a', // no flag: the environment
+      port: 6000,
+      issuer: 'http://a:6000',
+      accessTokenTtl: 3600,
+      logLevel: 'error',
+    });
+  });
+
+  it('lets overrides win over flags and skips their validation', () => {
+    const config = loadConfig({ TESSERA_PORT: 'abc' }, { port: 'abc' }, { port: 0, dataDir: '/tmp/x' });
+    expect(config.port).toBe(0);
+    expect(config.dataDir).toBe('/tmp/x');
+  });
+
+  it('resolves a relative data directory against the working directory', () => {
+    expect(loadConfig({}, { 'data-dir': 'var/data' }).dataDir).toBe(resolve('var/data'));
+  });
+});
+
+describe('loadConfig refuses bad values, naming the setting', () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ['port abc', { TESSERA_PORT: 'abc' }, 'port'],
+    ['port 70000', { TESSERA_PORT: '70000' }, 'port'],
+    ['negative port', { TESSERA_PORT: '-1' }, 'port'],
+    ['fractional port', { TESSERA_PORT: '80.5' }, 'port'],
+    ['access token ttl "forever"', { TESSERA_ACCESS_TOKEN_TTL: 'forever' }, 'accessTokenTtl'],
+    ['access token ttl below 30 s', { TESSERA_ACCESS_TOKEN_TTL: '10' }, 'accessTokenTtl'],
+    ['access token ttl above a day', { TESSERA_ACCESS_TOKEN_TTL: '2d' }, 'accessTokenTtl'],
+    ['issuer with a query', { TESSERA_ISSUER: 'https://auth.example.com/?tenant=1' }, 'issuer'],
+    ['issuer with an empty query', { TESSERA_ISSUER: 'https://auth.example.com/?' }, 'issuer'],
+    ['issuer with a fragment', { TESSERA_ISSUER: 'https://auth.example.com/#x' }, 'issuer'],
+    ['issuer with an ftp scheme', { TESSERA_ISSUER: 'ftp://auth.example.com' }, 'issuer'],
+    ['issuer with a javascript scheme', { TESSERA_ISSUER: 'javascript:alert(1)' }, 'issuer'],
+    ['relative issuer', { TESSERA_ISSUER: 'auth.example.com' }, 'issuer'],
+    ['DATABASE_URL for mysql', { DATABASE_URL: 'mysql://u@db/tessera' }, 'databaseUrl'],
+    ['DATABASE_URL that is a path', { DATABASE_URL: '/var/lib/tessera.db' }, 'databaseUrl'],
+    ['master key too short', { TESSERA_MASTER_KEY: MASTER_KEY.slice(1) }, 'masterKey'],
+    ['master key too long', { TESSERA_MASTER_KEY: `${MASTER_KEY}A` }, 'masterKey'],
+    ['master key in standard base64', { TESSERA_MASTER_KEY: `${MASTER_KEY.slice(0, 42)}+` }, 'masterKey'],
+    ['signing alg HS256', { TESSERA_SIGNING_ALG: 'HS256' }, 'signingAlg'],
+    ['signing alg none', { TESSERA_SIGNING_ALG: 'none' }, 'signingAlg'],
+    ['signing alg in lower case', { TESSERA_SIGNING_ALG: 'es256' }, 'signingAlg'],
+    ['log level loud', { TESSERA_LOG_LEVEL: 'loud' }, 'logLevel'],
+    ['refresh idle ttl bad', { TESSERA_REFRESH_IDLE_TTL: 'soon' }, 'refreshIdleTtl'],
+    [
+      'refresh idle longer than absolute',
+      { TESSERA_REFRESH_IDLE_TTL: '31d', TESSERA_REFRESH_ABSOLUTE_TTL: '30d' },
+      'refreshIdleTtl',
+    ],
+    ['refresh absolute ttl bad', { TESSERA_REFRESH_ABSOLUTE_TTL: '-1d' }, 'refreshAbsoluteTtl'],
+    ['refresh grace above a minute', { TESSERA_REFRESH_GRACE: '2m' }, 'refreshGrace'],
+    [
+      'key rotation equal to the access token ttl',
+      { TESSERA_KEY_ROTATION_INTERVAL: '1h', TESSERA_ACCESS_TOKEN_TTL: '1h' },
+      'keyRotationInterval',
+    ],
+    [
+      'key rotation shorter than the access token ttl',
+      { TESSERA_KEY_ROTATION_INTERVAL: '2h', TESSERA_ACCESS_TOKEN_TTL: '3h' },
+      'keyRotationInterval',
+    ],
+    ['key rotation below an hour', { TESSERA_KEY_ROTATION_INTERVAL: '10m' }, 'keyRotationInterval'],
+    ['short admin password', { TESSERA_ADMIN_PASSWORD: 'hunter2' }, 'adminPassword'],
+  ];
+
+  it.each(cases)('%s', (_name, env, setting) => {
+    const err = configError(() => loadConfig(env));
+    expect(err.setting).toBe(setting);
+    expect(err.name).toBe('ConfigError');
+    expect(err.message.startsWith(`${setting} `)).toBe(true);
+  });
+
+  it('names the environment variable and the flag in the message', () => {
+    expect(configError(() => loadConfig({ TESSERA_PORT: 'abc' })).message).toBe(
+      'port (TESSERA_PORT, --port): expected an integer from 0 to 65535, got "abc"',
+    );
+    // The master key and admin password have no flag (secrets do not belong in `ps` output).
+    expect(configError(() => loadConfig({ TESSERA_MASTER_KEY: 'x' })).message).toMatch(
+      /^masterKey \(TESSERA_MASTER_KEY\): .*tessera keygen --master/,
+    );
+  });
+
+  it('validates a flag the same way', () => {
+    expect(configError(() => loadConfig({}, { port: '70000' })).setting).toBe('port');
+    expect(configError(() => loadConfig({}, { 'signing-alg': 'HS256' })).setting).toBe('signingAlg');
+    expect(configError(() => loadConfig({}, { issuer: 'https://a.example?x' })).setting).toBe('issuer');
+  });
+
+  it('does not echo a bad secret back', () => {
+    const key = `${MASTER_KEY}xyz`;
+    expect(configError(() => loadConfig({ TESSERA_MASTER_KEY: key })).message).not.toContain(key);
+    const password = 'short-pw';
+    expect(configError(() => loadConfig({ TESSERA_ADMIN_PASSWORD: password })).message).not.toContain(
+      password,
+    );
+    const url = 'mysql://root:s3cret@db/tessera';
+    expect(configError(() => loadConfig({ DATABASE_URL: url })).message).not.toContain('s3cret');
+  });
+});
+
+describe('describeConfig', () => {
+  const secrets = {
+    masterKey: MASTER_KEY,
+    adminPassword: 'a very secret admin password',
+    databaseUrl: 'postgres://tessera:db-pass-123@db.internal:5432/tessera',
+  };
+
+  it('redacts the master key, the admin password and the database URL', () => {
+    const described = describeConfig(
+      loadConfig({
+        TESSERA_MASTER_KEY: secrets.masterKey,
+        TESSERA_ADMIN_PASSWORD: secrets.adminPassword,
+        DATABASE_URL: secrets.databaseUrl,
+      }),
+    );
+    const text = JSON.stringify(described);
+    for (const value of Object.values(secrets)) expect(text).not.toContain(value);
+    expect(text).not.toContain('db-pass-123');
+    expect(described).toMatchObject({
+      masterKey: '[redacted]',
+      adminPassword: '[redacted]',
+      databaseUrl: '[redacted]',
+    });
+  });
+
+  it('shows the other settings and leaves unset ones out', () => {
+    const described = describeConfig(loadConfig({}, { port: '4100' }));
+    expect(described).toMatchObject({
+      host: '127.0.0.1',
+      port: 4100,
+      issuer: 'http://127.0.0.1:4100',
+      signingAlg: 'ES256',
+      accessTokenTtl: 900,
+      refreshGrace: 5,
+      logLevel: 'info',
+    });
+    expect(described).not.toHaveProperty('masterKey');
+    expect(described).not.toHaveProperty('databaseUrl');
+    expect(described).not.toHaveProperty('adminPassword');
+  });
+});

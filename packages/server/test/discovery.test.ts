@@ -1,0 +1,160 @@
+import { decodeJwtUnverified } from '@tessera/jose';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startServer();
+  await server.services.clients.add({
+    clientId: 'app',
+    type: 'public',
+    audiences: [server.services.config.audience],
+    scopes: ['openid', 'profile', 'offline_access'],
+  });
+});
+afterEach(async () => {
+  await server.close();
+  removeDataDir(server.dataDir);
+});
+
+async function login(password = ADMIN_PASSWORD): Promise<Response> {
+  return post(`${server.url}/login`, { username: 'alice', password, client_id: 'app' });
+}
+
+type Metadata = Record<string, unknown>;
+async function metadata(path: string): Promise<{ res: Response; doc: Metadata }> {
+  const res = await fetch(`${server.url}${path}`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  return { res, doc: (await res.json()) as Metadata };
+}
+
+/** How each endpoint the metadata may list is called. A new one must be added here to be checked. */
+const ENDPOINT_METHODS: Record<string, 'GET' | 'POST'> = {
+  jwks_uri: 'GET',
+  token_endpoint: 'POST',
+  revocation_endpoint: 'POST',
+  introspection_endpoint: 'POST',
+  userinfo_endpoint: 'GET',
+  login_endpoint: 'POST',
+  revocation_events_endpoint: 'GET',
+};
+
+describe('discovery', () => {
+  for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+    it(`${path} lists the issuer and only what is implemented`, async () => {
+      const { config } = server.services;
+      const { res, doc } = await metadata(path);
+      expect(res.headers.get('cache-control')).toMatch(/public/);
+      // RFC 8414 §3.3: the issuer is exactly the one in the tokens.
+      expect(doc.issuer).toBe(config.issuer);
+      const token = ((await (await login()).json()) as { access_token: string }).access_token;
+      expect(decodeJwtUnverified(token).iss).toBe(doc.issuer);
+
+      expect(doc.grant_types_supported).toEqual(['refresh_token']);
+      expect(doc.response_types_supported).toEqual([]);
+      expect(doc).not.toHaveProperty('authorization_endpoint');
+      expect(doc.token_endpoint_auth_methods_supported).toEqual(
+        expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
+      );
+      expect(doc.revocation_endpoint_auth_methods_supported).toEqual(
+        expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
+      );
+      // Introspection is for authenticated resource servers only.
+      expect(doc.introspection_endpoint_auth_methods_supported).toEqual(
+        expect.arrayContaining(['client_secret_basic', 'client_secret_post']),
+      );
+      expect(doc.introspection_endpoint_auth_methods_supported).not.toContain('none');
+      expect(doc.access_token_signing_alg_values_supported).toEqual([config.signingAlg]);
+      expect(doc.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile', 'offline_access']));
+
+      // Every endpoint listed is on the issuer and answers its method (not 404).
+      const listed = Object.keys(doc).filter((key) => key.endsWith('_endpoint') || key === 'jwks_uri');
+      expect(listed.sort()).toEqual(Object.keys(ENDPOINT_METHODS).sort());
+      for (const key of listed) {
+        const url = new URL(doc[key] as string);
+        expect(`${url.origin}${url.pathname}`).toBe(`${config.issuer}${url.pathname}`);
+        const controller = new AbortController();
+        const answer = await fetch(`${server.url}${url.pathname}`, {
+          method: ENDPOINT_METHODS[key],
+          signal: controller.signal,
+          ...(ENDPOINT_METHODS[key] === 'POST'
+            ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' }
+            : {}),
+        });
+        expect({ key, status: answer.status }).not.toEqual({ key, status: 404 });
+        expect({ key, status: answer.status }).not.toEqual({ key, status: 405 });
+        expect(answer.status).toBeLessThan(500);
+        controller.abort(); // the event stream never ends by itself
+      }
+    });
+  }
+
+  it('publishes the same metadata under both names', async () => {
+    const a = (await metadata('/.well-known/openid-configuration')).doc;
+    const b = (await metadata('/.well-known/oauth-authorization-server')).doc;
+    expect(a).toEqual(b);
+  });
+
+  it('the token endpoint supports exactly the grant types listed', async () => {
+    const { doc } = await metadata('/.well-known/oauth-authorization-server');
+    const { refresh_token } = (await (await login()).json()) as { refresh_token: string };
+    const ok = await post(`${server.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token,
+      client_id: 'app',
+    });
+    expect(ok.status).toBe(200);
+    for (const grant of ['password', 'authorization_code', 'client_credentials', 'implicit']) {
+      expect(doc.grant_types_supported).not.toContain(grant);
+      const res = await post(`${server.url}/token`, { grant_type: grant, client_id: 'app' });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'unsupported_grant_type' });
+    }
+  });
+});
+
+describe('health and metrics', () => {
+  it('/healthz is 200', async () => {
+    const res = await fetch(`${server.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('/readyz is 200 while the store answers, 503 when it does not', async () => {
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+
+    await server.services.db.destroy();
+    const down = await fetch(`${server.url}/readyz`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: 'unavailable' });
+    // The process itself is still alive.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('/metrics is Prometheus text counting logins and refreshes by outcome', async () => {
+    const ok = (await (await login()).json()) as { refresh_token: string };
+    expect((await login('wrong password, definitely')).status).toBe(400);
+    const refreshed = await post(`${server.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: ok.refresh_token,
+      client_id: 'app',
+    });
+    expect(refreshed.status).toBe(200);
+
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/^# HELP tessera_logins_total /m);
+    expect(text).toMatch(/^# TYPE tessera_logins_total counter$/m);
+    expect(text).toMatch(/^tessera_logins_total\{outcome="succeeded"\} 1$/m);
+    expect(text).toMatch(/^tessera_logins_total\{outcome="failed"\} 1$/m);
+    expect(text).toMatch(/^# TYPE tessera_refreshes_total counter$/m);
+    expect(text).toMatch(/^tessera_refreshes_total\{outcome="rotated"\} 1$/m);
+    expect(text).toMatch(/^tessera_http_requests_total\{route="\/login",status="200"\} 1$/m);
+    expect(text).toMatch(/^tessera_revocation_entries 0$/m);
+  });
+});
