@@ -14,7 +14,11 @@ export {
   type FlattenedJwe,
   flattenedEncrypt,
 } from './jwe/flattened/encrypt.js';
-export { type GeneralDecryptResult, generalDecrypt } from './jwe/general/decrypt.js';
+export {
+  type GeneralDecryptOptions,
+  type GeneralDecryptResult,
+  generalDecrypt,
+} from './jwe/general/decrypt.js';
 export { type GeneralEncryptOptions, type GeneralJwe, generalEncrypt } from './jwe/general/encrypt.js';
 export { createLocalJwks, type JsonWebKeySet, type LocalJwks, type SkippedKey } from './jwks/local.js';
 export {

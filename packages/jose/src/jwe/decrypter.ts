@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { JweInvalid } from '../errors.js';
+import { deepFreeze } from '../lib/json.js';
 import {
   bytes,
   type CheckedJweHeader,
@@ -12,6 +13,7 @@ import {
 import { parseProtectedHeader } from '../lib/jws_header.js';
 import { DEFAULT_MAX_TOKEN_LENGTH } from '../lib/jws_verify.js';
 import { isKeySet, type KeyInput, type KeySet, toKey, usableKeys } from '../lib/key_input.js';
+import { LruCache } from '../lib/lru.js';
 import type { CompactDecryptResult } from './compact/decrypt.js';
 import { splitCompactJwe } from './compact/decrypt.js';
 
@@ -29,13 +31,17 @@ export interface Decrypter {
   decryptAsync(jwe: string): Promise<CompactDecryptResult>;
 }
 
-/** Distinct protected headers remembered; a decrypter normally sees a handful. */
+/**
+ * Distinct protected headers remembered, least recently used first out; a decrypter normally sees a
+ * handful. Only headers of JWEs that decrypted are remembered, so forged JWEs cannot fill the cache.
+ */
 const HEADER_CACHE_SIZE = 64;
 
 /**
- * Prepares a compact-JWE decrypter: the algorithm policy and key are settled once and each distinct
- * protected header is parsed and checked once, so `decrypt` is a synchronous run of key unwrap and
- * content decryption. The checks are exactly those of `compactDecrypt`.
+ * Prepares a compact-JWE decrypter: the algorithm policy and key are settled once, and each distinct
+ * protected header of a JWE that decrypted is remembered parsed and checked (a bounded LRU), so
+ * `decrypt` is a synchronous run of key unwrap and content decryption. The checks are exactly those
+ * of `compactDecrypt`.
  *
  * @example
  * ```ts
@@ -48,15 +54,21 @@ export function createDecrypter(options: DecrypterOptions): Decrypter {
   const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
   const keySet = isKeySet(options.key) ? options.key : undefined;
   const singleKey = keySet ? undefined : [toKey(options.key as KeyInput)];
-  const headers = new Map<string, CheckedJweHeader>();
+  const headers = new LruCache<string, CheckedJweHeader>(HEADER_CACHE_SIZE);
 
-  function prepare(segment: string): CheckedJweHeader {
-    let checked = headers.get(segment);
-    if (checked) return checked;
-    const header = Object.freeze(parseProtectedHeader(segment, JweInvalid));
-    checked = checkJweHeader(header, header, policy);
-    if (headers.size < HEADER_CACHE_SIZE) headers.set(segment, checked);
-    return checked;
+  /** Parses and checks a protected header for this call alone; `decrypted` may remember it after. */
+  function check(segment: string): CheckedJweHeader {
+    // Deeply frozen ("epk" included): once remembered, every result with this header shares it.
+    const header = deepFreeze(parseProtectedHeader(segment, JweInvalid));
+    return checkJweHeader(header, header, policy);
+  }
+
+  /**
+   * Remembers a header once a JWE carrying it decrypted (the tag verified). Were it remembered on
+   * sight, forged headers would take the cache's places.
+   */
+  function decrypted(segment: string, checked: CheckedJweHeader, known: boolean): void {
+    if (!known) headers.set(segment, checked);
   }
 
   function run(
@@ -90,16 +102,22 @@ export function createDecrypter(options: DecrypterOptions): Decrypter {
   return {
     decrypt(jwe) {
       const parts = splitCompactJwe(jwe, maxTokenLength);
-      const checked = prepare(parts[0]!);
-      return run(parts, checked, [
+      const known = headers.get(parts[0]!);
+      const checked = known ?? check(parts[0]!);
+      const result = run(parts, checked, [
         ...(singleKey ?? usableKeys(keySet!.select(checked.header), checked.header.alg!)),
       ]);
+      decrypted(parts[0]!, checked, known !== undefined);
+      return result;
     },
     async decryptAsync(jwe) {
       const parts = splitCompactJwe(jwe, maxTokenLength);
-      const checked = prepare(parts[0]!);
+      const known = headers.get(parts[0]!);
+      const checked = known ?? check(parts[0]!);
       const keys = singleKey ?? usableKeys(await keySet!.resolve(checked.header), checked.header.alg!);
-      return run(parts, checked, [...keys]);
+      const result = run(parts, checked, [...keys]);
+      decrypted(parts[0]!, checked, known !== undefined);
+      return result;
     },
   };
 }

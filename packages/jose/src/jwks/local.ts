@@ -23,7 +23,12 @@ export interface LocalJwks extends KeySet {
   readonly keys: readonly Key[];
   /** The keys that were left out, with the reason. */
   readonly skipped: readonly SkippedKey[];
-  /** The public JWKS (private members never included). */
+  /**
+   * The publishable JWKS: the public members of every asymmetric key. Private members are never
+   * included, and secret keys (HMAC, AES) are left out entirely, since a secret has no public part;
+   * a set of secrets therefore serializes as `{ "keys": [] }`. `JSON.stringify(jwks)` calls this, so
+   * logging or serving the set can never leak a secret.
+   */
   toJSON(): JsonWebKeySet;
 }
 
@@ -48,7 +53,10 @@ export function createLocalJwks(jwks: JsonWebKeySet): LocalJwks {
     skipped,
     select: (header) => selectKeys(keys, header),
     resolve: async (header) => selectKeys(keys, header),
-    toJSON: () => ({ keys: keys.map((key) => exportJwk(key, { public: key.type !== 'secret' })) }),
+    // Secrets are omitted, never published: their `k` is the key itself.
+    toJSON: () => ({
+      keys: keys.filter((key) => key.type !== 'secret').map((key) => exportJwk(key, { public: true })),
+    }),
   };
 }
 

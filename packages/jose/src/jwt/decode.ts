@@ -1,4 +1,4 @@
-import { JwtInvalid } from '../errors.js';
+import { JwsInvalid, JwtInvalid } from '../errors.js';
 import { decodeBase64urlText } from '../lib/base64url.js';
 import { type JwsHeaderParameters, parseProtectedHeader } from '../lib/jws_header.js';
 import { DEFAULT_MAX_TOKEN_LENGTH, splitCompact } from '../lib/jws_verify.js';
@@ -25,7 +25,8 @@ export const decodeJwt = decodeJwtUnverified;
 
 /**
  * Reads the protected header of a compact JWS or JWT WITHOUT verifying it: for choosing a key or a
- * verifier, never for trusting the token.
+ * verifier, never for trusting the token. Tokens longer than 16384 characters are refused, as by
+ * {@link decodeJwtUnverified} (`ERR_JWS_INVALID`).
  *
  * @example
  * ```ts
@@ -34,6 +35,9 @@ export const decodeJwt = decodeJwtUnverified;
  */
 export function decodeProtectedHeader(token: string): JwsHeaderParameters {
   if (typeof token !== 'string') throw new JwtInvalid('a token must be a string');
+  if (token.length > DEFAULT_MAX_TOKEN_LENGTH) {
+    throw new JwsInvalid(`token is longer than the ${DEFAULT_MAX_TOKEN_LENGTH}-character limit`);
+  }
   const first = token.indexOf('.');
   return parseProtectedHeader(first === -1 ? token : token.slice(0, first));
 }

@@ -11,6 +11,7 @@ import {
   type JwtClaimsOptions,
   type JwtIssueOptions,
   type JwtPayload,
+  normalizeMediaType,
   nowSeconds,
   parseJwtPayload,
 } from '../lib/jwt_claims.js';
@@ -107,7 +108,10 @@ export async function decryptJwt<P extends object = JwtPayload>(
   return { payload: payload as P & JwtPayload, protectedHeader, key: usedKey };
 }
 
-/** RFC 7519 §5.2: "cty": "JWT" marks a nested JWT; media type names compare case-insensitively. */
+/**
+ * RFC 7519 §5.2: "cty": "JWT" marks a nested JWT. Per RFC 7515 §4.1.10 media type names compare
+ * case-insensitively and "application/" may be omitted, so `application/JWT` is the same value.
+ */
 export function isNestedJwt(header: JweHeaderParameters): boolean {
-  return typeof header.cty === 'string' && header.cty.toUpperCase() === 'JWT';
+  return typeof header.cty === 'string' && normalizeMediaType(header.cty) === 'jwt';
 }

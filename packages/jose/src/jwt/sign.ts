@@ -9,7 +9,7 @@ import { epochSeconds } from '../lib/time.js';
 export interface SignJwtOptions extends JwtIssueOptions {
   /** Algorithm; may be left out when the key serves exactly one. */
   alg?: string;
-  /** `kid` header (defaults to the key's own `kid`). */
+  /** `kid` header. Precedence: this, then `header.kid`, then the key's own `kid`. */
   kid?: string;
   /** `typ` header, e.g. `at+jwt` for RFC 9068 access tokens (default `JWT`). */
   typ?: string;
@@ -44,8 +44,11 @@ export function signJwtSync(claims: JwtPayload, key: KeyInput, options: SignJwtO
   if (options.alg !== undefined) header.alg = options.alg;
   // RFC 7797 §7: JWTs always use the base64url-encoded payload.
   if (header.b64 !== undefined) throw new JwsInvalid('"b64" cannot be used with JWTs (RFC 7797 §7)');
+  // An explicit kid (option, then header.kid) wins over the key's own.
   const kid =
-    options.kid ?? (typeof key === 'object' && 'kid' in key ? (key.kid as string | undefined) : undefined);
+    options.kid ??
+    options.header?.kid ??
+    (typeof key === 'object' && 'kid' in key ? (key.kid as string | undefined) : undefined);
   if (kid !== undefined) header.kid = kid;
   header.typ = options.typ ?? header.typ ?? 'JWT';
   const parts = signParts(JSON.stringify(payload), key, header);

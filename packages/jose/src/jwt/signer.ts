@@ -3,7 +3,7 @@ import { JwsInvalid } from '../errors.js';
 import type { Key } from '../key/key.js';
 import { encodeBase64url } from '../lib/base64url.js';
 import type { JsonObject } from '../lib/json.js';
-import type { JwsHeaderParameters } from '../lib/jws_header.js';
+import { assertNoProtoMember, type JwsHeaderParameters } from '../lib/jws_header.js';
 import { signingAlgorithm } from '../lib/jws_sign.js';
 import { createClaimsBuilder, type JwtIssueOptions, type JwtPayload } from '../lib/jwt_claims.js';
 import { type KeyInput, toKey } from '../lib/key_input.js';
@@ -13,7 +13,7 @@ export interface SignerOptions extends Omit<JwtIssueOptions, 'currentDate'> {
   key: KeyInput;
   /** Algorithm; may be left out when the key serves exactly one. */
   alg?: string;
-  /** `kid` header (defaults to the key's `kid`). */
+  /** `kid` header. Precedence: this, then `header.kid`, then the key's own `kid`. */
   kid?: string;
   /** `typ` header (default `JWT`; `at+jwt` for RFC 9068 access tokens). */
   typ?: string;
@@ -44,8 +44,10 @@ export interface Signer {
  */
 export function createSigner(options: SignerOptions): Signer {
   const key = toKey(options.key);
+  if (options.header) assertNoProtoMember(options.header, 'header');
   const spec = signingAlgorithm(key, options.alg ?? options.header?.alg);
-  const kid = options.kid ?? key.kid;
+  // An explicit kid (option, then header.kid) wins over the key's own.
+  const kid = options.kid ?? options.header?.kid ?? key.kid;
   const header: JwsHeaderParameters = { ...options.header, alg: spec.alg };
   if (header.b64 !== undefined) throw new JwsInvalid('"b64" cannot be used with JWTs (RFC 7797 §7)');
   if (kid !== undefined) header.kid = kid;

@@ -1,7 +1,7 @@
 import { JwsInvalid, JwsSignatureVerificationFailed, JwtInvalid } from '../errors.js';
 import type { Key } from '../key/key.js';
 import { decodeBase64urlText, isBase64url } from '../lib/base64url.js';
-import type { JsonObject } from '../lib/json.js';
+import { deepFreeze, type JsonObject } from '../lib/json.js';
 import type { JwsAlgorithmSpec } from '../lib/jws_algorithms.js';
 import {
   type AlgorithmOptions,
@@ -40,7 +40,7 @@ export interface VerifierOptions extends AlgorithmOptions, Omit<JwtClaimsOptions
   /**
    * Remember verified tokens (keyed on the whole token) so a repeat costs one map lookup. Entries
    * never outlive the token's `exp` (or `maxTokenAge`), failures are never cached, and cached
-   * results are frozen: treat them as read-only.
+   * results are deeply frozen (payload and header, nested members included): treat them as read-only.
    */
   cache?: boolean | VerifierCacheOptions;
   /** Longest token accepted, in characters (default 16384). */
@@ -62,15 +62,21 @@ export interface Verifier<P extends object = JwtPayload> {
 interface PreparedHeader {
   readonly header: JwsHeaderParameters;
   readonly spec: JwsAlgorithmSpec;
+  /** Whether it went into the header cache (after a token carrying it verified). */
+  remembered: boolean;
 }
 
-/** Distinct valid headers remembered; a verifier normally sees one or two. */
+/**
+ * Distinct headers remembered, least recently used first out; a verifier normally sees one or two.
+ * Only headers of tokens that verified are remembered, so forged tokens cannot fill the cache.
+ */
 const HEADER_CACHE_SIZE = 64;
 
 /**
  * Prepares a JWT verifier: options, algorithm policy, claim checks and keys are settled once, and
- * decoded headers are remembered, so each `verify` is a synchronous run of signature and claim
- * checks. With `cache`, a token verified before costs a map lookup until it expires.
+ * the decoded headers of tokens that verified are remembered (a bounded LRU), so each `verify` is a
+ * synchronous run of signature and claim checks. With `cache`, a token verified before costs a map
+ * lookup until it expires.
  *
  * @example
  * ```ts
@@ -95,24 +101,33 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
   const cache = cacheOptions ? new LruCache<string, CachedResult<P>>(cacheOptions.max ?? 1000) : undefined;
   const cacheTtl = cacheOptions ? secondsOf(cacheOptions.ttl ?? 600, 'cache.ttl') * 1000 : 0;
 
-  const headers = new Map<string, PreparedHeader>();
+  const headers = new LruCache<string, PreparedHeader>(HEADER_CACHE_SIZE);
+  /**
+   * A header seen in a token that verified, or else parsed and checked for this call alone: it is
+   * remembered only once its token verifies (in `finish`). Were it remembered on sight, unsigned
+   * junk headers would take the cache's places (and, in a bounded map, keep them for good).
+   */
   function prepareHeader(segment: string): PreparedHeader {
-    let prepared = headers.get(segment);
-    if (prepared) return prepared;
+    const known = headers.get(segment);
+    if (known) return known;
     const { header, spec, b64 } = checkHeader(parseProtectedHeader(segment), undefined, policy);
     // RFC 7797 §7: a JWT payload is always base64url-encoded.
     if (!b64) throw new JwsInvalid('"b64": false cannot be used with JWTs');
-    prepared = { header: Object.freeze(header), spec };
-    if (headers.size < HEADER_CACHE_SIZE) headers.set(segment, prepared);
-    return prepared;
+    // Deeply frozen: once cached, every result with this header shares the object.
+    return { header: deepFreeze(header), spec, remembered: false };
   }
 
-  function finish(token: string, keys: readonly Key[] | undefined, now: number): VerifyJwtResult<P> {
+  function finish(
+    token: string,
+    keys: readonly Key[] | undefined,
+    now: number,
+    preparedHeader?: PreparedHeader,
+  ): VerifyJwtResult<P> {
     // Locate the separators once; anything unusual goes through splitCompact for its precise error.
     const first = typeof token === 'string' && token.length <= maxTokenLength ? token.indexOf('.') : -1;
     const second = first > 0 ? token.indexOf('.', first + 1) : -1;
     if (second === -1 || token.indexOf('.', second + 1) !== -1) splitCompact(token, maxTokenLength);
-    const prepared = prepareHeader(token.slice(0, first));
+    const prepared = preparedHeader ?? prepareHeader(token.slice(0, first));
     const candidates = keys ?? usableKeys(keySet!.select(prepared.header), prepared.header.alg!);
     const signingInput = token.slice(0, second);
     const signature = token.slice(second + 1);
@@ -136,6 +151,10 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
     }
     const payload = parseJwtPayload(text);
     validate(payload, prepared.header, Math.floor(now / 1000));
+    if (!prepared.remembered) {
+      prepared.remembered = true;
+      headers.set(token.slice(0, first), prepared);
+    }
     const result = { payload: payload as P & JwtPayload, protectedHeader: prepared.header, key };
     if (cache) remember(token, result, payload, now);
     return result;
@@ -146,7 +165,9 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
     if (typeof payload.exp === 'number') validUntil = Math.min(validUntil, (payload.exp + tolerance) * 1000);
     if (maxAge !== undefined)
       validUntil = Math.min(validUntil, ((payload.iat as number) + maxAge + tolerance) * 1000);
-    Object.freeze(payload);
+    // Deeply: a hit hands every caller the same objects, so `payload.roles.push(…)` by one caller
+    // must not change what the next one sees. (The header was deeply frozen when it was parsed.)
+    deepFreeze(payload);
     cache!.set(token, { result: Object.freeze(result), validUntil });
   }
 
@@ -174,8 +195,9 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
         if (hit) return hit;
       }
       if (singleKey) return finish(token, singleKey, now);
-      const { header } = prepareHeader(splitCompact(token, maxTokenLength).protectedSegment);
-      return finish(token, usableKeys(await keySet!.resolve(header), header.alg!), now);
+      const prepared = prepareHeader(splitCompact(token, maxTokenLength).protectedSegment);
+      const keys = usableKeys(await keySet!.resolve(prepared.header), prepared.header.alg!);
+      return finish(token, keys, now, prepared);
     },
   };
 }

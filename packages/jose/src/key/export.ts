@@ -1,3 +1,4 @@
+import { JoseNotSupported } from '../errors.js';
 import type { Jwk } from './import.js';
 import type { Key } from './key.js';
 
@@ -8,7 +9,9 @@ export interface ExportJwkOptions {
 
 /**
  * Exports a key as a JWK, with its `alg`, `kid`, `use` and `key_ops` when it has them. A private key
- * exports its private members unless `{ public: true }` is passed; a secret exports `k`.
+ * exports its private members unless `{ public: true }` is passed; a secret exports `k`, and asking
+ * for the public part of a secret is a `TypeError`. RSASSA-PSS (`rsa-pss`) keys have no JWK form in
+ * node:crypto (`ERR_JOSE_NOT_SUPPORTED`): use {@link exportPem}.
  *
  * @example
  * ```ts
@@ -17,7 +20,14 @@ export interface ExportJwkOptions {
  */
 export function exportJwk(key: Key, options: ExportJwkOptions = {}): Jwk {
   const keyObject = options.public ? key.verificationKey : key.keyObject;
-  if (keyObject.type === 'secret' && options.public) throw new TypeError('a secret key has no public part');
+  if (keyObject.type === 'secret' && options.public) {
+    throw new TypeError(
+      'exportJwk: a secret key has no public part, so { public: true } cannot apply to it (export it without the option to get its "k", which is the secret itself)',
+    );
+  }
+  if (keyObject.asymmetricKeyType === 'rsa-pss') {
+    throw new JoseNotSupported('an RSASSA-PSS key has no JWK form in node:crypto; use exportPem');
+  }
   const material = keyObject.export({ format: 'jwk' }) as Jwk;
   const jwk: Jwk = { ...material };
   if (key.kid !== undefined) jwk.kid = key.kid;

@@ -92,7 +92,9 @@ function generateFor(
  * ```
  */
 export function generateSecret(alg: string, options: { kid?: string } = {}): Key {
-  const length = SECRET_LENGTHS[alg];
+  // Own members only: 'toString', 'constructor' or '__proto__' must not find Object.prototype's.
+  const length =
+    typeof alg === 'string' && Object.hasOwn(SECRET_LENGTHS, alg) ? SECRET_LENGTHS[alg] : undefined;
   if (length === undefined) throw new JoseNotSupported(`cannot generate a secret for ${JSON.stringify(alg)}`);
   return new Key(createSecretKey(randomBytes(length)), { alg, kid: options.kid });
 }

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import {
+  createECDH,
   createPrivateKey,
   createPublicKey,
   createSecretKey,
@@ -51,6 +52,13 @@ export interface ImportOptions {
 /** RFC 7518 §6.2.1.2 and RFC 8037 §2: coordinates and private values have exactly the curve's size. */
 const CURVE_SIZES: Record<string, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66, secp256k1: 32 };
 const OKP_SIZES: Record<string, number> = { Ed25519: 32, Ed448: 57, X25519: 32, X448: 56 };
+/** The OpenSSL names of the JWK curves, for createECDH. */
+const ECDH_CURVE_NAMES: Record<string, string> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+  'P-521': 'secp521r1',
+  secp256k1: 'secp256k1',
+};
 const KEY_OPERATIONS = new Set([
   'sign',
   'verify',
@@ -101,16 +109,19 @@ function jwkKeyObject(jwk: Jwk, kty: string): KeyObject {
     }
     case 'EC': {
       const crv = jwk.crv;
-      const size = typeof crv === 'string' ? CURVE_SIZES[crv] : undefined;
+      const size = typeof crv === 'string' && Object.hasOwn(CURVE_SIZES, crv) ? CURVE_SIZES[crv] : undefined;
       if (size === undefined) throw new JoseNotSupported(`unsupported EC curve ${JSON.stringify(crv)}`);
       exactSize(jwk, 'x', size);
       exactSize(jwk, 'y', size);
-      if (jwk.d !== undefined) exactSize(jwk, 'd', size);
+      if (jwk.d !== undefined) {
+        exactSize(jwk, 'd', size);
+        assertEcPointMatches(jwk, crv as string);
+      }
       return nodeImport(jwk, { kty, crv, x: jwk.x, y: jwk.y, d: jwk.d });
     }
     case 'OKP': {
       const crv = jwk.crv;
-      const size = typeof crv === 'string' ? OKP_SIZES[crv] : undefined;
+      const size = typeof crv === 'string' && Object.hasOwn(OKP_SIZES, crv) ? OKP_SIZES[crv] : undefined;
       if (size === undefined) throw new JoseNotSupported(`unsupported OKP curve ${JSON.stringify(crv)}`);
       exactSize(jwk, 'x', size);
       if (jwk.d !== undefined) exactSize(jwk, 'd', size);
@@ -124,11 +135,63 @@ function jwkKeyObject(jwk: Jwk, kty: string): KeyObject {
       if (jwk.d === undefined) return nodeImport(jwk, { kty, n: jwk.n, e: jwk.e });
       // RFC 7518 §6.3.2: the CRT members are optional in the RFC, but node:crypto needs them all.
       for (const name of ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const) member(jwk, name);
+      assertRsaConsistent(jwk);
       const { n, e, d, p, q, dp, dq, qi } = jwk;
       return nodeImport(jwk, { kty, n, e, d, p, q, dp, dq, qi });
     }
     default:
       throw new JoseNotSupported(`unsupported JWK "kty" ${JSON.stringify(kty)}`);
+  }
+}
+
+/**
+ * RFC 7518 §6.2.2.1: "d" is the private key of the public point (x, y). node:crypto keeps whatever
+ * point it is given, so a JWK whose x and y belong to another key would verify as one key and sign
+ * as another. The point is derived from "d" and must be the one given.
+ */
+function assertEcPointMatches(jwk: Jwk, crv: string): void {
+  let derived: Buffer;
+  try {
+    const ecdh = createECDH(ECDH_CURVE_NAMES[crv]!);
+    ecdh.setPrivateKey(member(jwk, 'd'));
+    derived = ecdh.getPublicKey(); // uncompressed: 0x04 ‖ x ‖ y
+  } catch (cause) {
+    // e.g. d = 0 or d ≥ the group order.
+    throw new JwkInvalid(`invalid ${crv} private key "d"`, { cause });
+  }
+  const point = Buffer.concat([Buffer.of(0x04), member(jwk, 'x'), member(jwk, 'y')]);
+  if (!derived.equals(point)) throw new JwkInvalid('JWK "x" and "y" are not the public key of "d"');
+}
+
+/**
+ * RFC 7518 §6.3.2: the private members of an RSA JWK describe one key. node:crypto does not check
+ * them against each other, and OpenSSL signs with the CRT members (p, q, dp, dq, qi), so a JWK whose
+ * members disagree (another key's primes, say) would sign under a key other than its "n". A few
+ * BigInt products and remainders: n = p·q, dp = d mod (p−1), dq = d mod (q−1), q·qi ≡ 1 (mod p),
+ * and e·d ≡ 1 modulo p−1 and q−1.
+ */
+function assertRsaConsistent(jwk: Jwk): void {
+  const int = (name: 'n' | 'e' | 'd' | 'p' | 'q' | 'dp' | 'dq' | 'qi') =>
+    BigInt(`0x0${member(jwk, name).toString('hex')}`);
+  const [n, e, d, p, q, dp, dq, qi] = (['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi'] as const).map(int) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
+  if (p < 2n || q < 2n || p * q !== n) throw new JwkInvalid('JWK "p" and "q" are not the factors of "n"');
+  if (
+    d % (p - 1n) !== dp ||
+    d % (q - 1n) !== dq ||
+    (q * qi) % p !== 1n ||
+    (e * d) % (p - 1n) !== 1n ||
+    (e * d) % (q - 1n) !== 1n
+  ) {
+    throw new JwkInvalid('JWK RSA private members are inconsistent ("d", "dp", "dq", "qi" or "e")');
   }
 }
 

@@ -150,6 +150,7 @@ export class Key {
   }
 }
 
+// Modulus: RFC 7518 §3.3 (RS*) and §3.5 (PS*), and §4.3 for RSA-OAEP keys, require 2048 bits or more.
 // Public exponents: RFC 8017 §3.1 requires an odd e ≥ 3; Wycheproof rejects e = 1 keys.
 function rejectWeakKey(key: KeyObject): void {
   const type = key.asymmetricKeyType;
@@ -157,7 +158,7 @@ function rejectWeakKey(key: KeyObject): void {
   const { modulusLength = 0, publicExponent = 0n } = key.asymmetricKeyDetails ?? {};
   if (modulusLength < MIN_RSA_BITS) {
     throw new KeyInvalid(
-      `RSA keys must be at least ${MIN_RSA_BITS} bits (RFC 8725 §3.5); this one has ${modulusLength}`,
+      `RSA keys must be at least ${MIN_RSA_BITS} bits (RFC 7518 §3.3, §4.3); this one has ${modulusLength}`,
     );
   }
   if (publicExponent < 3n || publicExponent % 2n === 0n) {

@@ -7,6 +7,17 @@ import { Key } from './key.js';
 
 export type ThumbprintDigest = 'sha256' | 'sha384' | 'sha512';
 
+const DIGESTS: ReadonlySet<unknown> = new Set<ThumbprintDigest>(['sha256', 'sha384', 'sha512']);
+
+/** Only the SHA-2 digests: createHash would accept 'md5' (and throw a plain Error for 'nope'). */
+function checkDigest(digest: unknown): asserts digest is ThumbprintDigest {
+  if (!DIGESTS.has(digest)) {
+    throw new TypeError(
+      `thumbprint digest must be 'sha256', 'sha384' or 'sha512' (got ${JSON.stringify(digest)})`,
+    );
+  }
+}
+
 // RFC 7638 §3.2: exactly the required members, in lexicographic order, no whitespace.
 const REQUIRED_MEMBERS: Record<string, readonly string[]> = {
   EC: ['crv', 'kty', 'x', 'y'],
@@ -25,9 +36,10 @@ const REQUIRED_MEMBERS: Record<string, readonly string[]> = {
  * ```
  */
 export function jwkThumbprint(key: Key | Jwk, digest: ThumbprintDigest = 'sha256'): string {
+  checkDigest(digest);
   const jwk = key instanceof Key ? exportJwk(key, { public: key.type === 'private' }) : key;
   if (!isJsonObject(jwk) || typeof jwk.kty !== 'string') throw new JwkInvalid('a JWK needs a "kty"');
-  const members = REQUIRED_MEMBERS[jwk.kty];
+  const members = Object.hasOwn(REQUIRED_MEMBERS, jwk.kty) ? REQUIRED_MEMBERS[jwk.kty] : undefined;
   if (!members) throw new JoseNotSupported(`unsupported JWK "kty" ${JSON.stringify(jwk.kty)}`);
   const canonical: Record<string, unknown> = {};
   for (const name of members) {
@@ -47,5 +59,6 @@ export function jwkThumbprint(key: Key | Jwk, digest: ThumbprintDigest = 'sha256
  * ```
  */
 export function jwkThumbprintUri(key: Key | Jwk, digest: ThumbprintDigest = 'sha256'): string {
+  checkDigest(digest);
   return `urn:ietf:params:oauth:jwk-thumbprint:sha-${digest.slice(3)}:${jwkThumbprint(key, digest)}`;
 }

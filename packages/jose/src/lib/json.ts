@@ -45,3 +45,24 @@ export function hasDuplicateMembers(text: string, parsed: JsonObject): boolean {
   if (sawMember) members++;
   return members !== Object.keys(parsed).length;
 }
+
+/**
+ * Freezes `value` and every object and array inside it, so a result shared between callers (a
+ * cache hit) cannot be changed through a nested member (`payload.roles.push`). Iterative, because a
+ * 16 KiB token can nest thousands of levels deep. Objects that are already frozen are still entered
+ * (a top-level freeze says nothing of their members); `seen` guards against cycles.
+ */
+export function deepFreeze<T>(value: T): T {
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item !== 'object' || item === null || seen.has(item)) continue;
+    seen.add(item);
+    Object.freeze(item);
+    for (const member of Object.values(item)) {
+      if (typeof member === 'object' && member !== null) stack.push(member);
+    }
+  }
+  return value;
+}

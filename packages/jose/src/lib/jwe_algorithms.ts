@@ -328,6 +328,7 @@ function rsaOaep(
     reject(key) {
       if (key.asymmetricKeyType !== 'rsa') return `${alg} needs an RSA key`;
       const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      // RFC 7518 §4.3: a key of 2048 bits or larger MUST be used with RSA-OAEP.
       if (bits < 2048) return `${alg} needs an RSA key of at least 2048 bits, got ${bits}`;
       return undefined;
     },

@@ -10,7 +10,7 @@ import {
   type KeyManagementParameters,
   rejectUnofferedKeyManagement,
 } from './jwe_algorithms.js';
-import { assertDisjoint } from './jws_header.js';
+import { assertDisjoint, assertNoProtoMember } from './jws_header.js';
 import { type KeyInput, toKey } from './key_input.js';
 import { randomBytes } from './random.js';
 
@@ -180,5 +180,7 @@ export function assertDirectKeyFits(keyAlg: string | undefined, enc: ContentEncr
 function checkedObject(value: unknown, what: string): JsonObject | undefined {
   if (value === undefined) return undefined;
   if (!isJsonObject(value)) throw new JweInvalid(`${what} must be an object`);
+  // The same rule decryption applies: never emit a header a recipient must refuse.
+  assertNoProtoMember(value, what, JweInvalid);
   return value;
 }

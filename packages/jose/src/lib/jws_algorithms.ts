@@ -43,7 +43,10 @@ export interface JwsAlgorithmSpec {
 const HASH_BYTES = { sha256: 32, sha384: 48, sha512: 64 } as const;
 type Hash = keyof typeof HASH_BYTES;
 
-/** RFC 7518 §3.3 and RFC 8725 §3.5: RSA keys of 2048 bits or more. */
+/**
+ * RSA keys of 2048 bits or more: RFC 7518 §3.3 (RS*) and §3.5 (PS*) for signatures, §4.3 for
+ * RSA-OAEP key encryption.
+ */
 export const MIN_RSA_BITS = 2048;
 
 function hmac(alg: JwsAlgorithm, hash: Hash): JwsAlgorithmSpec {

@@ -47,10 +47,28 @@ const REGISTERED_PARAMETERS = new Set([
 /** Extensions this library itself understands (RFC 7797). */
 const UNDERSTOOD_EXTENSIONS = new Set(['b64']);
 
-/** Decodes and parses a protected header segment: canonical base64url, UTF-8, a JSON object, no duplicate names. */
 /** The error a malformed header raises: `JwsInvalid` for JWS, `JweInvalid` for JWE. */
 export type InvalidError = new (message: string) => Error;
 
+/**
+ * Refuses a header with an own `"__proto__"` member, which `JSON.parse` creates from
+ * `{"__proto__": {…}}`. It is no registered parameter, and in JavaScript it is no ordinary member
+ * either: copying it with `Object.assign` sets the copy's prototype, so the parameters inside it
+ * would be read as header parameters while appearing in no header's own members (an unprotected
+ * `zip` smuggled past the "zip must be protected" rule of RFC 7516 §4.1.3, for one).
+ */
+export function assertNoProtoMember(
+  header: JsonObject,
+  what: string,
+  Invalid: InvalidError = JwsInvalid,
+): void {
+  if (Object.hasOwn(header, '__proto__')) throw new Invalid(`${what} must not have a "__proto__" member`);
+}
+
+/**
+ * Decodes and parses a protected header segment: canonical base64url, UTF-8, a JSON object, no
+ * duplicate names, no `"__proto__"` member.
+ */
 export function parseProtectedHeader(segment: string, Invalid: InvalidError = JwsInvalid): JsonObject {
   const text = decodeBase64urlText(segment);
   if (text === undefined) throw new Invalid('protected header is not canonical base64url of UTF-8 text');
@@ -63,6 +81,7 @@ export function parseProtectedHeader(segment: string, Invalid: InvalidError = Jw
   if (!isJsonObject(header)) throw new Invalid('protected header must be a JSON object');
   // RFC 7515 §5.2 step 4: duplicate Header Parameter names must be rejected.
   if (hasDuplicateMembers(text, header)) throw new Invalid('protected header has duplicate member names');
+  assertNoProtoMember(header, 'protected header', Invalid);
   return header;
 }
 
@@ -95,6 +114,7 @@ export function checkHeader(
     header = protectedHeader ?? {};
   } else {
     if (!isJsonObject(unprotectedHeader)) throw new JwsInvalid('unprotected header must be a JSON object');
+    assertNoProtoMember(unprotectedHeader, 'unprotected header');
     if (protectedHeader) assertDisjoint(protectedHeader, unprotectedHeader);
     header = { ...unprotectedHeader, ...protectedHeader };
   }

@@ -4,7 +4,7 @@ import type { Key } from '../key/key.js';
 import { encodeBase64url } from './base64url.js';
 import { isJsonObject, type JsonObject } from './json.js';
 import { JWS_ALGORITHMS, type JwsAlgorithmSpec } from './jws_algorithms.js';
-import { assertDisjoint, type JwsHeaderParameters } from './jws_header.js';
+import { assertDisjoint, assertNoProtoMember, type JwsHeaderParameters } from './jws_header.js';
 import { type KeyInput, toKey } from './key_input.js';
 
 /** The algorithm a signature will use: the header's `alg`, else the key's only algorithm. */
@@ -46,6 +46,9 @@ export function signParts(
     throw new JwsInvalid('protected header must be an object');
   if (unprotectedHeader !== undefined && !isJsonObject(unprotectedHeader))
     throw new JwsInvalid('unprotected header must be an object');
+  // The same rule verification applies (assertNoProtoMember): never emit a header a verifier must refuse.
+  if (protectedHeader) assertNoProtoMember(protectedHeader, 'protected header');
+  if (unprotectedHeader) assertNoProtoMember(unprotectedHeader, 'unprotected header');
   const alg = protectedHeader?.alg ?? unprotectedHeader?.alg;
   const spec = signingAlgorithm(key, alg);
   const header: JwsHeaderParameters =

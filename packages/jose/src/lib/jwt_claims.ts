@@ -31,7 +31,10 @@ export interface JwtClaimsOptions {
   maxTokenAge?: number | string;
   /** Claims that must be present. */
   requiredClaims?: readonly string[];
-  /** `exp` is required unless this is `false` (RFC 8725 §3.10 advises bounded lifetimes). */
+  /**
+   * `exp` (RFC 7519 §4.1.4) is required unless this is `false`: a token without one is valid forever,
+   * and a bounded lifetime limits what a stolen token is worth.
+   */
   requireExp?: boolean;
   /** The time to validate at (default: now). */
   currentDate?: Date;
@@ -41,8 +44,19 @@ export type ClaimsValidator = (payload: JsonObject, header: JwsHeaderParameters,
 
 const NUMERIC_DATES = ['exp', 'nbf', 'iat'] as const;
 
-/** Builds, once, the checks of RFC 7519 §4.1 and §7.2 steps 9–10 that the options ask for. */
+/**
+ * Builds, once, the checks of RFC 7519 §4.1 and §7.2 steps 9–10 that the options ask for. Every
+ * number it would compare against must be finite: a NaN or Infinity tolerance, age or current time
+ * makes every comparison false and so switches the `exp`, `nbf` and `maxTokenAge` checks off. Such
+ * options are a `TypeError` here, at construction.
+ */
 export function createClaimsValidator(options: JwtClaimsOptions = {}): ClaimsValidator {
+  if (
+    options.currentDate !== undefined &&
+    !(options.currentDate instanceof Date && Number.isFinite(options.currentDate.getTime()))
+  ) {
+    throw new TypeError('options.currentDate must be a valid Date');
+  }
   const tolerance =
     options.clockTolerance === undefined ? 0 : secondsOf(options.clockTolerance, 'clockTolerance');
   const maxAge =
@@ -50,7 +64,7 @@ export function createClaimsValidator(options: JwtClaimsOptions = {}): ClaimsVal
   const issuers = stringList(options.issuer, 'issuer');
   const audiences = stringList(options.audience, 'audience');
   const { subject } = options;
-  const typ = options.typ === undefined ? undefined : normalizeTyp(options.typ);
+  const typ = options.typ === undefined ? undefined : normalizeMediaType(options.typ);
   const required = new Set(options.requiredClaims ?? []);
   if (options.requireExp !== false) required.add('exp');
   if (issuers) required.add('iss');
@@ -60,7 +74,9 @@ export function createClaimsValidator(options: JwtClaimsOptions = {}): ClaimsVal
   const requiredClaims = [...required];
 
   return (payload, header, now) => {
-    if (typ !== undefined && (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== typ)) {
+    // The same reasoning for the time of validation (e.g. a clock that returned NaN).
+    if (!Number.isFinite(now)) throw new TypeError('the current time must be a finite number of seconds');
+    if (typ !== undefined && (typeof header.typ !== 'string' || normalizeMediaType(header.typ) !== typ)) {
       fail(payload, 'typ', 'check_failed', `unexpected "typ" header value ${JSON.stringify(header.typ)}`);
     }
     for (const claim of requiredClaims) {
@@ -153,8 +169,11 @@ function stringList(
   return list;
 }
 
-// RFC 7515 §4.1.9: media type names are case-insensitive and "application/" may be omitted.
-function normalizeTyp(typ: string): string {
+/**
+ * RFC 7515 §4.1.9 (`typ`) and §4.1.10 (`cty`): media type names are case-insensitive, and a value
+ * without a "/" means "application/" followed by it, so the prefix is dropped before comparing.
+ */
+export function normalizeMediaType(typ: string): string {
   const lower = typ.toLowerCase();
   return lower.startsWith('application/') ? lower.slice(12) : lower;
 }
@@ -186,7 +205,11 @@ export interface JwtIssueOptions {
   notBefore?: number | string;
   /** `jti`: a value, or `true` for a random UUID. */
   jti?: string | true;
-  /** `iat`: `true` (default) for now, `false` to leave it out, or a NumericDate. */
+  /**
+   * `iat`: `true` (default) for now, `false` to leave it out, or a NumericDate to set that exact value.
+   * Like every option here it wins over an `iat` in the claims: `true` means now, whatever the claims
+   * say, so a specific issue time must be given here, not in the claims.
+   */
   iat?: boolean | number;
   /** The time to issue at (default: now). */
   currentDate?: Date;
@@ -220,8 +243,8 @@ export function createClaimsBuilder(
     const payload: JsonObject = Object.hasOwn(claims, '__proto__')
       ? { ...claims, ...fixed }
       : Object.assign({}, claims, fixed);
-    const issuedAt =
-      iat === true ? (typeof claims.iat === 'number' ? claims.iat : now) : iat === false ? undefined : iat;
+    // iat: true means now, overriding a claims "iat" (which would otherwise also move "exp").
+    const issuedAt = iat === true ? now : iat === false ? undefined : iat;
     if (issuedAt !== undefined) payload.iat = issuedAt;
     else delete payload.iat;
     if (expiresIn !== undefined) payload.exp = (issuedAt ?? now) + expiresIn;

@@ -45,7 +45,7 @@ describe('RFC 7520 §3.2 EC private key (P-521)', () => {
 describe('RFC 7520 §3.3 RSA public key (2048 bits)', () => {
   const source = jwk('3_3.rsa_public_key.json');
 
-  it('is 2048 bits, the RFC 8725 §3.5 minimum, so it is not refused', () => {
+  it('is 2048 bits, the RFC 7518 §3.3 minimum, so it is not refused', () => {
     const key = importJwk(source);
     expect(key.keyObject.asymmetricKeyDetails?.modulusLength).toBe(2048);
   });

@@ -10,14 +10,25 @@ import {
 } from '../flattened/verify.js';
 import type { GeneralJws } from './sign.js';
 
-export type GeneralVerifyOptions = FlattenedVerifyOptions;
+/** Default for {@link GeneralVerifyOptions.maxSignatures}. */
+export const DEFAULT_MAX_SIGNATURES = 16;
+
+export interface GeneralVerifyOptions extends FlattenedVerifyOptions {
+  /**
+   * Most signatures a General JWS may carry (default 16). Signatures are tried in turn, each costing
+   * a verification, so a JWS over the limit is refused with `ERR_JWS_INVALID` before any
+   * cryptography.
+   */
+  maxSignatures?: number;
+}
 export type GeneralVerifyResult = FlattenedVerifyResult;
 
 /**
  * Verifies a General JWS JSON Serialization (RFC 7515 §7.2.1): succeeds with the first signature
  * that verifies under an allowed algorithm and a matching key. Signatures the caller cannot check
  * (algorithm not allowed, no matching key) are skipped; when none verifies, the result is
- * `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`.
+ * `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`. At most `maxSignatures` signatures (default 16) are
+ * accepted.
  *
  * @example
  * ```ts
@@ -30,9 +41,17 @@ export async function generalVerify(
   options: GeneralVerifyOptions,
 ): Promise<GeneralVerifyResult> {
   const policy = createHeaderPolicy(options);
+  const maxSignatures = options.maxSignatures ?? DEFAULT_MAX_SIGNATURES;
+  if (!Number.isInteger(maxSignatures) || maxSignatures < 1) {
+    throw new TypeError('options.maxSignatures must be a positive integer');
+  }
   if (!isJsonObject(jws)) throw new JwsInvalid('a general JWS must be a JSON object');
   if (!Array.isArray(jws.signatures) || jws.signatures.length === 0) {
     throw new JwsInvalid('a general JWS needs a non-empty "signatures" array');
+  }
+  // RFC 7515 §7.2.1 sets no bound; the verifier does, before any signature is checked.
+  if (jws.signatures.length > maxSignatures) {
+    throw new JwsInvalid(`the JWS has more than ${maxSignatures} signatures (options.maxSignatures)`);
   }
   for (const signature of jws.signatures) {
     if (!isJsonObject(signature)) throw new JwsInvalid('each JWS signature must be an object');
