@@ -35,6 +35,7 @@ export async function createServer(
       try {
         await services.keys.ensure();
         await services.revocations.prune();
+        await services.refreshTokens.sweep();
       } catch (err) {
         app.log.error({ err }, 'housekeeping failed');
       }

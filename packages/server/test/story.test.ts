@@ -80,6 +80,22 @@ describe('the story of DESIGN.md over real HTTP', () => {
     expect((await refresh(a.refresh_token)).status).toBe(200);
   });
 
+  it('keeps the sealed copy of a successor only for the grace window', async () => {
+    const { refresh_token } = await login();
+    await refresh(refresh_token);
+    const sealed = () =>
+      server.services.db
+        .selectFrom('refresh_tokens')
+        .select('token_hash')
+        .where('successor_sealed', 'is not', null)
+        .execute();
+    await server.services.refreshTokens.sweep();
+    expect(await sealed()).toHaveLength(1);
+    server.advance(6_000);
+    await server.services.refreshTokens.sweep();
+    expect(await sealed()).toHaveLength(0);
+  });
+
   it('many simultaneous refreshes of one token yield exactly one live successor', async () => {
     const { refresh_token } = await login();
     const answers = await Promise.all(Array.from({ length: 25 }, () => refresh(refresh_token)));

@@ -1,4 +1,4 @@
-import { type CreateTableBuilder, type Kysely, type Migration, Migrator } from 'kysely';
+import { type CreateTableBuilder, type Kysely, type Migration, Migrator, sql } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -98,13 +98,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     '0002_refresh_successor_index': {
-      // Rotation clears the predecessor's sealed copy by its successor hash: index it, or every
-      // refresh scans the table.
       async up(db: Kysely<unknown>) {
         await db.schema
           .createIndex('refresh_tokens_successor')
           .on('refresh_tokens')
           .column('successor_hash')
+          .execute();
+      },
+    },
+    '0003_refresh_sealed_index': {
+      // Rotation no longer clears sealed successor copies one by one; housekeeping drops them once
+      // their grace window has passed. This partial index holds only the few rows that still carry
+      // one, so the sweep never scans the table (and 0002's index is no longer needed).
+      async up(db: Kysely<unknown>) {
+        await db.schema.dropIndex('refresh_tokens_successor').execute();
+        await db.schema
+          .createIndex('refresh_tokens_sealed')
+          .on('refresh_tokens')
+          .column('rotated_at')
+          .where(sql.ref('successor_sealed'), 'is not', null)
           .execute();
       },
     },

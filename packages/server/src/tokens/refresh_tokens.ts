@@ -52,6 +52,8 @@ export interface RefreshTokens {
   revokeFamily(familyId: string, reason: string): Promise<boolean>;
   /** Revokes every live family of a user; returns their ids. */
   revokeUser(userId: string, reason: string): Promise<string[]>;
+  /** Drops sealed successor copies whose grace window has passed (housekeeping). */
+  sweep(): Promise<void>;
 }
 
 /** 256 random bits, base64url: the token never exists anywhere but with its holder. */
@@ -159,12 +161,6 @@ export function createRefreshTokens(
             successor_sealed: null,
           })
           .execute();
-        // The predecessor's sealed copy of *this* token's value is no longer needed once it is rotated.
-        await trx
-          .updateTable('refresh_tokens')
-          .set({ successor_sealed: null })
-          .where('successor_hash', '=', hash)
-          .execute();
         return true;
       });
       if (won) return { ...session, refreshToken: successor, replayed: false };
@@ -255,6 +251,14 @@ export function createRefreshTokens(
       };
     },
     revokeFamily,
+    async sweep() {
+      await db
+        .updateTable('refresh_tokens')
+        .set({ successor_sealed: null })
+        .where('successor_sealed', 'is not', null)
+        .where('rotated_at', '<', clock() - grace)
+        .execute();
+    },
     async revokeUser(userId, reason) {
       const families = await db
         .selectFrom('refresh_token_families')
