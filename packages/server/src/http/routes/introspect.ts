@@ -3,6 +3,7 @@ import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { authenticateClient } from '../client_auth.js';
 import { invalidClient, OAuthError } from '../errors.js';
+import { type TokenRequestParameters, tokenRequestSchema } from '../token_request.js';
 
 /**
  * `POST /introspect` (RFC 7662) for resource servers that prefer asking: only confidential clients
@@ -11,22 +12,11 @@ import { invalidClient, OAuthError } from '../errors.js';
  */
 export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   app.post<{
-    Body: { token?: string; token_type_hint?: string; client_id?: string; client_secret?: string };
+    Body: TokenRequestParameters;
   }>(
     '/introspect',
     {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['token'],
-          properties: {
-            token: { type: 'string', minLength: 1, maxLength: 16384 },
-            token_type_hint: { type: 'string', maxLength: 64 },
-            client_id: { type: 'string', maxLength: 128 },
-            client_secret: { type: 'string', maxLength: 512 },
-          },
-        },
-      },
+      schema: tokenRequestSchema,
     },
     async (request, reply) => {
       // RFC 6749 §5.2: no client authentication at all is `invalid_client` (401), not a bad request.

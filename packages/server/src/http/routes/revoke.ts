@@ -4,13 +4,7 @@ import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
-
-interface RevokeBody {
-  token?: string;
-  token_type_hint?: string;
-  client_id?: string;
-  client_secret?: string;
-}
+import { type TokenRequestParameters, tokenRequestSchema } from '../token_request.js';
 
 /**
  * `POST /revoke` (RFC 7009). A refresh token revokes its whole family (and its access tokens via
@@ -18,21 +12,10 @@ interface RevokeBody {
  * answered 200 like successes (§2.2): the answer never tells a prober what it found.
  */
 export const revokeRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  app.post<{ Body: RevokeBody }>(
+  app.post<{ Body: TokenRequestParameters }>(
     '/revoke',
     {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['token'],
-          properties: {
-            token: { type: 'string', minLength: 1, maxLength: 16384 },
-            token_type_hint: { type: 'string', maxLength: 64 },
-            client_id: { type: 'string', maxLength: 128 },
-            client_secret: { type: 'string', maxLength: 512 },
-          },
-        },
-      },
+      schema: tokenRequestSchema,
     },
     async (request, reply) => {
       const client = await authenticateClient(services, request, request.body);

@@ -1,0 +1,20 @@
+/** The body of the RFC 7009 revocation and RFC 7662 introspection requests, which share their shape. */
+export interface TokenRequestParameters {
+  token?: string;
+  token_type_hint?: string;
+  client_id?: string;
+  client_secret?: string;
+}
+
+export const tokenRequestSchema = {
+  body: {
+    type: 'object',
+    required: ['token'],
+    properties: {
+      token: { type: 'string', minLength: 1, maxLength: 16384 },
+      token_type_hint: { type: 'string', maxLength: 64 },
+      client_id: { type: 'string', maxLength: 128 },
+      client_secret: { type: 'string', maxLength: 512 },
+    },
+  },
+} as const;
