@@ -13,6 +13,8 @@ export interface TesseraServer {
 
 /** Key rotation and revocation pruning are checked this often. */
 const HOUSEKEEPING_MS = 60_000;
+/** Revocations written by other processes (the CLI) reach the stream within this. */
+const REVOCATION_SYNC_MS = 1_000;
 
 /**
  * Builds the whole server from a configuration: store, keys, services, HTTP app, and the periodic
@@ -42,12 +44,17 @@ export async function createServer(
     })();
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
+  const revocationSync = setInterval(() => {
+    services.revocations.sync().catch((err: unknown) => app.log.error({ err }, 'revocation sync failed'));
+  }, REVOCATION_SYNC_MS);
+  revocationSync.unref();
   return {
     app,
     services,
     listen: () => app.listen({ host: config.host, port: config.port }),
     async close() {
       clearInterval(housekeeping);
+      clearInterval(revocationSync);
       await app.close();
       await services.close();
     },

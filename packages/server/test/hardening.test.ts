@@ -108,18 +108,26 @@ describe('progressive back-off on /login', () => {
     expect((await attempt('alice', ADMIN_PASSWORD)).status).toBe(200);
   });
 
-  it('a throttled attempt does not check the password and is audited', async () => {
+  it('a throttled attempt does not check the password; the lock is audited once, not each refusal', async () => {
     await start();
     for (let i = 0; i < 5; i++) await attempt('alice', WRONG);
-    await attempt('alice', ADMIN_PASSWORD);
+    const afterLock = await server.services.audit.recent();
+    for (let i = 0; i < 10; i++) expect((await attempt('alice', ADMIN_PASSWORD)).status).toBe(429);
     const events = await server.services.audit.recent();
-    expect(events[0]).toMatchObject({
-      type: 'login_throttled',
-      clientId: 'app',
-      detail: { username: 'alice' },
-    });
+    expect(events).toEqual(afterLock);
+    const throttled = events.filter((e) => e.type === 'login_throttled');
+    expect(throttled).toHaveLength(1);
+    expect(throttled[0]).toMatchObject({ clientId: 'app', detail: { username: 'alice' } });
     expect(events.filter((e) => e.type === 'login_failed')).toHaveLength(5);
     expect(events.filter((e) => e.type === 'login_succeeded')).toHaveLength(0);
+  });
+
+  it('counts parallel guesses before checking any password, so a burst cannot slip past the limit', async () => {
+    await start();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => attempt('alice', WRONG)));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
   });
 });
 

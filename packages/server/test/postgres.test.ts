@@ -145,8 +145,13 @@ describe.skipIf(unreachable !== undefined)('the store on PostgreSQL', () => {
     });
     expect(res.status).toBe(204);
     const after = server.services.revocations.snapshot();
-    const added = after.at(-1)!;
-    expect(after).toHaveLength(before.length + 1);
+    // The user's version (`sub`), then the `sid` of each session that was still live: this one.
+    expect(after).toHaveLength(before.length + 2);
+    expect(after.at(-1)).toMatchObject({
+      kind: 'sid',
+      value: JSON.parse(Buffer.from(one.access_token.split('.')[1]!, 'base64url').toString()).sid,
+    });
+    const added = after.at(-2)!;
     expect(Number.isSafeInteger(added.id)).toBe(true);
     expect(added.id).toBeGreaterThan(Math.max(0, ...before.map((e) => e.id)));
     expect(added).toMatchObject({ kind: 'sub', ver: 1 });

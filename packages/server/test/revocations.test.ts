@@ -251,10 +251,16 @@ describe('GET /revocations (Server-Sent Events)', () => {
     expect(third).toMatchObject({ kind: 'sub', value: c.sub, ver: user!.tokenVersion });
     expect(third!.ver).toBeGreaterThan(0);
 
+    // Then the sid of every session of the user that was still live (b's and c's; a's had ended), so
+    // that a refresh racing the logout cannot mint a token for one of them.
+    const sids = (await stream.revocationCount(5)).slice(3);
+    expect(sids.map((e) => e.kind)).toEqual(['sid', 'sid']);
+    expect(new Set(sids.map((e) => e.value))).toEqual(new Set([b.sid, c.sid]));
+
     // Ids increase with the log, and the stream's entries match what the server holds.
     const ids = stream.revocations.map((e) => e.id);
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
-    expect(new Set(ids).size).toBe(3);
+    expect(new Set(ids).size).toBe(5);
     expect(server.services.revocations.snapshot().map((e) => e.id)).toEqual(ids);
   });
 

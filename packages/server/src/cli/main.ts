@@ -14,6 +14,7 @@ import {
 } from '@tessera/jose';
 import { type Config, ConfigError, describeConfig, loadConfig } from '../config.js';
 // The HTTP server and the store load on demand: `--help` and `keygen` start without them.
+import { endEverySession } from '../revocation/sessions.js';
 import type { Services } from '../services.js';
 import type { ClientType } from '../store/clients.js';
 
@@ -252,8 +253,7 @@ async function user(
   if (!found) throw new UsageError(`no user ${JSON.stringify(username)}`);
   if (sub === 'disable') {
     const version = await services.users.disable(found.id);
-    await services.revocations.revoke('sub', found.id, version);
-    await services.refreshTokens.revokeUser(found.id, 'disabled');
+    await endEverySession(services, found.id, version, 'disabled');
     await services.audit.record({ type: 'user_disabled', userId: found.id });
     print({ id: found.id, disabled: true }, `${red('disabled')} ${bold(username)}; every session ended`);
     return 0;
@@ -263,8 +263,7 @@ async function user(
     const version = await services.users.setPassword(found.id, password).catch((err: unknown) => {
       throw err instanceof TypeError ? new UsageError(err.message) : err;
     });
-    await services.revocations.revoke('sub', found.id, version);
-    await services.refreshTokens.revokeUser(found.id, 'password_changed');
+    await endEverySession(services, found.id, version, 'password_changed');
     await services.audit.record({ type: 'password_changed', userId: found.id });
     print(
       { id: found.id, ...(generated ? { password } : {}) },

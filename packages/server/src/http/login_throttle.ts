@@ -4,9 +4,14 @@
  * In memory on one machine; the scale-out issue moves the counters to Redis.
  */
 export interface LoginThrottle {
-  /** Seconds the caller must wait before trying again, or 0. */
-  retryAfter(username: string, ip: string): number;
-  failed(username: string, ip: string): void;
+  /**
+   * Called before the password is checked. When the account or address is locked, returns the
+   * seconds to wait and records nothing. Otherwise it counts this attempt as a failure at once, so
+   * parallel guesses cannot all slip in before the first one is counted, and returns 0 (`lockStarted`
+   * says whether this attempt began a lock).
+   */
+  begin(username: string, ip: string): { retryAfter: number; lockStarted: boolean };
+  /** The password was right: the account's count starts over and this attempt is taken back from the address. */
   succeeded(username: string, ip: string): void;
 }
 
@@ -39,14 +44,15 @@ export function createLoginThrottle(clock: () => number = Date.now): LoginThrott
     return counter && counter.lockedUntil > now ? Math.ceil((counter.lockedUntil - now) / 1000) : 0;
   }
 
-  function fail(map: Map<string, Counter>, key: string, policy: ThrottlePolicy, now: number): void {
+  function fail(map: Map<string, Counter>, key: string, policy: ThrottlePolicy, now: number): boolean {
     let counter = map.get(key);
     if (!counter || now - counter.lastFailure > policy.window * 1000)
       counter = { failures: 0, lockedUntil: 0, lastFailure: now };
     counter.failures++;
     counter.lastFailure = now;
+    const locked = counter.failures >= policy.free;
     // The `free`-th failure starts the first wait: after 5 free failures the 6th attempt must wait.
-    if (counter.failures >= policy.free) {
+    if (locked) {
       const delay = Math.min(policy.maxDelay, policy.baseDelay * 2 ** (counter.failures - policy.free));
       counter.lockedUntil = now + delay * 1000;
     }
@@ -54,20 +60,26 @@ export function createLoginThrottle(clock: () => number = Date.now): LoginThrott
     map.set(key, counter);
     // Bounded memory: forget the oldest counters first (a flood of usernames cannot grow this forever).
     if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as string);
+    return locked;
   }
 
   return {
-    retryAfter(username, ip) {
+    begin(username, ip) {
       const now = clock();
-      return Math.max(wait(accounts, username.toLowerCase(), now), wait(addresses, ip, now));
+      const account = username.toLowerCase();
+      const retryAfter = Math.max(wait(accounts, account, now), wait(addresses, ip, now));
+      if (retryAfter > 0) return { retryAfter, lockStarted: false };
+      const accountLocked = fail(accounts, account, ACCOUNT_POLICY, now);
+      const addressLocked = fail(addresses, ip, ADDRESS_POLICY, now);
+      return { retryAfter: 0, lockStarted: accountLocked || addressLocked };
     },
-    failed(username, ip) {
-      const now = clock();
-      fail(accounts, username.toLowerCase(), ACCOUNT_POLICY, now);
-      fail(addresses, ip, ADDRESS_POLICY, now);
-    },
-    succeeded(username) {
+    succeeded(username, ip) {
       accounts.delete(username.toLowerCase());
+      const counter = addresses.get(ip);
+      if (counter) {
+        counter.failures = Math.max(0, counter.failures - 1);
+        if (counter.failures < ADDRESS_POLICY.free) counter.lockedUntil = 0;
+      }
     },
   };
 }

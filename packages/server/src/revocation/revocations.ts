@@ -36,6 +36,11 @@ export interface Revocations {
   onRevoked(listener: (event: RevocationEvent) => void): () => void;
   /** Drops entries whose tokens have all expired. */
   prune(): Promise<void>;
+  /**
+   * Picks up revocations other processes wrote to the store (`tessera user disable` while the server
+   * runs): adds them and emits them to the stream.
+   */
+  sync(): Promise<void>;
 }
 
 /**
@@ -54,6 +59,8 @@ export function createRevocations(
   const jtis = new Set<string>();
   const sids = new Set<string>();
   const subs = new Map<string, number>();
+  /** Every revocation row with an id up to this one is known (read by load or sync). */
+  let synced = 0;
 
   function index(entry: RevocationEvent): void {
     if (entry.kind === 'jti') jtis.add(entry.value);
@@ -76,6 +83,18 @@ export function createRevocations(
         .where('expires_at', '>', clock())
         .orderBy('id')
         .execute();
+      synced = Math.max(
+        0,
+        ...rows.map((row) => row.id),
+        Number(
+          (
+            await db
+              .selectFrom('revocations')
+              .select(({ fn }) => fn.max('id').as('max'))
+              .executeTakeFirst()
+          )?.max ?? 0,
+        ),
+      );
       entries = rows.map((row) => ({
         id: row.id,
         kind: row.kind as RevocationEvent['kind'],
@@ -115,6 +134,31 @@ export function createRevocations(
     onRevoked(listener) {
       events.on('revoked', listener);
       return () => events.off('revoked', listener);
+    },
+    async sync() {
+      // Every row above `synced` is read, ours included (skipped by id): another process may have
+      // taken an id between two of ours.
+      const rows = await db
+        .selectFrom('revocations')
+        .selectAll()
+        .where('id', '>', synced)
+        .orderBy('id')
+        .execute();
+      const known = new Set(entries.map((entry) => entry.id));
+      for (const row of rows) {
+        synced = Math.max(synced, row.id);
+        if (known.has(row.id) || row.expires_at <= clock()) continue;
+        const entry: RevocationEvent = {
+          id: row.id,
+          kind: row.kind as RevocationEvent['kind'],
+          value: row.value,
+          ver: row.ver,
+          expiresAt: row.expires_at,
+        };
+        entries.push(entry);
+        index(entry);
+        events.emit('revoked', entry);
+      }
     },
     async prune() {
       const now = clock();

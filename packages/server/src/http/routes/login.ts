@@ -7,6 +7,7 @@ import { OAuthError } from '../errors.js';
 import type { LoginThrottle } from '../login_throttle.js';
 import type { Metrics } from '../metrics.js';
 import { assertNotCrossOrigin, setRefreshCookie } from '../session_cookie.js';
+import { CLIENT_ID_SCHEMA } from '../token_request.js';
 import { grantedScope, tokenResponse } from '../token_response.js';
 
 interface LoginBody {
@@ -33,9 +34,15 @@ export const loginRoutes: FastifyPluginAsync<{
           required: ['username', 'password'],
           additionalProperties: false,
           properties: {
-            username: { type: 'string', minLength: 1, maxLength: 64 },
+            // No control characters: they are never part of a username (and PostgreSQL refuses NUL).
+            username: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 64,
+              pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+            },
             password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH },
-            client_id: { type: 'string', minLength: 1, maxLength: 128 },
+            client_id: CLIENT_ID_SCHEMA,
             scope: { type: 'string', maxLength: 1024 },
           },
         },
@@ -52,17 +59,23 @@ export const loginRoutes: FastifyPluginAsync<{
         );
       }
       if (client.type === 'first-party') assertNotCrossOrigin(request, services.config);
-      const wait = throttle.retryAfter(username, request.ip);
-      if (wait > 0) {
+      // Everything that does not depend on the password is settled first, so no answer can confirm a
+      // password without a session being made (and audited).
+      const scope = grantedScope(client, request.body.scope);
+      const { retryAfter, lockStarted } = throttle.begin(username, request.ip);
+      if (retryAfter > 0) {
         metrics.login('throttled');
+        throw new OAuthError(429, 'slow_down', 'too many failed logins; try again later', {
+          'retry-after': String(retryAfter),
+        });
+      }
+      if (lockStarted) {
+        // Audited once per lock, not per refused attempt: 429s cost an attacker nothing.
         await services.audit.record({
           type: 'login_throttled',
           clientId: client.clientId,
           ip: request.ip,
           detail: { username },
-        });
-        throw new OAuthError(429, 'slow_down', 'too many failed logins; try again later', {
-          'retry-after': String(wait),
         });
       }
       const user = await services.users.byUsername(username);
@@ -71,7 +84,6 @@ export const loginRoutes: FastifyPluginAsync<{
         ? await verifyPassword(user.passwordHash, password)
         : await verifyAgainstDummy(password);
       if (!user || !check.ok || user.disabled) {
-        throttle.failed(username, request.ip);
         metrics.login('failed');
         await services.audit.record({
           type: 'login_failed',
@@ -85,7 +97,6 @@ export const loginRoutes: FastifyPluginAsync<{
       }
       throttle.succeeded(username, request.ip);
       if (check.needsRehash) await services.users.rehash(user.id, await hashPassword(password));
-      const scope = grantedScope(client, request.body.scope);
       const session = await services.refreshTokens.start(user.id, client.clientId, scope);
       metrics.login('succeeded');
       await services.audit.record({

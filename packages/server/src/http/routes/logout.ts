@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { endEverySession, endSession } from '../../revocation/sessions.js';
 import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { bearerToken } from '../client_auth.js';
@@ -32,14 +33,9 @@ export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     throw invalidToken('an access token or the session cookie is required');
   }
 
-  async function endSession(sid: string): Promise<void> {
-    await services.refreshTokens.revokeFamily(sid, 'logout');
-    await services.revocations.revoke('sid', sid);
-  }
-
   app.post('/logout', async (request: FastifyRequest, reply: FastifyReply) => {
     const { userId, sid, clientId } = await caller(request);
-    await endSession(sid);
+    await endSession(services, sid, 'logout');
     await services.audit.record({
       type: 'session_revoked',
       userId,
@@ -54,8 +50,7 @@ export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (a
   app.post('/logout/all', async (request: FastifyRequest, reply: FastifyReply) => {
     const { userId, clientId } = await caller(request);
     const version = await services.users.bumpTokenVersion(userId);
-    await services.revocations.revoke('sub', userId, version);
-    const sids = await services.refreshTokens.revokeUser(userId, 'logout_all');
+    const sids = await endEverySession(services, userId, version, 'logout_all');
     await services.audit.record({
       type: 'user_logged_out_everywhere',
       userId,

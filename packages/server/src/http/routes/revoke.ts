@@ -1,5 +1,6 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import type { FastifyPluginAsync } from 'fastify';
+import { endSession } from '../../revocation/sessions.js';
 import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { authenticateClient } from '../client_auth.js';
@@ -39,8 +40,7 @@ export const revokeRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     const family = await services.refreshTokens.familyOf(token);
     if (!family) return false;
     if (family.clientId !== clientId) return true; // §2.1: only the client it was issued to may revoke it
-    if (await services.refreshTokens.revokeFamily(family.familyId, 'revoked')) {
-      await services.revocations.revoke('sid', family.familyId);
+    if (await endSession(services, family.familyId, 'revoked')) {
       await services.audit.record({
         type: 'session_revoked',
         userId: family.userId,

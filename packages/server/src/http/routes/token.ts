@@ -4,6 +4,7 @@ import { OAuthError } from '../errors.js';
 import type { GrantHandler, TokenRequestBody } from '../grants/grant.js';
 import { refreshTokenGrant } from '../grants/refresh_token.js';
 import type { Metrics } from '../metrics.js';
+import { CLIENT_ID_SCHEMA } from '../token_request.js';
 
 const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
   [refreshTokenGrant].map((grant) => [grant.grantType, grant]),
@@ -15,7 +16,7 @@ const bodySchema = {
   properties: {
     grant_type: { type: 'string', maxLength: 128 },
     refresh_token: { type: 'string', maxLength: 512 },
-    client_id: { type: 'string', maxLength: 128 },
+    client_id: CLIENT_ID_SCHEMA,
     client_secret: { type: 'string', maxLength: 512 },
     scope: { type: 'string', maxLength: 1024 },
   },
