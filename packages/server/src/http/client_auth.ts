@@ -44,14 +44,17 @@ function parseBasic(header: string | undefined): { id: string; secret: string } 
   const colon = decoded.indexOf(':');
   if (colon < 0) throw invalidClient('malformed Basic credentials');
   // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+  let id: string;
+  let secret: string;
   try {
-    return {
-      id: decodeURIComponent(decoded.slice(0, colon)),
-      secret: decodeURIComponent(decoded.slice(colon + 1)),
-    };
+    id = decodeURIComponent(decoded.slice(0, colon));
+    secret = decodeURIComponent(decoded.slice(colon + 1));
   } catch {
     throw invalidClient('malformed Basic credentials');
   }
+  // The same client_id rule as the request schemas (and no control characters ever reach the store).
+  if (!/^[\w.~-]{1,128}$/.test(id) || secret.length > 512) throw invalidClient('malformed Basic credentials');
+  return { id, secret };
 }
 
 /** RFC 6750 §2.1: the access token from `Authorization: Bearer …`, or undefined. */

@@ -48,7 +48,8 @@ export const refreshTokenGrant: GrantHandler = {
     let narrowedScope: string | undefined;
     if (typeof body.scope === 'string' && body.scope.trim() !== '') {
       const current = await services.refreshTokens.familyOf(presented);
-      if (current?.active) {
+      // Also for a rotated token: a duplicate inside the grace window must not skip this check.
+      if (current) {
         const granted = new Set(current.scope.split(' '));
         const requested = [...new Set(body.scope.trim().split(/ +/))];
         const extra = requested.filter((scope) => !granted.has(scope));

@@ -33,6 +33,9 @@ export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = a
       if (token.split('.').length === 3) {
         try {
           const { claims, user } = await services.accessTokens.verify(token);
+          // RFC 7662 §4: tell a resource server only about tokens meant for it (its audiences).
+          const audiences = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
+          if (!audiences.some((aud) => client.audiences.includes(aud))) return { active: false };
           return {
             active: true,
             token_type: 'Bearer',
@@ -53,8 +56,13 @@ export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = a
         }
       }
       const refresh = await services.refreshTokens.familyOf(token);
-      const user = refresh?.active ? await services.users.byId(refresh.userId) : undefined;
-      if (!refresh?.active || !user || user.disabled) return { active: false };
+      if (!refresh?.active) return { active: false };
+      // Likewise a refresh token: only to a resource server among the audiences its client serves.
+      const owner =
+        refresh.clientId === client.clientId ? client : await services.clients.byId(refresh.clientId);
+      if (!owner?.audiences.some((aud) => client.audiences.includes(aud))) return { active: false };
+      const user = await services.users.byId(refresh.userId);
+      if (!user || user.disabled) return { active: false };
       return {
         active: true,
         token_type: 'refresh_token',

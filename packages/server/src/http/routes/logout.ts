@@ -3,7 +3,7 @@ import { endEverySession, endSession } from '../../revocation/sessions.js';
 import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { bearerToken } from '../client_auth.js';
-import { invalidToken } from '../errors.js';
+import { invalidToken, OAuthError } from '../errors.js';
 import { assertSameOrigin, clearRefreshCookie, refreshCookie } from '../session_cookie.js';
 
 /**
@@ -30,7 +30,10 @@ export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (a
       // Only the live token of a live session speaks for it: not a rotated, expired or revoked one.
       if (family?.active) return { userId: family.userId, sid: family.familyId, clientId: family.clientId };
     }
-    throw invalidToken('an access token or the session cookie is required');
+    // RFC 6750 §3.1: a request with no credentials at all gets a bare challenge, without an error code.
+    throw new OAuthError(401, 'invalid_token', 'an access token or the session cookie is required', {
+      'www-authenticate': 'Bearer realm="tessera"',
+    });
   }
 
   app.post('/logout', async (request: FastifyRequest, reply: FastifyReply) => {

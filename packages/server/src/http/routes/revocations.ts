@@ -4,6 +4,8 @@ import type { RevocationEvent } from '../../revocation/revocations.js';
 import type { Services } from '../../services.js';
 
 const HEARTBEAT_MS = 15_000;
+/** Unsent bytes a stream may hold before its subscriber is dropped (it reconnects and resumes). */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /**
  * `GET /revocations`: revocation events as Server-Sent Events. On connect the stream sends every live
@@ -35,6 +37,11 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
       'x-content-type-options': 'nosniff',
     });
     const send = (event: RevocationEvent) => {
+      // A subscriber that stops reading must not make the server buffer without end.
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        res.destroy();
+        return;
+      }
       const data = {
         kind: event.kind,
         value: event.value,
