@@ -7,66 +7,56 @@
 // Where Wycheproof contradicts its own rules or RFC 7515, the library's behaviour is asserted instead
 // and the case is listed in DOCUMENTED_EXCEPTIONS below. Every other case must match Wycheproof.
 
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  type AnyJoseError,
   compactVerify,
-  createLocalJwks,
   decodeProtectedHeader,
   type FlattenedJws,
   flattenedVerify,
   type GeneralJws,
   generalVerify,
-  importJwk,
   isJoseError,
-  type JoseErrorCode,
-  type JsonWebKeySet,
-  type Key,
-  type LocalJwks,
 } from '../../src/index.js';
 import { JWS_ALGORITHMS } from '../../src/lib/jws_algorithms.js';
+import {
+  caseTitle,
+  countAcceptable,
+  details,
+  exceptionsByTcId,
+  exceptionVerdict,
+  expectExceptionsNameCases,
+  importKeyMaterial,
+  type JoseException,
+  type JoseOutcome,
+  type JoseVectorGroup,
+  jsonSerialization as jsonSerializationOf,
+  type KeyMaterial,
+  loadVectors,
+  logSummary,
+  newTally,
+  skippedKeys,
+  type Tally,
+  type VectorFile,
+  type VectorTest,
+  verdict,
+} from './wycheproof.js';
 
-type Result = 'valid' | 'invalid' | 'acceptable';
-
-interface JoseTest {
-  tcId: number;
-  comment: string;
-  flags: string[];
+interface JoseTest extends VectorTest {
   /** Compact text, or (json_web_crypto_test tcId 17) a JSON serialization as an object. */
   jws?: string | Record<string, unknown>;
   jwe?: unknown;
-  result: Result;
 }
 
-interface JoseGroup {
-  type: string;
-  comment: string;
-  private: Record<string, unknown>;
-  public?: Record<string, unknown>;
-  tests: JoseTest[];
-}
+type JoseGroup = JoseVectorGroup<JoseTest>;
 
-interface JoseFile {
-  numberOfTests: number;
-  testGroups: JoseGroup[];
-}
+type JoseFile = VectorFile<JoseGroup>;
 
 /**
  * Cases where Wycheproof's expected result is wrong or contradicts its own rules, and Tessera keeps
- * its stricter (or RFC-conforming) behaviour, which the test asserts.
+ * its stricter (or RFC-conforming) behaviour, which the test asserts. A rejection happens at key
+ * import or at verification.
  */
-interface DocumentedException {
-  readonly tcId: number;
-  /** What Wycheproof says. */
-  readonly wycheproof: Result;
-  /** What Tessera does. */
-  readonly tessera: 'accepts' | 'rejects';
-  /** For a rejection: where it happens (key import or verification) and the error code. */
-  readonly stage?: 'import' | 'verify';
-  readonly code?: JoseErrorCode;
-  readonly why: string;
-}
+type DocumentedException = JoseException<'import' | 'verify'>;
 
 const RFC7520_KEY_ALG_PINNING =
   'the key JWK pins "alg" to PS256 but the token says PS384. Wycheproof itself calls using a key ' +
@@ -168,27 +158,13 @@ const DOCUMENTED_EXCEPTIONS: Record<string, readonly DocumentedException[]> = {
 
 const FILES = ['json_web_signature_test.json', 'json_web_key_test.json', 'json_web_crypto_test.json'];
 
-function loadVectors(file: string): JoseFile {
-  const url = new URL(`../vectors/wycheproof/testvectors_v1/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as JoseFile;
-}
-
 // ---------------------------------------------------------------------------------------------
 
-type Verifier = Key | LocalJwks;
+type Verifier = KeyMaterial;
 
-type Outcome = { readonly skipped: readonly string[] } & (
-  | { readonly accepted: true }
-  | { readonly accepted: false; readonly stage: 'import' | 'verify'; readonly error: AnyJoseError }
-);
+type Outcome = JoseOutcome<'import' | 'verify'>;
 
 const SUPPORTED_ALGORITHMS: readonly string[] = [...JWS_ALGORITHMS.keys()];
-
-/** A JWK, or a JWKS `{keys: [...]}`, imported with the library. */
-function importKeyMaterial(material: Record<string, unknown>): Verifier {
-  if (Array.isArray(material.keys)) return createLocalJwks(material as unknown as JsonWebKeySet);
-  return importJwk(material);
-}
 
 /**
  * The caller's allow-list: the algorithm(s) the token's headers name, when the library supports
@@ -217,16 +193,8 @@ type JsonSerialization = { signatures?: JsonSignature[] } & JsonSignature;
  * compact text, and for text that is not JSON (which then goes to compactVerify, the library's only
  * text API, to be judged).
  */
-function jsonSerialization(jws: string | Record<string, unknown>): JsonSerialization | undefined {
-  if (typeof jws !== 'string') return jws as JsonSerialization;
-  if (!jws.trimStart().startsWith('{')) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(jws);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as JsonSerialization) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const jsonSerialization = (jws: string | Record<string, unknown>) =>
+  jsonSerializationOf<JsonSerialization>(jws);
 
 async function verifySerialized(jws: string | Record<string, unknown>, key: Verifier): Promise<void> {
   const json = jsonSerialization(jws);
@@ -249,9 +217,7 @@ interface GroupKeys {
 function importGroupKeys(group: JoseGroup): GroupKeys {
   const privateKey = importKeyMaterial(group.private);
   const publicKey = group.public === undefined ? undefined : importKeyMaterial(group.public);
-  const skipped = [privateKey, publicKey].flatMap((key) =>
-    key !== undefined && 'skipped' in key ? key.skipped.map((entry) => `${entry.kid}: ${entry.reason}`) : [],
-  );
+  const skipped = [privateKey, publicKey].flatMap(skippedKeys);
   return { verifier: publicKey ?? privateKey, skipped };
 }
 
@@ -273,64 +239,22 @@ async function runCase(group: JoseGroup, jws: string | Record<string, unknown>):
   }
 }
 
-/** The verdict, e.g. "accepted" or "rejected at verify: ERR_JWS_INVALID (...)". */
-function verdict(outcome: Outcome): string {
-  return outcome.accepted
-    ? 'accepted'
-    : `rejected at ${outcome.stage}: ${outcome.error.code} (${outcome.error.message})`;
-}
-
-/** The verdict plus the keys the set left out, for assertion messages. */
-function details(outcome: Outcome): string {
-  const skipped = outcome.skipped.length > 0 ? `; keys left out: ${outcome.skipped.join('; ')}` : '';
-  return verdict(outcome) + skipped;
-}
-
 // ---------------------------------------------------------------------------------------------
 
-interface Tally {
-  run: number;
-  passed: number;
-  exceptions: number;
-  acceptableAccepted: number;
-  acceptableRejected: number;
-  notJws: number;
-}
-
 for (const file of FILES) {
-  const vectors = loadVectors(file);
-  const exceptions = new Map(DOCUMENTED_EXCEPTIONS[file]!.map((entry) => [entry.tcId, entry]));
-  const tally: Tally = {
-    run: 0,
-    passed: 0,
-    exceptions: 0,
-    acceptableAccepted: 0,
-    acceptableRejected: 0,
-    notJws: 0,
-  };
+  const vectors = loadVectors<JoseFile>(file);
+  const exceptions = exceptionsByTcId(DOCUMENTED_EXCEPTIONS[file]!);
+  const tally: Tally & { notJws: number } = { ...newTally(), notJws: 0 };
 
   describe(`Wycheproof ${file}`, () => {
-    afterAll(() => {
-      const acceptable =
-        tally.acceptableAccepted + tally.acceptableRejected > 0
-          ? `, acceptable: ${tally.acceptableAccepted} accepted / ${tally.acceptableRejected} rejected`
-          : '';
-      const notJws = tally.notJws > 0 ? `, ${tally.notJws} JWE cases not in scope` : '';
-      console.log(
-        `[wycheproof] ${file}: ${tally.run} run, ${tally.passed} passed as Wycheproof says, ` +
-          `${tally.exceptions} documented exceptions${acceptable}${notJws}`,
-      );
-    });
+    afterAll(() =>
+      logSummary(file, tally, tally.notJws > 0 ? [`${tally.notJws} JWE cases not in scope`] : []),
+    );
 
     it('the documented exceptions name JWS cases of this file, each once', () => {
-      const all = vectors.testGroups.flatMap((group) => group.tests);
-      expect(all.length).toBe(vectors.numberOfTests);
-      for (const entry of DOCUMENTED_EXCEPTIONS[file]!) {
-        const found = all.filter((test) => test.tcId === entry.tcId);
-        expect(found, `tcId ${entry.tcId}`).toHaveLength(1);
-        expect(found[0]!.jws, `tcId ${entry.tcId} is a JWS case`).toBeDefined();
-        expect(found[0]!.result, `tcId ${entry.tcId}: Wycheproof's result`).toBe(entry.wycheproof);
-      }
+      expectExceptionsNameCases(vectors, DOCUMENTED_EXCEPTIONS[file]!, ({ test }, entry) => {
+        expect(test.jws, `tcId ${entry.tcId} is a JWS case`).toBeDefined();
+      });
       expect(exceptions.size).toBe(DOCUMENTED_EXCEPTIONS[file]!.length);
     });
 
@@ -341,19 +265,14 @@ for (const file of FILES) {
 
       describe(`group ${index} (${group.comment})`, () => {
         for (const test of jwsTests) {
-          const flags = test.flags.length > 0 ? ` [${test.flags.join(', ')}]` : '';
-          it(`tcId ${test.tcId} ${test.result}: ${test.comment}${flags}`, async () => {
+          it(caseTitle(test), async () => {
             tally.run++;
             const jws = test.jws!;
             const outcome = await runCase(group, jws);
             const exception = exceptions.get(test.tcId);
 
             if (exception !== undefined) {
-              expect(verdict(outcome), exception.why).toMatch(
-                exception.tessera === 'accepts'
-                  ? /^accepted$/
-                  : new RegExp(`^rejected at ${exception.stage}: ${exception.code} `),
-              );
+              expect(verdict(outcome), exception.why).toMatch(exceptionVerdict(exception));
               if (jsonSerialization(jws) !== undefined) {
                 // The compact API never takes a JSON serialization.
                 const text = typeof jws === 'string' ? jws : JSON.stringify(jws);
@@ -371,8 +290,7 @@ for (const file of FILES) {
                 expect(outcome.accepted, details(outcome)).toBe(false);
                 break;
               case 'acceptable':
-                if (outcome.accepted) tally.acceptableAccepted++;
-                else tally.acceptableRejected++;
+                countAcceptable(tally, outcome.accepted);
                 break;
             }
             tally.passed++;

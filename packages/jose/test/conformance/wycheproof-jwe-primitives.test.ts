@@ -17,7 +17,6 @@
 
 import { Buffer } from 'node:buffer';
 import { constants, createCipheriv, type KeyObject, pbkdf2Sync, privateDecrypt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   importJwk,
@@ -36,14 +35,21 @@ import {
   type KeyManagementSpec,
   MIN_PBES2_COUNT,
 } from '../../src/lib/jwe_algorithms.js';
+import {
+  caseTitle,
+  countAcceptable,
+  type DocumentedExceptionBase,
+  exceptionsByTcId,
+  expectExceptionsNameCases,
+  loadVectors,
+  logSummary,
+  newTally,
+  type Tally,
+  type VectorFile,
+  type VectorTest,
+} from './wycheproof.js';
 
-type Result = 'valid' | 'invalid' | 'acceptable';
-
-interface PrimitiveTest {
-  tcId: number;
-  comment: string;
-  flags: string[];
-  result: Result;
+interface PrimitiveTest extends VectorTest {
   // AEAD (aead_test_schema_v1): hex.
   key?: string;
   iv?: string;
@@ -78,10 +84,7 @@ interface PrimitiveGroup {
   tests: PrimitiveTest[];
 }
 
-interface PrimitiveFile {
-  numberOfTests: number;
-  testGroups: PrimitiveGroup[];
-}
+type PrimitiveFile = VectorFile<PrimitiveGroup>;
 
 type Family = 'gcm' | 'cbc-hmac' | 'aes-kw' | 'rsa-oaep' | 'ecdh' | 'xdh' | 'pbkdf2';
 
@@ -107,14 +110,10 @@ const FILES: readonly { file: string; family: Family; alg?: string }[] = [
 ];
 
 /** A case where Tessera deliberately refuses what Wycheproof calls valid; the refusal is asserted. */
-interface DocumentedException {
+interface DocumentedException extends DocumentedExceptionBase {
   readonly file: string;
-  readonly tcId: number;
-  /** What Wycheproof says. */
-  readonly wycheproof: Result;
   /** What Tessera does. */
   readonly tessera: string;
-  readonly why: string;
 }
 
 /**
@@ -123,11 +122,6 @@ interface DocumentedException {
  * 52 and 107, unwrap correctly; that JOSE cannot use such a key as a CEK is asserted alongside.)
  */
 const DOCUMENTED_EXCEPTIONS: readonly DocumentedException[] = [];
-
-function loadVectors(file: string): PrimitiveFile {
-  const url = new URL(`../vectors/wycheproof/testvectors_v1/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as PrimitiveFile;
-}
 
 const hex = (value: string | undefined): Buffer => Buffer.from(value ?? '', 'hex');
 const LIMITS = { maxPbes2Count: DEFAULT_MAX_PBES2_COUNT };
@@ -428,12 +422,7 @@ function runPbkdf2(alg: string, test: PrimitiveTest): Outcome {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Tally {
-  run: number;
-  passed: number;
-  exceptions: number;
-  acceptableAccepted: number;
-  acceptableRejected: number;
+interface PrimitiveTally extends Tally {
   /** Cases in groups no JOSE algorithm uses. */
   groupsNotApplicable: number;
   /** Cases JOSE cannot express, within applicable groups (the library's behaviour was asserted). */
@@ -446,16 +435,10 @@ function count(map: Map<string, number>, key: string): void {
 }
 
 for (const { file, family, alg: fixedAlg } of FILES) {
-  const vectors = loadVectors(file);
-  const exceptions = new Map(
-    DOCUMENTED_EXCEPTIONS.filter((entry) => entry.file === file).map((entry) => [entry.tcId, entry]),
-  );
-  const tally: Tally = {
-    run: 0,
-    passed: 0,
-    exceptions: 0,
-    acceptableAccepted: 0,
-    acceptableRejected: 0,
+  const vectors = loadVectors<PrimitiveFile>(file);
+  const exceptions = exceptionsByTcId(DOCUMENTED_EXCEPTIONS.filter((entry) => entry.file === file));
+  const tally: PrimitiveTally = {
+    ...newTally(),
     groupsNotApplicable: 0,
     notApplicable: new Map(),
     notes: new Map(),
@@ -463,33 +446,18 @@ for (const { file, family, alg: fixedAlg } of FILES) {
 
   describe(`Wycheproof ${file}`, () => {
     afterAll(() => {
-      const parts = [
-        `[wycheproof] ${file}: ${tally.run} run, ${tally.passed} passed as Wycheproof says, ` +
-          `${tally.exceptions} documented exceptions`,
-      ];
-      if (tally.acceptableAccepted + tally.acceptableRejected > 0)
-        parts.push(`acceptable: ${tally.acceptableAccepted} accepted / ${tally.acceptableRejected} rejected`);
+      const parts: string[] = [];
       for (const [reason, n] of tally.notApplicable) parts.push(`${n} not applicable to JOSE (${reason})`);
       if (tally.groupsNotApplicable > 0)
         parts.push(`${tally.groupsNotApplicable} cases in groups no JOSE algorithm uses`);
       for (const [note, n] of tally.notes) parts.push(`${n} ${note}`);
-      console.log(parts.join(', '));
+      logSummary(file, tally, parts);
     });
 
     it('the documented exceptions name runnable cases of this file, each once', () => {
-      const all = vectors.testGroups.flatMap((group) => group.tests);
-      expect(all.length).toBe(vectors.numberOfTests);
-      for (const entry of exceptions.values()) {
-        const found = vectors.testGroups.flatMap((group) =>
-          group.tests.filter((test) => test.tcId === entry.tcId).map((test) => ({ group, test })),
-        );
-        expect(found, `tcId ${entry.tcId}`).toHaveLength(1);
-        expect(
-          groupAlgorithm(family, fixedAlg, found[0]!.group),
-          `tcId ${entry.tcId} maps to JOSE`,
-        ).toBeDefined();
-        expect(found[0]!.test.result, `tcId ${entry.tcId}: Wycheproof's result`).toBe(entry.wycheproof);
-      }
+      expectExceptionsNameCases(vectors, exceptions.values(), ({ group }, entry) => {
+        expect(groupAlgorithm(family, fixedAlg, group), `tcId ${entry.tcId} maps to JOSE`).toBeDefined();
+      });
     });
 
     vectors.testGroups.forEach((group, index) => {
@@ -509,8 +477,7 @@ for (const { file, family, alg: fixedAlg } of FILES) {
 
       describe(`group ${index} (${label.join(', ')})`, () => {
         for (const test of group.tests) {
-          const flags = test.flags.length > 0 ? ` [${test.flags.join(', ')}]` : '';
-          it(`tcId ${test.tcId} ${test.result}: ${test.comment}${flags}`, () => {
+          it(caseTitle(test), () => {
             tally.run++;
             const exception = exceptions.get(test.tcId);
             let outcome: Outcome;
@@ -566,8 +533,7 @@ for (const { file, family, alg: fixedAlg } of FILES) {
                 expect(outcome.kind, verdict).toBe('rejected');
                 break;
               case 'acceptable':
-                if (outcome.kind === 'accepted') tally.acceptableAccepted++;
-                else tally.acceptableRejected++;
+                countAcceptable(tally, outcome.kind === 'accepted');
                 break;
             }
             tally.passed++;

@@ -13,69 +13,58 @@
 // the library's behaviour is asserted instead and the case is listed in DOCUMENTED_EXCEPTIONS below.
 
 import { Buffer } from 'node:buffer';
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  type AnyJoseError,
   compactDecrypt,
-  createLocalJwks,
   type FlattenedJwe,
   flattenedDecrypt,
   type GeneralJwe,
   generalDecrypt,
-  importJwk,
   isJoseError,
-  type JoseErrorCode,
-  type JsonWebKeySet,
   type JweDecryptOptions,
-  type Key,
-  type LocalJwks,
 } from '../../src/index.js';
 import { CONTENT_ENCRYPTION, KEY_MANAGEMENT } from '../../src/lib/jwe_algorithms.js';
+import {
+  caseTitle,
+  details,
+  exceptionsByTcId,
+  exceptionVerdict,
+  expectExceptionsNameCases,
+  importKeyMaterial,
+  type JoseException,
+  type JoseOutcome,
+  type JoseVectorGroup,
+  jsonSerialization as jsonSerializationOf,
+  type KeyMaterial,
+  loadVectors,
+  logSummary,
+  newTally,
+  skippedKeys,
+  type Tally,
+  type VectorFile,
+  type VectorTest,
+  verdict,
+} from './wycheproof.js';
 
-type Result = 'valid' | 'invalid' | 'acceptable';
-
-interface JoseTest {
-  tcId: number;
-  comment: string;
-  flags: string[];
+interface JoseTest extends VectorTest {
   jws?: unknown;
   /** Compact text, or a JSON serialization (as text, or as an object in json_web_crypto_test). */
   jwe?: string | Record<string, unknown>;
   enc?: string;
   /** The plaintext (hex), when Wycheproof gives it. */
   pt?: string;
-  result: Result;
 }
 
-interface JoseGroup {
-  type: string;
-  comment: string;
-  private: Record<string, unknown>;
-  public?: Record<string, unknown>;
-  tests: JoseTest[];
-}
+type JoseGroup = JoseVectorGroup<JoseTest>;
 
-interface JoseFile {
-  numberOfTests: number;
-  testGroups: JoseGroup[];
-}
+type JoseFile = VectorFile<JoseGroup>;
 
 /**
  * A case where Wycheproof's expected result contradicts RFC 7516 or a deliberate policy of Tessera,
- * which keeps its behaviour; the test asserts that behaviour.
+ * which keeps its behaviour; the test asserts that behaviour. A rejection happens at key import or at
+ * decryption.
  */
-interface DocumentedException {
-  readonly tcId: number;
-  /** What Wycheproof says. */
-  readonly wycheproof: Result;
-  /** What Tessera does. */
-  readonly tessera: 'accepts' | 'rejects';
-  /** For a rejection: where it happens (key import or decryption) and the error code. */
-  readonly stage?: 'import' | 'decrypt';
-  readonly code?: JoseErrorCode;
-  readonly why: string;
-}
+type DocumentedException = JoseException<'import' | 'decrypt'>;
 
 const RSA1_5_NOT_OFFERED =
   'a correct RSA1_5 (RSAES-PKCS1-v1_5) JWE. Tessera does not offer RSA1_5 at all (RFC 8725 §3.2: ' +
@@ -116,28 +105,14 @@ const DOCUMENTED_EXCEPTIONS: Record<string, readonly DocumentedException[]> = {
 
 const FILES = ['json_web_encryption_test.json', 'json_web_crypto_test.json'];
 
-function loadVectors(file: string): JoseFile {
-  const url = new URL(`../vectors/wycheproof/testvectors_v1/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as JoseFile;
-}
-
 // ---------------------------------------------------------------------------------------------
 
-type Decrypter = Key | LocalJwks;
+type Decrypter = KeyMaterial;
 
-type Outcome = { readonly skipped: readonly string[] } & (
-  | { readonly accepted: true; readonly plaintext: Buffer }
-  | { readonly accepted: false; readonly stage: 'import' | 'decrypt'; readonly error: AnyJoseError }
-);
+type Outcome = JoseOutcome<'import' | 'decrypt', { readonly plaintext: Buffer }>;
 
 const SUPPORTED_KEY_MANAGEMENT: readonly string[] = [...KEY_MANAGEMENT.keys()];
 const SUPPORTED_CONTENT_ENCRYPTION: readonly string[] = [...CONTENT_ENCRYPTION.keys()];
-
-/** A JWK, or a JWKS `{keys: [...]}`, imported with the library. */
-function importKeyMaterial(material: Record<string, unknown>): Decrypter {
-  if (Array.isArray(material.keys)) return createLocalJwks(material as unknown as JsonWebKeySet);
-  return importJwk(material);
-}
 
 /** The named values the library supports, else all of them (so the library's rules decide). */
 function allowList(named: readonly unknown[], supported: readonly string[]): string[] {
@@ -194,16 +169,8 @@ type JsonSerialization = JsonRecipient & {
  * The JSON serialization in a test's `jwe`: an object, or text that parses as one. `undefined` for
  * compact text, and for text that is not JSON (which then goes to compactDecrypt to be judged).
  */
-function jsonSerialization(jwe: string | Record<string, unknown>): JsonSerialization | undefined {
-  if (typeof jwe !== 'string') return jwe as JsonSerialization;
-  if (!jwe.trimStart().startsWith('{')) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(jwe);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as JsonSerialization) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const jsonSerialization = (jwe: string | Record<string, unknown>) =>
+  jsonSerializationOf<JsonSerialization>(jwe);
 
 function headersOf(jwe: string | Record<string, unknown>): Header[] {
   const json = jsonSerialization(jwe);
@@ -237,9 +204,7 @@ interface GroupKey {
 /** The decryption key is the group's `private` key; `public` (RSA groups) is the encryption key. */
 function importGroupKey(group: JoseGroup): GroupKey {
   const decrypter = importKeyMaterial(group.private);
-  const skipped =
-    'skipped' in decrypter ? decrypter.skipped.map((entry) => `${entry.kid}: ${entry.reason}`) : [];
-  return { decrypter, skipped };
+  return { decrypter, skipped: skippedKeys(decrypter) };
 }
 
 async function runCase(
@@ -264,54 +229,34 @@ async function runCase(
   }
 }
 
-/** The verdict, e.g. "accepted" or "rejected at decrypt: ERR_JWE_INVALID (...)". */
-function verdict(outcome: Outcome): string {
-  return outcome.accepted
-    ? 'accepted'
-    : `rejected at ${outcome.stage}: ${outcome.error.code} (${outcome.error.message})`;
-}
-
-/** The verdict plus the keys the set left out, for assertion messages. */
-function details(outcome: Outcome): string {
-  const skipped = outcome.skipped.length > 0 ? `; keys left out: ${outcome.skipped.join('; ')}` : '';
-  return verdict(outcome) + skipped;
-}
-
 // ---------------------------------------------------------------------------------------------
 
-interface Tally {
-  run: number;
-  passed: number;
-  exceptions: number;
+interface JweTally extends Tally {
   notJwe: number;
   /** Rejections per error code (invalid cases and exceptions), for the summary line. */
   codes: Map<string, number>;
 }
 
 for (const file of FILES) {
-  const vectors = loadVectors(file);
-  const exceptions = new Map(DOCUMENTED_EXCEPTIONS[file]!.map((entry) => [entry.tcId, entry]));
-  const tally: Tally = { run: 0, passed: 0, exceptions: 0, notJwe: 0, codes: new Map() };
+  const vectors = loadVectors<JoseFile>(file);
+  const exceptions = exceptionsByTcId(DOCUMENTED_EXCEPTIONS[file]!);
+  const tally: JweTally = { ...newTally(), notJwe: 0, codes: new Map() };
 
   describe(`Wycheproof ${file} (JWE)`, () => {
     afterAll(() => {
-      const notJwe = tally.notJwe > 0 ? `, ${tally.notJwe} JWS cases not in scope` : '';
       const codes = [...tally.codes].map(([code, n]) => `${code} ${n}`).join(', ');
-      console.log(
-        `[wycheproof] ${file}: ${tally.run} run, ${tally.passed} passed as Wycheproof says, ` +
-          `${tally.exceptions} documented exceptions${notJwe}${codes ? ` (rejections: ${codes})` : ''}`,
+      logSummary(
+        file,
+        tally,
+        tally.notJwe > 0 ? [`${tally.notJwe} JWS cases not in scope`] : [],
+        codes ? ` (rejections: ${codes})` : '',
       );
     });
 
     it('the documented exceptions name JWE cases of this file, each once', () => {
-      const all = vectors.testGroups.flatMap((group) => group.tests);
-      expect(all.length).toBe(vectors.numberOfTests);
-      for (const entry of DOCUMENTED_EXCEPTIONS[file]!) {
-        const found = all.filter((test) => test.tcId === entry.tcId);
-        expect(found, `tcId ${entry.tcId}`).toHaveLength(1);
-        expect(found[0]!.jwe, `tcId ${entry.tcId} is a JWE case`).toBeDefined();
-        expect(found[0]!.result, `tcId ${entry.tcId}: Wycheproof's result`).toBe(entry.wycheproof);
-      }
+      expectExceptionsNameCases(vectors, DOCUMENTED_EXCEPTIONS[file]!, ({ test }, entry) => {
+        expect(test.jwe, `tcId ${entry.tcId} is a JWE case`).toBeDefined();
+      });
       expect(exceptions.size).toBe(DOCUMENTED_EXCEPTIONS[file]!.length);
     });
 
@@ -322,8 +267,7 @@ for (const file of FILES) {
 
       describe(`group ${index} (${group.comment}, key alg ${String(group.private.alg)})`, () => {
         for (const test of jweTests) {
-          const flags = test.flags.length > 0 ? ` [${test.flags.join(', ')}]` : '';
-          it(`tcId ${test.tcId} ${test.result}: ${test.comment}${flags}`, async () => {
+          it(caseTitle(test), async () => {
             tally.run++;
             const jwe = test.jwe!;
             const headers = headersOf(jwe);
@@ -333,11 +277,7 @@ for (const file of FILES) {
             const exception = exceptions.get(test.tcId);
 
             if (exception !== undefined) {
-              expect(verdict(outcome), exception.why).toMatch(
-                exception.tessera === 'accepts'
-                  ? /^accepted$/
-                  : new RegExp(`^rejected at ${exception.stage}: ${exception.code} `),
-              );
+              expect(verdict(outcome), exception.why).toMatch(exceptionVerdict(exception));
               if (outcome.accepted && test.pt !== undefined)
                 expect(outcome.plaintext.toString('hex')).toBe(test.pt);
               if (jsonSerialization(jwe) !== undefined) {

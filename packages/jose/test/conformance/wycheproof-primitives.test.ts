@@ -14,7 +14,6 @@
 // differences are listed in DOCUMENTED_EXCEPTIONS.
 
 import { Buffer } from 'node:buffer';
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type AnyJoseError,
@@ -25,20 +24,27 @@ import {
   type Key,
 } from '../../src/index.js';
 import { JWS_ALGORITHMS, type JwsAlgorithmSpec } from '../../src/lib/jws_algorithms.js';
+import {
+  caseTitle,
+  countAcceptable,
+  type DocumentedExceptionBase,
+  exceptionsByTcId,
+  expectExceptionsNameCases,
+  loadVectors,
+  logSummary,
+  newTally,
+  type Tally,
+  type VectorFile,
+  type VectorTest,
+} from './wycheproof.js';
 
-type Result = 'valid' | 'invalid' | 'acceptable';
-
-interface PrimitiveTest {
-  tcId: number;
-  comment: string;
-  flags: string[];
+interface PrimitiveTest extends VectorTest {
   msg: string;
   /** Signature (hex); HMAC files call it `tag`. */
   sig?: string;
   tag?: string;
   /** HMAC key (hex). */
   key?: string;
-  result: Result;
 }
 
 interface PrimitiveGroup {
@@ -55,10 +61,7 @@ interface PrimitiveGroup {
   tests: PrimitiveTest[];
 }
 
-interface PrimitiveFile {
-  numberOfTests: number;
-  testGroups: PrimitiveGroup[];
-}
+type PrimitiveFile = VectorFile<PrimitiveGroup>;
 
 type Family = 'ecdsa' | 'eddsa' | 'rsa-pss' | 'rsa' | 'hmac';
 
@@ -96,15 +99,11 @@ const FILES: readonly { file: string; family: Family; alg?: string }[] = [
  * A case where Tessera deliberately refuses what Wycheproof calls valid. `refusal` must match the
  * message of the KeyInvalid error the library raises when importing the key.
  */
-interface DocumentedException {
+interface DocumentedException extends DocumentedExceptionBase {
   readonly file: string;
-  readonly tcId: number;
-  /** What Wycheproof says. */
-  readonly wycheproof: Result;
   /** What Tessera does. */
   readonly tessera: string;
   readonly refusal: RegExp;
-  readonly why: string;
 }
 
 const SHORT_HMAC_KEY =
@@ -137,11 +136,6 @@ const DOCUMENTED_EXCEPTIONS: readonly DocumentedException[] = [
   shortHmacKey('hmac_sha512_test.json', 164, 'HS512', 64),
   shortHmacKey('hmac_sha512_test.json', 165, 'HS512', 64),
 ];
-
-function loadVectors(file: string): PrimitiveFile {
-  const url = new URL(`../vectors/wycheproof/testvectors_v1/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as PrimitiveFile;
-}
 
 /**
  * The JWS algorithm a group's parameters correspond to, or `undefined` when they match none
@@ -215,57 +209,24 @@ function verdict(outcome: Outcome): string {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Tally {
-  run: number;
-  passed: number;
-  exceptions: number;
-  acceptableAccepted: number;
-  acceptableRejected: number;
-  notApplicable: number;
-}
-
 for (const { file, family, alg: fixedAlg } of FILES) {
-  const vectors = loadVectors(file);
-  const exceptions = new Map(
-    DOCUMENTED_EXCEPTIONS.filter((entry) => entry.file === file).map((entry) => [entry.tcId, entry]),
-  );
-  const tally: Tally = {
-    run: 0,
-    passed: 0,
-    exceptions: 0,
-    acceptableAccepted: 0,
-    acceptableRejected: 0,
-    notApplicable: 0,
-  };
+  const vectors = loadVectors<PrimitiveFile>(file);
+  const exceptions = exceptionsByTcId(DOCUMENTED_EXCEPTIONS.filter((entry) => entry.file === file));
+  const tally: Tally & { notApplicable: number } = { ...newTally(), notApplicable: 0 };
 
   describe(`Wycheproof ${file}`, () => {
-    afterAll(() => {
-      const acceptable =
-        tally.acceptableAccepted + tally.acceptableRejected > 0
-          ? `, acceptable: ${tally.acceptableAccepted} accepted / ${tally.acceptableRejected} rejected`
-          : '';
-      const notApplicable =
-        tally.notApplicable > 0 ? `, ${tally.notApplicable} cases in groups no JWS algorithm uses` : '';
-      console.log(
-        `[wycheproof] ${file}: ${tally.run} run, ${tally.passed} passed as Wycheproof says, ` +
-          `${tally.exceptions} documented exceptions${acceptable}${notApplicable}`,
-      );
-    });
+    afterAll(() =>
+      logSummary(
+        file,
+        tally,
+        tally.notApplicable > 0 ? [`${tally.notApplicable} cases in groups no JWS algorithm uses`] : [],
+      ),
+    );
 
     it('the documented exceptions name runnable cases of this file, each once', () => {
-      const all = vectors.testGroups.flatMap((group) => group.tests);
-      expect(all.length).toBe(vectors.numberOfTests);
-      for (const entry of exceptions.values()) {
-        const found = vectors.testGroups.flatMap((group) =>
-          group.tests.filter((test) => test.tcId === entry.tcId).map((test) => ({ group, test })),
-        );
-        expect(found, `tcId ${entry.tcId}`).toHaveLength(1);
-        expect(
-          groupAlgorithm(family, fixedAlg, found[0]!.group),
-          `tcId ${entry.tcId} maps to JWS`,
-        ).toBeDefined();
-        expect(found[0]!.test.result, `tcId ${entry.tcId}: Wycheproof's result`).toBe(entry.wycheproof);
-      }
+      expectExceptionsNameCases(vectors, exceptions.values(), ({ group }, entry) => {
+        expect(groupAlgorithm(family, fixedAlg, group), `tcId ${entry.tcId} maps to JWS`).toBeDefined();
+      });
     });
 
     vectors.testGroups.forEach((group, index) => {
@@ -285,8 +246,7 @@ for (const { file, family, alg: fixedAlg } of FILES) {
 
       describe(`group ${index} (${label.join(', ')})`, () => {
         for (const test of group.tests) {
-          const flags = test.flags.length > 0 ? ` [${test.flags.join(', ')}]` : '';
-          it(`tcId ${test.tcId} ${test.result}: ${test.comment}${flags}`, () => {
+          it(caseTitle(test), () => {
             tally.run++;
             const msg = Buffer.from(test.msg, 'hex');
             const sig = Buffer.from(test.sig ?? test.tag ?? '', 'hex');
@@ -342,8 +302,7 @@ for (const { file, family, alg: fixedAlg } of FILES) {
                 expect(outcome.accepted, verdict(outcome)).toBe(false);
                 break;
               case 'acceptable':
-                if (outcome.accepted) tally.acceptableAccepted++;
-                else tally.acceptableRejected++;
+                countAcceptable(tally, outcome.accepted);
                 break;
             }
             tally.passed++;

@@ -76,6 +76,11 @@ export function now(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+/** The claims of a token that passes every check: issuer, subject, audience, issued now, valid 10 minutes. */
+export function claims(): { iss: string; sub: string; aud: string; iat: number; exp: number } {
+  return { iss: 'https://issuer.example', sub: 'user-1', aud: 'api', iat: now(), exp: now() + 600 };
+}
+
 /** Calls `fn` and returns what it threw (or fails the test when it returns). */
 export function thrown(fn: () => unknown): unknown {
   try {

@@ -20,22 +20,14 @@ import {
 } from '../../src/index.js';
 import {
   b64u,
+  claims,
   forge,
   forgeSegments,
   hmacSigner,
   keySigner,
-  now,
   segments,
   thrown,
 } from '../helpers/forge.js';
-
-const claims = () => ({
-  iss: 'https://issuer.example',
-  sub: 'user-1',
-  aud: 'api',
-  iat: now(),
-  exp: now() + 600,
-});
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rsaPublic = importKeyObject(rsa.publicKey);

@@ -24,6 +24,7 @@ import {
 } from '../../src/index.js';
 import {
   b64u,
+  claims,
   forge,
   forgeSegments,
   hmacSigner,
@@ -51,14 +52,6 @@ const ENTRY_POINTS: [string, EntryPoint][] = [
 
 const viaEveryEntryPoint = (body: (verify: EntryPoint) => void) =>
   describe.each(ENTRY_POINTS)('via %s', (_name, verify) => body(verify));
-
-const claims = () => ({
-  iss: 'https://issuer.example',
-  sub: 'user-1',
-  aud: 'api',
-  iat: now(),
-  exp: now() + 600,
-});
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rsaPublic = importKeyObject(rsa.publicKey);
