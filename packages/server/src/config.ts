@@ -11,6 +11,13 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL instead of SQLite when set. */
   databaseUrl: string | undefined;
+  /**
+   * Redis for what every instance must share at once (revocation stream, denylist, login counters).
+   * Without it one process keeps these in memory: fine on one machine, wrong for several instances.
+   */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key, so several deployments can share one Redis. */
+  redisPrefix: string;
   /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
   masterKey: string | undefined;
   /** Default audience of access tokens (clients may narrow it). */
@@ -47,6 +54,8 @@ const SETTINGS = {
   issuer: { env: 'TESSERA_ISSUER', flag: 'issuer' },
   dataDir: { env: 'TESSERA_DATA_DIR', flag: 'data-dir' },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url' },
+  redisUrl: { env: 'REDIS_URL', flag: 'redis-url' },
+  redisPrefix: { env: 'TESSERA_REDIS_PREFIX', flag: 'redis-prefix' },
   masterKey: { env: 'TESSERA_MASTER_KEY', flag: undefined },
   audience: { env: 'TESSERA_AUDIENCE', flag: 'audience' },
   signingAlg: { env: 'TESSERA_SIGNING_ALG', flag: 'signing-alg' },
@@ -59,7 +68,12 @@ const SETTINGS = {
   logLevel: { env: 'TESSERA_LOG_LEVEL', flag: 'log-level' },
 } as const satisfies Record<keyof Config, { env: string; flag: string | undefined }>;
 
-const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set(['masterKey', 'adminPassword', 'databaseUrl']);
+const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
+  'masterKey',
+  'adminPassword',
+  'databaseUrl',
+  'redisUrl',
+]);
 const SIGNING_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -90,6 +104,8 @@ export function loadConfig(
     issuer,
     dataDir: resolve(overrides.dataDir ?? raw('dataDir') ?? '.tessera'),
     databaseUrl: overrides.databaseUrl ?? databaseUrl(raw('databaseUrl')),
+    redisUrl: overrides.redisUrl ?? redisUrl(raw('redisUrl')),
+    redisPrefix: overrides.redisPrefix ?? redisPrefix(raw('redisPrefix') ?? 'tessera:'),
     masterKey: overrides.masterKey ?? masterKey(raw('masterKey')),
     audience: overrides.audience ?? raw('audience') ?? issuer,
     signingAlg: overrides.signingAlg ?? oneOf('signingAlg', raw('signingAlg') ?? 'ES256', SIGNING_ALGS),
@@ -177,6 +193,19 @@ function oneOf<T extends string>(setting: string, value: string, allowed: readon
     throw new ConfigError(setting, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
   }
   return value as T;
+}
+
+function redisUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^rediss?:\/\/[^\s]+$/.test(value))
+    throw new ConfigError('redisUrl', 'must be a redis:// or rediss:// URL');
+  return value;
+}
+
+function redisPrefix(value: string): string {
+  if (!/^[A-Za-z0-9:_{}.-]{1,64}$/.test(value))
+    throw new ConfigError('redisPrefix', 'expected 1 to 64 letters, digits or : _ { } . -');
+  return value;
 }
 
 function databaseUrl(value: string | undefined): string | undefined {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { type AppOptions, buildApp } from './http/app.js';
 import { createServices, type Services } from './services.js';
+import { createLogger } from './shared/logger.js';
 
 export interface TesseraServer {
   app: FastifyInstance;
@@ -13,7 +14,7 @@ export interface TesseraServer {
 
 /** Key rotation and revocation pruning are checked this often. */
 const HOUSEKEEPING_MS = 60_000;
-/** Revocations written by other processes (the CLI) reach the stream within this. */
+/** Revocations and key rotations written by other processes reach this one within this. */
 const REVOCATION_SYNC_MS = 1_000;
 
 /**
@@ -30,7 +31,7 @@ export async function createServer(
   config: Config,
   options: AppOptions & { clock?: () => number } = {},
 ): Promise<TesseraServer> {
-  const services = await createServices(config, options.clock);
+  const services = await createServices(config, options.clock, createLogger(config, options.logger));
   const app = await buildApp(services, options);
   const housekeeping = setInterval(() => {
     void (async () => {
@@ -44,8 +45,22 @@ export async function createServer(
     })();
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
+  // Each second: revocations other processes wrote (and, scaled out, any the shared stream has not
+  // received yet), and keys another instance rotated. One warning per outage, not one per second.
+  let failing = false;
   const revocationSync = setInterval(() => {
-    services.revocations.sync().catch((err: unknown) => app.log.error({ err }, 'revocation sync failed'));
+    void (async () => {
+      try {
+        await services.revocations.sync();
+        await services.keys.refresh();
+        if (failing) app.log.info('store reachable again');
+        failing = false;
+      } catch (err) {
+        if (!failing)
+          app.log.warn({ reason: (err as Error).message }, 'sync with the store failed; retrying');
+        failing = true;
+      }
+    })();
   }, REVOCATION_SYNC_MS);
   revocationSync.unref();
   return {

@@ -1,7 +1,11 @@
 import type { Config } from './config.js';
 import { createSealer, loadMasterKey, type MasterKeySource } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
+import { createLocalFeed } from './revocation/feed.js';
+import { createRedisFeed } from './revocation/redis_feed.js';
 import { createRevocations, type Revocations } from './revocation/revocations.js';
+import { createLogger, type Logger } from './shared/logger.js';
+import { openRedis, type SharedRedis } from './shared/redis.js';
 import { type Audit, createAudit } from './store/audit.js';
 import { type Clients, createClients } from './store/clients.js';
 import { type Db, openDatabase } from './store/database.js';
@@ -21,12 +25,20 @@ export interface Services {
   revocations: Revocations;
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokens;
+  /** Shared state for several instances; undefined on one machine. */
+  redis: SharedRedis | undefined;
+  log: Logger;
   clock: () => number;
   close(): Promise<void>;
 }
 
-export async function createServices(config: Config, clock: () => number = Date.now): Promise<Services> {
+export async function createServices(
+  config: Config,
+  clock: () => number = Date.now,
+  log: Logger = createLogger(config),
+): Promise<Services> {
   const db = await openDatabase(config);
+  const redis = config.redisUrl ? openRedis(config.redisUrl, config.redisPrefix, log) : undefined;
   try {
     const masterKey = loadMasterKey(config);
     const sealer = createSealer(masterKey.key);
@@ -35,7 +47,15 @@ export async function createServices(config: Config, clock: () => number = Date.
     const users = createUsers(db, clock);
     const clients = createClients(db, clock);
     await clients.ensureBuiltIn(config.audience);
-    const revocations = createRevocations(db, config.accessTokenTtl, clock);
+    // Stream entries outlive the longest access token they could match (see revoke()).
+    const retentionMs = (config.accessTokenTtl + 60) * 1000;
+    const revocations = createRevocations(
+      db,
+      config.accessTokenTtl,
+      (entries) =>
+        redis ? createRedisFeed(redis, log, { retentionMs, clock }) : createLocalFeed(entries, clock),
+      clock,
+    );
     await revocations.load();
     return {
       config,
@@ -48,10 +68,17 @@ export async function createServices(config: Config, clock: () => number = Date.
       revocations,
       refreshTokens: createRefreshTokens(db, sealer, config, clock),
       accessTokens: createAccessTokens(config, keys, revocations, users, clock),
+      redis,
+      log,
       clock,
-      close: () => db.destroy(),
+      async close() {
+        await revocations.feed.close();
+        await redis?.close();
+        await db.destroy();
+      },
     };
   } catch (err) {
+    await redis?.close();
     await db.destroy();
     throw err;
   }

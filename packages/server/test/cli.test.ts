@@ -32,9 +32,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../src/passwords.js';
+import { createTestDatabase, dropTestDatabase } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const ANSI = /\u001b\[/;
@@ -43,6 +45,7 @@ const STACK_TRACE = /\n\s+at .+[:(]/;
 let buildDir = '';
 let cli = '';
 const tempDirs: string[] = [];
+const databases: string[] = [];
 
 /** Transpiles `src` (recursively) into `out`, one `.js` per `.ts`. */
 function transpileTree(src: string, out: string): void {
@@ -75,9 +78,10 @@ beforeAll(() => {
   cli = join(buildDir, 'server', 'cli', 'main.js');
 });
 
-afterAll(() => {
+afterAll(async () => {
   if (buildDir) rmSync(buildDir, { recursive: true, force: true });
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const url of databases) await dropTestDatabase(url);
 });
 
 function tempDir(prefix: string): string {
@@ -100,14 +104,55 @@ function baseEnv(): Record<string, string> {
 interface Home {
   dataDir: string;
   masterKey: string;
+  /** The store's database when the suite runs on PostgreSQL (`DATABASE_URL` in `env`). */
+  databaseUrl: string | undefined;
   env: Record<string, string>;
 }
 
-/** A fresh installation: its own data directory and master key. */
-function home(): Home {
+/** A fresh installation: its own data directory and master key, and database on PostgreSQL. */
+async function home(): Promise<Home> {
   const dataDir = tempDir('tessera-cli-');
   const masterKey = randomBytes(32).toString('base64url');
-  return { dataDir, masterKey, env: { TESSERA_DATA_DIR: dataDir, TESSERA_MASTER_KEY: masterKey } };
+  const databaseUrl = await createTestDatabase();
+  const env: Record<string, string> = { TESSERA_DATA_DIR: dataDir, TESSERA_MASTER_KEY: masterKey };
+  if (databaseUrl) {
+    databases.push(databaseUrl);
+    env.DATABASE_URL = databaseUrl;
+  }
+  return { dataDir, masterKey, databaseUrl, env };
+}
+
+async function withDatabase<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Everything the store holds, as text, by where it is: the files of the data directory (the SQLite
+ * database and its WAL) and, on PostgreSQL, every row of every table.
+ */
+async function storeContents({ dataDir, databaseUrl }: Home): Promise<[string, string | Buffer][]> {
+  const contents: [string, string | Buffer][] = readdirSync(dataDir).map((file) => [
+    file,
+    readFileSync(join(dataDir, file)),
+  ]);
+  if (databaseUrl) {
+    await withDatabase(databaseUrl, async (client) => {
+      const tables = await client.query<{ name: string }>(
+        `select table_name as name from information_schema.tables where table_schema = 'public'`,
+      );
+      for (const { name } of tables.rows) {
+        const rows = await client.query<{ row: string }>(`select t::text as row from "${name}" t`);
+        contents.push([name, rows.rows.map((r) => r.row).join('\n')]);
+      }
+    });
+  }
+  return contents;
 }
 
 interface Result {
@@ -194,7 +239,16 @@ function expectUsageError(result: Result, message: string | RegExp): void {
   expect(result.stderr).not.toMatch(STACK_TRACE);
 }
 
-function passwordHashOf(dataDir: string, username: string): string {
+async function passwordHashOf({ dataDir, databaseUrl }: Home, username: string): Promise<string> {
+  if (databaseUrl) {
+    const { rows } = await withDatabase(databaseUrl, (client) =>
+      client.query<{ password_hash: string }>('select password_hash from users where username = $1', [
+        username,
+      ]),
+    );
+    if (!rows[0]) throw new Error(`no user ${username}`);
+    return rows[0].password_hash;
+  }
   const db = new SQLite(join(dataDir, 'tessera.db'), { readonly: true });
   try {
     const row = db.prepare('select password_hash from users where username = ?').get(username) as
@@ -256,12 +310,12 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     // Each run gets its own home: two processes creating the same fresh store at once can collide
     // in the first migration, so every test below makes its store with one run before going parallel.
     const [none, unknown, unknownHelp, subcommand, option, missingValue] = await Promise.all([
-      tessera([], home()),
-      tessera(['frobnicate'], home()),
-      tessera(['frobnicate', '--help'], home()),
-      tessera(['user', 'frobnicate', 'bob'], home()),
-      tessera(['keys', 'list', '--frobnicate'], home()),
-      tessera(['keys', 'list', '--port'], home()),
+      tessera([], await home()),
+      tessera(['frobnicate'], await home()),
+      tessera(['frobnicate', '--help'], await home()),
+      tessera(['user', 'frobnicate', 'bob'], await home()),
+      tessera(['keys', 'list', '--frobnicate'], await home()),
+      tessera(['keys', 'list', '--port'], await home()),
     ]);
     expect(none.code).toBe(1);
     expect(none.stdout).toContain('Usage: tessera <command>');
@@ -273,7 +327,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   });
 
   it('refuses a bad setting with exit 2, naming it, before touching the data directory', async () => {
-    const { env, dataDir } = home();
+    const me = await home();
+    const { env, dataDir } = me;
     const [port, key] = await Promise.all([
       tessera(['user', 'list'], { env: { ...env, TESSERA_PORT: 'abc' } }),
       tessera(['keys', 'list'], { env: { ...env, TESSERA_MASTER_KEY: 'too-short-secret-value' } }),
@@ -282,10 +337,13 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     expectUsageError(key, /masterKey \(TESSERA_MASTER_KEY\)/);
     expect(key.stderr).not.toContain('too-short-secret-value');
     expect(readdirSync(dataDir)).toEqual([]);
+    // Nor the database, on PostgreSQL: not even the migrations ran.
+    expect(await storeContents(me)).toEqual([]);
   });
 
   it('adds, lists, disables users and sets passwords', async () => {
-    const { env, dataDir } = home();
+    const me = await home();
+    const { env } = me;
     const bobPassword = 'bob has a long password';
 
     const added = await tessera(['user', 'add', 'bob', '--password-stdin'], {
@@ -296,7 +354,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     expect(added.stdout).toMatch(/^created bob usr_\S+\n$/);
     expect(added.stdout + added.stderr).not.toContain(bobPassword);
     // The piped password is stored without its trailing newline.
-    expect((await verifyPassword(passwordHashOf(dataDir, 'bob'), bobPassword)).ok).toBe(true);
+    expect((await verifyPassword(await passwordHashOf(me, 'bob'), bobPassword)).ok).toBe(true);
 
     type Row = { id: string; username: string; disabled: boolean; roles: string[]; tokenVersion: number };
     const listed = await tesseraJson<Row[]>(['user', 'list'], { env });
@@ -315,7 +373,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     const shown = /^password (\S+) \(shown once\)$/m.exec(generated.stdout)?.[1];
     expect(shown).toMatch(/^[\w-]{24}$/);
     expect(generated.stdout.split(shown!).length - 1).toBe(1);
-    expect((await verifyPassword(passwordHashOf(dataDir, 'dave'), shown!)).ok).toBe(true);
+    expect((await verifyPassword(await passwordHashOf(me, 'dave'), shown!)).ok).toBe(true);
 
     const disabled = await tessera(['user', 'disable', 'bob'], { env });
     expect(disabled.code).toBe(0);
@@ -332,8 +390,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     expect(changed.stdout + changed.stderr).not.toContain(newPassword);
     expectUsageError(changedShort, 'password must be at least 12 characters');
     expectUsageError(unknown, 'no user "nobody"');
-    expect((await verifyPassword(passwordHashOf(dataDir, 'bob'), newPassword)).ok).toBe(true);
-    expect((await verifyPassword(passwordHashOf(dataDir, 'bob'), bobPassword)).ok).toBe(false);
+    expect((await verifyPassword(await passwordHashOf(me, 'bob'), newPassword)).ok).toBe(true);
+    expect((await verifyPassword(await passwordHashOf(me, 'bob'), bobPassword)).ok).toBe(false);
 
     const final = await tessera(['user', 'list', '--json'], { env });
     const rows = JSON.parse(final.stdout) as Row[];
@@ -348,7 +406,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   });
 
   it('adds clients, printing a confidential secret once, and lists them without secrets', async () => {
-    const { env, dataDir } = home();
+    const me = await home();
+    const { env } = me;
     const added = await tesseraJson<Record<string, string>>(
       ['client', 'add', 'svc', '--type', 'confidential', '--audience', 'api'],
       { env },
@@ -360,10 +419,10 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     });
     const secret = added.client_secret!;
     const secretHash = createHash('sha256').update(secret).digest('base64url');
-    // Stored only as a hash (the WAL included).
-    for (const file of readdirSync(dataDir)) {
-      expect(readFileSync(join(dataDir, file)).includes(secret), file).toBe(false);
-    }
+    // Stored only as a hash (the WAL included; on PostgreSQL, in any row of any table).
+    const stored = await storeContents(me);
+    expect(stored.some(([, content]) => content.includes(secretHash))).toBe(true);
+    for (const [where, content] of stored) expect(content.includes(secret), where).toBe(false);
 
     const [publicClient, duplicate] = await Promise.all([
       tessera(
@@ -399,7 +458,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   });
 
   it('lists signing keys and rotates them', async () => {
-    const { env } = home();
+    const { env } = await home();
     type Key = { kid: string; alg: string; state: string; expiresAt: number | null };
     const before = await tesseraJson<Key[]>(['keys', 'list'], { env });
     expect(before.map((k) => [k.state, k.alg])).toEqual([
@@ -429,7 +488,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   });
 
   it('signs, verifies and decodes access tokens', async () => {
-    const { env } = home();
+    const { env } = await home();
     const alice = await tesseraJson<{ id: string }>(['user', 'add', 'alice', '--password-stdin'], {
       env,
       input: 'alice has a long password\n',
@@ -510,7 +569,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   });
 
   it('serves: prints the admin password once, the issuer and JWKS, answers, stops on SIGTERM', async () => {
-    const { env } = home();
+    const { env } = await home();
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
 

@@ -24,6 +24,8 @@ describe('loadConfig defaults', () => {
       issuer: 'http://127.0.0.1:4000',
       dataDir: resolve('.tessera'),
       databaseUrl: undefined,
+      redisUrl: undefined,
+      redisPrefix: 'tessera:',
       masterKey: undefined,
       audience: 'http://127.0.0.1:4000',
       signingAlg: 'ES256',
@@ -58,6 +60,8 @@ describe('loadConfig sources', () => {
       TESSERA_ISSUER: 'https://auth.example.com/',
       TESSERA_DATA_DIR: '/var/lib/tessera',
       DATABASE_URL: 'postgresql://tessera@db/tessera',
+      REDIS_URL: 'redis://:secret@cache:6379/2',
+      TESSERA_REDIS_PREFIX: 'auth-prod:',
       TESSERA_MASTER_KEY: MASTER_KEY,
       TESSERA_AUDIENCE: 'https://api.example.com',
       TESSERA_SIGNING_ALG: 'EdDSA',
@@ -75,6 +79,8 @@ describe('loadConfig sources', () => {
       issuer: 'https://auth.example.com', // trailing slash dropped
       dataDir: '/var/lib/tessera',
       databaseUrl: 'postgresql://tessera@db/tessera',
+      redisUrl: 'redis://:secret@cache:6379/2',
+      redisPrefix: 'auth-prod:',
       masterKey: MASTER_KEY,
       audience: 'https://api.example.com',
       signingAlg: 'EdDSA',
@@ -130,6 +136,10 @@ describe('loadConfig refuses bad values, naming the setting', () => {
     ['relative issuer', { TESSERA_ISSUER: 'auth.example.com' }, 'issuer'],
     ['DATABASE_URL for mysql', { DATABASE_URL: 'mysql://u@db/tessera' }, 'databaseUrl'],
     ['DATABASE_URL that is a path', { DATABASE_URL: '/var/lib/tessera.db' }, 'databaseUrl'],
+    ['REDIS_URL over http', { REDIS_URL: 'http://cache:6379' }, 'redisUrl'],
+    ['REDIS_URL with a space', { REDIS_URL: 'redis://cache :6379' }, 'redisUrl'],
+    ['TESSERA_REDIS_PREFIX with a space', { TESSERA_REDIS_PREFIX: 'a b' }, 'redisPrefix'],
+    ['TESSERA_REDIS_PREFIX too long', { TESSERA_REDIS_PREFIX: 'p'.repeat(65) }, 'redisPrefix'],
     ['master key too short', { TESSERA_MASTER_KEY: MASTER_KEY.slice(1) }, 'masterKey'],
     ['master key too long', { TESSERA_MASTER_KEY: `${MASTER_KEY}A` }, 'masterKey'],
     ['master key in standard base64', { TESSERA_MASTER_KEY: `${MASTER_KEY.slice(0, 42)}+` }, 'masterKey'],
@@ -199,23 +209,28 @@ describe('describeConfig', () => {
     masterKey: MASTER_KEY,
     adminPassword: 'a very secret admin password',
     databaseUrl: 'postgres://tessera:db-pass-123@db.internal:5432/tessera',
+    redisUrl: 'rediss://default:redis-pass-456@cache.internal:6380',
   };
 
-  it('redacts the master key, the admin password and the database URL', () => {
+  it('redacts the master key, the admin password, the database URL and the Redis URL', () => {
     const described = describeConfig(
       loadConfig({
         TESSERA_MASTER_KEY: secrets.masterKey,
         TESSERA_ADMIN_PASSWORD: secrets.adminPassword,
         DATABASE_URL: secrets.databaseUrl,
+        REDIS_URL: secrets.redisUrl,
       }),
     );
     const text = JSON.stringify(described);
     for (const value of Object.values(secrets)) expect(text).not.toContain(value);
     expect(text).not.toContain('db-pass-123');
+    expect(text).not.toContain('redis-pass-456');
     expect(described).toMatchObject({
       masterKey: '[redacted]',
       adminPassword: '[redacted]',
       databaseUrl: '[redacted]',
+      redisUrl: '[redacted]',
+      redisPrefix: 'tessera:',
     });
   });
 

@@ -14,7 +14,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await server.close();
-  removeDataDir(server.dataDir);
+  await removeDataDir(server.dataDir);
 });
 
 async function login(password = ADMIN_PASSWORD): Promise<Response> {

@@ -6,7 +6,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ARGON2_PARAMETERS } from '../src/passwords.js';
 import { createServer } from '../src/server.js';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import {
+  ADMIN_PASSWORD,
+  databaseUrlFor,
+  post,
+  removeDataDir,
+  startServer,
+  type TestServer,
+} from './helpers.js';
 import {
   addClients,
   basic,
@@ -33,7 +40,7 @@ async function start(): Promise<TestServer> {
   server = await startServer({ refreshGrace: 5 });
   cleanup.push(async () => {
     await server.close();
-    removeDataDir(server.dataDir);
+    await removeDataDir(server.dataDir);
   });
   await addClients(server);
   return server;
@@ -269,11 +276,12 @@ describe('log redaction', () => {
     const stream = { write: (line: string) => void lines.push(line) };
     const dataDir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
     const masterKey = 'Mk9v3-xQ_7pLwR2sT8uY1zA4bC6dE0fG5hJ3kL7mN9o';
-    const config = loadConfig({}, {}, { dataDir, port: 0, masterKey, logLevel: 'trace' });
+    const databaseUrl = await databaseUrlFor(dataDir);
+    const config = loadConfig({}, {}, { dataDir, databaseUrl, port: 0, masterKey, logLevel: 'trace' });
     const logged = await createServer(config, { logger: { ...extra, stream } });
     cleanup.push(async () => {
       await logged.close();
-      removeDataDir(dataDir);
+      await removeDataDir(dataDir);
     });
     await logged.services.users.create('alice', ADMIN_PASSWORD);
     const { secret } = await logged.services.clients.add({
@@ -355,7 +363,7 @@ describe('log redaction', () => {
 
     await logged.close();
     cleanup.pop();
-    cleanup.push(async () => removeDataDir(dataDir));
+    cleanup.push(() => removeDataDir(dataDir));
     const log = lines.join('');
     // The capture worked: requests were logged, with their headers redacted where serialized.
     expect(log).toContain('incoming request');

@@ -26,7 +26,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await server.close();
-  removeDataDir(server.dataDir);
+  await removeDataDir(server.dataDir);
 });
 
 interface Tokens {

@@ -16,7 +16,15 @@ import { createSealer, MASTER_KEY_FILE } from '../src/keys/master_key.js';
 import type { SigningKeyInfo } from '../src/keys/signing_keys.js';
 import { RETIRED_KEY_MARGIN } from '../src/keys/signing_keys.js';
 import { createServer } from '../src/server.js';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import {
+  ADMIN_PASSWORD,
+  createTestDatabase,
+  dropTestDatabase,
+  post,
+  removeDataDir,
+  startServer,
+  type TestServer,
+} from './helpers.js';
 
 /** The master key `startServer` uses. */
 const TEST_MASTER_KEY = 'A'.repeat(43);
@@ -33,7 +41,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await server.close();
-  removeDataDir(server.dataDir);
+  await removeDataDir(server.dataDir);
 });
 
 async function login(): Promise<string> {
@@ -170,7 +178,16 @@ describe('signing keys', () => {
     let code: number;
     let output: string;
     try {
-      code = await main(['keys', 'rotate', '--json', '--data-dir', server.dataDir]);
+      // The same store as the server: its data directory, and its database when on PostgreSQL.
+      const database = server.services.config.databaseUrl;
+      code = await main([
+        'keys',
+        'rotate',
+        '--json',
+        '--data-dir',
+        server.dataDir,
+        ...(database ? ['--database-url', database] : []),
+      ]);
       output = write.mock.calls.map((call) => String(call[0])).join('');
     } finally {
       write.mockRestore();
@@ -247,7 +264,10 @@ describe('signing keys', () => {
 
   it('creates the development master key file with mode 0600 when no master key is configured', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'tessera-dev-key-')), 'data');
-    const config = loadConfig({}, {}, { dataDir, port: 0, logLevel: 'silent' });
+    // The data directory must not exist yet (the server creates it): on PostgreSQL the database is
+    // made here rather than through the data directory (startServer's way).
+    const databaseUrl = await createTestDatabase();
+    const config = loadConfig({}, {}, { dataDir, databaseUrl, port: 0, logLevel: 'silent' });
     expect(config.masterKey).toBeUndefined();
     const started: { close(): Promise<void> }[] = [];
     try {
@@ -275,7 +295,8 @@ describe('signing keys', () => {
       expect(statSync(file).mode & 0o777).toBe(0o600);
     } finally {
       for (const s of started) await s.close();
-      removeDataDir(join(dataDir, '..'));
+      await removeDataDir(join(dataDir, '..'));
+      await dropTestDatabase(databaseUrl);
     }
   });
 });

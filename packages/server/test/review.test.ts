@@ -11,7 +11,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await server.close();
-  removeDataDir(server.dataDir);
+  await removeDataDir(server.dataDir);
 });
 
 describe('introspection tells a resource server only about tokens meant for it (RFC 7662 §4)', () => {
@@ -86,7 +86,7 @@ describe('revocations written by another process', () => {
       await cli.close();
     }
     const seen: string[] = [];
-    const unsubscribe = server.services.revocations.onRevoked((event) => seen.push(event.kind));
+    const unsubscribe = server.services.revocations.feed.subscribe((event) => void seen.push(event.kind));
     await server.services.revocations.sync();
     unsubscribe();
     expect(seen).toEqual(['sub']);

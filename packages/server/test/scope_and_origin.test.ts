@@ -9,7 +9,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await server.close();
-  removeDataDir(server.dataDir);
+  await removeDataDir(server.dataDir);
 });
 
 const refresh = (token: string, extra: Record<string, string> = {}) =>

@@ -13,7 +13,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await server.close();
-  removeDataDir(server.dataDir);
+  await removeDataDir(server.dataDir);
 });
 
 async function login() {

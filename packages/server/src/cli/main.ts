@@ -161,13 +161,23 @@ async function serve(config: Config): Promise<number> {
   }
   if ((await services.users.list()).length === 0) {
     const password = config.adminPassword ?? randomBytes(18).toString('base64url');
-    await services.users.create('admin', password, { roles: ['admin'] });
-    await services.audit.record({ type: 'user_created', detail: { username: 'admin' } });
-    process.stdout.write(
-      config.adminPassword
-        ? `${green('created user')} admin (password from TESSERA_ADMIN_PASSWORD)\n`
-        : `${green('created user')} admin with password ${bold(password)}  ${dim('(shown once)')}\n`,
+    const { UserExists } = await import('../store/users.js');
+    // Several instances starting on one new database: only the one that creates it says so.
+    const created = await services.users.create('admin', password, { roles: ['admin'] }).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof UserExists) return false;
+        throw err;
+      },
     );
+    if (created) {
+      await services.audit.record({ type: 'user_created', detail: { username: 'admin' } });
+      process.stdout.write(
+        config.adminPassword
+          ? `${green('created user')} admin (password from TESSERA_ADMIN_PASSWORD)\n`
+          : `${green('created user')} admin with password ${bold(password)}  ${dim('(shown once)')}\n`,
+      );
+    }
   }
   process.stdout.write(`${dim('configuration')} ${JSON.stringify(describeConfig(config))}\n`);
   const url = await server.listen();

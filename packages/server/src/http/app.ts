@@ -2,8 +2,10 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
+import { REDACTED_PATHS } from '../shared/logger.js';
+import { isStoreUnavailable } from '../store/database.js';
 import { OAuthError, sendOAuthError } from './errors.js';
-import { createLoginThrottle } from './login_throttle.js';
+import { createLoginThrottle, createRedisLoginThrottle } from './login_throttle.js';
 import { createMetrics } from './metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
@@ -17,17 +19,6 @@ import { wellKnownRoutes } from './routes/well_known.js';
 
 /** Bodies are small JSON or form documents; anything bigger is refused before it is read. */
 export const BODY_LIMIT = 16 * 1024;
-
-/**
- * Paths pino must never print. A token, cookie or password reaching a log is a credential leak.
- * Request bodies are not logged at all; these cover the headers Fastify's serializers include.
- */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-tessera-csrf"]',
-  'res.headers["set-cookie"]',
-];
 
 export interface AppOptions {
   /** pino logger options, or false for silence (tests). */
@@ -57,7 +48,9 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(cookie);
 
   const metrics = createMetrics(services);
-  const throttle = createLoginThrottle(services.clock);
+  const throttle = services.redis
+    ? createRedisLoginThrottle(services.redis, services.log, services.clock)
+    : createLoginThrottle(services.clock);
 
   app.addHook('onSend', async (request, reply, payload) => {
     // Security headers for an API that serves JSON only.
@@ -95,6 +88,15 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     }
     if (status >= 400 && status < 500)
       return sendOAuthError(reply, new OAuthError(status, 'invalid_request', error.message));
+    if (isStoreUnavailable(error)) {
+      // The database is restarting or out of reach: nothing was half-written (each change is one
+      // transaction or one conditional update), and the client may simply try again.
+      request.log.warn({ reason: error.message }, 'store unavailable');
+      return sendOAuthError(
+        reply,
+        new OAuthError(503, 'temporarily_unavailable', 'try again shortly', { 'retry-after': '1' }),
+      );
+    }
     request.log.error({ err: error }, 'request failed');
     return sendOAuthError(reply, new OAuthError(500, 'server_error', 'internal error'));
   });

@@ -34,7 +34,7 @@ export function createMetrics(services: Services): Metrics {
     help: 'Live entries in the revocation list',
     registers: [registry],
     collect() {
-      this.set(services.revocations.snapshot().length);
+      this.set(services.revocations.size());
     },
   });
   return {

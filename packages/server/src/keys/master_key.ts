@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 
@@ -34,6 +34,8 @@ export function loadMasterKey(config: Pick<Config, 'masterKey' | 'dataDir'>): Ma
     return { key, origin: 'file' };
   }
   const key = randomBytes(32);
+  // On PostgreSQL nothing else creates the data directory.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   return { key, origin: 'generated' };
 }

@@ -10,7 +10,7 @@ import {
   type Signer,
 } from '@tessera/jose';
 import type { Config } from '../config.js';
-import type { Db } from '../store/database.js';
+import { type Db, isUniqueViolation } from '../store/database.js';
 import type { Sealer } from './master_key.js';
 
 const SEAL_PURPOSE = 'signing-key';
@@ -38,6 +38,11 @@ export interface SigningKeyInfo {
 export interface SigningKeys {
   /** Makes sure a current and a next key exist, and applies the rotation schedule. */
   ensure(): Promise<void>;
+  /**
+   * Reloads when the keys in the store changed (another instance rotated), so every instance signs
+   * with the same key and publishes the same JWKS. Cheap when nothing changed.
+   */
+  refresh(): Promise<void>;
   /** Rotates now: next → current, current → retired, a new next; drops retired keys past their tokens. */
   rotate(): Promise<void>;
   /** The signer for access tokens (the current key). */
@@ -64,31 +69,59 @@ export function createSigningKeys(
   let currentSigner: Signer | undefined;
   let published: LocalJwks = createLocalJwks({ keys: [] });
   let currentActivatedAt = 0;
+  /** What the loaded keys looked like in the store, to notice another instance's rotation. */
+  let loadedVersion = '';
 
-  async function createKey(state: KeyState, now: number): Promise<void> {
+  async function newKey(state: KeyState, now: number) {
     const { privateKey } = await generateKeyPair(config.signingAlg);
     const publicJwk = exportJwk(privateKey, { public: true });
     const kid = jwkThumbprint(publicJwk);
-    await db
-      .insertInto('signing_keys')
-      .values({
-        kid,
-        alg: config.signingAlg,
-        state,
-        public_jwk: JSON.stringify({ ...publicJwk, kid, alg: config.signingAlg, use: 'sig' }),
-        private_jwk_sealed: sealer.seal(JSON.stringify(exportJwk(privateKey)), SEAL_PURPOSE),
-        created_at: now,
-        activated_at: state === 'current' ? now : null,
-        retired_at: null,
-        expires_at: null,
-      })
-      .execute();
+    return {
+      kid,
+      alg: config.signingAlg,
+      state,
+      public_jwk: JSON.stringify({ ...publicJwk, kid, alg: config.signingAlg, use: 'sig' }),
+      private_jwk_sealed: sealer.seal(JSON.stringify(exportJwk(privateKey)), SEAL_PURPOSE),
+      created_at: now,
+      activated_at: state === 'current' ? now : null,
+      retired_at: null,
+      expires_at: null,
+    };
+  }
+
+  /**
+   * Adds a key unless another instance got there first: at most one key can be `next` and one
+   * `current` (unique indexes), so two instances starting or rotating at once cannot both add one.
+   */
+  async function createKey(state: KeyState, now: number): Promise<void> {
+    try {
+      await db
+        .insertInto('signing_keys')
+        .values(await newKey(state, now))
+        .execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+  }
+
+  /** The live keys and their states: changes when any instance rotates or a retired key expires. */
+  async function version(now: number): Promise<string> {
+    const rows = await db.selectFrom('signing_keys').select(['kid', 'state', 'expires_at']).execute();
+    return rows
+      .filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now)
+      .map((row) => `${row.kid}:${row.state}`)
+      .sort()
+      .join(',');
   }
 
   async function load(): Promise<void> {
     const now = clock();
     const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
     const live = rows.filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now);
+    loadedVersion = live
+      .map((row) => `${row.kid}:${row.state}`)
+      .sort()
+      .join(',');
     published = createLocalJwks({ keys: live.map((row) => JSON.parse(row.public_jwk) as Jwk) });
     const current = rows.find((row) => row.state === 'current');
     if (!current) throw new Error('no current signing key');
@@ -115,50 +148,90 @@ export function createSigningKeys(
     currentActivatedAt = current.activated_at ?? current.created_at;
   }
 
-  async function rotate(): Promise<void> {
+  /**
+   * Rotates from the current key `from`: it retires, next becomes current, a new next is added, all
+   * in one transaction. The retirement only applies while `from` is still current, so when several
+   * instances rotate at once exactly one succeeds; the others find the work done and reload.
+   */
+  async function rotateFrom(from: string): Promise<void> {
     const now = clock();
-    await db.transaction().execute(async (trx) => {
-      const retiredUntil = now + (config.accessTokenTtl + RETIRED_KEY_MARGIN) * 1000;
-      await trx
-        .updateTable('signing_keys')
-        .set({ state: 'retired', retired_at: now, expires_at: retiredUntil })
-        .where('state', '=', 'current')
-        .execute();
-      await trx
-        .updateTable('signing_keys')
-        .set({ state: 'current', activated_at: now })
-        .where('state', '=', 'next')
-        .execute();
-      await trx
-        .deleteFrom('signing_keys')
-        .where('state', '=', 'retired')
-        .where('expires_at', '<=', now)
-        .execute();
-    });
-    await createKey('next', now);
+    const next = await newKey('next', now);
+    try {
+      await db.transaction().execute(async (trx) => {
+        const retiredUntil = now + (config.accessTokenTtl + RETIRED_KEY_MARGIN) * 1000;
+        const retired = await trx
+          .updateTable('signing_keys')
+          .set({ state: 'retired', retired_at: now, expires_at: retiredUntil })
+          .where('state', '=', 'current')
+          .where('kid', '=', from)
+          .executeTakeFirst();
+        if (Number(retired.numUpdatedRows) !== 1) throw new RotatedElsewhere();
+        await trx
+          .updateTable('signing_keys')
+          .set({ state: 'current', activated_at: now })
+          .where('state', '=', 'next')
+          .execute();
+        await trx.insertInto('signing_keys').values(next).execute();
+        await trx
+          .deleteFrom('signing_keys')
+          .where('state', '=', 'retired')
+          .where('expires_at', '<=', now)
+          .execute();
+      });
+    } catch (err) {
+      if (!(err instanceof RotatedElsewhere) && !isUniqueViolation(err)) throw err;
+    }
+    // If there was no `next` key to promote, this adds the missing one.
+    await ensureStates(now);
     await load();
+  }
+
+  /** A current and a next key exist (created or promoted here unless another instance did it). */
+  async function ensureStates(now: number): Promise<void> {
+    const rows = await db.selectFrom('signing_keys').select(['kid', 'state']).execute();
+    if (!rows.some((row) => row.state === 'current')) {
+      const next = rows.find((row) => row.state === 'next');
+      try {
+        if (next)
+          await db
+            .updateTable('signing_keys')
+            .set({ state: 'current', activated_at: now })
+            .where('kid', '=', next.kid)
+            .where('state', '=', 'next')
+            .execute();
+        else await createKey('current', now);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+      }
+    }
+    if (!(await db.selectFrom('signing_keys').select('kid').where('state', '=', 'next').executeTakeFirst())) {
+      await createKey('next', now);
+    }
+  }
+
+  async function rotate(): Promise<void> {
+    const current = await db
+      .selectFrom('signing_keys')
+      .select('kid')
+      .where('state', '=', 'current')
+      .executeTakeFirst();
+    if (!current) {
+      await ensureStates(clock());
+      return load();
+    }
+    await rotateFrom(current.kid);
   }
 
   return {
     async ensure() {
       const now = clock();
-      const states = (await db.selectFrom('signing_keys').select('state').execute()).map((row) => row.state);
-      if (!states.includes('current')) {
-        if (states.includes('next'))
-          await db
-            .updateTable('signing_keys')
-            .set({ state: 'current', activated_at: now })
-            .where('state', '=', 'next')
-            .execute();
-        else await createKey('current', now);
-      }
-      if (
-        !(await db.selectFrom('signing_keys').select('kid').where('state', '=', 'next').executeTakeFirst())
-      ) {
-        await createKey('next', now);
-      }
+      await ensureStates(now);
       await load();
-      if (now - currentActivatedAt >= config.keyRotationInterval * 1000) await rotate();
+      const current = currentSigner?.kid;
+      if (current && now - currentActivatedAt >= config.keyRotationInterval * 1000) await rotateFrom(current);
+    },
+    async refresh() {
+      if ((await version(clock())) !== loadedVersion) await load();
     },
     rotate,
     signer() {
@@ -184,3 +257,6 @@ export function createSigningKeys(
     },
   };
 }
+
+/** Another instance rotated first (a normal outcome, not a failure). */
+class RotatedElsewhere extends Error {}

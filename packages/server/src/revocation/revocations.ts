@@ -1,21 +1,7 @@
-import { EventEmitter } from 'node:events';
 import type { Db } from '../store/database.js';
+import type { RevocationEntry, RevocationFeed } from './feed.js';
 
-/**
- * A revocation, by one of the three handles every verifier can check without a database: one access
- * token (`jti`), every access token of a session (`sid`), or every token of a user issued below a
- * token version (`sub` + `ver`: log out everywhere, password change, disable).
- */
-export interface RevocationEvent {
-  /** Monotonic id: the SSE event id, for resuming with Last-Event-ID. */
-  id: number;
-  kind: 'jti' | 'sid' | 'sub';
-  value: string;
-  /** For `sub`: tokens with `ver` below this are revoked. */
-  ver: number | null;
-  /** When the longest access token this entry could match has expired; then the entry is dropped. */
-  expiresAt: number;
-}
+export type { RevocationEntry } from './feed.js';
 
 export interface AccessTokenHandles {
   jti?: unknown;
@@ -27,55 +13,134 @@ export interface AccessTokenHandles {
 export interface Revocations {
   /** Reads the live entries from the store (on start). */
   load(): Promise<void>;
-  revoke(kind: RevocationEvent['kind'], value: string, ver?: number): Promise<RevocationEvent>;
+  /** Writes the entry to the store (the truth), applies it here, then hands it to the feed. */
+  revoke(kind: RevocationEntry['kind'], value: string, ver?: number): Promise<RevocationEntry>;
   isRevoked(token: AccessTokenHandles): boolean;
-  /** Live entries, oldest first (the snapshot sent on connect). */
-  snapshot(): RevocationEvent[];
-  /** Live entries after `id` (resume after a reconnect). */
-  since(id: number): RevocationEvent[];
-  onRevoked(listener: (event: RevocationEvent) => void): () => void;
+  /** How many entries are live here (a metric). */
+  size(): number;
+  /** The feed `GET /revocations` relays. */
+  readonly feed: RevocationFeed;
   /** Drops entries whose tokens have all expired. */
   prune(): Promise<void>;
   /**
-   * Picks up revocations other processes wrote to the store (`tessera user disable` while the server
-   * runs): adds them and emits them to the stream.
+   * Picks up revocations other processes wrote to the store (another instance, `tessera user
+   * disable`), and sends the feed whatever it has not delivered yet.
    */
   sync(): Promise<void>;
 }
 
+/** At most this many undelivered rows are sent per sync, so a long outage drains in steps. */
+const REDELIVERY_BATCH = 500;
+
 /**
- * The revocation list: durable in the store, mirrored in memory so the server's own checks and the
- * event stream never wait on the database. Entries expire with the tokens they could match, so the
- * set stays as small as the number of revocations in one access-token lifetime.
+ * The revocation list: durable in the store, mirrored in memory so the server's own checks never
+ * wait on the database, and delivered through a feed to every subscriber. Entries expire with the
+ * tokens they could match, so the set stays as small as the number of revocations in one
+ * access-token lifetime.
  */
 export function createRevocations(
   db: Db,
   accessTokenTtl: number,
+  makeFeed: (entries: () => Iterable<RevocationEntry>) => RevocationFeed,
   clock: () => number = Date.now,
 ): Revocations {
-  const events = new EventEmitter();
-  events.setMaxListeners(0);
-  let entries: RevocationEvent[] = [];
+  /** By store row id: an entry heard from the feed, the store and ourselves is one entry. */
+  const entries = new Map<number, RevocationEntry>();
   const jtis = new Set<string>();
   const sids = new Set<string>();
   const subs = new Map<string, number>();
   /** Every revocation row with an id up to this one is known (read by load or sync). */
   let synced = 0;
+  const feed = makeFeed(() => entries.values());
 
-  function index(entry: RevocationEvent): void {
+  function add(entry: RevocationEntry): boolean {
+    if (entries.has(entry.id)) return false;
+    entries.set(entry.id, entry);
+    index(entry);
+    return true;
+  }
+
+  function index(entry: RevocationEntry): void {
     if (entry.kind === 'jti') jtis.add(entry.value);
     else if (entry.kind === 'sid') sids.add(entry.value);
     else subs.set(entry.value, Math.max(subs.get(entry.value) ?? 0, entry.ver ?? 0));
   }
 
-  function reindex(): void {
-    jtis.clear();
-    sids.clear();
-    subs.clear();
-    for (const entry of entries) index(entry);
+  type Row = {
+    id: number;
+    kind: string;
+    value: string;
+    ver: number | null;
+    expires_at: number;
+    created_at: number;
+  };
+  const fromRow = (row: Row): RevocationEntry => ({
+    id: Number(row.id),
+    kind: row.kind as RevocationEntry['kind'],
+    value: row.value,
+    ver: row.ver,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+  });
+
+  /**
+   * Delivers rows and records which ones made it; the rest are tried again at the next sync.
+   * True when every row was delivered.
+   */
+  async function deliver(rows: RevocationEntry[]): Promise<boolean> {
+    const delivered: number[] = [];
+    for (const entry of rows) {
+      if (!(await feed.publish(entry))) break;
+      delivered.push(entry.id);
+    }
+    if (delivered.length > 0 && feed.shared) {
+      await db
+        .updateTable('revocations')
+        .set({ published_at: clock() })
+        .where('id', 'in', delivered)
+        .execute();
+    }
+    return delivered.length === rows.length;
+  }
+
+  /**
+   * Sends every live entry to the feed again, whatever was delivered before: for a shared feed that
+   * lost its data (Redis restarted empty). Delivery is idempotent per row.
+   */
+  async function republish(): Promise<boolean> {
+    for (let after = 0; ; ) {
+      const rows = await db
+        .selectFrom('revocations')
+        .selectAll()
+        .where('expires_at', '>', clock())
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(REDELIVERY_BATCH)
+        .execute();
+      if (!(await deliver(rows.map(fromRow)))) return false;
+      if (rows.length < REDELIVERY_BATCH) return true;
+      after = Number((rows.at(-1) as { id: number }).id);
+    }
+  }
+
+  // Scaled out, entries revoked on other instances arrive through the feed within milliseconds;
+  // the store sync below is the slower path that holds even while the feed is down.
+  if (feed.shared) {
+    feed.subscribe((event) => {
+      if (event.id > 0 && event.expiresAt > clock())
+        add({
+          id: event.id,
+          kind: event.kind,
+          value: event.value,
+          ver: event.ver,
+          expiresAt: event.expiresAt,
+          createdAt: event.createdAt,
+        });
+    });
   }
 
   return {
+    feed,
     async load() {
       const rows = await db
         .selectFrom('revocations')
@@ -83,26 +148,12 @@ export function createRevocations(
         .where('expires_at', '>', clock())
         .orderBy('id')
         .execute();
-      synced = Math.max(
-        0,
-        ...rows.map((row) => row.id),
-        Number(
-          (
-            await db
-              .selectFrom('revocations')
-              .select(({ fn }) => fn.max('id').as('max'))
-              .executeTakeFirst()
-          )?.max ?? 0,
-        ),
-      );
-      entries = rows.map((row) => ({
-        id: row.id,
-        kind: row.kind as RevocationEvent['kind'],
-        value: row.value,
-        ver: row.ver,
-        expiresAt: row.expires_at,
-      }));
-      reindex();
+      const max = await db
+        .selectFrom('revocations')
+        .select(({ fn }) => fn.max('id').as('max'))
+        .executeTakeFirst();
+      synced = Math.max(0, Number(max?.max ?? 0));
+      for (const row of rows) add(fromRow(row));
     },
     async revoke(kind, value, ver) {
       const now = clock();
@@ -110,13 +161,27 @@ export function createRevocations(
       const expiresAt = now + (accessTokenTtl + 60) * 1000;
       const { id } = await db
         .insertInto('revocations')
-        .values({ kind, value, ver: ver ?? null, created_at: now, expires_at: expiresAt })
+        .values({
+          kind,
+          value,
+          ver: ver ?? null,
+          created_at: now,
+          expires_at: expiresAt,
+          // One process: delivery is in memory and cannot fail, so there is nothing to redeliver.
+          published_at: feed.shared ? null : now,
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
-      const entry: RevocationEvent = { id: Number(id), kind, value, ver: ver ?? null, expiresAt };
-      entries.push(entry);
-      index(entry);
-      events.emit('revoked', entry);
+      const entry: RevocationEntry = {
+        id: Number(id),
+        kind,
+        value,
+        ver: ver ?? null,
+        expiresAt,
+        createdAt: now,
+      };
+      add(entry);
+      await deliver([entry]);
       return entry;
     },
     isRevoked(token) {
@@ -129,14 +194,9 @@ export function createRevocations(
       }
       return false;
     },
-    snapshot: () => entries.filter((entry) => entry.expiresAt > clock()),
-    since: (id) => entries.filter((entry) => entry.id > id && entry.expiresAt > clock()),
-    onRevoked(listener) {
-      events.on('revoked', listener);
-      return () => events.off('revoked', listener);
-    },
+    size: () => entries.size,
     async sync() {
-      // Every row above `synced` is read, ours included (skipped by id): another process may have
+      // Every row above `synced` is read, ours included (known by id): another process may have
       // taken an id between two of ours.
       const rows = await db
         .selectFrom('revocations')
@@ -144,27 +204,41 @@ export function createRevocations(
         .where('id', '>', synced)
         .orderBy('id')
         .execute();
-      const known = new Set(entries.map((entry) => entry.id));
+      const now = clock();
+      const fresh: RevocationEntry[] = [];
       for (const row of rows) {
-        synced = Math.max(synced, row.id);
-        if (known.has(row.id) || row.expires_at <= clock()) continue;
-        const entry: RevocationEvent = {
-          id: row.id,
-          kind: row.kind as RevocationEvent['kind'],
-          value: row.value,
-          ver: row.ver,
-          expiresAt: row.expires_at,
-        };
-        entries.push(entry);
-        index(entry);
-        events.emit('revoked', entry);
+        synced = Math.max(synced, Number(row.id));
+        const entry = fromRow(row);
+        if (entry.expiresAt > now && add(entry)) fresh.push(entry);
       }
+      // One process: rows another process wrote (the CLI) are news to our subscribers.
+      if (!feed.shared) {
+        for (const entry of fresh) await feed.publish(entry);
+        return;
+      }
+      // Redis restarted empty: everything live goes out again (each row at most once per stream).
+      if (!(await feed.seeded())) {
+        if (await republish()) await feed.markSeeded();
+        return;
+      }
+      const undelivered = await db
+        .selectFrom('revocations')
+        .selectAll()
+        .where('published_at', 'is', null)
+        .where('expires_at', '>', now)
+        .orderBy('id')
+        .limit(REDELIVERY_BATCH)
+        .execute();
+      if (undelivered.length > 0) await deliver(undelivered.map(fromRow));
     },
     async prune() {
       const now = clock();
       await db.deleteFrom('revocations').where('expires_at', '<=', now).execute();
-      entries = entries.filter((entry) => entry.expiresAt > now);
-      reindex();
+      for (const [id, entry] of entries) if (entry.expiresAt <= now) entries.delete(id);
+      jtis.clear();
+      sids.clear();
+      subs.clear();
+      for (const entry of entries.values()) index(entry);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Db } from './database.js';
+import { type Db, isUniqueViolation } from './database.js';
 
 /**
  * `first-party`: the built-in web client; its refresh token travels only in an HttpOnly cookie.
@@ -58,13 +58,18 @@ export function createClients(db: Db, clock: () => number = Date.now): Clients {
   const clients: Clients = {
     async ensureBuiltIn(audience) {
       if (await clients.byId(WEB_CLIENT_ID)) return;
-      await clients.add({
-        clientId: WEB_CLIENT_ID,
-        type: 'first-party',
-        name: 'Web app',
-        audiences: [audience],
-        scopes: ['openid', 'profile', 'offline_access'],
-      });
+      try {
+        await clients.add({
+          clientId: WEB_CLIENT_ID,
+          type: 'first-party',
+          name: 'Web app',
+          audiences: [audience],
+          scopes: ['openid', 'profile', 'offline_access'],
+        });
+      } catch (err) {
+        // Another instance starting on the same database added it first.
+        if (!isUniqueViolation(err)) throw err;
+      }
     },
     async byId(clientId) {
       const row = await db

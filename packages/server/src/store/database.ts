@@ -21,7 +21,17 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
       getTypeParser: (oid: number, format?: string) =>
         oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'),
     };
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, types: types as never });
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: 10,
+      types: types as never,
+      // A request waits at most this long for a connection while PostgreSQL is away, then fails
+      // cleanly (503) instead of hanging.
+      connectionTimeoutMillis: 5_000,
+    });
+    // An idle connection that PostgreSQL drops (restart, failover) is discarded by the pool and
+    // replaced on demand; without a listener the 'error' event would end the process.
+    pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -77,4 +87,35 @@ async function migrateWithRetry(db: Kysely<unknown>, dialect: 'sqlite' | 'postgr
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }
+}
+
+/** A unique constraint refused the write (both dialects): another writer got there first. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * The store cannot be reached right now (PostgreSQL restarting, connection dropped): the request
+ * failed cleanly and may be retried, so it answers 503 rather than 500.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') {
+    const message = (err as Error | null)?.message ?? '';
+    return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(message);
+  }
+  // PostgreSQL class 08 (connection exception), 57P01–57P03 (shutdown, cannot connect now), and the
+  // socket errors of a server that went away.
+  return (
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ETIMEDOUT' ||
+    code === 'SQLITE_BUSY'
+  );
 }

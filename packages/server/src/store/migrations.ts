@@ -120,6 +120,41 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_scale_out': {
+      // Several instances share one database. Revocations remember whether they reached the shared
+      // stream (Redis), so what could not be delivered is sent again from here; and at most one key
+      // may be `next` and one `current`, so two instances rotating at once cannot both win.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('revocations').addColumn('published_at', 'bigint').execute();
+        await db.schema
+          .createIndex('revocations_unpublished')
+          .on('revocations')
+          .column('id')
+          .where(sql.ref('published_at'), 'is', null)
+          .execute();
+        // Earlier versions could leave two `next` keys after a first-start race: keep the oldest.
+        // (A `next` key has never signed, so dropping one loses nothing.)
+        await sql`delete from signing_keys where state = 'next' and kid not in (
+            select kid from signing_keys where state = 'next' order by created_at, kid limit 1)`.execute(db);
+        // Two `current` keys: keep the newest signing; the other stays published as retired for the
+        // longest access-token lifetime there can be (a day), since it may have signed live tokens.
+        const now = Date.now();
+        await sql`update signing_keys set state = 'retired', retired_at = ${now}, expires_at = ${now + 86_400_000}
+            where state = 'current' and kid not in (
+              select kid from signing_keys where state = 'current' order by activated_at desc, kid limit 1)`.execute(
+          db,
+        );
+        for (const state of ['next', 'current']) {
+          await db.schema
+            .createIndex(`signing_keys_one_${state}`)
+            .on('signing_keys')
+            .column('state')
+            .unique()
+            .where(sql.ref('state'), '=', sql.lit(state))
+            .execute();
+        }
+      },
+    },
   };
 }
 

@@ -88,6 +88,8 @@ export interface RevocationsTable {
   created_at: number;
   /** When the longest access token this entry could match has expired. */
   expires_at: number;
+  /** When the entry reached the shared stream (Redis); null until then, so it is sent again. */
+  published_at: number | null;
 }
 
 export interface AuditEventsTable {

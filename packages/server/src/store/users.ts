@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hashPassword } from '../passwords.js';
-import type { Db } from './database.js';
+import { type Db, isUniqueViolation } from './database.js';
 
 export interface User {
   id: string;
@@ -115,7 +115,13 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         created_at: now,
         updated_at: now,
       };
-      await db.insertInto('users').values(row).execute();
+      try {
+        await db.insertInto('users').values(row).execute();
+      } catch (err) {
+        // Created meanwhile by another process (two instances starting at once, say).
+        if (isUniqueViolation(err)) throw new UserExists(username);
+        throw err;
+      }
       return toUser(row);
     },
     async byUsername(username) {

@@ -62,7 +62,7 @@ export const loginRoutes: FastifyPluginAsync<{
       // Everything that does not depend on the password is settled first, so no answer can confirm a
       // password without a session being made (and audited).
       const scope = grantedScope(client, request.body.scope);
-      const { retryAfter, lockStarted } = throttle.begin(username, request.ip);
+      const { retryAfter, lockStarted } = await throttle.begin(username, request.ip);
       if (retryAfter > 0) {
         metrics.login('throttled');
         throw new OAuthError(429, 'slow_down', 'too many failed logins; try again later', {
@@ -95,7 +95,7 @@ export const loginRoutes: FastifyPluginAsync<{
         // RFC 6749 §5.2: invalid resource-owner credentials are invalid_grant (400), as for the password grant.
         throw new OAuthError(400, 'invalid_grant', INVALID_CREDENTIALS);
       }
-      throttle.succeeded(username, request.ip);
+      await throttle.succeeded(username, request.ip);
       if (check.needsRehash) await services.users.rehash(user.id, await hashPassword(password));
       const session = await services.refreshTokens.start(user.id, client.clientId, scope);
       metrics.login('succeeded');

@@ -1,32 +1,51 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RevocationEvent } from '../../revocation/revocations.js';
+import type { FeedEvent } from '../../revocation/feed.js';
 import type { Services } from '../../services.js';
+import { OAuthError } from '../errors.js';
 
-const HEARTBEAT_MS = 15_000;
+/**
+ * A heartbeat goes out this often, and only while the feed is live: a guard that hears nothing for a
+ * while knows it may be missing revocations (and fails closed or open, as its operator chose).
+ */
+const HEARTBEAT_MS = 5_000;
 /** Unsent bytes a stream may hold before its subscriber is dropped (it reconnects and resumes). */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Longest `Last-Event-ID` worth reading (a stream id is at most 41 characters). */
+const MAX_EVENT_ID = 64;
 
 /**
  * `GET /revocations`: revocation events as Server-Sent Events. On connect the stream sends every live
  * entry (or, with `Last-Event-ID`, only those after it), then each new revocation as it happens. An
- * event's id is its position in the revocation log, so a guard that reconnects misses nothing.
+ * event's id is its position in the feed (a row id on one machine, a Redis stream id when scaled
+ * out, the same on every instance), so a guard that reconnects, to any instance, misses nothing.
  */
 export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> = async (
   app,
   { services },
 ) => {
+  const { feed } = services.revocations;
   // The streams never end on their own: end them when the server closes, or close() waits forever.
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
     for (const res of open) res.end();
   });
-  app.get('/revocations', (request, reply) => {
-    const lastEventId = Number(request.headers['last-event-id']);
-    const backlog =
-      Number.isInteger(lastEventId) && lastEventId >= 0
-        ? services.revocations.since(lastEventId)
-        : services.revocations.snapshot();
+  app.get('/revocations', async (request, reply) => {
+    const header = request.headers['last-event-id'];
+    const lastEventId = typeof header === 'string' && header.length <= MAX_EVENT_ID ? header : undefined;
+    // Events delivered while the backlog is read are held back, then sent if the backlog missed them.
+    const early: FeedEvent[] = [];
+    let relay: (event: FeedEvent) => void = (event) => void early.push(event);
+    const unsubscribe = feed.subscribe((event) => relay(event));
+    let backlog: FeedEvent[];
+    try {
+      backlog = await feed.backlog(lastEventId);
+    } catch {
+      unsubscribe();
+      // The shared stream is out of reach from this instance: the guard retries (maybe elsewhere).
+      reply.header('retry-after', '1');
+      throw new OAuthError(503, 'temporarily_unavailable', 'the revocation stream is unavailable');
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -36,7 +55,7 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
       'x-accel-buffering': 'no',
       'x-content-type-options': 'nosniff',
     });
-    const send = (event: RevocationEvent) => {
+    const send = (event: FeedEvent) => {
       // A subscriber that stops reading must not make the server buffer without end.
       if (res.writableLength > MAX_BUFFERED_BYTES) {
         res.destroy();
@@ -48,13 +67,17 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
         ver: event.ver,
         expires_at: Math.floor(event.expiresAt / 1000),
       };
-      res.write(`id: ${event.id}\nevent: revocation\ndata: ${JSON.stringify(data)}\n\n`);
+      res.write(`id: ${event.eventId}\nevent: revocation\ndata: ${JSON.stringify(data)}\n\n`);
     };
     res.write('retry: 1000\n\n');
     for (const event of backlog) send(event);
+    const sent = new Set(backlog.map((event) => event.eventId));
+    for (const event of early) if (!sent.has(event.eventId)) send(event);
+    relay = send;
     res.write(': snapshot complete\n\n');
-    const unsubscribe = services.revocations.onRevoked(send);
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => {
+      if (feed.live()) res.write(': heartbeat\n\n');
+    }, HEARTBEAT_MS);
     heartbeat.unref();
     open.add(res);
     request.raw.on('close', () => {

@@ -1,0 +1,403 @@
+/**
+ * Scaled out: two server instances on one PostgreSQL database and one Redis (RFC-free territory:
+ * DESIGN.md's revocation model). They must agree on revocations within milliseconds, on login
+ * limits, on keys, and on refresh rotation; and they must ride out Redis and PostgreSQL outages.
+ */
+import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { decodeJwtUnverified } from '@tessera/jose';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createServices } from '../src/services.js';
+import { TEST_STORE } from './databases.js';
+import {
+  ADMIN_PASSWORD,
+  createTestDatabase,
+  dropTestDatabase,
+  post,
+  removeDataDir,
+  startServer,
+  type TestServer,
+} from './helpers.js';
+import { addClients, form, loginApp } from './http.js';
+import {
+  deleteKeys,
+  freePort,
+  OwnRedis,
+  REDIS_URL,
+  redisServerMissing,
+  redisUnreachable,
+  uniquePrefix,
+} from './redis.js';
+import { SseStream } from './sse.js';
+
+const skip =
+  TEST_STORE !== 'postgres'
+    ? 'scale-out runs in the server-postgres project'
+    : ((await redisUnreachable()) ?? (await redisServerMissing()));
+if (skip && TEST_STORE === 'postgres' && process.env.CI === 'true')
+  throw new Error(`${skip} (required on CI)`);
+if (skip && TEST_STORE === 'postgres') console.warn(`skipping the scale-out tests: ${skip}`);
+
+/** Polls `check` until it holds; fails after a generous bound (never asserted as a duration). */
+async function eventually(check: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const claimsOf = (token: string) => decodeJwtUnverified(token) as { sid: string; sub: string; jti: string };
+const userinfo = (server: TestServer, token: string) =>
+  fetch(`${server.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+const refresh = (server: TestServer, token: string) =>
+  form(`${server.url}/token`, { grant_type: 'refresh_token', client_id: 'app', refresh_token: token });
+
+describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
+  let databaseUrl: string;
+  let prefix: string;
+  let a: TestServer;
+  let b: TestServer;
+  const streams: SseStream[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+
+  async function instance(redisUrl = REDIS_URL): Promise<TestServer> {
+    const server = await startServer({ databaseUrl, redisUrl, redisPrefix: prefix });
+    cleanup.push(async () => {
+      await server.close();
+      await removeDataDir(server.dataDir);
+    });
+    return server;
+  }
+
+  async function subscribe(server: TestServer, headers: Record<string, string> = {}): Promise<SseStream> {
+    const stream = await SseStream.open(server.url, headers);
+    streams.push(stream);
+    expect(stream.response.status).toBe(200);
+    await stream.until((s) => s.snapshotComplete, 'end of snapshot');
+    return stream;
+  }
+
+  beforeEach(async () => {
+    databaseUrl = (await createTestDatabase())!;
+    prefix = uniquePrefix();
+    a = await instance();
+    b = await instance();
+    await addClients(a);
+  });
+
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) stream.close();
+    for (const step of cleanup.splice(0).reverse()) await step();
+    await dropTestDatabase(databaseUrl);
+    await deleteKeys(prefix);
+  });
+
+  it('a logout on A reaches B’s stream (Redis stream ids), B’s own checks and the denylist', async () => {
+    const stream = await subscribe(b);
+    const session = await loginApp(a);
+    const { sid } = claimsOf(session.access_token);
+    expect((await userinfo(b, session.access_token)).status).toBe(200);
+
+    const res = await fetch(`${a.url}/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${session.access_token}` },
+    });
+    expect(res.status).toBe(204);
+    const [event] = await stream.revocationCount(1);
+    expect(event).toMatchObject({ kind: 'sid', value: sid, ver: null });
+    expect(event!.eventId).toMatch(/^\d+-\d+$/);
+    // B learnt it from the stream, not from its once-a-second store sync: it is applied before B
+    // relays it to subscribers.
+    expect(b.services.revocations.isRevoked({ sid })).toBe(true);
+    expect((await userinfo(b, session.access_token)).status).toBe(401);
+
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await redis.get(`${prefix}denylist:sid:${sid}`)).toBe('1');
+      const ttl = await redis.pttl(`${prefix}denylist:sid:${sid}`);
+      const lifetime = (a.services.config.accessTokenTtl + 60) * 1000;
+      expect(ttl).toBeGreaterThan(lifetime - 5_000);
+      expect(ttl).toBeLessThanOrEqual(lifetime);
+      expect(await redis.xlen(`${prefix}revocations`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('log out everywhere, revoke and reuse detection on A are all heard on B, resumable on A', async () => {
+    const stream = await subscribe(b);
+    const one = await loginApp(a);
+    const two = await loginApp(a);
+    const three = await loginApp(a);
+
+    // RFC 7009 revoke of an access token → jti.
+    const revoked = await form(`${a.url}/revoke`, { token: one.access_token, client_id: 'app' });
+    expect(revoked.status).toBe(200);
+    // Reuse of a rotated refresh token (after the grace window) → the family's sid.
+    const rotated = await refresh(a, two.refresh_token);
+    expect(rotated.status).toBe(200);
+    for (const server of [a, b]) server.advance((a.services.config.refreshGrace + 1) * 1000);
+    expect((await refresh(b, two.refresh_token)).status).toBe(400);
+    // Log out everywhere → sub + ver, and the sids of the live sessions.
+    const all = await fetch(`${a.url}/logout/all`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${three.access_token}` },
+    });
+    expect(all.status).toBe(204);
+
+    const events = await stream.revocationCount(3);
+    expect(events[0]).toMatchObject({ kind: 'jti', value: claimsOf(one.access_token).jti });
+    expect(events[1]).toMatchObject({ kind: 'sid', value: claimsOf(two.access_token).sid });
+    expect(events.some((e) => e.kind === 'sub' && e.value === claimsOf(three.access_token).sub)).toBe(true);
+
+    // Ids order the stream on every instance: resuming on A after the first event B sent gives the rest.
+    const resumed = await subscribe(a, { 'last-event-id': events[0]!.eventId });
+    expect(resumed.snapshot.map((e) => e.eventId)).toEqual(
+      (await stream.revocationCount(events.length)).slice(1).map((e) => e.eventId),
+    );
+  });
+
+  it('counts failed logins across instances', async () => {
+    const attempt = (server: TestServer) =>
+      post(`${server.url}/login`, { username: 'alice', password: 'not the password', client_id: 'app' });
+    for (const server of [a, b, a, b, a]) expect((await attempt(server)).status).toBe(400);
+    const locked = await attempt(b);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Even the right password waits while the account is locked, on either instance.
+    const right = await post(`${a.url}/login`, {
+      username: 'alice',
+      password: ADMIN_PASSWORD,
+      client_id: 'app',
+    });
+    expect(right.status).toBe(429);
+  });
+
+  it('concurrent refreshes of one token on both instances yield one successor', async () => {
+    const { refresh_token } = await loginApp(a);
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => refresh(i % 2 === 0 ? a : b, refresh_token)),
+    );
+    const bodies = (await Promise.all(answers.map((r) => r.json()))) as { refresh_token?: string }[];
+    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+    expect(new Set(bodies.map((body) => body.refresh_token)).size).toBe(1);
+    const live = await a.services.db
+      .selectFrom('refresh_tokens')
+      .select('token_hash')
+      .where('rotated_at', 'is', null)
+      .execute();
+    expect(live).toHaveLength(1);
+  });
+
+  it('when rotation falls due, both instances try and exactly one rotates; both then publish the same JWKS', async () => {
+    const before = await a.services.keys.list();
+    for (const server of [a, b]) server.advance(a.services.config.keyRotationInterval * 1000);
+    await Promise.all([a.services.keys.ensure(), b.services.keys.ensure(), a.services.keys.ensure()]);
+    const after = await a.services.keys.list();
+    expect(after.filter((k) => k.state === 'current')).toHaveLength(1);
+    expect(after.filter((k) => k.state === 'next')).toHaveLength(1);
+    // The old next signs now; the old current is retired; exactly one new key was made.
+    expect(after.find((k) => k.state === 'current')!.kid).toBe(before.find((k) => k.state === 'next')!.kid);
+    expect(after.find((k) => k.state === 'retired')!.kid).toBe(
+      before.find((k) => k.state === 'current')!.kid,
+    );
+    expect(after.filter((k) => !before.some((o) => o.kid === k.kid))).toHaveLength(1);
+    await Promise.all([a.services.keys.refresh(), b.services.keys.refresh()]);
+    const jwks = await Promise.all(
+      [a, b].map(async (s) => (await fetch(`${s.url}/.well-known/jwks.json`)).json()),
+    );
+    expect(jwks[1]).toEqual(jwks[0]);
+    expect(a.services.keys.signer().kid).toBe(b.services.keys.signer().kid);
+  });
+
+  it('a rotation made on one instance reaches the other within its sync interval', async () => {
+    await a.services.keys.rotate();
+    const signing = a.services.keys.signer().kid;
+    await eventually(() => b.services.keys.signer().kid === signing, 'B to sign with the new key');
+    const jwks = await Promise.all(
+      [a, b].map(async (s) => (await fetch(`${s.url}/.well-known/jwks.json`)).json()),
+    );
+    expect(jwks[1]).toEqual(jwks[0]);
+  });
+
+  it('two instances starting on an empty database create one current and one next key', async () => {
+    const fresh = (await createTestDatabase())!;
+    try {
+      const config = loadConfig(
+        {},
+        {},
+        { databaseUrl: fresh, masterKey: 'A'.repeat(43), dataDir: a.dataDir, logLevel: 'silent' },
+      );
+      const started = await Promise.all([
+        createServices(config),
+        createServices(config),
+        createServices(config),
+      ]);
+      const keys = await started[0]!.keys.list();
+      for (const services of started) await services.close();
+      expect(keys.map((k) => k.state).sort()).toEqual(['current', 'next']);
+    } finally {
+      await dropTestDatabase(fresh);
+    }
+  });
+});
+
+describe.skipIf(skip)('faults', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  });
+
+  it('Redis down: issuing and refreshing go on, /readyz says not ready, revocations reach the stream when Redis is back', async () => {
+    const redis = await OwnRedis.start();
+    cleanup.push(() => redis.stop());
+    const databaseUrl = (await createTestDatabase())!;
+    cleanup.push(() => dropTestDatabase(databaseUrl));
+    const servers: TestServer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const server = await startServer({ databaseUrl, redisUrl: redis.url, redisPrefix: 'tessera:' });
+      servers.push(server);
+      cleanup.push(async () => {
+        await server.close();
+        await removeDataDir(server.dataDir);
+      });
+    }
+    const [a, b] = servers as [TestServer, TestServer];
+    await addClients(a);
+    const before = await loginApp(a);
+    await eventually(async () => (await fetch(`${a.url}/readyz`)).status === 200, 'A ready');
+
+    await redis.stop();
+    // The store is the truth: login, refresh and logout all work without Redis.
+    const during = await loginApp(b);
+    const refreshed = await refresh(a, before.refresh_token);
+    expect(refreshed.status).toBe(200);
+    const logout = await fetch(`${a.url}/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${during.access_token}` },
+    });
+    expect(logout.status).toBe(204);
+    const ready = await fetch(`${a.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'redis' });
+    // B still learns of it, from the store, within its sync interval.
+    await eventually(
+      () => b.services.revocations.isRevoked({ sid: claimsOf(during.access_token).sid }),
+      'B to read the revocation from the store',
+    );
+    const undelivered = await a.services.db
+      .selectFrom('revocations')
+      .select('id')
+      .where('published_at', 'is', null)
+      .execute();
+    expect(undelivered).toHaveLength(1);
+
+    // Redis comes back empty (it kept nothing on disk): every live revocation is published again.
+    await redis.start();
+    await eventually(async () => (await fetch(`${a.url}/readyz`)).status === 200, 'A ready again');
+    await eventually(async () => (await fetch(`${b.url}/readyz`)).status === 200, 'B ready again');
+    const stream = await SseStream.open(b.url);
+    cleanup.push(async () => stream.close());
+    await stream.until(
+      (s) => s.snapshotComplete && s.revocations.some((e) => e.value === claimsOf(during.access_token).sid),
+      'the revocation made while Redis was down',
+    );
+    await eventually(
+      async () =>
+        (
+          await a.services.db
+            .selectFrom('revocations')
+            .select('id')
+            .where('published_at', 'is', null)
+            .execute()
+        ).length === 0,
+      'every revocation marked delivered',
+    );
+    // Logins are counted in Redis again.
+    expect((await loginApp(b)).access_token).toBeTruthy();
+  });
+
+  it('PostgreSQL connections cut: requests fail cleanly with 503, then the server recovers on its own', async () => {
+    const databaseUrl = (await createTestDatabase())!;
+    cleanup.push(() => dropTestDatabase(databaseUrl));
+    const target = new URL(databaseUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+    cleanup.push(() => proxy.close());
+    const viaProxy = new URL(databaseUrl);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const server = await startServer({ databaseUrl: viaProxy.href });
+    cleanup.push(async () => {
+      await server.close();
+      await removeDataDir(server.dataDir);
+    });
+    await addClients(server);
+    const session = await loginApp(server);
+
+    proxy.cut();
+    const failed = await refresh(server, session.refresh_token);
+    expect(failed.status).toBe(503);
+    expect(await failed.json()).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(failed.headers.get('retry-after')).toBe('1');
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+
+    proxy.restore();
+    await eventually(async () => (await fetch(`${server.url}/readyz`)).status === 200, 'ready again');
+    // The refused refresh burnt nothing: the same token still works, once.
+    const again = await refresh(server, session.refresh_token);
+    expect(again.status).toBe(200);
+    expect((await loginApp(server)).access_token).toBeTruthy();
+  });
+});
+
+/** A TCP proxy to PostgreSQL that can drop every connection and refuse new ones, like a restart. */
+class TcpProxy {
+  private readonly sockets = new Set<Socket>();
+  private down = false;
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(host: string, port: number): Promise<TcpProxy> {
+    const listenPort = await freePort();
+    let proxy: TcpProxy | undefined;
+    const server = createTcpServer((client) => proxy!.accept(client, host, port));
+    await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
+    proxy = new TcpProxy(server, listenPort);
+    return proxy;
+  }
+
+  private accept(client: Socket, host: string, port: number): void {
+    if (this.down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(port, host);
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  }
+
+  cut(): void {
+    this.down = true;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  restore(): void {
+    this.down = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
