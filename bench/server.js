@@ -1,31 +1,10 @@
 // Server suite: requests per second and latency of the token endpoint (refresh grant), introspection
 // and a route protected by the server's own verifier, on the embedded store (SQLite), with the server
 // in its own process (one core) and the load generated here over loopback.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import autocannon from 'autocannon';
+import { load, startProcess, stopProcess } from './processes.js';
 
 const DURATION = Number(process.env.BENCH_SERVER_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_SERVER_CONNECTIONS ?? 32);
-
-async function startServerProcess() {
-  const child = spawn(process.execPath, [new URL('./server_process.js', import.meta.url).pathname], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
-  });
-  return { child, ...JSON.parse(line) };
-}
-
-function run(options) {
-  return new Promise((resolve, reject) => {
-    autocannon({ duration: DURATION, connections: CONNECTIONS, ...options }, (err, result) =>
-      err ? reject(err) : resolve(result),
-    );
-  });
-}
 
 function summarize(name, result) {
   const ok = result['2xx'];
@@ -44,11 +23,13 @@ function summarize(name, result) {
 }
 
 export async function runServer() {
-  const server = await startServerProcess();
+  const server = await startProcess('server_process.js');
   try {
     console.log(`\nServer (one process = one core, SQLite, ${CONNECTIONS} connections, ${DURATION} s each)`);
     let next = 0;
-    const refresh = await run({
+    const refresh = await load({
+      duration: DURATION,
+      connections: CONNECTIONS,
       url: `${server.url}/token`,
       requests: [
         {
@@ -61,7 +42,9 @@ export async function runServer() {
         },
       ],
     });
-    const introspect = await run({
+    const introspect = await load({
+      duration: DURATION,
+      connections: CONNECTIONS,
       url: `${server.url}/introspect`,
       method: 'POST',
       headers: {
@@ -70,7 +53,9 @@ export async function runServer() {
       },
       body: `token=${server.accessToken}`,
     });
-    const userinfo = await run({
+    const userinfo = await load({
+      duration: DURATION,
+      connections: CONNECTIONS,
       url: `${server.url}/userinfo`,
       headers: { authorization: `Bearer ${server.accessToken}` },
     });
@@ -81,6 +66,6 @@ export async function runServer() {
       refreshTokensUsed: next,
     };
   } finally {
-    server.child.kill('SIGTERM');
+    await stopProcess(server);
   }
 }

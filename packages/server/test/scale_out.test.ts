@@ -269,6 +269,9 @@ describe.skipIf(skip)('faults', () => {
     const before = await loginApp(a);
     await eventually(async () => (await fetch(`${a.url}/readyz`)).status === 200, 'A ready');
 
+    const listening = await SseStream.open(b.url);
+    cleanup.push(async () => listening.close());
+    await listening.until((s) => s.snapshotComplete, 'end of snapshot');
     await redis.stop();
     // The store is the truth: login, refresh and logout all work without Redis.
     const during = await loginApp(b);
@@ -282,11 +285,25 @@ describe.skipIf(skip)('faults', () => {
     const ready = await fetch(`${a.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'redis' });
-    // B still learns of it, from the store, within its sync interval.
+    // B still learns of it, from the store, within its sync interval, and tells its subscribers at
+    // once, in an event without an id (their Last-Event-ID stays a stream id); B's stream keeps
+    // its heartbeat, since the store sync vouches for it.
     await eventually(
       () => b.services.revocations.isRevoked({ sid: claimsOf(during.access_token).sid }),
       'B to read the revocation from the store',
     );
+    await listening.until(
+      (s) => s.revocations.some((e) => e.value === claimsOf(during.access_token).sid),
+      'the revocation relayed by B without Redis',
+    );
+    const relayed = listening.revocations.find((e) => e.value === claimsOf(during.access_token).sid)!;
+    expect(relayed.eventId).toBeUndefined();
+    expect(b.services.revocations.live()).toBe(true);
+    // A subscriber connecting now gets the whole list from B's memory, without ids.
+    const late = await SseStream.open(b.url);
+    cleanup.push(async () => late.close());
+    await late.until((s) => s.snapshotComplete, 'end of snapshot');
+    expect(late.snapshot.map((e) => e.value)).toContain(claimsOf(during.access_token).sid);
     const undelivered = await a.services.db
       .selectFrom('revocations')
       .select('id')

@@ -1,5 +1,5 @@
 import type { Db } from '../store/database.js';
-import type { RevocationEntry, RevocationFeed } from './feed.js';
+import type { FeedEvent, RevocationEntry, RevocationFeed } from './feed.js';
 
 export type { RevocationEntry } from './feed.js';
 
@@ -18,8 +18,24 @@ export interface Revocations {
   isRevoked(token: AccessTokenHandles): boolean;
   /** How many entries are live here (a metric). */
   size(): number;
-  /** The feed `GET /revocations` relays. */
+  /** The feed the entries travel on between instances. */
   readonly feed: RevocationFeed;
+  /**
+   * What `GET /revocations` sends a new subscriber: the feed's events after `lastEventId` (or all
+   * live ones); when the shared feed is out of reach, every entry this instance holds, without ids.
+   */
+  backlog(lastEventId: string | undefined): Promise<FeedEvent[]>;
+  /**
+   * Every event for subscribers: the feed's, and, while the shared feed is down, entries this
+   * instance learnt from the store, without an id (`eventId: ''`), so subscribers hear them at
+   * once and still resume by the feed's ids later.
+   */
+  subscribe(listener: (event: FeedEvent) => void): () => void;
+  /**
+   * Whether subscribers may trust silence: the feed is live, or the store sync (at most a second
+   * behind) is working.
+   */
+  live(): boolean;
   /** Drops entries whose tokens have all expired. */
   prune(): Promise<void>;
   /**
@@ -29,6 +45,8 @@ export interface Revocations {
   sync(): Promise<void>;
 }
 
+/** A store sync newer than this still vouches for the revocation list (syncs run every second). */
+const SYNC_LIVE_WINDOW_MS = 3_000;
 /** At most this many undelivered rows are sent per sync, so a long outage drains in steps. */
 const REDELIVERY_BATCH = 500;
 
@@ -51,7 +69,15 @@ export function createRevocations(
   const subs = new Map<string, number>();
   /** Every revocation row with an id up to this one is known (read by load or sync). */
   let synced = 0;
+  /** Real time of the last successful store sync (liveness is about connections, not token time). */
+  let syncedAt = 0;
   const feed = makeFeed(() => entries.values());
+  const listeners = new Set<(event: FeedEvent) => void>();
+  const relay = (event: FeedEvent) => {
+    for (const listener of listeners) listener(event);
+  };
+  /** An entry subscribers must hear now although the shared feed did not carry it (yet). */
+  const relayWithoutId = (entry: RevocationEntry) => relay(Object.assign({ eventId: '' }, entry));
 
   function add(entry: RevocationEntry): boolean {
     if (entries.has(entry.id)) return false;
@@ -123,24 +149,38 @@ export function createRevocations(
     }
   }
 
-  // Scaled out, entries revoked on other instances arrive through the feed within milliseconds;
-  // the store sync below is the slower path that holds even while the feed is down.
-  if (feed.shared) {
-    feed.subscribe((event) => {
-      if (event.id > 0 && event.expiresAt > clock())
-        add({
-          id: event.id,
-          kind: event.kind,
-          value: event.value,
-          ver: event.ver,
-          expiresAt: event.expiresAt,
-          createdAt: event.createdAt,
-        });
-    });
-  }
+  // Entries revoked on other instances arrive through a shared feed within milliseconds; the store
+  // sync below is the slower path that holds even while the feed is down.
+  feed.subscribe((event) => {
+    if (feed.shared && event.id > 0 && event.expiresAt > clock())
+      add({
+        id: event.id,
+        kind: event.kind,
+        value: event.value,
+        ver: event.ver,
+        expiresAt: event.expiresAt,
+        createdAt: event.createdAt,
+      });
+    relay(event);
+  });
 
   return {
     feed,
+    async backlog(lastEventId) {
+      try {
+        return await feed.backlog(lastEventId);
+      } catch {
+        const now = clock();
+        return [...entries.values()]
+          .filter((entry) => entry.expiresAt > now)
+          .map((entry) => Object.assign({ eventId: '' }, entry));
+      }
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    live: () => feed.live() || Date.now() - syncedAt < SYNC_LIVE_WINDOW_MS,
     async load() {
       const rows = await db
         .selectFrom('revocations')
@@ -181,7 +221,9 @@ export function createRevocations(
         createdAt: now,
       };
       add(entry);
-      await deliver([entry]);
+      // Not delivered (Redis is down): this instance's subscribers hear it now, the others through
+      // their store sync, and the shared stream once Redis is back.
+      if (!(await deliver([entry]))) relayWithoutId(entry);
       return entry;
     },
     isRevoked(token) {
@@ -211,11 +253,15 @@ export function createRevocations(
         const entry = fromRow(row);
         if (entry.expiresAt > now && add(entry)) fresh.push(entry);
       }
+      syncedAt = Date.now();
       // One process: rows another process wrote (the CLI) are news to our subscribers.
       if (!feed.shared) {
         for (const entry of fresh) await feed.publish(entry);
         return;
       }
+      // Scaled out, the feed normally brought these first; if it did not (Redis down), the
+      // subscribers of this instance hear them from here, within a second of the revocation.
+      for (const entry of fresh) relayWithoutId(entry);
       // Redis restarted empty: everything live goes out again (each row at most once per stream).
       if (!(await feed.seeded())) {
         if (await republish()) await feed.markSeeded();

@@ -2,7 +2,6 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
 import type { FeedEvent } from '../../revocation/feed.js';
 import type { Services } from '../../services.js';
-import { OAuthError } from '../errors.js';
 
 /**
  * A heartbeat goes out this often, and only while the feed is live: a guard that hears nothing for a
@@ -24,7 +23,7 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
   app,
   { services },
 ) => {
-  const { feed } = services.revocations;
+  const { revocations } = services;
   // The streams never end on their own: end them when the server closes, or close() waits forever.
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
@@ -36,16 +35,8 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
     // Events delivered while the backlog is read are held back, then sent if the backlog missed them.
     const early: FeedEvent[] = [];
     let relay: (event: FeedEvent) => void = (event) => void early.push(event);
-    const unsubscribe = feed.subscribe((event) => relay(event));
-    let backlog: FeedEvent[];
-    try {
-      backlog = await feed.backlog(lastEventId);
-    } catch {
-      unsubscribe();
-      // The shared stream is out of reach from this instance: the guard retries (maybe elsewhere).
-      reply.header('retry-after', '1');
-      throw new OAuthError(503, 'temporarily_unavailable', 'the revocation stream is unavailable');
-    }
+    const unsubscribe = revocations.subscribe((event) => relay(event));
+    const backlog = await revocations.backlog(lastEventId);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -67,16 +58,19 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
         ver: event.ver,
         expires_at: Math.floor(event.expiresAt / 1000),
       };
-      res.write(`id: ${event.eventId}\nevent: revocation\ndata: ${JSON.stringify(data)}\n\n`);
+      // An event without an id (the shared stream is down) leaves the subscriber's Last-Event-ID as
+      // it was, so resuming later still starts from the last event the stream itself delivered.
+      const id = event.eventId ? `id: ${event.eventId}\n` : '';
+      res.write(`${id}event: revocation\ndata: ${JSON.stringify(data)}\n\n`);
     };
     res.write('retry: 1000\n\n');
     for (const event of backlog) send(event);
-    const sent = new Set(backlog.map((event) => event.eventId));
-    for (const event of early) if (!sent.has(event.eventId)) send(event);
+    const sent = new Set(backlog.map((event) => event.eventId || `row:${event.id}`));
+    for (const event of early) if (!sent.has(event.eventId || `row:${event.id}`)) send(event);
     relay = send;
     res.write(': snapshot complete\n\n');
     const heartbeat = setInterval(() => {
-      if (feed.live()) res.write(': heartbeat\n\n');
+      if (revocations.live()) res.write(': heartbeat\n\n');
     }, HEARTBEAT_MS);
     heartbeat.unref();
     open.add(res);

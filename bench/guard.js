@@ -1,0 +1,68 @@
+// Guard suite: what @tessera/guard costs an API. One Fastify process (one core) serves the same
+// handler twice, `/open` and `/protected` (the guard's preHandler: bearer parsing, ES256 signature
+// via the verifier's token cache, RFC 9068 claims, the three revocation handles); autocannon loads
+// each in turn at saturation over loopback, alternating which goes first, and the ratio
+// protected / open is taken per round. The issuer is a real Tessera server in another process.
+
+import { median } from './harness.js';
+import { load, rate, startProcess, stopProcess } from './processes.js';
+
+const SECONDS = Number(process.env.BENCH_GUARD_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_GUARD_CONNECTIONS ?? 32);
+
+export async function runGuard() {
+  const issuer = await startProcess('server_process.js', { BENCH_SESSIONS: '0' });
+  const api = await startProcess('guard_process.js', {
+    GUARD_ISSUER: issuer.url,
+    GUARD_AUDIENCE: issuer.url,
+  });
+  try {
+    console.log(
+      `\nGuard (Fastify in its own process = one core, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per route)`,
+    );
+    const headers = { authorization: `Bearer ${issuer.accessToken}` };
+    const check = await fetch(`${api.url}/protected`, { headers });
+    if (check.status !== 200) throw new Error(`the protected route answered ${check.status}`);
+    const ratios = [];
+    const open = [];
+    const protectedRates = [];
+    const p99 = { open: [], protected: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['open', 'protected'] : ['protected', 'open'];
+      const got = {};
+      for (const route of order) {
+        const result = await load({
+          url: `${api.url}/${route}`,
+          duration: SECONDS,
+          connections: CONNECTIONS,
+          headers,
+        });
+        if (result.non2xx > 0 || result.errors > 0)
+          throw new Error(`${route}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+        got[route] = rate(result, SECONDS);
+        p99[route].push(result.latency.p99);
+      }
+      open.push(got.open);
+      protectedRates.push(got.protected);
+      ratios.push(got.protected / got.open);
+      console.log(
+        `  round ${round + 1}: open ${got.open} req/s, protected ${got.protected} req/s, ratio ${(got.protected / got.open).toFixed(3)}`,
+      );
+    }
+    const row = {
+      open: median(open),
+      protected: median(protectedRates),
+      ratio: median(ratios),
+      p99Open: median(p99.open),
+      p99Protected: median(p99.protected),
+    };
+    console.log(
+      `  median: open ${row.open} req/s (p99 ${row.p99Open} ms), protected ${row.protected} req/s (p99 ${row.p99Protected} ms), protected/open ${row.ratio.toFixed(3)}`,
+    );
+    return row;
+  } finally {
+    await stopProcess(api);
+    await stopProcess(issuer);
+  }
+}

@@ -1,0 +1,31 @@
+// An API protected by @tessera/guard, in its own process (one core), for the guard and cluster
+// benchmarks: Fastify with the same handler on `/open` (unprotected) and `/protected` (the guard's
+// preHandler). Configured by environment; prints one JSON line ({ url }) once the guard is ready.
+//   GUARD_ISSUER     the issuer (exact `iss`)
+//   GUARD_AUDIENCE   this API's audience
+//   GUARD_JWKS       JWKS URL (default: discovery)
+//   GUARD_STREAM     revocation stream URL (default: discovery)
+import { createGuard } from '@tessera/guard';
+import { requireAuth, tesseraGuard } from '@tessera/guard/fastify';
+import Fastify from 'fastify';
+
+const guard = createGuard({
+  issuer: process.env.GUARD_ISSUER,
+  audience: process.env.GUARD_AUDIENCE,
+  ...(process.env.GUARD_JWKS ? { jwksUri: process.env.GUARD_JWKS } : {}),
+  ...(process.env.GUARD_STREAM ? { revocations: { url: process.env.GUARD_STREAM } } : {}),
+});
+await guard.ready();
+const app = Fastify({ logger: false });
+await app.register(tesseraGuard, { guard });
+const handler = async (request) => ({ ok: true, sub: request.auth?.sub ?? null });
+app.get('/open', handler);
+app.get('/protected', { preHandler: requireAuth(guard) }, handler);
+app.get('/health', async () => guard.health());
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+process.stdout.write(`${JSON.stringify({ url })}\n`);
+process.on('SIGTERM', async () => {
+  await app.close();
+  await guard.close();
+  process.exit(0);
+});
