@@ -5,6 +5,8 @@
 //   GUARD_AUDIENCE   this API's audience
 //   GUARD_JWKS       JWKS URL (default: discovery)
 //   GUARD_STREAM     revocation stream URL (default: discovery)
+//   GUARD_REDIS      read revocations from this Redis instead (GUARD_REDIS_KEY: the stream key)
+//   GUARD_STALE_AFTER, GUARD_ON_STALE   staleness settings (defaults: the guard's)
 import { createGuard } from '@tessera/guard';
 import { requireAuth, tesseraGuard } from '@tessera/guard/fastify';
 import Fastify from 'fastify';
@@ -14,6 +16,11 @@ const guard = createGuard({
   audience: process.env.GUARD_AUDIENCE,
   ...(process.env.GUARD_JWKS ? { jwksUri: process.env.GUARD_JWKS } : {}),
   ...(process.env.GUARD_STREAM ? { revocations: { url: process.env.GUARD_STREAM } } : {}),
+  ...(process.env.GUARD_REDIS
+    ? { revocations: { redis: process.env.GUARD_REDIS, key: process.env.GUARD_REDIS_KEY } }
+    : {}),
+  ...(process.env.GUARD_STALE_AFTER ? { staleAfter: Number(process.env.GUARD_STALE_AFTER) } : {}),
+  ...(process.env.GUARD_ON_STALE ? { onStale: process.env.GUARD_ON_STALE } : {}),
 });
 await guard.ready();
 const app = Fastify({ logger: false });

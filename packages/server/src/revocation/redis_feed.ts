@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.js';
 import type { SharedRedis } from '../shared/redis.js';
-import type { FeedEvent, RevocationEntry, RevocationFeed } from './feed.js';
+import type { FeedEvent, RevocationFeed } from './feed.js';
 
 /**
  * Publishes one entry, at most once per store row: the stream entry, and a denylist key per handle

@@ -1,0 +1,70 @@
+/**
+ * The current sources, runnable by child processes: TypeScript's `transpileModule`, file by file,
+ * the way `tsc` emits them (a few seconds), into a private directory under `node_modules/.cache/`.
+ * @tessera/jose and @tessera/guard are placed at `node_modules/@tessera/*` inside it (with their
+ * package.json, so their `exports` resolve), the server at `server/`. Children thus run exactly the
+ * code in `src/` without depending on `dist/` being fresh and without touching it; third-party
+ * packages resolve from the repository's `node_modules` as usual. Type errors are `tsc`'s job.
+ */
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** Transpiles `src` (recursively) into `out`, one `.js` per `.ts`. */
+function transpileTree(src: string, out: string): void {
+  for (const entry of readdirSync(src, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
+    const file = join(entry.parentPath, entry.name);
+    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
+      fileName: file,
+      compilerOptions: {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        verbatimModuleSyntax: true,
+      },
+    });
+    const target = join(out, relative(src, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, outputText);
+  }
+}
+
+export interface SourceBuild {
+  dir: string;
+  /** The `tessera` command (`server/cli/main.js`). */
+  cli: string;
+  /** The server's entry point (`server/index.js`). */
+  server: string;
+  remove(): void;
+}
+
+/** Builds jose, guard and server from `src/` into a fresh directory; `remove()` deletes it. */
+export function buildSources(name: string): SourceBuild {
+  const cache = join(ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(join(cache, `tessera-${name}-`));
+  writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
+  for (const pkg of ['jose', 'guard']) {
+    const target = join(dir, 'node_modules', '@tessera', pkg);
+    transpileTree(join(ROOT, `packages/${pkg}/src`), join(target, 'dist'));
+    copyFileSync(join(ROOT, `packages/${pkg}/package.json`), join(target, 'package.json'));
+  }
+  transpileTree(join(ROOT, 'packages/server/src'), join(dir, 'server'));
+  return {
+    dir,
+    cli: join(dir, 'server', 'cli', 'main.js'),
+    server: join(dir, 'server', 'index.js'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
