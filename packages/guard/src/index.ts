@@ -1,0 +1,15 @@
+// The public surface of @tessera/guard. This file only re-exports; nothing imports from it.
+
+export type { AuthenticatableRequest, HeaderRecord, HeadersLike } from './bearer.js';
+export {
+  GuardError,
+  type GuardErrorBody,
+  type GuardErrorCode,
+} from './errors.js';
+export { createGuard, type Guard, type GuardHealth } from './guard.js';
+export type { GuardLogger } from './logger.js';
+export type { GuardOptions, RevocationsOption } from './options.js';
+export type { AccessTokenClaims, Principal } from './principal.js';
+export type { Requirements } from './requirements.js';
+export type { RevocationState } from './revocation/liveness.js';
+export type { RedisConnectionLike, RedisLikeClient } from './revocation/redis.js';

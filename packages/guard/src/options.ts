@@ -1,0 +1,266 @@
+import type { GuardLogger } from './logger.js';
+import { consoleLogger } from './logger.js';
+import type { RedisLikeClient } from './revocation/redis.js';
+import type { GuardFetch } from './revocation/stream.js';
+
+/** Where revocations come from. */
+export type RevocationsOption =
+  /** The issuer's Server-Sent Events stream, its URL from discovery (`revocation_events_endpoint`). */
+  | 'stream'
+  /** That stream at an explicit URL. */
+  | { url: string }
+  /** The server's Redis stream, read directly: a URL (needs `ioredis`) or your ioredis client. */
+  | { redis: string | RedisLikeClient; key?: string }
+  /** No revocation checks: tokens stay valid until `exp` (keep their lifetime short). */
+  | 'off';
+
+export interface GuardOptions {
+  /** The issuer, exactly as in the tokens' `iss` (RFC 7519 §4.1.1) and the discovery document. */
+  issuer: string;
+  /** This API's identifier(s): a token's `aud` must contain one (RFC 7519 §4.1.3, RFC 9068 §4). */
+  audience: string | readonly string[];
+  /**
+   * Accepted signature algorithms (RFC 8725 §3.1). Default: the issuer's
+   * `access_token_signing_alg_values_supported`, else ES256, ES384, ES512, EdDSA, PS256, RS256.
+   * Asymmetric only: `HS*` and `none` are refused.
+   */
+  algorithms?: readonly string[];
+  /** The JWKS URL (default: `jwks_uri` from discovery). */
+  jwksUri?: string;
+  /** Where revocations come from (default `'stream'`). */
+  revocations?: RevocationsOption;
+  /** What to do with a valid token while the revocation set is stale (default `'fail-closed'`: 503). */
+  onStale?: 'fail-closed' | 'fail-open';
+  /** Seconds without proof of liveness before the revocation set counts as stale (default 30). */
+  staleAfter?: number;
+  /** Seconds of clock skew allowed on `exp`, `nbf` and `iat` (default 0). */
+  clockTolerance?: number;
+  /** Seconds `ready()` waits before rejecting (default 10). */
+  readyTimeout?: number;
+  /** The `realm` of `WWW-Authenticate` challenges (default: the first audience). */
+  realm?: string;
+  /** Verified tokens remembered until their `exp`, so a repeat costs a map lookup (default 5000; `false` to disable). */
+  tokenCache?: false | { max?: number };
+  /** Allow plain `http:` URLs to hosts other than the loopback (default `false`). */
+  allowInsecureHttp?: boolean;
+  /** The fetch function for discovery, the JWKS and the event stream (default the global `fetch`). */
+  fetch?: typeof fetch;
+  /** Where warnings go (default: `console.warn`). Never given tokens. */
+  logger?: GuardLogger;
+  /** Milliseconds since the epoch (default `Date.now`); for tests and simulations. */
+  clock?: () => number;
+}
+
+/** RFC 8725 §3.1: the algorithms a guard may accept, all asymmetric (it holds public keys only). */
+export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'ES256K',
+  'EdDSA',
+  'Ed25519',
+  'Ed448',
+]);
+
+export const DEFAULT_ALGORITHMS: readonly string[] = ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'RS256'];
+const DEFAULT_TOKEN_CACHE = 5000;
+
+export type ResolvedRevocations =
+  | { mode: 'off' }
+  | { mode: 'stream'; url: string | undefined }
+  | { mode: 'redis'; redis: string | RedisLikeClient; key: string };
+
+/** The options, checked and with defaults applied: everything a guard decides once. */
+export interface ResolvedOptions {
+  issuer: string;
+  audience: string | readonly string[];
+  algorithms: readonly string[] | undefined;
+  jwksUri: string | undefined;
+  revocations: ResolvedRevocations;
+  failOpen: boolean;
+  staleAfterMs: number;
+  clockTolerance: number;
+  readyTimeoutMs: number;
+  realm: string;
+  tokenCache: number;
+  allowInsecureHttp: boolean;
+  fetch: GuardFetch;
+  logger: GuardLogger;
+  clock: () => number;
+}
+
+/** Checks every option at `createGuard`, so a misconfiguration is a `TypeError` at start-up, not a 500 later. */
+export function resolveOptions(options: GuardOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('createGuard needs an options object');
+  const allowInsecureHttp = options.allowInsecureHttp === true;
+  const issuer = options.issuer;
+  if (typeof issuer !== 'string' || issuer.length === 0)
+    throw new TypeError('options.issuer is required: the exact "iss" of the tokens');
+  const issuerUrl = checkUrl(issuer, 'options.issuer', allowInsecureHttp);
+  // RFC 8414 §2: an issuer identifier has no query or fragment.
+  if (issuerUrl.search !== '' || issuerUrl.hash !== '' || issuer.includes('?') || issuer.includes('#'))
+    throw new TypeError('options.issuer must not have a query or fragment (RFC 8414 §2)');
+
+  const audience = options.audience;
+  const audiences = typeof audience === 'string' ? [audience] : audience;
+  if (
+    !Array.isArray(audiences) ||
+    audiences.length === 0 ||
+    !audiences.every((value) => typeof value === 'string' && value.length > 0)
+  ) {
+    throw new TypeError("options.audience is required: this API's identifier, or a non-empty array of them");
+  }
+
+  let algorithms: readonly string[] | undefined;
+  if (options.algorithms !== undefined) {
+    if (!Array.isArray(options.algorithms) || options.algorithms.length === 0)
+      throw new TypeError('options.algorithms must be a non-empty array, e.g. ["ES256"]');
+    for (const alg of options.algorithms) checkAlgorithm(alg);
+    algorithms = Object.freeze([...options.algorithms]);
+  }
+
+  const jwksUri = options.jwksUri;
+  if (jwksUri !== undefined) checkUrl(jwksUri, 'options.jwksUri', allowInsecureHttp);
+
+  const staleAfter = positiveSeconds(options.staleAfter, 30, 'staleAfter');
+  const clockTolerance = options.clockTolerance ?? 0;
+  if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0)
+    throw new TypeError('options.clockTolerance must be a non-negative number of seconds');
+  const readyTimeout = positiveSeconds(options.readyTimeout, 10, 'readyTimeout');
+
+  const onStale = options.onStale ?? 'fail-closed';
+  if (onStale !== 'fail-closed' && onStale !== 'fail-open')
+    throw new TypeError("options.onStale must be 'fail-closed' or 'fail-open'");
+
+  const realm = options.realm ?? audiences[0]!;
+  // RFC 9110 §5.6.4: a quoted-string holds no control characters.
+  if (typeof realm !== 'string' || /[\x00-\x1F\x7F]/.test(realm))
+    throw new TypeError('options.realm must be a string without control characters');
+
+  let tokenCache = DEFAULT_TOKEN_CACHE;
+  if (options.tokenCache === false) tokenCache = 0;
+  else if (options.tokenCache !== undefined) {
+    const max = options.tokenCache.max ?? DEFAULT_TOKEN_CACHE;
+    if (!Number.isSafeInteger(max) || max < 0)
+      throw new TypeError('options.tokenCache.max must be a non-negative integer');
+    tokenCache = max;
+  }
+
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  if (typeof fetchFn !== 'function') throw new TypeError('options.fetch must be a function');
+  const logger = options.logger ?? consoleLogger;
+  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')
+    throw new TypeError('options.logger must have a warn(fields, message) method');
+  const clock = options.clock ?? Date.now;
+  if (typeof clock !== 'function') throw new TypeError('options.clock must be a function');
+
+  return {
+    issuer,
+    audience: typeof audience === 'string' ? audience : Object.freeze([...audiences]),
+    algorithms,
+    jwksUri,
+    revocations: resolveRevocations(options.revocations, allowInsecureHttp),
+    failOpen: onStale === 'fail-open',
+    staleAfterMs: staleAfter * 1000,
+    clockTolerance,
+    readyTimeoutMs: readyTimeout * 1000,
+    realm,
+    tokenCache,
+    allowInsecureHttp,
+    fetch: (url, init) => fetchFn(url, init),
+    logger,
+    clock,
+  };
+}
+
+/**
+ * RFC 8725 §2.1, §3.1: a guard verifies with the issuer's public keys, so only asymmetric
+ * algorithms make sense. Listing HS256 would invite the classic confusion where a public key is
+ * used as an HMAC secret; `none` would accept unsigned tokens.
+ */
+export function checkAlgorithm(alg: unknown): void {
+  if (typeof alg !== 'string') throw new TypeError('options.algorithms must hold strings');
+  if (alg.toLowerCase() === 'none')
+    throw new TypeError('algorithm "none" is refused: the guard accepts signed tokens only (RFC 8725 §3.1)');
+  if (/^HS\d+$/i.test(alg))
+    throw new TypeError(
+      `algorithm ${JSON.stringify(alg)} is refused: the guard verifies with the issuer's public keys, so only asymmetric algorithms are accepted (RFC 8725 §2.1, §3.1)`,
+    );
+  if (!ASYMMETRIC_ALGORITHMS.has(alg))
+    throw new TypeError(
+      `unsupported algorithm ${JSON.stringify(alg)}; use one of ${[...ASYMMETRIC_ALGORITHMS].join(', ')}`,
+    );
+}
+
+function resolveRevocations(
+  value: RevocationsOption | undefined,
+  allowInsecureHttp: boolean,
+): ResolvedRevocations {
+  if (value === undefined || value === 'stream') return { mode: 'stream', url: undefined };
+  if (value === 'off') return { mode: 'off' };
+  if (typeof value === 'object' && value !== null) {
+    if ('url' in value) {
+      checkUrl(value.url, 'options.revocations.url', allowInsecureHttp);
+      return { mode: 'stream', url: value.url };
+    }
+    if ('redis' in value) {
+      const { redis, key = 'tessera:revocations' } = value;
+      const isUrl = typeof redis === 'string' && /^rediss?:\/\//i.test(redis);
+      const isClient =
+        typeof redis === 'object' &&
+        redis !== null &&
+        typeof (redis as RedisLikeClient).duplicate === 'function';
+      if (!isUrl && !isClient)
+        throw new TypeError(
+          'options.revocations.redis must be a redis:// or rediss:// URL or an ioredis client',
+        );
+      if (typeof key !== 'string' || key.length === 0)
+        throw new TypeError('options.revocations.key must be a non-empty string');
+      return { mode: 'redis', redis, key };
+    }
+  }
+  throw new TypeError("options.revocations must be 'stream', 'off', { url } or { redis, key? }");
+}
+
+function checkUrl(value: unknown, name: string, allowInsecureHttp: boolean): URL {
+  let url: URL;
+  try {
+    url = new URL(value as string);
+  } catch {
+    throw new TypeError(`${name} must be an absolute URL`);
+  }
+  if (url.username !== '' || url.password !== '') throw new TypeError(`${name} must not contain credentials`);
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && (allowInsecureHttp || isLoopback(url.hostname))) return url;
+  throw new TypeError(
+    `${name} must use https (plain http only to the loopback, or with allowInsecureHttp: true on a trusted network)`,
+  );
+}
+
+export function isAllowedUrl(value: string, allowInsecureHttp: boolean): boolean {
+  try {
+    checkUrl(value, 'url', allowInsecureHttp);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function positiveSeconds(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new TypeError(`options.${name} must be a positive number of seconds`);
+  return value;
+}

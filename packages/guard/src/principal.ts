@@ -1,0 +1,102 @@
+import type { JwtPayload } from '@tessera/jose';
+
+/**
+ * The claims of a Tessera access token: RFC 9068 §2.2 (`iss sub aud exp iat jti client_id scope`),
+ * plus `sid` (the session), `ver` (the user's token version), `roles` and `permissions`.
+ */
+export interface AccessTokenClaims extends JwtPayload {
+  sub: string;
+  client_id?: string;
+  /** Space-separated scope tokens (RFC 9068 §2.2.3, RFC 6749 §3.3). */
+  scope?: string;
+  sid?: string;
+  ver?: number;
+  roles?: string[];
+  permissions?: string[];
+}
+
+/** Who made the request, from a verified and unrevoked access token. Frozen; shared between requests. */
+export interface Principal {
+  /** The subject (`sub`). */
+  readonly sub: string;
+  /** The `scope` claim, split on spaces. */
+  readonly scopes: readonly string[];
+  readonly roles: readonly string[];
+  readonly permissions: readonly string[];
+  /** The session (`sid`), when the token has one. */
+  readonly sid?: string;
+  /** The client the token was issued to (`client_id`, RFC 9068 §2.2). */
+  readonly clientId?: string;
+  /** `exp`, seconds since the epoch. */
+  readonly expiresAt: number;
+  /** Every claim of the token, deeply frozen. */
+  readonly claims: Readonly<AccessTokenClaims>;
+  /** The access token itself, to forward to a downstream API. Never log it. */
+  readonly token: string;
+}
+
+/** A claim with a shape the guard cannot use: the token is refused as invalid. */
+export class MalformedClaim extends Error {
+  constructor(readonly claim: string) {
+    super(`the "${claim}" claim has the wrong type`);
+    this.name = 'MalformedClaim';
+  }
+}
+
+const EMPTY: readonly string[] = Object.freeze([]);
+
+/**
+ * Principals built so far, by payload object. The verifier's cache hands back the same frozen
+ * payload for a repeated token, so a repeat costs one lookup here instead of a new principal.
+ */
+const principals = new WeakMap<object, Principal>();
+
+/**
+ * The principal of a verified payload. Checks the types of the claims it reads; `sub`, `exp`,
+ * `iss`, `aud`, `iat`, `jti` and `client_id` were already required by the verifier (RFC 9068 §2.2).
+ */
+export function principalOf(payload: AccessTokenClaims, token: string): Principal {
+  const known = principals.get(payload);
+  if (known !== undefined) return known;
+  const { scope, sid, client_id: clientId } = payload;
+  if (scope !== undefined && typeof scope !== 'string') throw new MalformedClaim('scope');
+  if (sid !== undefined && typeof sid !== 'string') throw new MalformedClaim('sid');
+  if (clientId !== undefined && typeof clientId !== 'string') throw new MalformedClaim('client_id');
+  if (payload.ver !== undefined && typeof payload.ver !== 'number') throw new MalformedClaim('ver');
+  const principal: Principal = Object.freeze({
+    sub: payload.sub,
+    scopes: scope === undefined ? EMPTY : Object.freeze(splitScope(scope)),
+    roles: stringList(payload.roles, 'roles'),
+    permissions: stringList(payload.permissions, 'permissions'),
+    sid,
+    clientId,
+    expiresAt: payload.exp as number,
+    claims: Object.isFrozen(payload) ? payload : deepFreeze(payload),
+    token,
+  });
+  principals.set(payload, principal);
+  return principal;
+}
+
+/** RFC 6749 §3.3: scope tokens separated by spaces (extra spaces tolerated). */
+function splitScope(scope: string): string[] {
+  const scopes: string[] = [];
+  for (const part of scope.split(' ')) if (part !== '') scopes.push(part);
+  return scopes;
+}
+
+function stringList(value: unknown, claim: string): readonly string[] {
+  if (value === undefined) return EMPTY;
+  if (!Array.isArray(value)) throw new MalformedClaim(claim);
+  for (const item of value) if (typeof item !== 'string') throw new MalformedClaim(claim);
+  // Already frozen when the payload came from the verifier's cache.
+  return Object.isFrozen(value) ? value : Object.freeze(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}

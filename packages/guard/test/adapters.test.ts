@@ -1,0 +1,287 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireAuth as expressAuth } from '../src/adapters/express.js';
+import { requireAuth as fastifyAuth, tesseraGuard } from '../src/adapters/fastify.js';
+import { type GuardEnv, requireAuth as honoAuth } from '../src/adapters/hono.js';
+import { type AuthenticatedRequest, requireAuth as nodeAuth } from '../src/adapters/node.js';
+import type { Guard } from '../src/index.js';
+import { guardFor } from './helpers/guard.js';
+import { AUDIENCE, startIssuer, type TestIssuer } from './helpers/issuer.js';
+
+/**
+ * Every adapter serves the same routes over real HTTP:
+ * - `/orders`: scope `orders:read` → `{ sub, scopes }`
+ * - `/admin`: role `admin`
+ * - `/refunds`: scope `orders:refund`
+ * - `/unavailable`: a guard whose revocation set is stale (fail-closed)
+ */
+interface App {
+  url: string;
+  close(): Promise<void>;
+}
+
+let issuer: TestIssuer;
+let guard: Guard;
+let staleGuard: Guard;
+
+beforeAll(async () => {
+  issuer = await startIssuer();
+  guard = guardFor(issuer).guard;
+  // Its own clock runs 31 s ahead once ready: nothing proved liveness for longer than staleAfter.
+  let ahead = 0;
+  staleGuard = guardFor(issuer, { clock: () => issuer.clock.now() + ahead }).guard;
+  await Promise.all([guard.ready(), staleGuard.ready()]);
+  ahead = 31_000;
+});
+
+afterAll(async () => {
+  await guard.close();
+  await staleGuard.close();
+  await issuer.close();
+});
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+async function startNode(): Promise<App> {
+  const routes: Record<string, ReturnType<typeof nodeAuth>> = {
+    '/orders': nodeAuth(guard, { scopes: ['orders:read'] }),
+    '/admin': nodeAuth(guard, { roles: ['admin'] }),
+    '/refunds': nodeAuth(guard, { scopes: ['orders:refund'] }),
+    '/unavailable': nodeAuth(staleGuard),
+  };
+  const server = createServer((req, res) => {
+    const auth = routes[req.url ?? ''];
+    if (!auth) {
+      res.writeHead(404).end();
+      return;
+    }
+    void auth(req, res, () => {
+      const { auth: principal } = req as AuthenticatedRequest;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ sub: principal?.sub, scopes: principal?.scopes }));
+    });
+  });
+  const url = await listen(server);
+  return { url, close: () => closeServer(server) };
+}
+
+async function startExpress(): Promise<App> {
+  const app = express();
+  const reply = (req: express.Request, res: express.Response) => {
+    res.json({ sub: req.auth?.sub, scopes: req.auth?.scopes });
+  };
+  app.get('/orders', expressAuth(guard, { scopes: ['orders:read'] }), reply);
+  app.get('/admin', expressAuth(guard, { roles: ['admin'] }), reply);
+  app.get('/refunds', expressAuth(guard, { scopes: ['orders:refund'] }), reply);
+  app.get('/unavailable', expressAuth(staleGuard), reply);
+  const server = createServer(app);
+  const url = await listen(server);
+  return { url, close: () => closeServer(server) };
+}
+
+async function startFastify(): Promise<App & { app: FastifyInstance }> {
+  const app = Fastify();
+  // Without skip-override, register() would give the plugin its own context, and the decoration
+  // would not reach the routes below.
+  await app.register(tesseraGuard, { guard });
+  const reply = async (request: { auth: { sub: string; scopes: readonly string[] } | null }) => ({
+    sub: request.auth?.sub,
+    scopes: request.auth?.scopes,
+  });
+  app.get('/orders', { preHandler: fastifyAuth(guard, { scopes: ['orders:read'] }) }, reply);
+  app.get('/admin', { preHandler: fastifyAuth(guard, { roles: ['admin'] }) }, reply);
+  app.get('/refunds', { preHandler: fastifyAuth(guard, { scopes: ['orders:refund'] }) }, reply);
+  app.get('/unavailable', { preHandler: fastifyAuth(staleGuard) }, reply);
+  app.get('/public', async (request) => ({ auth: request.auth }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { url, app, close: () => app.close() };
+}
+
+async function startHono(): Promise<App> {
+  const app = new Hono<GuardEnv>();
+  app.get('/orders', honoAuth(guard, { scopes: ['orders:read'] }), (c) =>
+    c.json({ sub: c.get('auth').sub, scopes: c.get('auth').scopes }),
+  );
+  app.get('/admin', honoAuth(guard, { roles: ['admin'] }), (c) => c.json({ sub: c.get('auth').sub }));
+  app.get('/refunds', honoAuth(guard, { scopes: ['orders:refund'] }), (c) =>
+    c.json({ sub: c.get('auth').sub }),
+  );
+  app.get('/unavailable', honoAuth(staleGuard), (c) => c.json({ sub: c.get('auth').sub }));
+  const server = await new Promise<Server>((resolve) => {
+    const created = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
+      resolve(created as Server),
+    );
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, close: () => closeServer(server) };
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+}
+
+/** A GET over node:http, so that a header can be sent twice (fetch would join the values). */
+function get(url: string, authorization?: string | string[]): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'GET' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        text += chunk;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined }),
+      );
+    });
+    req.on('error', reject);
+    if (authorization !== undefined) req.setHeader('Authorization', authorization);
+    req.end();
+  });
+}
+
+const REALM = `realm="${AUDIENCE}"`;
+
+describe.each([
+  ['node:http', startNode],
+  ['Express 5', startExpress],
+  ['Fastify 5', startFastify],
+  ['Hono', startHono],
+] as const)('%s adapter', (_name, startApp) => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('lets a valid token through with the principal', async () => {
+    const answer = await get(`${app.url}/orders`, `Bearer ${issuer.token()}`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ sub: 'user-1', scopes: ['orders:read', 'orders:write'] });
+  });
+
+  it('401 without a token, with a bare Bearer challenge', async () => {
+    const answer = await get(`${app.url}/orders`);
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe(`Bearer ${REALM}`);
+    expect(answer.headers['content-type']).toMatch(/^application\/json/);
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(answer.body).toEqual({ error: 'unauthorized', error_description: 'an access token is required' });
+  });
+
+  it('401 invalid_token for a token that is not valid', async () => {
+    const answer = await get(`${app.url}/orders`, `Bearer ${issuer.token({}, { typ: 'JWT' })}`);
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe(
+      `Bearer ${REALM}, error="invalid_token", error_description="the access token is not valid"`,
+    );
+    expect(answer.body).toEqual({
+      error: 'invalid_token',
+      error_description: 'the access token is not valid',
+    });
+  });
+
+  it('400 invalid_request for a malformed or repeated Authorization header', async () => {
+    const token = issuer.token();
+    for (const authorization of [
+      'Bearer',
+      `Bearer ${token} ${token}`,
+      [`Bearer ${token}`, `Bearer ${token}`],
+    ]) {
+      const answer = await get(`${app.url}/orders`, authorization);
+      expect(answer.status).toBe(400);
+      expect(answer.headers['www-authenticate']).toBe(
+        `Bearer ${REALM}, error="invalid_request", error_description="the Authorization header is malformed"`,
+      );
+      expect(answer.body).toEqual({
+        error: 'invalid_request',
+        error_description: 'the Authorization header is malformed',
+      });
+    }
+  });
+
+  it('403 insufficient_scope naming the scope, or without it for a role', async () => {
+    const token = issuer.token();
+    const scope = await get(`${app.url}/refunds`, `Bearer ${token}`);
+    expect(scope.status).toBe(403);
+    expect(scope.headers['www-authenticate']).toBe(
+      `Bearer ${REALM}, error="insufficient_scope", error_description="the access token does not grant the required scope", scope="orders:refund"`,
+    );
+    expect(scope.body).toMatchObject({ error: 'insufficient_scope' });
+    const role = await get(`${app.url}/admin`, `Bearer ${token}`);
+    expect(role.status).toBe(403);
+    expect(role.headers['www-authenticate']).not.toContain('scope="');
+    expect(role.body).toMatchObject({ error: 'insufficient_scope' });
+  });
+
+  it('503 temporarily_unavailable with Retry-After while revocations are stale', async () => {
+    const answer = await get(`${app.url}/unavailable`, `Bearer ${issuer.token()}`);
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('5');
+    expect(answer.headers['www-authenticate']).toBeUndefined();
+    expect(answer.body).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: 'the access token cannot be checked right now; retry later',
+    });
+  });
+});
+
+describe('Fastify plugin', () => {
+  it("is not encapsulated: request.auth is null on the instance's other routes", async () => {
+    const app = await startFastify();
+    try {
+      const answer = await get(`${app.url}/public`);
+      expect(answer.body).toEqual({ auth: null });
+      expect(app.app.printPlugins()).toContain('@tessera/guard');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses to register without a guard', async () => {
+    const app = Fastify();
+    await expect(app.register(tesseraGuard, {} as { guard: Guard })).rejects.toThrow(/guard/);
+    await app.close();
+  });
+});
+
+describe('node:http adapter', () => {
+  it('hands errors thrown after authentication to next, not to the client as a 401', async () => {
+    const auth = nodeAuth(guard);
+    const seen: unknown[] = [];
+    const server = createServer((req, res) => {
+      void auth(req, res, (err?: unknown) => {
+        if (err) seen.push(err);
+        res.end('ok');
+      });
+    });
+    const url = await listen(server);
+    try {
+      const answer = await fetch(url, { headers: { authorization: `Bearer ${issuer.token()}` } });
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toBe('ok');
+      expect(seen).toEqual([]);
+    } finally {
+      await closeServer(server);
+    }
+  });
+});

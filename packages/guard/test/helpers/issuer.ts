@@ -1,0 +1,281 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJwk, generateKeyPair, type JwtPayload, type Key, signJwtSync } from '@tessera/jose';
+
+export const AUDIENCE = 'https://api.example.com';
+
+/** A clock the guard and the token signer share; tests move it instead of sleeping. */
+export interface TestClock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+export function createTestClock(start = Date.now()): TestClock {
+  let now = start;
+  return {
+    now: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+export interface TokenOptions {
+  /** Header `typ` (default `at+jwt`). */
+  typ?: string;
+  kid?: string;
+  /** Signing key (default the issuer's). */
+  key?: Key;
+  issuer?: string;
+  audience?: string | string[];
+  /** Seconds until `exp` (default 300); `null` leaves `exp` out. */
+  expiresIn?: number | null;
+  /** Seconds from now until `nbf`. */
+  notBefore?: number;
+  /** Claims to leave out of the defaults. */
+  omit?: string[];
+}
+
+export interface RevocationData {
+  kind: 'jti' | 'sid' | 'sub';
+  value: string;
+  ver?: number | null;
+  /** Seconds since the epoch (default: an hour from the clock's now). */
+  expires_at?: number;
+}
+
+/** One request to the revocation stream, as the issuer saw it. */
+export interface StreamConnection {
+  lastEventId: string | undefined;
+  at: number;
+}
+
+/**
+ * A Tessera-like issuer on 127.0.0.1 over real HTTP: RFC 8414 metadata, a JWKS built with
+ * @tessera/jose, and a revocation event stream (Server-Sent Events) the test drives: push events
+ * and comments, hold back the end of the snapshot, drop or refuse connections, and see each
+ * connection's Last-Event-ID.
+ */
+export interface TestIssuer {
+  readonly url: string;
+  readonly clock: TestClock;
+  readonly privateKey: Key;
+  readonly publicKey: Key;
+  /** Members merged into the metadata document (set before the guard starts). */
+  metadata: Record<string, unknown>;
+  /** Signs an access token (RFC 9068) with the issuer's key, as of the clock's now. */
+  token(claims?: Record<string, unknown>, options?: TokenOptions): string;
+  /** Default claims, for assertions. */
+  readonly defaultClaims: Readonly<Record<string, unknown>>;
+  /** Appends a revocation to the log and sends it to every open stream; returns its id. */
+  push(data: RevocationData, id?: string): string;
+  /** Writes raw text to every open stream (malformed events, comments). */
+  write(text: string): void;
+  comment(text: string): void;
+  /** Sends `: snapshot complete` to open streams (after `holdSnapshot`). */
+  completeSnapshot(): void;
+  /** Destroys every open stream connection. */
+  drop(): void;
+  /** New streams get the snapshot but no `: snapshot complete`. */
+  holdSnapshot: boolean;
+  /** New streams are answered with 503. */
+  refuseStreams: boolean;
+  /** The `retry:` sent at the start of each stream (ms). */
+  retry: number;
+  /** Answer the JWKS with this status (default 200). */
+  jwksStatus: number;
+  /** Answer the metadata with this status (default 200). */
+  metadataStatus: number;
+  readonly connections: StreamConnection[];
+  readonly openStreams: number;
+  readonly jwksRequests: number;
+  readonly metadataRequests: number;
+  close(): Promise<void>;
+}
+
+export async function startIssuer(
+  options: { clock?: TestClock; kid?: string; alg?: 'ES256' | 'ES384' | 'EdDSA' | 'RS256' } = {},
+): Promise<TestIssuer> {
+  const clock = options.clock ?? createTestClock();
+  const alg = options.alg ?? 'ES256';
+  const { publicKey, privateKey } = await generateKeyPair(alg, { kid: options.kid ?? 'key-1' });
+  const log: { id: string; text: string }[] = [];
+  const open = new Set<ServerResponse>();
+  const connections: StreamConnection[] = [];
+  let counter = 0;
+  let jwksRequests = 0;
+  let metadataRequests = 0;
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/.well-known/oauth-authorization-server') {
+      metadataRequests++;
+      if (issuer.metadataStatus !== 200) {
+        res.writeHead(issuer.metadataStatus);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          issuer: issuer.url,
+          jwks_uri: `${issuer.url}/jwks`,
+          access_token_signing_alg_values_supported: [alg],
+          revocation_events_endpoint: `${issuer.url}/revocations`,
+          ...issuer.metadata,
+        }),
+      );
+      return;
+    }
+    if (path === '/jwks') {
+      jwksRequests++;
+      if (issuer.jwksStatus !== 200) {
+        res.writeHead(issuer.jwksStatus);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json' });
+      res.end(JSON.stringify({ keys: [exportJwk(publicKey, { public: true })] }));
+      return;
+    }
+    if (path === '/revocations') {
+      const header = req.headers['last-event-id'];
+      const lastEventId = typeof header === 'string' ? header : undefined;
+      connections.push({ lastEventId, at: Date.now() });
+      if (issuer.refuseStreams) {
+        res.writeHead(503);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' });
+      res.write(`retry: ${issuer.retry}\n\n`);
+      const after = lastEventId === undefined ? -1 : log.findIndex((event) => event.id === lastEventId);
+      for (const event of log.slice(after + 1)) res.write(event.text);
+      if (!issuer.holdSnapshot) res.write(': snapshot complete\n\n');
+      open.add(res);
+      req.on('close', () => open.delete(res));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const defaultClaims = Object.freeze({
+    sub: 'user-1',
+    client_id: 'web-app',
+    scope: 'orders:read orders:write',
+    sid: 'session-1',
+    ver: 3,
+    roles: ['customer'],
+    permissions: ['orders.read'],
+  });
+
+  const broadcast = (text: string) => {
+    for (const res of open) res.write(text);
+  };
+
+  const issuer: TestIssuer = {
+    url,
+    clock,
+    privateKey,
+    publicKey,
+    metadata: {},
+    defaultClaims,
+    holdSnapshot: false,
+    refuseStreams: false,
+    retry: 100,
+    jwksStatus: 200,
+    metadataStatus: 200,
+    connections,
+    get openStreams() {
+      return open.size;
+    },
+    get jwksRequests() {
+      return jwksRequests;
+    },
+    get metadataRequests() {
+      return metadataRequests;
+    },
+    token(claims = {}, tokenOptions = {}) {
+      const payload: JwtPayload = { ...defaultClaims, jti: `jti-${++counter}`, ...claims };
+      for (const name of tokenOptions.omit ?? []) delete payload[name];
+      const now = Math.floor(clock.now() / 1000);
+      const expiresIn = tokenOptions.expiresIn === undefined ? 300 : tokenOptions.expiresIn;
+      return signJwtSync(payload, tokenOptions.key ?? privateKey, {
+        typ: tokenOptions.typ ?? 'at+jwt',
+        kid: tokenOptions.kid,
+        issuer: tokenOptions.issuer ?? url,
+        audience: tokenOptions.audience ?? AUDIENCE,
+        iat: tokenOptions.omit?.includes('iat') ? false : now,
+        ...(expiresIn === null ? {} : { expiresIn }),
+        ...(tokenOptions.notBefore === undefined ? {} : { notBefore: tokenOptions.notBefore }),
+        currentDate: new Date(clock.now()),
+      });
+    },
+    push(data, id = String(++counter)) {
+      const body = {
+        kind: data.kind,
+        value: data.value,
+        ver: data.ver ?? null,
+        expires_at: data.expires_at ?? Math.floor(clock.now() / 1000) + 3600,
+      };
+      const text = `id: ${id}\nevent: revocation\ndata: ${JSON.stringify(body)}\n\n`;
+      log.push({ id, text });
+      broadcast(text);
+      return id;
+    },
+    write: broadcast,
+    comment(text) {
+      broadcast(`: ${text}\n\n`);
+    },
+    completeSnapshot() {
+      broadcast(': snapshot complete\n\n');
+    },
+    drop() {
+      for (const res of open) res.destroy();
+      open.clear();
+    },
+    async close() {
+      issuer.drop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return issuer;
+}
+
+/** Polls until `condition` holds (every 5 ms, for at most `timeoutMs`). */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs = 5000,
+  what = 'a condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A logger that keeps what it is told, for assertions (and to keep test output quiet). */
+export function createTestLogger() {
+  const warnings: { fields: object; message: string }[] = [];
+  const infos: { fields: object; message: string }[] = [];
+  return {
+    warnings,
+    infos,
+    warn(fields: object, message: string) {
+      warnings.push({ fields, message });
+    },
+    info(fields: object, message: string) {
+      infos.push({ fields, message });
+    },
+  };
+}
+
+/** Request shapes for `authenticate`: a bare header record. */
+export function bearer(token: string): { headers: Record<string, string> } {
+  return { headers: { authorization: `Bearer ${token}` } };
+}
