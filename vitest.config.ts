@@ -8,7 +8,7 @@ import { postgresUnreachable } from './packages/server/test/databases.js';
  * the embedded SQLite store (`server-sqlite`) and on PostgreSQL (`server-postgres`, at
  * `TESSERA_TEST_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/test; see
  * packages/server/test/databases.ts). Without a reachable PostgreSQL the PostgreSQL run is left out,
- * saying why — except on CI (`CI=true`), where its global setup then fails the run.
+ * saying why — except on CI (`CI=true`), where it stays in and fails, saying why.
  */
 const packages = readdirSync(new URL('./packages/', import.meta.url), { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && entry.name !== 'server')
@@ -24,13 +24,19 @@ const projects: TestProjectInlineConfiguration[] = [
     extends: true,
     test: { name: 'server-sqlite', include: serverTests, env: { TESSERA_TEST_STORE: 'sqlite' } },
   },
+  { extends: true, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
 ];
-const unreachable = await postgresUnreachable();
+// Vitest evaluates this file again for each project that extends it: probe and warn only once.
+const state = globalThis as { tesseraPostgresProbe?: Promise<string | undefined> };
+const firstProbe = state.tesseraPostgresProbe === undefined;
+if (firstProbe) state.tesseraPostgresProbe = postgresUnreachable();
+const unreachable = await state.tesseraPostgresProbe;
 if (unreachable && process.env.CI !== 'true') {
-  console.warn(
-    `\nskipping the server-postgres project (the server suite on PostgreSQL): ${unreachable}; ` +
-      'start PostgreSQL or set TESSERA_TEST_DATABASE_URL to run it\n',
-  );
+  if (firstProbe)
+    console.warn(
+      `\nskipping the server-postgres project (the server suite on PostgreSQL): ${unreachable}; ` +
+        'start PostgreSQL or set TESSERA_TEST_DATABASE_URL to run it\n',
+    );
 } else {
   projects.push({
     extends: true,
@@ -39,6 +45,7 @@ if (unreachable && process.env.CI !== 'true') {
       include: serverTests,
       env: { TESSERA_TEST_STORE: 'postgres' },
       globalSetup: ['packages/server/test/postgres_setup.ts'],
+      setupFiles: ['packages/server/test/postgres_required.ts'],
     },
   });
 }
@@ -48,6 +55,10 @@ export default defineConfig({
   resolve: {
     alias: {
       '@tessera/jose': fileURLToPath(new URL('./packages/jose/src/index.ts', import.meta.url)),
+      // Before '@tessera/guard', which would otherwise claim the subpath (examples/ import it).
+      '@tessera/guard/fastify': fileURLToPath(
+        new URL('./packages/guard/src/adapters/fastify.ts', import.meta.url),
+      ),
       '@tessera/guard': fileURLToPath(new URL('./packages/guard/src/index.ts', import.meta.url)),
     },
   },
