@@ -7,7 +7,7 @@ import {
   type Verifier,
 } from '@tessera/jose';
 import { createBackoff, sleep } from './backoff.js';
-import { type AuthenticatableRequest, bearerTokenOf } from './bearer.js';
+import { type AuthenticatableRequest, assertTokenSyntax, bearerTokenOf } from './bearer.js';
 import { type AuthorizationServerMetadata, DiscoveryError, fetchMetadata, metadataUrl } from './discovery.js';
 import { createGuardErrors, type GuardError, RETRY_AFTER } from './errors.js';
 import { describeFailure } from './logger.js';
@@ -253,6 +253,7 @@ export function createGuard(options: GuardOptions): Guard {
       const { payload } = await verifier.verifyAsync(token);
       principal = principalOf(payload, token);
     } catch (err) {
+      assertTokenSyntax(token, errors);
       throw tokenFailure(err);
     }
     // Only a token whose signature and claims verified reaches the revocation set, so a forged
