@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createServices, loadConfig } from '../packages/server/dist/index.js';
-import { load, startProcess, stopProcess } from './processes.js';
+import { freePort, load, startProcess, stopProcess } from './processes.js';
 
 const ADMIN_URL =
   process.env.BENCH_DATABASE_URL ||
@@ -55,7 +55,9 @@ export async function runCluster() {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cluster-'));
   const processes = [];
   try {
-    const issuer = 'http://127.0.0.1:1'; // never dialled: the same `iss` on every instance
+    // The same `iss` on every instance (in production the load balancer's URL): here A's address.
+    const ports = [await freePort(), await freePort()];
+    const issuer = `http://127.0.0.1:${ports[0]}`;
     const env = {
       DATABASE_URL: databaseUrl.href,
       REDIS_URL,
@@ -64,7 +66,6 @@ export async function runCluster() {
       TESSERA_ISSUER: issuer,
       TESSERA_AUDIENCE: 'https://api.example',
       TESSERA_DATA_DIR: dataDir,
-      TESSERA_PORT: '0',
       TESSERA_LOG_LEVEL: 'silent',
     };
     // Users, clients, sessions and access tokens, written straight to the shared store.
@@ -86,9 +87,9 @@ export async function runCluster() {
     }
     await services.close();
 
-    const a = await startProcess('cluster_instance.js', env);
+    const a = await startProcess('cluster_instance.js', { ...env, TESSERA_PORT: String(ports[0]) });
     processes.push(a);
-    const b = await startProcess('cluster_instance.js', env);
+    const b = await startProcess('cluster_instance.js', { ...env, TESSERA_PORT: String(ports[1]) });
     processes.push(b);
     const api = await startProcess('guard_process.js', {
       GUARD_ISSUER: issuer,

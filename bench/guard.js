@@ -2,7 +2,9 @@
 // handler twice, `/open` and `/protected` (the guard's preHandler: bearer parsing, ES256 signature
 // via the verifier's token cache, RFC 9068 claims, the three revocation handles); autocannon loads
 // each in turn at saturation over loopback, alternating which goes first, and the ratio
-// protected / open is taken per round. The issuer is a real Tessera server in another process.
+// protected / open is taken per round; so is the API process's CPU time per request (open over
+// protected: the throughput ratio its core would reach at saturation). The issuer is a real Tessera
+// server in another process.
 
 import { median } from './harness.js';
 import { load, rate, startProcess, stopProcess } from './processes.js';
@@ -28,10 +30,16 @@ export async function runGuard() {
     const open = [];
     const protectedRates = [];
     const p99 = { open: [], protected: [] };
+    // CPU microseconds per request in the API process: what saturation costs on its core, whatever
+    // the load generator (on the other core) manages to send.
+    const cpuRatios = [];
+    const cpuCost = { open: [], protected: [] };
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? ['open', 'protected'] : ['protected', 'open'];
       const got = {};
+      const cpu = {};
       for (const route of order) {
+        const cpuBefore = await (await fetch(`${api.url}/cpu`)).json();
         const result = await load({
           url: `${api.url}/${route}`,
           duration: SECONDS,
@@ -40,25 +48,33 @@ export async function runGuard() {
         });
         if (result.non2xx > 0 || result.errors > 0)
           throw new Error(`${route}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+        const cpuAfter = await (await fetch(`${api.url}/cpu`)).json();
         got[route] = rate(result, SECONDS);
+        cpu[route] = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / result['2xx'];
         p99[route].push(result.latency.p99);
       }
       open.push(got.open);
       protectedRates.push(got.protected);
       ratios.push(got.protected / got.open);
+      cpuRatios.push(cpu.open / cpu.protected);
+      cpuCost.open.push(cpu.open);
+      cpuCost.protected.push(cpu.protected);
       console.log(
-        `  round ${round + 1}: open ${got.open} req/s, protected ${got.protected} req/s, ratio ${(got.protected / got.open).toFixed(3)}`,
+        `  round ${round + 1}: open ${got.open} req/s (${cpu.open.toFixed(1)} µs CPU each), protected ${got.protected} req/s (${cpu.protected.toFixed(1)} µs), throughput ratio ${(got.protected / got.open).toFixed(3)}, CPU ratio ${(cpu.open / cpu.protected).toFixed(3)}`,
       );
     }
     const row = {
       open: median(open),
       protected: median(protectedRates),
       ratio: median(ratios),
+      cpuOpen: median(cpuCost.open),
+      cpuProtected: median(cpuCost.protected),
+      cpuRatio: median(cpuRatios),
       p99Open: median(p99.open),
       p99Protected: median(p99.protected),
     };
     console.log(
-      `  median: open ${row.open} req/s (p99 ${row.p99Open} ms), protected ${row.protected} req/s (p99 ${row.p99Protected} ms), protected/open ${row.ratio.toFixed(3)}`,
+      `  median: open ${row.open} req/s (p99 ${row.p99Open} ms), protected ${row.protected} req/s (p99 ${row.p99Protected} ms), protected/open ${row.ratio.toFixed(3)}; CPU per request ${row.cpuOpen.toFixed(1)} → ${row.cpuProtected.toFixed(1)} µs, open/protected ${row.cpuRatio.toFixed(3)}`,
     );
     return row;
   } finally {

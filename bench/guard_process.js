@@ -29,6 +29,8 @@ const handler = async (request) => ({ ok: true, sub: request.auth?.sub ?? null }
 app.get('/open', handler);
 app.get('/protected', { preHandler: requireAuth(guard) }, handler);
 app.get('/health', async () => guard.health());
+// CPU time this process has used, so the benchmark can charge each route its own cost per request.
+app.get('/cpu', async () => process.cpuUsage());
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 process.stdout.write(`${JSON.stringify({ url })}\n`);
 process.on('SIGTERM', async () => {

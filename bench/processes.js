@@ -1,5 +1,6 @@
 // Child processes for the HTTP benchmarks: each prints one JSON line on stdout when it is ready.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 
@@ -37,3 +38,13 @@ export function load(options) {
 
 /** Successful requests per second of an autocannon result. */
 export const rate = (result, seconds) => Math.round(result['2xx'] / (result.duration || seconds));
+
+/** A free TCP port on loopback (for a server whose URL must be known before it starts). */
+export function freePort() {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -2,19 +2,14 @@
 // process), with what the load needs prepared in advance and printed as one JSON line on stdout.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { createServer, loadConfig } from '../packages/server/dist/index.js';
+import { freePort } from './processes.js';
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 60_000);
 const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
 // A port chosen first, so the issuer (`iss`, discovery) is the address the server really has.
-const port = await new Promise((resolve) => {
-  const probe = createTcpServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address();
-    probe.close(() => resolve(port));
-  });
-});
+const port = await freePort();
 const config = loadConfig({}, {}, { dataDir, port, masterKey: 'B'.repeat(43), logLevel: 'silent' });
 const server = await createServer(config, { logger: false });
 const { services } = server;
