@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@tessera/jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Guard, GuardError } from '../src/index.js';
-import { guardFor } from './helpers/guard.js';
+import { guardFor, refusal } from './helpers/guard.js';
 import { bearer, startIssuer, type TestIssuer, waitFor } from './helpers/issuer.js';
 
 const issuers: TestIssuer[] = [];
@@ -22,15 +22,6 @@ function start(issuer: TestIssuer, options: Parameters<typeof guardFor>[1] = {})
   const { guard } = guardFor(issuer, options);
   guards.push(guard);
   return guard;
-}
-
-async function refusal(guard: Guard, token: string): Promise<GuardError> {
-  const err = await guard.authenticate(bearer(token)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof GuardError)) throw new Error('expected the token to be refused');
-  return err;
 }
 
 async function status(guard: Guard, token: string): Promise<number> {

@@ -1,7 +1,14 @@
 import { generateKeyPair } from '@tessera/jose';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Guard, GuardError } from '../src/index.js';
-import { buildForChild, closedPort, guardFor, runCloseAndExit, type TestLogger } from './helpers/guard.js';
+import type { Guard } from '../src/index.js';
+import {
+  buildForChild,
+  closedPort,
+  guardFor,
+  refusal,
+  runCloseAndExit,
+  type TestLogger,
+} from './helpers/guard.js';
 import { AUDIENCE, bearer, startIssuer, type TestIssuer, waitFor } from './helpers/issuer.js';
 
 let issuer: TestIssuer;
@@ -21,15 +28,6 @@ function start(options: Parameters<typeof guardFor>[1] = {}): { guard: Guard; lo
   const started = guardFor(issuer, options);
   guards.push(started.guard);
   return started;
-}
-
-async function refusal(guard: Guard, token: string): Promise<GuardError> {
-  const err = await guard.authenticate(bearer(token)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof GuardError)) throw new Error('expected the token to be refused');
-  return err;
 }
 
 async function accepted(guard: Guard, token: string): Promise<boolean> {

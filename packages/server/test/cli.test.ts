@@ -2,13 +2,8 @@
  * The `tessera` command line, end to end: each test runs the real bin file as a child process, with
  * its own data directory and master key, pipes stdin, and checks exit codes, stdout and stderr.
  *
- * How the bin is built: `beforeAll` transpiles the current sources of @tessera/server and
- * @tessera/jose (TypeScript's `transpileModule`, file by file, the way `tsc` emits them; ~2 s) into a
- * private directory under `node_modules/.cache/`, with the jose build placed at
- * `node_modules/@tessera/jose` inside it. The child so runs exactly the code in `src/` without
- * depending on `dist/` being fresh, and without touching `dist/` (other work may be building it);
- * third-party packages resolve from the repository's `node_modules` as usual. Type errors are
- * `tsc`'s job (`npm run typecheck`), not this build's.
+ * How the bin is built: `beforeAll` transpiles the current sources (test/build.ts, ~2 s), so the
+ * child runs exactly the code in `src/` without depending on `dist/` being fresh.
  *
  * Running `main()` in-process was not chosen: the exit codes for usage and configuration errors are
  * set by the bin wrapper around `main()`, `--password-stdin` reads the real stdin, and `serve` ends
@@ -18,68 +13,32 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../src/passwords.js';
+import { buildSources, type SourceBuild } from './build.js';
 import { createTestDatabase, dropTestDatabase } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const ANSI = /\u001b\[/;
 const STACK_TRACE = /\n\s+at .+[:(]/;
 
-let buildDir = '';
 let cli = '';
 const tempDirs: string[] = [];
 const databases: string[] = [];
 
-/** Transpiles `src` (recursively) into `out`, one `.js` per `.ts`. */
-function transpileTree(src: string, out: string): void {
-  for (const entry of readdirSync(src, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
-    const file = join(entry.parentPath, entry.name);
-    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-      fileName: file,
-      compilerOptions: {
-        target: ts.ScriptTarget.ES2022,
-        module: ts.ModuleKind.ESNext,
-        verbatimModuleSyntax: true,
-      },
-    });
-    const target = join(out, relative(src, file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, outputText);
-  }
-}
-
+let build: SourceBuild | undefined;
 beforeAll(() => {
-  const cache = join(ROOT, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  buildDir = mkdtempSync(join(cache, 'tessera-cli-test-'));
-  writeFileSync(join(buildDir, 'package.json'), '{ "private": true, "type": "module" }\n');
-  const jose = join(buildDir, 'node_modules', '@tessera', 'jose');
-  transpileTree(join(ROOT, 'packages/jose/src'), join(jose, 'dist'));
-  copyFileSync(join(ROOT, 'packages/jose/package.json'), join(jose, 'package.json'));
-  transpileTree(join(ROOT, 'packages/server/src'), join(buildDir, 'server'));
-  cli = join(buildDir, 'server', 'cli', 'main.js');
+  build = buildSources('cli-test');
+  cli = build.cli;
 });
 
 afterAll(async () => {
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  build?.remove();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   for (const url of databases) await dropTestDatabase(url);
 });

@@ -13,8 +13,8 @@ import {
 import { createServer } from 'node:net';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createGuard, type Guard, type GuardOptions } from '../../src/index.js';
-import { AUDIENCE, createTestLogger, type TestIssuer } from './issuer.js';
+import { createGuard, type Guard, GuardError, type GuardOptions } from '../../src/index.js';
+import { AUDIENCE, bearer, createTestLogger, type TestIssuer } from './issuer.js';
 
 export type TestLogger = ReturnType<typeof createTestLogger>;
 
@@ -154,4 +154,14 @@ function sourcesUnder(directory: string): string[] {
   return readdirSync(directory, { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.ts'))
     .map((name) => join(directory, name));
+}
+
+/** The GuardError `guard` refuses `token` with (fails if it accepts it). */
+export async function refusal(guard: Guard, token: string): Promise<GuardError> {
+  const err = await guard.authenticate(bearer(token)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof GuardError)) throw new Error('expected the token to be refused');
+  return err;
 }
