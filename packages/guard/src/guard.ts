@@ -247,7 +247,8 @@ export function createGuard(options: GuardOptions): Guard {
 
   async function authenticate(request: AuthenticatableRequest): Promise<Principal> {
     const token = bearerTokenOf(request, errors);
-    if (verifier === undefined || closed) throw notReady();
+    // A guard that failed to start never answers for tokens, whatever onStale says.
+    if (verifier === undefined || closed || fatal !== undefined) throw notReady();
     let principal: Principal;
     try {
       const { payload } = await verifier.verifyAsync(token);

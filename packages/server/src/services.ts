@@ -57,6 +57,13 @@ export async function createServices(
       clock,
     );
     await revocations.load();
+    if (redis) {
+      // Seeds the shared stream now if Redis lost it (or never had it), so the first subscribers
+      // get it whole; if Redis is unreachable the server starts anyway and the sync loop retries.
+      await revocations.sync().catch((err: unknown) => {
+        log.warn({ reason: (err as Error).message }, 'redis not reachable at start; retrying every second');
+      });
+    }
     return {
       config,
       db,

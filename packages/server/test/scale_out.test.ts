@@ -222,6 +222,67 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
     expect(jwks[1]).toEqual(jwks[0]);
   });
 
+  it('Redis emptied (a restart without persistence): subscribers get the store’s list until the stream is seeded again', async () => {
+    const session = await loginApp(a);
+    const { sid } = claimsOf(session.access_token);
+    await fetch(`${a.url}/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${session.access_token}` },
+    });
+    const first = await subscribe(b);
+    expect(first.snapshot.map((e) => e.value)).toContain(sid);
+    await eventually(() => b.services.revocations.isRevoked({ sid }), 'B to hold the entry');
+    first.close();
+    await deleteKeys(prefix);
+    // B notices at its next sync; right after the loss, an empty stream must not pass for a whole one.
+    expect(await b.services.revocations.feed.seeded()).toBe(false);
+    expect(b.services.revocations.feed.live()).toBe(false);
+    const during = await subscribe(b);
+    const entry = during.snapshot.find((e) => e.value === sid);
+    expect(entry).toBeDefined();
+    expect(entry!.eventId).toBeUndefined();
+    // The sync republishes every live row from the store; the stream then has it again, with an id.
+    await b.services.revocations.sync();
+    expect(await b.services.revocations.feed.seeded()).toBe(true);
+    const after = await subscribe(a);
+    expect(after.snapshot.find((e) => e.value === sid)?.eventId).toMatch(/^\d+-\d+$/);
+  });
+
+  it('a publication that fails half-way leaves no mark, so the row is delivered again', async () => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      const broken = {
+        id: 999_999,
+        kind: 'sub' as const,
+        value: 'usr_x',
+        ver: null,
+        expiresAt: Date.now() + 60_000,
+        createdAt: 1,
+      };
+      expect(await a.services.revocations.feed.publish(broken)).toBe(false);
+      expect(await redis.exists(`${prefix}revocation:row:999999:1`)).toBe(0);
+      expect(await redis.exists(`${prefix}denylist:sub:usr_x`)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('a rotation without a published next key does not start signing with a key no verifier has seen', async () => {
+    const before = await a.services.keys.list();
+    await a.services.db.deleteFrom('signing_keys').where('state', '=', 'next').execute();
+    await a.services.keys.rotate();
+    const after = await a.services.keys.list();
+    expect(after.find((k) => k.state === 'current')!.kid).toBe(
+      before.find((k) => k.state === 'current')!.kid,
+    );
+    expect(after.filter((k) => k.state === 'next')).toHaveLength(1);
+    // The next rotation promotes that (now published) key.
+    await a.services.keys.rotate();
+    expect((await a.services.keys.list()).find((k) => k.state === 'current')!.kid).toBe(
+      after.find((k) => k.state === 'next')!.kid,
+    );
+  });
+
   it('two instances starting on an empty database create one current and one next key', async () => {
     const fresh = (await createTestDatabase())!;
     try {

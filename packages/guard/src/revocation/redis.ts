@@ -157,15 +157,9 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
           resolveLoaded();
           continue;
         }
-        const reply = await connection.call(
-          'XREAD',
-          'COUNT',
-          BATCH,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          key,
-          lastId,
+        // Raced against close(): while Redis is unreachable a pending command never settles.
+        const reply = await untilClosed(
+          connection.call('XREAD', 'COUNT', BATCH, 'BLOCK', blockMs, 'STREAMS', key, lastId),
         );
         liveness.markLive();
         recovered();

@@ -118,11 +118,13 @@ export function createSigningKeys(
     const now = clock();
     const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
     const live = rows.filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now);
-    loadedVersion = live
+    // Everything is built first and assigned together at the end: a key that cannot be opened
+    // leaves the previous state whole, and the next refresh() tries again.
+    const version = live
       .map((row) => `${row.kid}:${row.state}`)
       .sort()
       .join(',');
-    published = createLocalJwks({ keys: live.map((row) => JSON.parse(row.public_jwk) as Jwk) });
+    const jwks = createLocalJwks({ keys: live.map((row) => JSON.parse(row.public_jwk) as Jwk) });
     const current = rows.find((row) => row.state === 'current');
     if (!current) throw new Error('no current signing key');
     let opened: string;
@@ -146,6 +148,8 @@ export function createSigningKeys(
       clock,
     });
     currentActivatedAt = current.activated_at ?? current.created_at;
+    published = jwks;
+    loadedVersion = version;
   }
 
   /**
@@ -166,11 +170,14 @@ export function createSigningKeys(
           .where('kid', '=', from)
           .executeTakeFirst();
         if (Number(retired.numUpdatedRows) !== 1) throw new RotatedElsewhere();
-        await trx
+        // Only a published `next` key may start signing (verifiers have had it in their JWKS); with
+        // none, nothing rotates and ensureStates() below publishes one for the next rotation.
+        const promoted = await trx
           .updateTable('signing_keys')
           .set({ state: 'current', activated_at: now })
           .where('state', '=', 'next')
-          .execute();
+          .executeTakeFirst();
+        if (Number(promoted.numUpdatedRows) !== 1) throw new RotatedElsewhere();
         await trx.insertInto('signing_keys').values(next).execute();
         await trx
           .deleteFrom('signing_keys')

@@ -4,7 +4,8 @@ import type { SharedRedis } from '../shared/redis.js';
 import type { FeedEvent, RevocationFeed } from './feed.js';
 
 /**
- * Publishes one entry, at most once per store row: the stream entry, and a denylist key per handle
+ * Publishes one entry, at most once per store row (the row's mark is written last, so a run that
+ * failed part-way is completed by the next delivery): the stream entry, and a denylist key per handle
  * (`<prefix>denylist:jti:<jti>` …, value `1` or, for `sub`, the version below which tokens are
  * revoked) that lives exactly as long as the entry. The stream is trimmed (MINID, Redis ≥ 6.2) to the
  * longest access-token lifetime by Redis's own clock, the one its entry ids are made from.
@@ -14,7 +15,8 @@ import type { FeedEvent, RevocationFeed } from './feed.js';
  */
 const PUBLISH = `
 if redis.replicate_commands then redis.replicate_commands() end
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6]) then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if ARGV[1] == 'sub' and not tonumber(ARGV[3]) then return redis.error_reply('sub entry without a version') end
 local ttl = tonumber(ARGV[6])
 local left = redis.call('PTTL', KEYS[3])
 if left > ttl then ttl = left end
@@ -30,6 +32,8 @@ local time = redis.call('TIME')
 local oldest = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) - tonumber(ARGV[7])
 redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%.0f', oldest), '*',
   'kind', ARGV[1], 'value', ARGV[2], 'ver', ARGV[3], 'exp', ARGV[4], 'rid', ARGV[5])
+-- Marked last: a script that failed half-way (Redis keeps a script's earlier writes) is run again.
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[6])
 return 1
 `;
 
@@ -64,6 +68,12 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
   const reader = redis.duplicate();
   // Liveness is about the connection, so it runs on real time whatever clock the tokens use.
   let liveAt = 0;
+  /**
+   * Whether the stream is known to hold every live entry (its seed mark was seen). Until then, and
+   * after Redis came back empty, backlog() refuses (subscribers get the store's list instead) and the
+   * feed is not live: an empty stream must not pass for a complete one.
+   */
+  let seeded = false;
   let closed = false;
 
   function toEvent(id: string, fields: string[]): FeedEvent | undefined {
@@ -93,7 +103,7 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
     while (!closed) {
       try {
         if (reader.status !== 'ready') {
-          await new Promise((resolve) => setTimeout(resolve, 200));
+          await new Promise((resolve) => setTimeout(resolve, 20));
           continue;
         }
         const reply = (await reader.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', key, lastId)) as
@@ -140,6 +150,7 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
       }
     },
     async backlog(lastEventId) {
+      if (!seeded) throw new Error('the revocation stream is not seeded yet');
       // An unknown or malformed id gets the whole live stream: a repeat is harmless, a gap is not.
       let start = lastEventId !== undefined && STREAM_ID.test(lastEventId) ? `(${lastEventId}` : '-';
       const out: FeedEvent[] = [];
@@ -158,10 +169,19 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    live: () => redis.ready() && Date.now() - liveAt < LIVE_WINDOW_MS,
-    seeded: async () => (await redis.client.exists(seedMark)) === 1,
+    live: () => seeded && redis.ready() && Date.now() - liveAt < LIVE_WINDOW_MS,
+    async seeded() {
+      try {
+        seeded = (await redis.client.exists(seedMark)) === 1;
+      } catch (err) {
+        seeded = false;
+        throw err;
+      }
+      return seeded;
+    },
     async markSeeded() {
       await redis.client.set(seedMark, new Date().toISOString());
+      seeded = true;
     },
     async close() {
       closed = true;

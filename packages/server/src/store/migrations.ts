@@ -141,7 +141,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         const now = Date.now();
         await sql`update signing_keys set state = 'retired', retired_at = ${now}, expires_at = ${now + 86_400_000}
             where state = 'current' and kid not in (
-              select kid from signing_keys where state = 'current' order by activated_at desc, kid limit 1)`.execute(
+              select kid from signing_keys where state = 'current' order by coalesce(activated_at, created_at) desc, kid limit 1)`.execute(
           db,
         );
         for (const state of ['next', 'current']) {

@@ -36,7 +36,15 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
     const early: FeedEvent[] = [];
     let relay: (event: FeedEvent) => void = (event) => void early.push(event);
     const unsubscribe = revocations.subscribe((event) => relay(event));
+    // Released however the request ends, even while the backlog is being read.
+    let heartbeat: NodeJS.Timeout | undefined;
+    request.raw.on('close', () => {
+      open.delete(reply.raw);
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
     const backlog = await revocations.backlog(lastEventId);
+    if (request.raw.destroyed || reply.raw.destroyed) return reply.hijack();
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -69,15 +77,10 @@ export const revocationStreamRoutes: FastifyPluginAsync<{ services: Services }> 
     for (const event of early) if (!sent.has(event.eventId || `row:${event.id}`)) send(event);
     relay = send;
     res.write(': snapshot complete\n\n');
-    const heartbeat = setInterval(() => {
+    heartbeat = setInterval(() => {
       if (revocations.live()) res.write(': heartbeat\n\n');
     }, HEARTBEAT_MS);
     heartbeat.unref();
     open.add(res);
-    request.raw.on('close', () => {
-      open.delete(res);
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
   });
 };
