@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config.js';
 import { createServices } from '../src/services.js';
 import { buildSources, ROOT, type SourceBuild } from './build.js';
 import { TEST_STORE } from './databases.js';
-import { ADMIN_PASSWORD, createTestDatabase, dropTestDatabase, post } from './helpers.js';
+import { ADMIN_PASSWORD, createTestDatabase, dropTestDatabase, eventually, post } from './helpers.js';
 import { form } from './http.js';
 import { freePort, OwnRedis, redisServerMissing } from './redis.js';
 
@@ -64,14 +64,6 @@ async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<voi
   const exited = new Promise((resolve) => proc.child.once('exit', resolve));
   proc.child.kill(signal);
   await exited;
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const statusAt = async (guard: Proc, token: string) => {

@@ -105,3 +105,16 @@ export async function post(
     body: JSON.stringify(body),
   });
 }
+
+/** Polls `check` until it holds; fails after a generous bound (never asserted as a duration). */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

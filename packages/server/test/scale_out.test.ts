@@ -14,6 +14,7 @@ import {
   ADMIN_PASSWORD,
   createTestDatabase,
   dropTestDatabase,
+  eventually,
   post,
   removeDataDir,
   startServer,
@@ -38,15 +39,6 @@ const skip =
 if (skip && TEST_STORE === 'postgres' && process.env.CI === 'true')
   throw new Error(`${skip} (required on CI)`);
 if (skip && TEST_STORE === 'postgres') console.warn(`skipping the scale-out tests: ${skip}`);
-
-/** Polls `check` until it holds; fails after a generous bound (never asserted as a duration). */
-async function eventually(check: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const claimsOf = (token: string) => decodeJwtUnverified(token) as { sid: string; sub: string; jti: string };
 const userinfo = (server: TestServer, token: string) =>

@@ -105,25 +105,24 @@ export function createSigningKeys(
   }
 
   /** The live keys and their states: changes when any instance rotates or a retired key expires. */
-  async function version(now: number): Promise<string> {
-    const rows = await db.selectFrom('signing_keys').select(['kid', 'state', 'expires_at']).execute();
-    return rows
-      .filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now)
+  function liveKeys<R extends { kid: string; state: string; expires_at: number | null }>(
+    rows: R[],
+    now: number,
+  ) {
+    const live = rows.filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now);
+    const version = live
       .map((row) => `${row.kid}:${row.state}`)
       .sort()
       .join(',');
+    return { live, version };
   }
 
   async function load(): Promise<void> {
     const now = clock();
     const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
-    const live = rows.filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now);
     // Everything is built first and assigned together at the end: a key that cannot be opened
     // leaves the previous state whole, and the next refresh() tries again.
-    const version = live
-      .map((row) => `${row.kid}:${row.state}`)
-      .sort()
-      .join(',');
+    const { live, version } = liveKeys(rows, now);
     const jwks = createLocalJwks({ keys: live.map((row) => JSON.parse(row.public_jwk) as Jwk) });
     const current = rows.find((row) => row.state === 'current');
     if (!current) throw new Error('no current signing key');
@@ -238,7 +237,8 @@ export function createSigningKeys(
       if (current && now - currentActivatedAt >= config.keyRotationInterval * 1000) await rotateFrom(current);
     },
     async refresh() {
-      if ((await version(clock())) !== loadedVersion) await load();
+      const rows = await db.selectFrom('signing_keys').select(['kid', 'state', 'expires_at']).execute();
+      if (liveKeys(rows, clock()).version !== loadedVersion) await load();
     },
     rotate,
     signer() {

@@ -14,8 +14,6 @@ export interface SharedRedis {
   prefix: string;
   /** Connected and answering. */
   ready(): boolean;
-  /** Called on every (re)connection: the place to re-publish what Redis may have lost. */
-  onReady(listener: () => void): () => void;
   /** A second connection for blocking reads (XREAD BLOCK would stall every other command). */
   duplicate(): Redis;
   close(): Promise<void>;
@@ -50,10 +48,6 @@ export function openRedis(url: string, prefix: string, log: Logger): SharedRedis
     client,
     prefix,
     ready: () => client.status === 'ready',
-    onReady(listener) {
-      client.on('ready', listener);
-      return () => client.off('ready', listener);
-    },
     duplicate() {
       const connection = client.duplicate(options);
       // Errors are reported once through the main connection's handler; this one only reconnects.

@@ -21,7 +21,7 @@ export const healthRoutes: FastifyPluginAsync<{ services: Services; metrics: Met
     // Without Redis this instance still issues and refreshes (the store is the truth), but its
     // revocations reach other instances' guards late and its login limits are its own: take it out
     // of rotation until Redis is back.
-    if (services.redis && !(services.redis.ready() && services.revocations.feed.live())) {
+    if (services.redis && !services.revocations.feed.live()) {
       return reply.code(503).send({ status: 'unavailable', reason: 'redis' });
     }
     return { status: 'ready' };
