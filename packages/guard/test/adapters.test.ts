@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { generateKeyPair } from '@tessera/jose';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
@@ -28,6 +29,9 @@ interface App {
 let issuer: TestIssuer;
 let guard: Guard;
 let staleGuard: Guard;
+/** A guard whose clock the key-rotation tests move past the key set's 30 s cool-down for unknown kids. */
+let rotatingGuard: Guard;
+let rotationAhead = 0;
 
 beforeAll(async () => {
   issuer = await startIssuer();
@@ -35,13 +39,18 @@ beforeAll(async () => {
   // Its own clock runs 31 s ahead once ready: nothing proved liveness for longer than staleAfter.
   let ahead = 0;
   staleGuard = guardFor(issuer, { clock: () => issuer.clock.now() + ahead }).guard;
-  await Promise.all([guard.ready(), staleGuard.ready()]);
+  rotatingGuard = guardFor(issuer, {
+    clock: () => issuer.clock.now() + rotationAhead,
+    revocations: 'off',
+  }).guard;
+  await Promise.all([guard.ready(), staleGuard.ready(), rotatingGuard.ready()]);
   ahead = 31_000;
 });
 
 afterAll(async () => {
   await guard.close();
   await staleGuard.close();
+  await rotatingGuard.close();
   await issuer.close();
 });
 
@@ -64,6 +73,7 @@ async function startNode(): Promise<App> {
     '/admin': nodeAuth(guard, { roles: ['admin'] }),
     '/refunds': nodeAuth(guard, { scopes: ['orders:refund'] }),
     '/unavailable': nodeAuth(staleGuard),
+    '/rotated': nodeAuth(rotatingGuard),
   };
   const server = createServer((req, res) => {
     const auth = routes[req.url ?? ''];
@@ -90,6 +100,7 @@ async function startExpress(): Promise<App> {
   app.get('/admin', expressAuth(guard, { roles: ['admin'] }), reply);
   app.get('/refunds', expressAuth(guard, { scopes: ['orders:refund'] }), reply);
   app.get('/unavailable', expressAuth(staleGuard), reply);
+  app.get('/rotated', expressAuth(rotatingGuard), reply);
   const server = createServer(app);
   const url = await listen(server);
   return { url, close: () => closeServer(server) };
@@ -108,6 +119,7 @@ async function startFastify(): Promise<App & { app: FastifyInstance }> {
   app.get('/admin', { preHandler: fastifyAuth(guard, { roles: ['admin'] }) }, reply);
   app.get('/refunds', { preHandler: fastifyAuth(guard, { scopes: ['orders:refund'] }) }, reply);
   app.get('/unavailable', { preHandler: fastifyAuth(staleGuard) }, reply);
+  app.get('/rotated', { preHandler: fastifyAuth(rotatingGuard) }, reply);
   app.get('/public', async (request) => ({ auth: request.auth }));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, app, close: () => app.close() };
@@ -123,6 +135,9 @@ async function startHono(): Promise<App> {
     c.json({ sub: c.get('auth').sub }),
   );
   app.get('/unavailable', honoAuth(staleGuard), (c) => c.json({ sub: c.get('auth').sub }));
+  app.get('/rotated', honoAuth(rotatingGuard), (c) =>
+    c.json({ sub: c.get('auth').sub, scopes: c.get('auth').scopes }),
+  );
   const server = await new Promise<Server>((resolve) => {
     const created = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
       resolve(created as Server),
@@ -233,6 +248,48 @@ describe.each([
     expect(role.body).toMatchObject({ error: 'insufficient_scope' });
   });
 
+  // The guard answers from the keys it holds without waiting; only a token signed with a key it
+  // does not hold yet waits for the key set. Both ways end in the same answers.
+  it('lets through a token signed with a key published after the guard started, fetching it first', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { kid: `rotated-${_name}` });
+    issuer.extraKeys.push(publicKey);
+    rotationAhead += 31_000; // past the cool-down since the guard's last fetch
+    const fetchesBefore = issuer.jwksRequests;
+    const answer = await get(
+      `${app.url}/rotated`,
+      `Bearer ${issuer.token({}, { key: privateKey, expiresIn: 3600 })}`,
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ sub: 'user-1', scopes: ['orders:read', 'orders:write'] });
+    expect(issuer.jwksRequests).toBe(fetchesBefore + 1);
+    // The key is held now: the next token signed with it is answered without another fetch.
+    const again = await get(
+      `${app.url}/rotated`,
+      `Bearer ${issuer.token({}, { key: privateKey, expiresIn: 3600 })}`,
+    );
+    expect(again.status).toBe(200);
+    expect(issuer.jwksRequests).toBe(fetchesBefore + 1);
+  });
+
+  it('401 invalid_token for a kid the key set still lacks after fetching', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { kid: `never-published-${_name}` });
+    rotationAhead += 31_000;
+    const fetchesBefore = issuer.jwksRequests;
+    const answer = await get(
+      `${app.url}/rotated`,
+      `Bearer ${issuer.token({}, { key: privateKey, expiresIn: 3600 })}`,
+    );
+    expect(issuer.jwksRequests).toBe(fetchesBefore + 1);
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe(
+      `Bearer ${REALM}, error="invalid_token", error_description="the access token is not valid"`,
+    );
+    expect(answer.body).toEqual({
+      error: 'invalid_token',
+      error_description: 'the access token is not valid',
+    });
+  });
+
   it('503 temporarily_unavailable with Retry-After while revocations are stale', async () => {
     const answer = await get(`${app.url}/unavailable`, `Bearer ${issuer.token()}`);
     expect(answer.status).toBe(503);
@@ -261,6 +318,52 @@ describe('Fastify plugin', () => {
     const app = Fastify();
     await expect(app.register(tesseraGuard, {} as { guard: Guard })).rejects.toThrow(/guard/);
     await app.close();
+  });
+});
+
+describe('Fastify adapter with a guard of its own making (any object with the Guard interface)', () => {
+  // A test double goes through its own require(); what it throws that is not a refusal is a bug
+  // elsewhere and belongs to Fastify's error handling (500), thrown at once or rejected later.
+  it.each([
+    [
+      'thrown',
+      () => {
+        throw new Error('boom');
+      },
+    ],
+    ['rejected', () => Promise.reject(new Error('boom'))],
+  ] as const)('hands an error %s by the check to Fastify (500), and runs no handler', async (_how, check) => {
+    const double = { authenticate: check, require: () => check } as unknown as Guard;
+    const app = Fastify();
+    await app.register(tesseraGuard, { guard: double });
+    let handled = false;
+    app.get('/x', { preHandler: fastifyAuth(double) }, async () => {
+      handled = true;
+      return {};
+    });
+    try {
+      const answer = await app.inject({ method: 'GET', url: '/x' });
+      expect(answer.statusCode).toBe(500);
+      expect(handled).toBe(false);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('sets request.auth from a principal the double resolves', async () => {
+    const principal = { sub: 'double' };
+    const double = {
+      authenticate: async () => principal,
+      require: () => async () => principal,
+    } as unknown as Guard;
+    const app = Fastify();
+    await app.register(tesseraGuard, { guard: double });
+    app.get('/x', { preHandler: fastifyAuth(double) }, async (request) => ({ sub: request.auth?.sub }));
+    try {
+      expect((await app.inject({ method: 'GET', url: '/x' })).json()).toEqual({ sub: 'double' });
+    } finally {
+      await app.close();
+    }
   });
 });
 

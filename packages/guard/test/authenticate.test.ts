@@ -2,7 +2,14 @@ import { createHmac } from 'node:crypto';
 import { exportPem, generateKeyPair } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGuard, type Guard, GuardError } from '../src/index.js';
-import { AUDIENCE, bearer, createTestLogger, startIssuer, type TestIssuer } from './helpers/issuer.js';
+import {
+  AUDIENCE,
+  bearer,
+  createTestLogger,
+  startIssuer,
+  type TestIssuer,
+  waitFor,
+} from './helpers/issuer.js';
 
 const REALM = `realm="${AUDIENCE}"`;
 const INVALID_TOKEN = {
@@ -495,6 +502,61 @@ describe('keys that cannot be obtained', () => {
     } finally {
       issuer.jwksStatus = 200;
       await broken.close();
+    }
+  });
+});
+
+describe('the key set over time', () => {
+  // The guard answers from the keys it holds (no await per request); these pin down what that
+  // means once the set's cache lifetime (10 min without Cache-Control) has passed.
+  it('serves tokens from the held keys once the set expires, refreshing it in the background', async () => {
+    const own = await startIssuer();
+    const fresh = createGuard({
+      issuer: own.url,
+      audience: AUDIENCE,
+      revocations: 'off',
+      clock: own.clock.now,
+      logger: createTestLogger(),
+    });
+    try {
+      await fresh.ready();
+      const fetches = own.jwksRequests;
+      own.clock.advance(11 * 60_000);
+      const principal = await fresh.authenticate(bearer(own.token()));
+      expect(principal.sub).toBe('user-1');
+      await waitFor(() => own.jwksRequests === fetches + 1, 5000, 'the background refresh');
+      expect(fresh.health().jwks?.state).toBe('fresh');
+    } finally {
+      await fresh.close();
+      await own.close();
+    }
+  });
+
+  it('keeps serving while the JWKS endpoint fails, up to a day past expiry (stale-if-error), then answers 503', async () => {
+    const own = await startIssuer();
+    const fresh = createGuard({
+      issuer: own.url,
+      audience: AUDIENCE,
+      revocations: 'off',
+      clock: own.clock.now,
+      logger: createTestLogger(),
+    });
+    try {
+      await fresh.ready();
+      own.jwksStatus = 500;
+      own.clock.advance(11 * 60_000);
+      expect((await fresh.authenticate(bearer(own.token()))).sub).toBe('user-1');
+      own.clock.advance(24 * 3600_000);
+      const err = await refusal(bearer(own.token()), fresh);
+      expect(err.status).toBe(503);
+      expect(err.headers['retry-after']).toMatch(/^\d+$/);
+      expect(err.toJSON()).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'the access token cannot be checked right now; retry later',
+      });
+    } finally {
+      await fresh.close();
+      await own.close();
     }
   });
 });

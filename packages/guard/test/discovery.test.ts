@@ -48,6 +48,18 @@ describe('discovery (RFC 8414)', () => {
     expect(issuer.jwksRequests).toBe(0);
   });
 
+  it('a guard that cannot start refuses tokens even when configured to fail open', async () => {
+    // Keys and verifier are set up, then start-up fails: the metadata names no revocation stream.
+    const issuer = await issuerWith();
+    issuer.metadata = { revocation_events_endpoint: undefined };
+    const guard = start(issuer, { onStale: 'fail-open' });
+    await expect(guard.ready()).rejects.toThrow(/no revocation_events_endpoint/);
+    const err = await refusal(guard, issuer.token());
+    expect(err.status).toBe(503);
+    expect(err.reason).toMatch(/cannot start/);
+    expect(guard.health().ready).toBe(false);
+  });
+
   it('compares the issuer exactly: a trailing slash is another issuer', async () => {
     const issuer = await issuerWith();
     const guard = start(issuer, { issuer: `${issuer.url}/` });

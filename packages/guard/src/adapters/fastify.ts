@@ -1,6 +1,6 @@
-import type { FastifyPluginCallback, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, preHandlerHookHandler } from 'fastify';
 import { GuardError } from '../errors.js';
-import type { Guard } from '../guard.js';
+import { type Guard, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 
@@ -49,22 +49,44 @@ export const tesseraGuard: FastifyPluginCallback<TesseraGuardPluginOptions> = Ob
 /**
  * A preHandler that authenticates the request, checks the requirements and sets `request.auth`; on
  * failure it sends the error response itself (status, `WWW-Authenticate` or `Retry-After`, JSON).
+ * Callback-style on purpose: when the key is in memory the check is synchronous and Fastify goes on
+ * to the handler at once, without a promise per request.
  */
-export function requireAuth(guard: Guard, requirements?: Requirements): preHandlerAsyncHookHandler {
-  const check = guard.require(requirements);
-  return async function tesseraRequireAuth(request, reply) {
-    let principal: Principal;
+export function requireAuth(guard: Guard, requirements?: Requirements): preHandlerHookHandler {
+  const check = prepareCheck(guard, requirements);
+  return function tesseraRequireAuth(request, reply, done) {
+    let outcome: Principal | Promise<Principal>;
     try {
       // The raw request: its rawHeaders reveal a repeated Authorization header.
-      principal = await check(request.raw);
+      outcome = check(request.raw);
     } catch (err) {
-      if (!(err instanceof GuardError)) throw err;
-      return reply
-        .code(err.status)
-        .headers(err.headers)
-        .type('application/json; charset=utf-8')
-        .send(JSON.stringify(err));
+      refuse(reply, err, done);
+      return;
     }
-    request.auth = principal;
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (principal) => {
+          request.auth = principal;
+          done();
+        },
+        (err: unknown) => refuse(reply, err, done),
+      );
+      return;
+    }
+    request.auth = outcome;
+    done();
   };
+}
+
+/** Sends a GuardError as the response (the hook then ends without `done`); anything else is Fastify's to handle. */
+function refuse(reply: FastifyReply, err: unknown, done: (err?: Error) => void): void {
+  if (!(err instanceof GuardError)) {
+    done(err as Error);
+    return;
+  }
+  reply
+    .code(err.status)
+    .headers(err.headers)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(err));
 }

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { GuardError } from '../errors.js';
-import type { Guard } from '../guard.js';
+import { type Guard, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 
@@ -27,11 +27,12 @@ export interface GuardEnv {
  * ```
  */
 export function requireAuth(guard: Guard, requirements?: Requirements): MiddlewareHandler<GuardEnv> {
-  const check = guard.require(requirements);
+  const check = prepareCheck(guard, requirements);
   return async (c, next) => {
     let principal: Principal;
     try {
-      principal = await check(c.req.raw);
+      const outcome = check(c.req.raw);
+      principal = outcome instanceof Promise ? await outcome : outcome;
     } catch (err) {
       if (!(err instanceof GuardError)) throw err;
       const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Guard } from '../guard.js';
+import { type Guard, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 import { respondWithError } from './respond.js';
@@ -34,11 +34,13 @@ export type NodeAuthHandler = (
  * ```
  */
 export function requireAuth(guard: Guard, requirements?: Requirements): NodeAuthHandler {
-  const check = guard.require(requirements);
+  const check = prepareCheck(guard, requirements);
   return async (req, res, next) => {
     let principal: Principal;
     try {
-      principal = await check(req);
+      const outcome = check(req);
+      // Awaited only when the key set had to be asked: a principal in hand goes straight on.
+      principal = outcome instanceof Promise ? await outcome : outcome;
     } catch (err) {
       respondWithError(res, err, next);
       return;

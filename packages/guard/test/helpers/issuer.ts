@@ -84,6 +84,8 @@ export interface TestIssuer {
   retry: number;
   /** Answer the JWKS with this status (default 200). */
   jwksStatus: number;
+  /** Public keys published in the JWKS after the issuer's own (a rotation, as the test sets it). */
+  extraKeys: Key[];
   /** Answer the metadata with this status (default 200). */
   metadataStatus: number;
   readonly connections: StreamConnection[];
@@ -135,7 +137,11 @@ export async function startIssuer(
         return;
       }
       res.writeHead(200, { 'content-type': 'application/jwk-set+json' });
-      res.end(JSON.stringify({ keys: [exportJwk(publicKey, { public: true })] }));
+      res.end(
+        JSON.stringify({
+          keys: [publicKey, ...issuer.extraKeys].map((key) => exportJwk(key, { public: true })),
+        }),
+      );
       return;
     }
     if (path === '/revocations') {
@@ -187,6 +193,7 @@ export async function startIssuer(
     refuseStreams: false,
     retry: 100,
     jwksStatus: 200,
+    extraKeys: [],
     metadataStatus: 200,
     connections,
     get openStreams() {

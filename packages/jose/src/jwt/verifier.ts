@@ -168,14 +168,17 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
     // Deeply: a hit hands every caller the same objects, so `payload.roles.push(…)` by one caller
     // must not change what the next one sees. (The header was deeply frozen when it was parsed.)
     deepFreeze(payload);
-    cache!.set(token, { result: Object.freeze(result), validUntil });
+    cache!.set(fingerprintOf(token), { token, result: Object.freeze(result), validUntil });
   }
 
   function cached(token: string, now: number): VerifyJwtResult<P> | undefined {
-    const hit = cache!.get(token);
-    if (hit === undefined) return undefined;
+    if (typeof token !== 'string') return undefined;
+    const fingerprint = fingerprintOf(token);
+    const hit = cache!.get(fingerprint);
+    // The whole token must match: a token that merely ends like a cached one is verified in full.
+    if (hit === undefined || hit.token !== token) return undefined;
     if (now < hit.validUntil) return hit.result;
-    cache!.delete(token);
+    cache!.delete(fingerprint);
     return undefined;
   }
 
@@ -202,7 +205,21 @@ export function createVerifier<P extends object = JwtPayload>(options: VerifierO
   };
 }
 
+/**
+ * Characters at the end of a token (its signature) that key the token cache. A token arrives as a
+ * fresh string with every request, so a Map keyed on the whole token would hash all of it (hundreds
+ * of characters, most of a cache hit's cost); the tail of a signature is as distinctive (32
+ * base64url characters: 192 bits), and a hit is confirmed by comparing the whole token.
+ */
+const FINGERPRINT_LENGTH = 32;
+
+function fingerprintOf(token: string): string {
+  return token.length <= FINGERPRINT_LENGTH ? token : token.slice(token.length - FINGERPRINT_LENGTH);
+}
+
 interface CachedResult<P extends object> {
+  /** The whole token, compared on every hit. */
+  readonly token: string;
   readonly result: VerifyJwtResult<P>;
   readonly validUntil: number;
 }

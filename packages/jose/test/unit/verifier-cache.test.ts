@@ -114,6 +114,52 @@ describe('the prepared verifier cache', () => {
     expect(verifier.verify(b)).not.toBe(firstB);
   });
 
+  // The cache is keyed on the end of the token (its signature); a hit needs the whole token to match.
+  it('verifies in full a token that ends like a cached one (same signature, other payload): refused', async () => {
+    const { verifier } = setup();
+    const jwt = await token({ role: 'user' });
+    verifier.verify(jwt);
+    const [header, , signature] = jwt.split('.');
+    const forgedPayload = Buffer.from(JSON.stringify({ sub: 'admin', exp: T0 / 1000 + 600 })).toString(
+      'base64url',
+    );
+    const forged = `${header}.${forgedPayload}.${signature}`;
+    expect(thrown(() => verifier.verify(forged))).toMatchObject({
+      code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    });
+    await expect(verifier.verifyAsync(forged)).rejects.toMatchObject({
+      code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    });
+    // The genuine token keeps its entry: a forged look-alike neither replaces nor evicts it.
+    expect(verifier.verify(jwt).payload).toMatchObject({ sub: 'user-1', role: 'user' });
+  });
+
+  it('gives each of two cached tokens with the same last characters its own result', async () => {
+    // Two tokens can share a tail only by construction: here a token padded to end like another.
+    const { verifier } = setup();
+    const a = await token({ n: 'a' });
+    const b = await token({ n: 'b' });
+    const resultA = verifier.verify(a);
+    const resultB = verifier.verify(b);
+    expect(verifier.verify(a)).toBe(resultA);
+    expect(verifier.verify(b)).toBe(resultB);
+    // A string ending like `b` but not `b` (its signature with one character changed at the start).
+    const [header, payload, signature] = b.split('.');
+    const lookalike = `${header}.${payload}.${signature!.startsWith('A') ? 'B' : 'A'}${signature!.slice(1)}`;
+    expect(lookalike.slice(-32)).toBe(b.slice(-32));
+    expect(thrown(() => verifier.verify(lookalike))).toMatchObject({
+      code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    });
+    expect(verifier.verify(b)).toBe(resultB);
+  });
+
+  it('treats a non-string token as a miss and refuses it (no TypeError from the cache)', () => {
+    const { verifier } = setup();
+    expect(thrown(() => verifier.verify(undefined as unknown as string))).toMatchObject({
+      code: 'ERR_JWS_INVALID',
+    });
+  });
+
   it('returns frozen results: result, payload and header', async () => {
     const { verifier } = setup();
     const result = verifier.verify(await token({ roles: ['user'] }));
