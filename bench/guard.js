@@ -9,8 +9,8 @@
 import { median } from './harness.js';
 import { load, rate, startProcess, stopProcess } from './processes.js';
 
-const SECONDS = Number(process.env.BENCH_GUARD_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_GUARD_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 9);
 const CONNECTIONS = Number(process.env.BENCH_GUARD_CONNECTIONS ?? 32);
 
 export async function runGuard() {
