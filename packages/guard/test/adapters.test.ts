@@ -174,6 +174,15 @@ function get(url: string, authorization?: string | string[]): Promise<Answer> {
 
 const REALM = `realm="${AUDIENCE}"`;
 
+/** RFC 6750 §3.1: 401 with an `invalid_token` challenge and the one generic description. */
+function expectInvalidToken(answer: Answer): void {
+  expect(answer.status).toBe(401);
+  expect(answer.headers['www-authenticate']).toBe(
+    `Bearer ${REALM}, error="invalid_token", error_description="the access token is not valid"`,
+  );
+  expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'the access token is not valid' });
+}
+
 describe.each([
   ['node:http', startNode],
   ['Express 5', startExpress],
@@ -205,14 +214,7 @@ describe.each([
 
   it('401 invalid_token for a token that is not valid', async () => {
     const answer = await get(`${app.url}/orders`, `Bearer ${issuer.token({}, { typ: 'JWT' })}`);
-    expect(answer.status).toBe(401);
-    expect(answer.headers['www-authenticate']).toBe(
-      `Bearer ${REALM}, error="invalid_token", error_description="the access token is not valid"`,
-    );
-    expect(answer.body).toEqual({
-      error: 'invalid_token',
-      error_description: 'the access token is not valid',
-    });
+    expectInvalidToken(answer);
   });
 
   it('400 invalid_request for a malformed or repeated Authorization header', async () => {
@@ -280,14 +282,7 @@ describe.each([
       `Bearer ${issuer.token({}, { key: privateKey, expiresIn: 3600 })}`,
     );
     expect(issuer.jwksRequests).toBe(fetchesBefore + 1);
-    expect(answer.status).toBe(401);
-    expect(answer.headers['www-authenticate']).toBe(
-      `Bearer ${REALM}, error="invalid_token", error_description="the access token is not valid"`,
-    );
-    expect(answer.body).toEqual({
-      error: 'invalid_token',
-      error_description: 'the access token is not valid',
-    });
+    expectInvalidToken(answer);
   });
 
   it('503 temporarily_unavailable with Retry-After while revocations are stale', async () => {

@@ -507,9 +507,8 @@ describe('keys that cannot be obtained', () => {
 });
 
 describe('the key set over time', () => {
-  // The guard answers from the keys it holds (no await per request); these pin down what that
-  // means once the set's cache lifetime (10 min without Cache-Control) has passed.
-  it('serves tokens from the held keys once the set expires, refreshing it in the background', async () => {
+  /** A guard (revocations off) for an issuer of its own, whose clock the test moves. */
+  async function withOwnIssuer(test: (own: TestIssuer, fresh: Guard) => Promise<void>): Promise<void> {
     const own = await startIssuer();
     const fresh = createGuard({
       issuer: own.url,
@@ -520,29 +519,28 @@ describe('the key set over time', () => {
     });
     try {
       await fresh.ready();
+      await test(own, fresh);
+    } finally {
+      await fresh.close();
+      await own.close();
+    }
+  }
+
+  // The guard answers from the keys it holds (no await per request); these pin down what that
+  // means once the set's cache lifetime (10 min without Cache-Control) has passed.
+  it('serves tokens from the held keys once the set expires, refreshing it in the background', async () => {
+    await withOwnIssuer(async (own, fresh) => {
       const fetches = own.jwksRequests;
       own.clock.advance(11 * 60_000);
       const principal = await fresh.authenticate(bearer(own.token()));
       expect(principal.sub).toBe('user-1');
       await waitFor(() => own.jwksRequests === fetches + 1, 5000, 'the background refresh');
       expect(fresh.health().jwks?.state).toBe('fresh');
-    } finally {
-      await fresh.close();
-      await own.close();
-    }
+    });
   });
 
   it('keeps serving while the JWKS endpoint fails, up to a day past expiry (stale-if-error), then answers 503', async () => {
-    const own = await startIssuer();
-    const fresh = createGuard({
-      issuer: own.url,
-      audience: AUDIENCE,
-      revocations: 'off',
-      clock: own.clock.now,
-      logger: createTestLogger(),
-    });
-    try {
-      await fresh.ready();
+    await withOwnIssuer(async (own, fresh) => {
       own.jwksStatus = 500;
       own.clock.advance(11 * 60_000);
       expect((await fresh.authenticate(bearer(own.token()))).sub).toBe('user-1');
@@ -554,9 +552,6 @@ describe('the key set over time', () => {
         error: 'temporarily_unavailable',
         error_description: 'the access token cannot be checked right now; retry later',
       });
-    } finally {
-      await fresh.close();
-      await own.close();
-    }
+    });
   });
 });

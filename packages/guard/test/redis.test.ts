@@ -57,11 +57,13 @@ describe.runIf(available)('revocations from a Redis stream', () => {
   beforeEach(async () => {
     issuer = await startIssuer();
     key = `tessera:test:revocations:${randomUUID()}`;
+    // What the server sets once the stream holds every revocation in force.
+    await redis.set(`${key}:seeded`, '1');
   });
 
   afterEach(async () => {
     for (const guard of guards.splice(0)) await guard.close();
-    await redis.del(key);
+    await redis.del(key, `${key}:seeded`);
     await issuer.close();
   });
 
@@ -139,6 +141,35 @@ describe.runIf(available)('revocations from a Redis stream', () => {
     expect(await status(guard, issuer.token())).toBe(503);
     // Nothing is written: only the empty reply at the end of a block (200 ms here) can prove liveness.
     await waitFor(() => guard.health().revocations.state === 'live', 2000, 'an empty XREAD reply');
+    expect(await status(guard, issuer.token())).toBe(200);
+  });
+
+  // A Redis that restarted empty holds no entries and no seed mark until the server has published
+  // every revocation in force again; until then the stream proves nothing.
+  it('does not start on a stream without the seed mark, and starts once the mark is set', async () => {
+    await redis.del(`${key}:seeded`);
+    await revoke('jti', 'published-before-the-mark');
+    const { guard } = start({ staleAfter: 0.6, readyTimeout: 0.5 });
+    await expect(guard.ready()).rejects.toThrow(/not seeded/);
+    expect(await status(guard, issuer.token())).toBe(503);
+    await redis.set(`${key}:seeded`, '1');
+    await guard.ready();
+    expect(guard.health().revocations).toMatchObject({ state: 'live', entries: 1 });
+    expect(await status(guard, issuer.token({ jti: 'published-before-the-mark' }))).toBe(401);
+    expect(await status(guard, issuer.token())).toBe(200);
+  });
+
+  it('turns stale when the seed mark goes (Redis emptied), and live again when it is back', async () => {
+    const { guard } = start({ staleAfter: 0.6 });
+    await guard.ready();
+    await redis.del(`${key}:seeded`);
+    issuer.clock.advance(1000);
+    // XREAD replies keep coming, but none proves liveness without the mark.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(guard.health().revocations.state).toBe('stale');
+    expect(await status(guard, issuer.token())).toBe(503);
+    await redis.set(`${key}:seeded`, '1');
+    await waitFor(() => guard.health().revocations.state === 'live', 2000, 'a reply with the mark set');
     expect(await status(guard, issuer.token())).toBe(200);
   });
 

@@ -329,6 +329,29 @@ describe('staleness', () => {
     await waitFor(() => guard.health().revocations.state === 'live', 2000, 'the event');
   });
 
+  it('after a stale period, a new connection counts as live only once its snapshot is complete', async () => {
+    const { guard } = start();
+    await guard.ready();
+    issuer.clock.advance(31_000);
+    expect(guard.health().revocations.state).toBe('stale');
+    // The connection is lost; the next one sends events but has not finished its snapshot yet.
+    issuer.holdSnapshot = true;
+    const before = issuer.connections.length;
+    issuer.drop();
+    await waitFor(
+      () => issuer.connections.length > before && issuer.openStreams === 1,
+      5000,
+      'the reconnect',
+    );
+    issuer.push({ kind: 'jti', value: 'in-the-snapshot' });
+    await waitFor(() => guard.health().revocations.entries === 1, 2000, 'the event');
+    expect(guard.health().revocations.state).toBe('stale');
+    expect((await refusal(guard, issuer.token())).status).toBe(503);
+    issuer.completeSnapshot();
+    await waitFor(() => guard.health().revocations.state === 'live', 2000, 'the end of the snapshot');
+    expect(await accepted(guard, issuer.token())).toBe(true);
+  });
+
   it('fail-open: accepts tokens on signature and claims, logging once per stale period', async () => {
     const { guard, logger } = start({ onStale: 'fail-open' });
     await guard.ready();

@@ -1,5 +1,8 @@
 import { decodeJwtUnverified } from '@tessera/jose';
+import { sql } from 'kysely';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TEST_STORE } from './databases.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { SseStream } from './sse.js';
 
@@ -182,5 +185,136 @@ describe('GET /revocations (Server-Sent Events)', () => {
     expect(await server.services.db.selectFrom('revocations').selectAll().execute()).toEqual([]);
     // Resuming from an old id finds nothing either.
     expect((await subscribe({ 'last-event-id': '0' })).snapshot).toEqual([]);
+  });
+});
+
+// PostgreSQL takes a row's id at insert and shows the row at commit, so a revocation can appear after
+// one with a higher id. The store sync (the path that holds while Redis is down) must still find it.
+describe.runIf(TEST_STORE === 'postgres')('the store sync on PostgreSQL', () => {
+  async function openTransaction() {
+    const client = new pg.Client({ connectionString: server.services.config.databaseUrl });
+    await client.connect();
+    await client.query('BEGIN');
+    return client;
+  }
+  async function insertRevocation(client: pg.Client, value: string): Promise<number> {
+    const now = server.now();
+    const { rows } = await client.query<{ id: string }>(
+      `insert into revocations (kind, value, ver, created_at, expires_at, published_at)
+       values ('jti', $1, null, $2, $3, $2) returning id`,
+      [value, now, now + 3_600_000],
+    );
+    return Number(rows[0]!.id);
+  }
+
+  it('picks up a revocation committed after one with a higher id', async () => {
+    const { revocations } = server.services;
+    const late = await openTransaction();
+    try {
+      const lateId = await insertRevocation(late, 'late-jti');
+      const later = await revocations.revoke('jti', 'later-jti');
+      expect(later.id).toBeGreaterThan(lateId);
+      await revocations.sync();
+      expect(revocations.isRevoked({ jti: 'later-jti' })).toBe(true);
+      expect(revocations.isRevoked({ jti: 'late-jti' })).toBe(false); // not committed yet
+      await late.query('COMMIT');
+      await revocations.sync();
+      expect(revocations.isRevoked({ jti: 'late-jti' })).toBe(true);
+    } finally {
+      await late.end();
+    }
+  });
+
+  it('picks up such a revocation while it was starting, too', async () => {
+    const late = await openTransaction();
+    let restarted: TestServer | undefined;
+    try {
+      await insertRevocation(late, 'late-at-start');
+      await server.services.revocations.revoke('jti', 'before-start');
+      // A second instance on the same database starts (load) while the first insert is in flight.
+      restarted = await startServer({ databaseUrl: server.services.config.databaseUrl });
+      expect(restarted.services.revocations.isRevoked({ jti: 'before-start' })).toBe(true);
+      expect(restarted.services.revocations.isRevoked({ jti: 'late-at-start' })).toBe(false);
+      await late.query('COMMIT');
+      await restarted.services.revocations.sync();
+      expect(restarted.services.revocations.isRevoked({ jti: 'late-at-start' })).toBe(true);
+    } finally {
+      await late.end();
+      await restarted?.close();
+      if (restarted) await removeDataDir(restarted.dataDir);
+    }
+  });
+});
+
+describe('POST /logout/all is all or nothing', () => {
+  /** Makes every update of a refresh-token family fail inside the database, until `heal()`. */
+  async function breakFamilyUpdates(): Promise<{ heal(): Promise<void> }> {
+    const { db } = server.services;
+    if (TEST_STORE === 'postgres') {
+      await sql`create function tessera_test_fail() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`.execute(
+        db,
+      );
+      await sql`create trigger tessera_test_fail before update on refresh_token_families for each row execute function tessera_test_fail()`.execute(
+        db,
+      );
+      return {
+        async heal() {
+          await sql`drop trigger tessera_test_fail on refresh_token_families`.execute(db);
+          await sql`drop function tessera_test_fail()`.execute(db);
+        },
+      };
+    }
+    await sql`create trigger tessera_test_fail before update on refresh_token_families begin select raise(abort, 'injected failure'); end`.execute(
+      db,
+    );
+    return {
+      async heal() {
+        await sql`drop trigger tessera_test_fail`.execute(db);
+      },
+    };
+  }
+
+  it('a failure while ending the sessions leaves the token version, the sessions and the revocation list as they were; a retry then succeeds', async () => {
+    const session = await login();
+    const other = await login();
+    const stream = await subscribe();
+    const user = await server.services.users.byId(session.sub);
+    const broken = await breakFamilyUpdates();
+    const failed = await fetch(`${server.url}/logout/all`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${session.access_token}` },
+    });
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    await broken.heal();
+
+    // Nothing of it was written: same version, no revocation, every session alive.
+    expect((await server.services.users.byId(session.sub))?.tokenVersion).toBe(user?.tokenVersion);
+    expect(await server.services.db.selectFrom('revocations').selectAll().execute()).toEqual([]);
+    expect(server.services.revocations.isRevoked(decodeJwtUnverified(session.access_token))).toBe(false);
+    const refreshed = await post(`${server.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: other.refresh_token,
+      client_id: 'app',
+    });
+    expect(refreshed.status).toBe(200);
+    const successor = (await refreshed.json()) as { refresh_token: string };
+
+    // So the same access token can ask again, and this time every session ends.
+    const retried = await fetch(`${server.url}/logout/all`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${session.access_token}` },
+    });
+    expect(retried.status).toBe(204);
+    await stream.until(
+      (s) => s.revocations.some((e) => e.kind === 'sub' && e.value === session.sub),
+      'the sub revocation',
+    );
+    const after = await post(`${server.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: successor.refresh_token,
+      client_id: 'app',
+    });
+    expect(after.status).toBe(400);
+    expect(server.services.revocations.isRevoked(decodeJwtUnverified(session.access_token))).toBe(true);
   });
 });

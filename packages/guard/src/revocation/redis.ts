@@ -42,6 +42,12 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
   // Block well under staleAfter, so an idle but healthy stream never looks stale.
   const blockMs = Math.max(50, Math.min(MAX_BLOCK_MS, Math.floor(staleAfterMs / 3)));
   const source = `redis stream ${key}`;
+  /**
+   * The server sets this once the stream holds every revocation in force. A Redis that restarted
+   * empty has neither the mark nor the entries until the server has published them again, so
+   * without the mark the stream proves nothing and the set is not called current.
+   */
+  const seedMark = `${key}:seeded`;
   const backoff = createBackoff();
   const closing = new AbortController();
   const malformed = createMalformedReporter(logger, source);
@@ -123,6 +129,13 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
     });
   }
 
+  async function seeded(redis: RedisConnectionLike): Promise<boolean> {
+    const exists = await untilClosed(redis.call('EXISTS', seedMark));
+    if (exists === 1) return true;
+    lastError = `the stream is not seeded (${seedMark} is missing): waiting for the server to publish every revocation in force`;
+    return false;
+  }
+
   async function readSnapshot(redis: RedisConnectionLike): Promise<void> {
     let start = '-';
     for (;;) {
@@ -151,6 +164,10 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
     while (!closing.signal.aborted) {
       try {
         if (!liveness.loaded) {
+          if (!(await seeded(connection))) {
+            await sleep(blockMs, closing.signal);
+            continue;
+          }
           await readSnapshot(connection);
           liveness.markSnapshot();
           recovered();
@@ -161,9 +178,9 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
         const reply = await untilClosed(
           connection.call('XREAD', 'COUNT', BATCH, 'BLOCK', blockMs, 'STREAMS', key, lastId),
         );
-        liveness.markLive();
-        recovered();
         applyXread(reply);
+        recovered();
+        if (await seeded(connection)) liveness.markLive();
       } catch (err) {
         if (closing.signal.aborted) break;
         reportOutage(err);

@@ -109,10 +109,15 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
   }
 
   async function read(body: ReadableStream<Uint8Array>, idle: NodeJS.Timeout): Promise<void> {
+    /**
+     * Whether this connection has sent its whole snapshot (or backlog). Before that, its events
+     * prove nothing: the set may still lack revocations the rest of the snapshot carries.
+     */
+    let current = false;
     const parser = createSseParser({
       event(type, data, id) {
         lastEventId = id;
-        liveness.markLive();
+        if (current) liveness.markLive();
         if (type !== 'revocation') return;
         const entry = entryFromJson(data);
         if (entry === undefined) malformed.report();
@@ -120,6 +125,7 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
       },
       comment(text) {
         if (text === 'snapshot complete') {
+          current = true;
           liveness.markSnapshot();
           // A healthy connection: the next drop starts the back-off from the base again.
           backoff.reset();
@@ -129,7 +135,7 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
             logger.info?.({ source }, 'the revocation stream is live again');
           }
           resolveLoaded();
-        } else if (text === 'heartbeat') {
+        } else if (text === 'heartbeat' && current) {
           liveness.markLive();
         }
       },

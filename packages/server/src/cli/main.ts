@@ -262,18 +262,21 @@ async function user(
   const found = await services.users.byUsername(username);
   if (!found) throw new UsageError(`no user ${JSON.stringify(username)}`);
   if (sub === 'disable') {
-    const version = await services.users.disable(found.id);
-    await endEverySession(services, found.id, version, 'disabled');
+    await endEverySession(services, found.id, (trx) => services.users.disable(found.id, trx), 'disabled');
     await services.audit.record({ type: 'user_disabled', userId: found.id });
     print({ id: found.id, disabled: true }, `${red('disabled')} ${bold(username)}; every session ended`);
     return 0;
   }
   if (sub === 'set-password') {
     const { password, generated } = await readPassword(values['password-stdin'] === true);
-    const version = await services.users.setPassword(found.id, password).catch((err: unknown) => {
+    await endEverySession(
+      services,
+      found.id,
+      (trx) => services.users.setPassword(found.id, password, trx),
+      'password_changed',
+    ).catch((err: unknown) => {
       throw err instanceof TypeError ? new UsageError(err.message) : err;
     });
-    await endEverySession(services, found.id, version, 'password_changed');
     await services.audit.record({ type: 'password_changed', userId: found.id });
     print(
       { id: found.id, ...(generated ? { password } : {}) },

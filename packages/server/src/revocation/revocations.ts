@@ -15,6 +15,15 @@ export interface Revocations {
   load(): Promise<void>;
   /** Writes the entry to the store (the truth), applies it here, then hands it to the feed. */
   revoke(kind: RevocationEntry['kind'], value: string, ver?: number): Promise<RevocationEntry>;
+  /**
+   * `revoke` in two steps, for a revocation that must commit with other writes: `record` writes the
+   * row with `executor` (the caller's transaction); `publish`, once that committed, applies it here
+   * and hands it to the feed. A row committed but never published (a crash in between) reaches the
+   * other instances through their store sync, this one at its next start, and the shared feed
+   * through redelivery.
+   */
+  record(executor: Db, kind: RevocationEntry['kind'], value: string, ver?: number): Promise<RevocationEntry>;
+  publish(entry: RevocationEntry): Promise<void>;
   isRevoked(token: AccessTokenHandles): boolean;
   /** How many entries are live here (a metric). */
   size(): number;
@@ -49,6 +58,17 @@ export interface Revocations {
 const SYNC_LIVE_WINDOW_MS = 3_000;
 /** At most this many undelivered rows are sent per sync, so a long outage drains in steps. */
 const REDELIVERY_BATCH = 500;
+/**
+ * How long a missing id below the highest one read is looked for again. On PostgreSQL an id is taken
+ * when a row is inserted but the row appears when its transaction commits, so a revocation can become
+ * visible after one with a higher id; a rolled-back insert leaves a gap that never fills, hence the
+ * limit (far beyond any commit delay a revocation's one-statement transaction sees).
+ */
+const GAP_WATCH_MS = 60_000;
+/** Gaps watched at once (a sequence that jumps far, after a crash say, is not worth more). */
+const MAX_GAPS = 1_000;
+/** At load, gaps are looked for among this many ids below the highest (older rows were committed long ago). */
+const LOAD_GAP_WINDOW = 200;
 
 /**
  * The revocation list: durable in the store, mirrored in memory so the server's own checks never
@@ -67,8 +87,10 @@ export function createRevocations(
   const jtis = new Set<string>();
   const sids = new Set<string>();
   const subs = new Map<string, number>();
-  /** Every revocation row with an id up to this one is known (read by load or sync). */
+  /** The highest revocation row id read by load or sync; every id up to it is known except `gaps`. */
   let synced = 0;
+  /** Ids below `synced` not read yet (an insert not committed yet, or rolled back) → when noticed. */
+  const gaps = new Map<number, number>();
   /** Real time of the last successful store sync (liveness is about connections, not token time). */
   let syncedAt = 0;
   const feed = makeFeed(() => entries.values());
@@ -108,6 +130,11 @@ export function createRevocations(
     expiresAt: row.expires_at,
     createdAt: row.created_at,
   });
+
+  /** Notes the ids between `from` (exclusive) and `to` (exclusive) as gaps to look for again. */
+  function noteGaps(from: number, to: number, now: number): void {
+    for (let id = from + 1; id < to && gaps.size < MAX_GAPS; id++) gaps.set(id, now);
+  }
 
   /**
    * Delivers rows and records which ones made it; the rest are tried again at the next sync.
@@ -164,6 +191,38 @@ export function createRevocations(
     relay(event);
   });
 
+  async function record(
+    executor: Db,
+    kind: RevocationEntry['kind'],
+    value: string,
+    ver?: number,
+  ): Promise<RevocationEntry> {
+    const now = clock();
+    // An entry outlives every access token it could match: those issued up to now.
+    const expiresAt = now + (accessTokenTtl + 60) * 1000;
+    const { id } = await executor
+      .insertInto('revocations')
+      .values({
+        kind,
+        value,
+        ver: ver ?? null,
+        created_at: now,
+        expires_at: expiresAt,
+        // One process: delivery is in memory and cannot fail, so there is nothing to redeliver.
+        published_at: feed.shared ? null : now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { id: Number(id), kind, value, ver: ver ?? null, expiresAt, createdAt: now };
+  }
+
+  async function publish(entry: RevocationEntry): Promise<void> {
+    add(entry);
+    // Not delivered (Redis is down): this instance's subscribers hear it now, the others through
+    // their store sync, and the shared stream once Redis is back.
+    if (!(await deliver([entry]))) relayWithoutId(entry);
+  }
+
   return {
     feed,
     async backlog(lastEventId) {
@@ -193,39 +252,23 @@ export function createRevocations(
         .select(({ fn }) => fn.max('id').as('max'))
         .executeTakeFirst();
       synced = Math.max(0, Number(max?.max ?? 0));
-      for (const row of rows) add(fromRow(row));
+      const seen = new Set<number>();
+      for (const row of rows) {
+        seen.add(Number(row.id));
+        add(fromRow(row));
+      }
+      // A revocation committing while we read may hold a lower id than one we saw.
+      const now = clock();
+      for (let id = Math.max(1, synced - LOAD_GAP_WINDOW); id < synced && gaps.size < MAX_GAPS; id++)
+        if (!seen.has(id)) gaps.set(id, now);
     },
     async revoke(kind, value, ver) {
-      const now = clock();
-      // An entry outlives every access token it could match: those issued up to now.
-      const expiresAt = now + (accessTokenTtl + 60) * 1000;
-      const { id } = await db
-        .insertInto('revocations')
-        .values({
-          kind,
-          value,
-          ver: ver ?? null,
-          created_at: now,
-          expires_at: expiresAt,
-          // One process: delivery is in memory and cannot fail, so there is nothing to redeliver.
-          published_at: feed.shared ? null : now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const entry: RevocationEntry = {
-        id: Number(id),
-        kind,
-        value,
-        ver: ver ?? null,
-        expiresAt,
-        createdAt: now,
-      };
-      add(entry);
-      // Not delivered (Redis is down): this instance's subscribers hear it now, the others through
-      // their store sync, and the shared stream once Redis is back.
-      if (!(await deliver([entry]))) relayWithoutId(entry);
+      const entry = await record(db, kind, value, ver);
+      await publish(entry);
       return entry;
     },
+    record,
+    publish,
     isRevoked(token) {
       if (typeof token.jti === 'string' && jtis.has(token.jti)) return true;
       if (typeof token.sid === 'string' && sids.has(token.sid)) return true;
@@ -239,20 +282,30 @@ export function createRevocations(
     size: () => entries.size,
     async sync() {
       // Every row above `synced` is read, ours included (known by id): another process may have
-      // taken an id between two of ours.
+      // taken an id between two of ours. So is every gap below it that may still fill.
+      const watched = [...gaps.keys()];
       const rows = await db
         .selectFrom('revocations')
         .selectAll()
-        .where('id', '>', synced)
+        .where((eb) =>
+          watched.length === 0
+            ? eb('id', '>', synced)
+            : eb.or([eb('id', '>', synced), eb('id', 'in', watched)]),
+        )
         .orderBy('id')
         .execute();
       const now = clock();
       const fresh: RevocationEntry[] = [];
       for (const row of rows) {
-        synced = Math.max(synced, Number(row.id));
+        const id = Number(row.id);
+        if (id > synced) {
+          noteGaps(synced, id, now);
+          synced = id;
+        } else gaps.delete(id);
         const entry = fromRow(row);
         if (entry.expiresAt > now && add(entry)) fresh.push(entry);
       }
+      for (const [id, noticedAt] of gaps) if (now - noticedAt > GAP_WATCH_MS) gaps.delete(id);
       syncedAt = Date.now();
       // One process: rows another process wrote (the CLI) are news to our subscribers.
       if (!feed.shared) {

@@ -1,4 +1,5 @@
 import type { Services } from '../services.js';
+import type { Db } from '../store/database.js';
 
 /**
  * Ends one session: its refresh-token family, and (through a `sid` revocation) every access token it
@@ -16,19 +17,26 @@ export async function endSession(
 }
 
 /**
- * Ends every session of a user after their token version was raised to `version` (log out
- * everywhere, password change, disabling): a `sub` revocation for tokens below that version, and each
- * session's family and `sid`, so that a refresh racing this call cannot hand out a token with the new
- * version for a session that is being ended.
+ * Ends every session of a user (log out everywhere, password change, disabling), in one transaction:
+ * `raiseVersion` (the user's change, which raises the token version), a `sub` revocation for tokens
+ * below the new version, and each session's family and `sid` revocation, so that a refresh racing
+ * this call cannot hand out a token with the new version for a session being ended. A failure
+ * leaves none of it: a user is never half logged out. The revocations are published once committed.
  */
 export async function endEverySession(
-  services: Pick<Services, 'refreshTokens' | 'revocations'>,
+  services: Pick<Services, 'db' | 'refreshTokens' | 'revocations'>,
   userId: string,
-  version: number,
+  raiseVersion: (trx: Db) => Promise<number>,
   reason: string,
-): Promise<string[]> {
-  await services.revocations.revoke('sub', userId, version);
-  const sids = await services.refreshTokens.revokeUser(userId, reason);
-  for (const sid of sids) await services.revocations.revoke('sid', sid);
-  return sids;
+): Promise<{ version: number; sids: string[] }> {
+  const { revocations, refreshTokens } = services;
+  const done = await services.db.transaction().execute(async (trx) => {
+    const version = await raiseVersion(trx);
+    const entries = [await revocations.record(trx, 'sub', userId, version)];
+    const sids = await refreshTokens.revokeUser(userId, reason, trx);
+    for (const sid of sids) entries.push(await revocations.record(trx, 'sid', sid));
+    return { version, sids, entries };
+  });
+  for (const entry of done.entries) await revocations.publish(entry);
+  return { version: done.version, sids: done.sids };
 }

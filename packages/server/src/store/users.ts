@@ -48,14 +48,17 @@ export interface Users {
   byUsername(username: string): Promise<User | undefined>;
   byId(id: string): Promise<User | undefined>;
   list(): Promise<User[]>;
-  /** Sets a new password and bumps the token version (every existing token stops working). */
-  setPassword(id: string, password: string): Promise<number>;
+  /**
+   * Sets a new password and bumps the token version (every existing token stops working). With
+   * `executor`, inside the caller's transaction (see endEverySession).
+   */
+  setPassword(id: string, password: string, executor?: Db): Promise<number>;
   /** Replaces the stored hash (same password, current argon2 parameters) without touching tokens. */
   rehash(id: string, passwordHash: string): Promise<void>;
   /** Disables the account and bumps the token version. */
-  disable(id: string): Promise<number>;
+  disable(id: string, executor?: Db): Promise<number>;
   /** "Log out everywhere": bumps and returns the token version. */
-  bumpTokenVersion(id: string): Promise<number>;
+  bumpTokenVersion(id: string, executor?: Db): Promise<number>;
 }
 
 export function createUsers(db: Db, clock: () => number = Date.now): Users {
@@ -79,21 +82,20 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     createdAt: row.created_at,
   });
 
-  async function bump(id: string, changes: { password_hash?: string; disabled?: number }): Promise<number> {
-    return db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('users')
-        .select('token_version')
-        .where('id', '=', id)
-        .executeTakeFirstOrThrow();
-      const version = Number(row.token_version) + 1;
-      await trx
-        .updateTable('users')
-        .set({ ...changes, token_version: version, updated_at: clock() })
-        .where('id', '=', id)
-        .execute();
-      return version;
-    });
+  /** Applies `changes` and raises the token version (inside the caller's transaction, if given). */
+  async function bump(
+    id: string,
+    changes: { password_hash?: string; disabled?: number },
+    executor?: Db,
+  ): Promise<number> {
+    // One statement: two bumps at once (two instances, say) each get their own version.
+    const row = await (executor ?? db)
+      .updateTable('users')
+      .set((eb) => ({ ...changes, token_version: eb('token_version', '+', 1), updated_at: clock() }))
+      .where('id', '=', id)
+      .returning('token_version')
+      .executeTakeFirstOrThrow();
+    return Number(row.token_version);
   }
 
   return {
@@ -139,10 +141,10 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     async list() {
       return (await db.selectFrom('users').selectAll().orderBy('created_at').execute()).map(toUser);
     },
-    async setPassword(id, password) {
+    async setPassword(id, password, executor) {
       const problem = validatePassword(password);
       if (problem) throw new TypeError(problem);
-      return bump(id, { password_hash: await hashPassword(password) });
+      return bump(id, { password_hash: await hashPassword(password) }, executor);
     },
     async rehash(id, passwordHash) {
       await db
@@ -151,7 +153,7 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         .where('id', '=', id)
         .execute();
     },
-    disable: (id) => bump(id, { disabled: 1 }),
-    bumpTokenVersion: (id) => bump(id, {}),
+    disable: (id, executor) => bump(id, { disabled: 1 }, executor),
+    bumpTokenVersion: (id, executor) => bump(id, {}, executor),
   };
 }

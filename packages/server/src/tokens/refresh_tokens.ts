@@ -50,8 +50,8 @@ export interface RefreshTokens {
   /** Looks up a token without rotating it (for revocation, logout and introspection). */
   familyOf(refreshToken: string): Promise<RefreshTokenInfo | undefined>;
   revokeFamily(familyId: string, reason: string): Promise<boolean>;
-  /** Revokes every live family of a user; returns their ids. */
-  revokeUser(userId: string, reason: string): Promise<string[]>;
+  /** Revokes every live family of a user; returns their ids. With `executor`, inside the caller's transaction. */
+  revokeUser(userId: string, reason: string, executor?: Db): Promise<string[]>;
   /** Drops sealed successor copies whose grace window has passed (housekeeping). */
   sweep(): Promise<void>;
 }
@@ -82,15 +82,15 @@ export function createRefreshTokens(
   const idle = config.refreshIdleTtl * 1000;
   const grace = config.refreshGrace * 1000;
 
-  async function revokeFamily(familyId: string, reason: string): Promise<boolean> {
-    const result = await db
+  async function revokeFamily(familyId: string, reason: string, executor: Db = db): Promise<boolean> {
+    const result = await executor
       .updateTable('refresh_token_families')
       .set({ revoked_at: clock(), revoked_reason: reason })
       .where('id', '=', familyId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     // Nothing of a revoked family is worth keeping sealed.
-    await db
+    await executor
       .updateTable('refresh_tokens')
       .set({ successor_sealed: null })
       .where('family_id', '=', familyId)
@@ -259,14 +259,14 @@ export function createRefreshTokens(
         .where('rotated_at', '<', clock() - grace)
         .execute();
     },
-    async revokeUser(userId, reason) {
-      const families = await db
+    async revokeUser(userId, reason, executor = db) {
+      const families = await executor
         .selectFrom('refresh_token_families')
         .select('id')
         .where('user_id', '=', userId)
         .where('revoked_at', 'is', null)
         .execute();
-      for (const { id } of families) await revokeFamily(id, reason);
+      for (const { id } of families) await revokeFamily(id, reason, executor);
       return families.map((f) => f.id);
     },
   };

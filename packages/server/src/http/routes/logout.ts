@@ -52,8 +52,12 @@ export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (a
 
   app.post('/logout/all', async (request: FastifyRequest, reply: FastifyReply) => {
     const { userId, clientId } = await caller(request);
-    const version = await services.users.bumpTokenVersion(userId);
-    const sids = await endEverySession(services, userId, version, 'logout_all');
+    const { sids } = await endEverySession(
+      services,
+      userId,
+      (trx) => services.users.bumpTokenVersion(userId, trx),
+      'logout_all',
+    );
     await services.audit.record({
       type: 'user_logged_out_everywhere',
       userId,
