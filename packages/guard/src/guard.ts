@@ -42,6 +42,8 @@ export interface GuardHealth {
     lastLiveAt: number | null;
     /** Revocation entries in force. */
     entries: number;
+    /** Why the feed is not live, when it last failed (no tokens or secrets in it); `null` otherwise. */
+    lastError: string | null;
   };
   /** The key set's status (`createRemoteJwks().status()`), or `null` before discovery. */
   jwks: RemoteJwksStatus | null;
@@ -398,6 +400,7 @@ export function createGuard(options: GuardOptions): Guard {
           lastEventId: feed?.lastEventId ?? null,
           lastLiveAt: liveness?.lastLiveAt ?? null,
           entries: revocations.size,
+          lastError: feed?.lastError ?? null,
         },
         jwks: keys,
       };
@@ -416,7 +419,12 @@ export function createGuard(options: GuardOptions): Guard {
 }
 
 /** What an adapter runs per request: the principal, or a promise of it when keys must be fetched. */
-export type Check = (request: AuthenticatableRequest) => Principal | Promise<Principal>;
+export type Check = (request: AuthenticatableRequest) => Principal | PromiseLike<Principal>;
+
+/** Whether a check answered with a promise (of any kind: a test double's may not be native). */
+export function isPending(outcome: Principal | PromiseLike<Principal>): outcome is PromiseLike<Principal> {
+  return typeof (outcome as { then?: unknown }).then === 'function';
+}
 
 /** The synchronous form of `require` of each guard made by createGuard, for the adapters. */
 const synchronousChecks = new WeakMap<Guard, (requirements?: Requirements) => Check>();

@@ -539,6 +539,22 @@ describe('the key set over time', () => {
     });
   });
 
+  it('does not wait for that refresh: a token is answered while the JWKS request is still pending', async () => {
+    await withOwnIssuer(async (own, fresh) => {
+      own.clock.advance(11 * 60_000);
+      own.holdJwks = true;
+      const fetches = own.jwksRequests;
+      let settled = false;
+      const answer = fresh.authenticate(bearer(own.token())).finally(() => {
+        settled = true;
+      });
+      await waitFor(() => own.jwksRequests === fetches + 1, 2000, 'the refresh request');
+      await waitFor(() => settled, 2000, 'the answer, before the key set replied');
+      expect((await answer).sub).toBe('user-1');
+      own.releaseJwks();
+    });
+  });
+
   it('keeps serving while the JWKS endpoint fails, up to a day past expiry (stale-if-error), then answers 503', async () => {
     await withOwnIssuer(async (own, fresh) => {
       own.jwksStatus = 500;

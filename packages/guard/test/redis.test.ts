@@ -173,6 +173,37 @@ describe.runIf(available)('revocations from a Redis stream', () => {
     expect(await status(guard, issuer.token())).toBe(200);
   });
 
+  it('reads the whole stream again once the mark is back: republished entries may have lower ids', async () => {
+    await revoke('jti', 'before-the-restart');
+    const { guard } = start({ staleAfter: 0.6 });
+    await guard.ready();
+    // Redis loses everything; the server republishes under ids below the guard's last one (a Redis
+    // whose clock is behind), then sets the mark.
+    await redis.del(key, `${key}:seeded`);
+    await waitFor(
+      () => /not seeded/.test(guard.health().revocations.lastError ?? ''),
+      3000,
+      'a reply without the mark',
+    );
+    await redis.xadd(
+      key,
+      '1-1',
+      'kind',
+      'jti',
+      'value',
+      'republished-low',
+      'ver',
+      '',
+      'exp',
+      String(Math.floor(issuer.clock.now() / 1000) + 3600),
+    );
+    await redis.set(`${key}:seeded`, '1');
+    await waitFor(() => guard.health().revocations.entries === 2, 3000, 'the re-read snapshot');
+    expect(guard.health().revocations).toMatchObject({ state: 'live', lastError: null });
+    expect(await status(guard, issuer.token({ jti: 'republished-low' }))).toBe(401);
+    expect(await status(guard, issuer.token({ jti: 'before-the-restart' }))).toBe(401);
+  });
+
   it('ignores malformed entries, logging them without their values', async () => {
     await redis.xadd(key, '*', 'kind', 'bogus', 'value', 'secret-value', 'ver', '', 'exp', '99999999999');
     await redis.xadd(key, '*', 'kind', 'jti', 'value', 'secret-value', 'ver', 'x', 'exp', '99999999999');

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallback, FastifyReply, preHandlerHookHandler } from 'fastify';
 import { GuardError } from '../errors.js';
-import { type Guard, prepareCheck } from '../guard.js';
+import { type Guard, isPending, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 
@@ -55,7 +55,7 @@ export const tesseraGuard: FastifyPluginCallback<TesseraGuardPluginOptions> = Ob
 export function requireAuth(guard: Guard, requirements?: Requirements): preHandlerHookHandler {
   const check = prepareCheck(guard, requirements);
   return function tesseraRequireAuth(request, reply, done) {
-    let outcome: Principal | Promise<Principal>;
+    let outcome: Principal | PromiseLike<Principal>;
     try {
       // The raw request: its rawHeaders reveal a repeated Authorization header.
       outcome = check(request.raw);
@@ -63,7 +63,7 @@ export function requireAuth(guard: Guard, requirements?: Requirements): preHandl
       refuse(reply, err, done);
       return;
     }
-    if (outcome instanceof Promise) {
+    if (isPending(outcome)) {
       outcome.then(
         (principal) => {
           request.auth = principal;
@@ -81,7 +81,8 @@ export function requireAuth(guard: Guard, requirements?: Requirements): preHandl
 /** Sends a GuardError as the response (the hook then ends without `done`); anything else is Fastify's to handle. */
 function refuse(reply: FastifyReply, err: unknown, done: (err?: Error) => void): void {
   if (!(err instanceof GuardError)) {
-    done(err as Error);
+    // Never done() without an error here: that would run the route unauthenticated.
+    done(err instanceof Error ? err : new Error(`the guard's check failed: ${String(err)}`));
     return;
   }
   reply

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { GuardError } from '../errors.js';
-import { type Guard, prepareCheck } from '../guard.js';
+import { type Guard, isPending, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 
@@ -32,7 +32,7 @@ export function requireAuth(guard: Guard, requirements?: Requirements): Middlewa
     let principal: Principal;
     try {
       const outcome = check(c.req.raw);
-      principal = outcome instanceof Promise ? await outcome : outcome;
+      principal = isPending(outcome) ? await outcome : outcome;
     } catch (err) {
       if (!(err instanceof GuardError)) throw err;
       const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Guard, prepareCheck } from '../guard.js';
+import { type Guard, isPending, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 import { respondWithError } from './respond.js';
@@ -40,7 +40,7 @@ export function requireAuth(guard: Guard, requirements?: Requirements): NodeAuth
     try {
       const outcome = check(req);
       // Awaited only when the key set had to be asked: a principal in hand goes straight on.
-      principal = outcome instanceof Promise ? await outcome : outcome;
+      principal = isPending(outcome) ? await outcome : outcome;
     } catch (err) {
       respondWithError(res, err, next);
       return;

@@ -52,6 +52,8 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
   const closing = new AbortController();
   const malformed = createMalformedReporter(logger, source);
   let connection: RedisConnectionLike | undefined;
+  /** Whether the whole stream must be read (at start, and after the seed mark went missing). */
+  let needSnapshot = true;
   /** Only entries after this id are read; `0-0` before any. */
   let lastId = '0-0';
   let lastEventId: string | undefined;
@@ -137,6 +139,8 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
   }
 
   async function readSnapshot(redis: RedisConnectionLike): Promise<void> {
+    // From the start: after the stream was republished, its ids may all be below the last one read.
+    lastId = '0-0';
     let start = '-';
     for (;;) {
       const batch = await untilClosed(redis.call('XRANGE', key, start, '+', 'COUNT', BATCH));
@@ -163,15 +167,19 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
     connection.on('error', reportOutage);
     while (!closing.signal.aborted) {
       try {
-        if (!liveness.loaded) {
-          if (!(await seeded(connection))) {
-            await sleep(blockMs, closing.signal);
-            continue;
+        if (needSnapshot) {
+          // Seeded before and after the read: the snapshot read is then the whole set in force.
+          let whole = await seeded(connection);
+          if (whole) {
+            await readSnapshot(connection);
+            whole = await seeded(connection);
           }
-          await readSnapshot(connection);
-          liveness.markSnapshot();
-          recovered();
-          resolveLoaded();
+          if (whole) {
+            needSnapshot = false;
+            liveness.markSnapshot();
+            recovered();
+            resolveLoaded();
+          } else await sleep(blockMs, closing.signal);
           continue;
         }
         // Raced against close(): while Redis is unreachable a pending command never settles.
@@ -181,6 +189,9 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
         applyXread(reply);
         recovered();
         if (await seeded(connection)) liveness.markLive();
+        // The mark is gone: Redis lost its data. The stream is republished with new ids (which a
+        // Redis whose clock is behind may give lower than ours), so it is read again from the start.
+        else needSnapshot = true;
       } catch (err) {
         if (closing.signal.aborted) break;
         reportOutage(err);

@@ -86,6 +86,9 @@ export interface TestIssuer {
   jwksStatus: number;
   /** Public keys published in the JWKS after the issuer's own (a rotation, as the test sets it). */
   extraKeys: Key[];
+  /** While true, JWKS requests get no answer until `releaseJwks()`. */
+  holdJwks: boolean;
+  releaseJwks(): void;
   /** Answer the metadata with this status (default 200). */
   metadataStatus: number;
   readonly connections: StreamConnection[];
@@ -107,6 +110,7 @@ export async function startIssuer(
   let counter = 0;
   let jwksRequests = 0;
   let metadataRequests = 0;
+  const heldJwks: (() => void)[] = [];
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -131,6 +135,13 @@ export async function startIssuer(
     }
     if (path === '/jwks') {
       jwksRequests++;
+      if (issuer.holdJwks) {
+        heldJwks.push(() => {
+          res.writeHead(200, { 'content-type': 'application/jwk-set+json' });
+          res.end(JSON.stringify({ keys: [exportJwk(publicKey, { public: true })] }));
+        });
+        return;
+      }
       if (issuer.jwksStatus !== 200) {
         res.writeHead(issuer.jwksStatus);
         res.end();
@@ -194,6 +205,11 @@ export async function startIssuer(
     retry: 100,
     jwksStatus: 200,
     extraKeys: [],
+    holdJwks: false,
+    releaseJwks() {
+      issuer.holdJwks = false;
+      for (const answer of heldJwks.splice(0)) answer();
+    },
     metadataStatus: 200,
     connections,
     get openStreams() {

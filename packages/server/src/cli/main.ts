@@ -269,14 +269,18 @@ async function user(
   }
   if (sub === 'set-password') {
     const { password, generated } = await readPassword(values['password-stdin'] === true);
+    // Loaded already, by the services. Validated and hashed before the transaction: argon2 takes a while.
+    const { validatePassword } = await import('../store/users.js');
+    const { hashPassword } = await import('../passwords.js');
+    const problem = validatePassword(password);
+    if (problem) throw new UsageError(problem);
+    const passwordHash = await hashPassword(password);
     await endEverySession(
       services,
       found.id,
-      (trx) => services.users.setPassword(found.id, password, trx),
+      (trx) => services.users.setPasswordHash(found.id, passwordHash, trx),
       'password_changed',
-    ).catch((err: unknown) => {
-      throw err instanceof TypeError ? new UsageError(err.message) : err;
-    });
+    );
     await services.audit.record({ type: 'password_changed', userId: found.id });
     print(
       { id: found.id, ...(generated ? { password } : {}) },

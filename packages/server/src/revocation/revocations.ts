@@ -62,7 +62,7 @@ const REDELIVERY_BATCH = 500;
  * How long a missing id below the highest one read is looked for again. On PostgreSQL an id is taken
  * when a row is inserted but the row appears when its transaction commits, so a revocation can become
  * visible after one with a higher id; a rolled-back insert leaves a gap that never fills, hence the
- * limit (far beyond any commit delay a revocation's one-statement transaction sees).
+ * limit (far beyond the commit delay of the short transactions that write revocations).
  */
 const GAP_WATCH_MS = 60_000;
 /** Gaps watched at once (a sequence that jumps far, after a crash say, is not worth more). */
@@ -133,7 +133,13 @@ export function createRevocations(
 
   /** Notes the ids between `from` (exclusive) and `to` (exclusive) as gaps to look for again. */
   function noteGaps(from: number, to: number, now: number): void {
-    for (let id = from + 1; id < to && gaps.size < MAX_GAPS; id++) gaps.set(id, now);
+    for (let id = Math.max(from + 1, to - MAX_GAPS); id < to; id++) watch(id, now);
+  }
+
+  /** Watches a missing id; when too many are watched, the oldest goes (the newest may still fill). */
+  function watch(id: number, now: number): void {
+    gaps.set(id, now);
+    if (gaps.size > MAX_GAPS) gaps.delete(gaps.keys().next().value as number);
   }
 
   /**
@@ -217,7 +223,9 @@ export function createRevocations(
   }
 
   async function publish(entry: RevocationEntry): Promise<void> {
-    add(entry);
+    // One process: a row the store sync read first was published by it already. (A shared feed
+    // delivers each row at most once anyway, and records the delivery.)
+    if (!add(entry) && !feed.shared) return;
     // Not delivered (Redis is down): this instance's subscribers hear it now, the others through
     // their store sync, and the shared stream once Redis is back.
     if (!(await deliver([entry]))) relayWithoutId(entry);
@@ -241,16 +249,18 @@ export function createRevocations(
     },
     live: () => feed.live() || Date.now() - syncedAt < SYNC_LIVE_WINDOW_MS,
     async load() {
+      // The highest id first: a row committing between the two reads is then either above it (sync
+      // reads it) or among the rows read now.
+      const max = await db
+        .selectFrom('revocations')
+        .select(({ fn }) => fn.max('id').as('max'))
+        .executeTakeFirst();
       const rows = await db
         .selectFrom('revocations')
         .selectAll()
         .where('expires_at', '>', clock())
         .orderBy('id')
         .execute();
-      const max = await db
-        .selectFrom('revocations')
-        .select(({ fn }) => fn.max('id').as('max'))
-        .executeTakeFirst();
       synced = Math.max(0, Number(max?.max ?? 0));
       const seen = new Set<number>();
       for (const row of rows) {
@@ -259,8 +269,8 @@ export function createRevocations(
       }
       // A revocation committing while we read may hold a lower id than one we saw.
       const now = clock();
-      for (let id = Math.max(1, synced - LOAD_GAP_WINDOW); id < synced && gaps.size < MAX_GAPS; id++)
-        if (!seen.has(id)) gaps.set(id, now);
+      for (let id = Math.max(1, synced - LOAD_GAP_WINDOW); id <= synced; id++)
+        if (!seen.has(id)) watch(id, now);
     },
     async revoke(kind, value, ver) {
       const entry = await record(db, kind, value, ver);

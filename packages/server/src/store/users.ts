@@ -49,10 +49,12 @@ export interface Users {
   byId(id: string): Promise<User | undefined>;
   list(): Promise<User[]>;
   /**
-   * Sets a new password and bumps the token version (every existing token stops working). With
-   * `executor`, inside the caller's transaction (see endEverySession).
+   * Sets a new password, given as a hash made by `hashPassword` (after `validatePassword`), and bumps
+   * the token version (every existing token stops working); with
+   * `executor`, inside the caller's transaction (see endEverySession). Hash first: argon2 takes a
+   * while, and a transaction should not wait on it.
    */
-  setPassword(id: string, password: string, executor?: Db): Promise<number>;
+  setPasswordHash(id: string, passwordHash: string, executor?: Db): Promise<number>;
   /** Replaces the stored hash (same password, current argon2 parameters) without touching tokens. */
   rehash(id: string, passwordHash: string): Promise<void>;
   /** Disables the account and bumps the token version. */
@@ -141,10 +143,8 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     async list() {
       return (await db.selectFrom('users').selectAll().orderBy('created_at').execute()).map(toUser);
     },
-    async setPassword(id, password, executor) {
-      const problem = validatePassword(password);
-      if (problem) throw new TypeError(problem);
-      return bump(id, { password_hash: await hashPassword(password) }, executor);
+    async setPasswordHash(id, passwordHash, executor) {
+      return bump(id, { password_hash: passwordHash }, executor);
     },
     async rehash(id, passwordHash) {
       await db
