@@ -4,10 +4,13 @@
 // each in turn at saturation over loopback, alternating which goes first, and the ratio
 // protected / open is taken per round; so is the API process's CPU time per request (open over
 // protected: the throughput ratio its core would reach at saturation). The issuer is a real Tessera
-// server in another process.
+// server in another process. Where taskset is available, the API process has the last CPU to itself
+// and the load generator and issuer share the others: the API's core is then the one saturated,
+// and work of the load generator no longer lands on it between rounds (BENCH_GUARD_PIN=0: no pinning).
 
+import { cpus } from 'node:os';
 import { median } from './harness.js';
-import { load, rate, startProcess, stopProcess } from './processes.js';
+import { load, pin, rate, startProcess, stopProcess } from './processes.js';
 
 const SECONDS = Number(process.env.BENCH_GUARD_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 9);
@@ -19,9 +22,18 @@ export async function runGuard() {
     GUARD_ISSUER: issuer.url,
     GUARD_AUDIENCE: issuer.url,
   });
+  const cores = cpus().length;
+  const everyCore = `0-${cores - 1}`;
+  const rest = cores > 2 ? `0-${cores - 2}` : '0';
+  const pinned =
+    process.env.BENCH_GUARD_PIN !== '0' &&
+    cores >= 2 &&
+    pin(api.child.pid, String(cores - 1)) &&
+    pin(issuer.child.pid, rest) &&
+    pin(process.pid, rest);
   try {
     console.log(
-      `\nGuard (Fastify in its own process = one core, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per route)`,
+      `\nGuard (Fastify in its own process = one core, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s per route; ${pinned ? `API pinned to CPU ${cores - 1}, load generator and issuer on ${rest}` : 'not pinned'})`,
     );
     const headers = { authorization: `Bearer ${issuer.accessToken}` };
     const check = await fetch(`${api.url}/protected`, { headers });
@@ -76,8 +88,9 @@ export async function runGuard() {
     console.log(
       `  median: open ${row.open} req/s (p99 ${row.p99Open} ms), protected ${row.protected} req/s (p99 ${row.p99Protected} ms), protected/open ${row.ratio.toFixed(3)}; CPU per request ${row.cpuOpen.toFixed(1)} → ${row.cpuProtected.toFixed(1)} µs, open/protected ${row.cpuRatio.toFixed(3)}`,
     );
-    return row;
+    return { ...row, pinned };
   } finally {
+    if (pinned) pin(process.pid, everyCore);
     await stopProcess(api);
     await stopProcess(issuer);
   }

@@ -1,5 +1,5 @@
 // Child processes for the HTTP benchmarks: each prints one JSON line on stdout when it is ready.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -47,4 +47,14 @@ export function freePort() {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Pins a process, every thread of it, to a CPU list such as `1` or `0-2` (Linux, with taskset);
+ * false when that cannot be done here.
+ */
+export function pin(pid, cpus) {
+  if (process.platform !== 'linux') return false;
+  const result = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  return result.status === 0;
 }
