@@ -311,7 +311,7 @@ export function createGuard(options: GuardOptions): Guard {
     const authorize = compileRequirements(requirements, errors);
     return (request) => {
       const principal = authenticateNow(request);
-      if (!(principal instanceof Promise)) {
+      if (!isPending(principal)) {
         authorize(principal);
         return principal;
       }

@@ -112,6 +112,20 @@ export async function startIssuer(
   let metadataRequests = 0;
   const heldJwks: (() => void)[] = [];
 
+  function answerJwks(res: ServerResponse): void {
+    if (issuer.jwksStatus !== 200) {
+      res.writeHead(issuer.jwksStatus);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/jwk-set+json' });
+    res.end(
+      JSON.stringify({
+        keys: [publicKey, ...issuer.extraKeys].map((key) => exportJwk(key, { public: true })),
+      }),
+    );
+  }
+
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/.well-known/oauth-authorization-server') {
@@ -135,24 +149,9 @@ export async function startIssuer(
     }
     if (path === '/jwks') {
       jwksRequests++;
-      if (issuer.holdJwks) {
-        heldJwks.push(() => {
-          res.writeHead(200, { 'content-type': 'application/jwk-set+json' });
-          res.end(JSON.stringify({ keys: [exportJwk(publicKey, { public: true })] }));
-        });
-        return;
-      }
-      if (issuer.jwksStatus !== 200) {
-        res.writeHead(issuer.jwksStatus);
-        res.end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json' });
-      res.end(
-        JSON.stringify({
-          keys: [publicKey, ...issuer.extraKeys].map((key) => exportJwk(key, { public: true })),
-        }),
-      );
+      // A held request gets the answer it would have had, once released.
+      if (issuer.holdJwks) heldJwks.push(() => answerJwks(res));
+      else answerJwks(res);
       return;
     }
     if (path === '/revocations') {
