@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseTimeSpan } from '@tessera/jose';
 
@@ -31,6 +32,35 @@ export interface Config {
   keyRotationInterval: number;
   adminPassword: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * Proxies whose `X-Forwarded-For` is believed (addresses or CIDRs). Empty: the socket's peer is the
+   * client, so behind a load balancer every client would share one per-address login budget.
+   */
+  trustProxy: string[];
+  /** Longest time to receive a request's headers (slow-header clients are cut off). */
+  headersTimeout: number;
+  /** Longest time to receive a whole request, headers and body (slow-body clients are cut off). */
+  requestTimeout: number;
+  /**
+   * `GET /revocations` without resource-server credentials. Off by default: the stream is for guards,
+   * which authenticate as confidential clients.
+   */
+  revocationStreamPublic: boolean;
+  /** Open revocation streams at once, in all and per client address. */
+  maxRevocationStreams: number;
+  maxRevocationStreamsPerAddress: number;
+  /** A bearer token that unlocks `GET /metrics` on the main listener. */
+  metricsToken: string | undefined;
+  /** A separate listener (on `metricsHost`) serving only `/metrics`, without a token. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /** Revocation-producing requests (revoke, logout) allowed per minute for one user, and for one client. */
+  revocationRateUser: number;
+  revocationRateClient: number;
+  /** Audit rows older than this are deleted. */
+  auditRetention: number;
+  /** Usernames in failed-login audit rows (possibly a mistyped password) are erased after this. */
+  auditUsernameRetention: number;
 }
 
 /** A setting with a bad value. The server does not start; the message names the setting. */
@@ -66,6 +96,22 @@ const SETTINGS = {
   keyRotationInterval: { env: 'TESSERA_KEY_ROTATION_INTERVAL', flag: 'key-rotation-interval' },
   adminPassword: { env: 'TESSERA_ADMIN_PASSWORD', flag: undefined },
   logLevel: { env: 'TESSERA_LOG_LEVEL', flag: 'log-level' },
+  trustProxy: { env: 'TESSERA_TRUST_PROXY', flag: 'trust-proxy' },
+  headersTimeout: { env: 'TESSERA_HEADERS_TIMEOUT', flag: 'headers-timeout' },
+  requestTimeout: { env: 'TESSERA_REQUEST_TIMEOUT', flag: 'request-timeout' },
+  revocationStreamPublic: { env: 'TESSERA_REVOCATION_STREAM_PUBLIC', flag: 'revocation-stream-public' },
+  maxRevocationStreams: { env: 'TESSERA_MAX_REVOCATION_STREAMS', flag: 'max-revocation-streams' },
+  maxRevocationStreamsPerAddress: {
+    env: 'TESSERA_MAX_REVOCATION_STREAMS_PER_ADDRESS',
+    flag: 'max-revocation-streams-per-address',
+  },
+  metricsToken: { env: 'TESSERA_METRICS_TOKEN', flag: undefined },
+  metricsPort: { env: 'TESSERA_METRICS_PORT', flag: 'metrics-port' },
+  metricsHost: { env: 'TESSERA_METRICS_HOST', flag: 'metrics-host' },
+  revocationRateUser: { env: 'TESSERA_REVOCATION_RATE_USER', flag: 'revocation-rate-user' },
+  revocationRateClient: { env: 'TESSERA_REVOCATION_RATE_CLIENT', flag: 'revocation-rate-client' },
+  auditRetention: { env: 'TESSERA_AUDIT_RETENTION', flag: 'audit-retention' },
+  auditUsernameRetention: { env: 'TESSERA_AUDIT_USERNAME_RETENTION', flag: 'audit-username-retention' },
 } as const satisfies Record<keyof Config, { env: string; flag: string | undefined }>;
 
 const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
@@ -73,6 +119,7 @@ const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
   'adminPassword',
   'databaseUrl',
   'redisUrl',
+  'metricsToken',
 ]);
 const SIGNING_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -121,6 +168,37 @@ export function loadConfig(
       span('keyRotationInterval', raw('keyRotationInterval') ?? '30d', 3600, 365 * 86_400),
     adminPassword: overrides.adminPassword ?? raw('adminPassword'),
     logLevel: overrides.logLevel ?? oneOf('logLevel', raw('logLevel') ?? 'info', LOG_LEVELS),
+    trustProxy: overrides.trustProxy ?? proxies(raw('trustProxy')),
+    headersTimeout:
+      overrides.headersTimeout ?? span('headersTimeout', raw('headersTimeout') ?? '10s', 1, 600),
+    requestTimeout:
+      overrides.requestTimeout ?? span('requestTimeout', raw('requestTimeout') ?? '30s', 1, 600),
+    revocationStreamPublic:
+      overrides.revocationStreamPublic ??
+      boolean('revocationStreamPublic', raw('revocationStreamPublic') ?? 'false'),
+    maxRevocationStreams:
+      overrides.maxRevocationStreams ??
+      integer('maxRevocationStreams', raw('maxRevocationStreams') ?? '1000', 1, 1_000_000),
+    maxRevocationStreamsPerAddress:
+      overrides.maxRevocationStreamsPerAddress ??
+      integer('maxRevocationStreamsPerAddress', raw('maxRevocationStreamsPerAddress') ?? '16', 1, 1_000_000),
+    metricsToken: overrides.metricsToken ?? metricsToken(raw('metricsToken')),
+    metricsPort:
+      overrides.metricsPort ??
+      (raw('metricsPort') === undefined ? undefined : integer('metricsPort', raw('metricsPort')!, 0, 65535)),
+    metricsHost: overrides.metricsHost ?? raw('metricsHost') ?? '127.0.0.1',
+    revocationRateUser:
+      overrides.revocationRateUser ??
+      integer('revocationRateUser', raw('revocationRateUser') ?? '30', 1, 1_000_000),
+    revocationRateClient:
+      overrides.revocationRateClient ??
+      integer('revocationRateClient', raw('revocationRateClient') ?? '1200', 1, 10_000_000),
+    auditRetention:
+      overrides.auditRetention ??
+      span('auditRetention', raw('auditRetention') ?? '90d', 86_400, 10 * 365 * 86_400),
+    auditUsernameRetention:
+      overrides.auditUsernameRetention ??
+      span('auditUsernameRetention', raw('auditUsernameRetention') ?? '7d', 3600, 10 * 365 * 86_400),
   };
   if (config.refreshIdleTtl > config.refreshAbsoluteTtl) {
     throw new ConfigError(
@@ -132,6 +210,15 @@ export function loadConfig(
   // to be longer than an access token.
   if (config.keyRotationInterval <= config.accessTokenTtl) {
     throw new ConfigError('keyRotationInterval', 'must be longer than accessTokenTtl');
+  }
+  if (config.headersTimeout > config.requestTimeout) {
+    throw new ConfigError('headersTimeout', `must not exceed requestTimeout (${config.requestTimeout} s)`);
+  }
+  if (config.auditUsernameRetention > config.auditRetention) {
+    throw new ConfigError(
+      'auditUsernameRetention',
+      `must not exceed auditRetention (${config.auditRetention} s)`,
+    );
   }
   if (config.adminPassword !== undefined && config.adminPassword.length < 12) {
     throw new ConfigError('adminPassword', 'must be at least 12 characters');
@@ -145,7 +232,13 @@ export function describeConfig(config: Config): Record<string, string | number> 
   for (const key of Object.keys(SETTINGS) as (keyof Config)[]) {
     const value = config[key];
     if (value === undefined) continue;
-    out[key] = SECRET_SETTINGS.has(key) ? '[redacted]' : value;
+    out[key] = SECRET_SETTINGS.has(key)
+      ? '[redacted]'
+      : Array.isArray(value)
+        ? value.join(',')
+        : typeof value === 'boolean'
+          ? String(value)
+          : value;
   }
   return out;
 }
@@ -222,5 +315,43 @@ function masterKey(value: string | undefined): string | undefined {
       'expected 32 random bytes in base64url (43 characters); make one with `tessera keygen --master`',
     );
   }
+  return value;
+}
+
+function boolean(setting: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(setting, `expected true or false, got ${JSON.stringify(value)}`);
+}
+
+/** A comma-separated list of IPv4/IPv6 addresses or CIDR blocks (`10.0.0.0/8, ::1`). */
+function proxies(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const list = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const max = family === 6 ? 128 : 32;
+    if (
+      family === 0 ||
+      extra !== undefined ||
+      (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))
+    )
+      throw new ConfigError(
+        'trustProxy',
+        `expected IP addresses or CIDR blocks, got ${JSON.stringify(entry)}`,
+      );
+  }
+  return list;
+}
+
+function metricsToken(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  // A bearer secret an attacker could guess would open the metrics to anyone.
+  if (value.length < 32 || !/^[\x21-\x7e]+$/.test(value))
+    throw new ConfigError('metricsToken', 'expected at least 32 printable characters without spaces');
   return value;
 }
