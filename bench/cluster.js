@@ -67,6 +67,7 @@ export async function runCluster() {
       TESSERA_AUDIENCE: 'https://api.example',
       TESSERA_DATA_DIR: dataDir,
       TESSERA_LOG_LEVEL: 'silent',
+      TESSERA_REVOCATION_STREAM_PUBLIC: 'true',
     };
     // Users, clients, sessions and access tokens, written straight to the shared store.
     const services = await createServices(loadConfig(env), Date.now);

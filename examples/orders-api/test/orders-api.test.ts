@@ -70,7 +70,13 @@ beforeAll(async () => {
   const config = loadConfig(
     {},
     {},
-    { dataDir, port: await freePort(), masterKey: 'A'.repeat(43), logLevel: 'silent' },
+    {
+      dataDir,
+      port: await freePort(),
+      masterKey: 'A'.repeat(43),
+      logLevel: 'silent',
+      revocationStreamPublic: true,
+    },
   );
   server = await createServer(config, { logger: false });
   const { users, clients } = server.services;

@@ -100,6 +100,7 @@ describe.skipIf(skip)('a cluster of three instances, three guarded APIs', { time
       TESSERA_AUDIENCE: AUDIENCE,
       TESSERA_DATA_DIR: dataDir,
       TESSERA_LOG_LEVEL: 'silent',
+      TESSERA_REVOCATION_STREAM_PUBLIC: 'true',
       TESSERA_REFRESH_GRACE: '2s',
     };
     const services = await createServices(loadConfig(env));

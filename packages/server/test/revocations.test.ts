@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_STORE } from './databases.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
-import { SseStream } from './sse.js';
+import { SseStream, streamAuth } from './sse.js';
 
 let server: TestServer;
 const streams: SseStream[] = [];
@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 async function subscribe(headers: Record<string, string> = {}): Promise<SseStream> {
-  const stream = await SseStream.open(server.url, headers);
+  const stream = await SseStream.open(server.url, { ...(await streamAuth(server.services)), ...headers });
   streams.push(stream);
   expect(stream.response.status).toBe(200);
   await stream.until((s) => s.snapshotComplete, 'end of snapshot');

@@ -30,7 +30,7 @@ import {
   redisUnreachable,
   uniquePrefix,
 } from './redis.js';
-import { SseStream } from './sse.js';
+import { SseStream, streamAuth } from './sse.js';
 
 const skip =
   TEST_STORE !== 'postgres'
@@ -64,7 +64,7 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
   }
 
   async function subscribe(server: TestServer, headers: Record<string, string> = {}): Promise<SseStream> {
-    const stream = await SseStream.open(server.url, headers);
+    const stream = await SseStream.open(server.url, { ...(await streamAuth(server.services)), ...headers });
     streams.push(stream);
     expect(stream.response.status).toBe(200);
     await stream.until((s) => s.snapshotComplete, 'end of snapshot');
@@ -322,7 +322,7 @@ describe.skipIf(skip)('faults', () => {
     const before = await loginApp(a);
     await eventually(async () => (await fetch(`${a.url}/readyz`)).status === 200, 'A ready');
 
-    const listening = await SseStream.open(b.url);
+    const listening = await SseStream.open(b.url, await streamAuth(b.services));
     cleanup.push(async () => listening.close());
     await listening.until((s) => s.snapshotComplete, 'end of snapshot');
     await redis.stop();
@@ -353,7 +353,7 @@ describe.skipIf(skip)('faults', () => {
     expect(relayed.eventId).toBeUndefined();
     expect(b.services.revocations.live()).toBe(true);
     // A subscriber connecting now gets the whole list from B's memory, without ids.
-    const late = await SseStream.open(b.url);
+    const late = await SseStream.open(b.url, await streamAuth(b.services));
     cleanup.push(async () => late.close());
     await late.until((s) => s.snapshotComplete, 'end of snapshot');
     expect(late.snapshot.map((e) => e.value)).toContain(claimsOf(during.access_token).sid);
@@ -368,7 +368,7 @@ describe.skipIf(skip)('faults', () => {
     await redis.start();
     await eventually(async () => (await fetch(`${a.url}/readyz`)).status === 200, 'A ready again');
     await eventually(async () => (await fetch(`${b.url}/readyz`)).status === 200, 'B ready again');
-    const stream = await SseStream.open(b.url);
+    const stream = await SseStream.open(b.url, await streamAuth(b.services));
     cleanup.push(async () => stream.close());
     await stream.until(
       (s) => s.snapshotComplete && s.revocations.some((e) => e.value === claimsOf(during.access_token).sid),

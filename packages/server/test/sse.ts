@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import type { Services } from '../src/services.js';
 
 /** A subscriber to `GET /revocations` for the tests: the stream parsed as it arrives. */
 
@@ -20,6 +21,33 @@ export interface Revocation {
   value: string;
   ver: number | null;
   expires_at: number;
+}
+
+/** The confidential client tests follow the stream as (a guard authenticates the same way). */
+export const RESOURCE_SERVER_ID = 'resource-server';
+const secrets = new Map<string, string>();
+
+/**
+ * `Authorization` for `GET /revocations`: a confidential client registered in the server's store on
+ * first use (per data directory or database, so a restarted server or another instance on the same
+ * store accepts it too).
+ */
+export async function streamAuth(
+  services: Pick<Services, 'clients' | 'config'>,
+): Promise<Record<string, string>> {
+  const store = services.config.databaseUrl ?? services.config.dataDir;
+  let secret = secrets.get(store);
+  if (secret === undefined) {
+    const added = await services.clients.add({
+      clientId: RESOURCE_SERVER_ID,
+      type: 'confidential',
+      audiences: [services.config.audience],
+      scopes: [],
+    });
+    secret = added.secret as string;
+    secrets.set(store, secret);
+  }
+  return { authorization: `Basic ${Buffer.from(`${RESOURCE_SERVER_ID}:${secret}`).toString('base64')}` };
 }
 
 /** Generous: events arrive in milliseconds; this only bounds a hang. Never asserted on. */

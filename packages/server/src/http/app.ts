@@ -11,7 +11,7 @@ import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
 import { logoutRoutes } from './routes/logout.js';
-import { revocationStreamRoutes } from './routes/revocations.js';
+import { revocationEventsRoutes } from './routes/revocation_events.js';
 import { revokeRoutes } from './routes/revoke.js';
 import { tokenRoutes } from './routes/token.js';
 import { userinfoRoutes } from './routes/userinfo.js';
@@ -111,7 +111,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(logoutRoutes, { services });
   await app.register(userinfoRoutes, { services });
   await app.register(wellKnownRoutes, { services });
-  await app.register(revocationStreamRoutes, { services });
+  await app.register(revocationEventsRoutes, { services });
   await app.register(healthRoutes, { services, metrics });
   return app;
 }
