@@ -1,14 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { type AppOptions, buildApp } from './http/app.js';
+import { createMetrics, listenForMetrics } from './http/metrics.js';
 import { createServices, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
 
 export interface TesseraServer {
   app: FastifyInstance;
   services: Services;
-  /** Starts listening on the configured host and port; resolves to the bound URL. */
+  /** Starts listening on the configured host and port (and the metrics port, if set); resolves to the bound URL. */
   listen(): Promise<string>;
+  /** Where the metrics listener serves, once listening with `metricsPort` set. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -32,7 +35,9 @@ export async function createServer(
   options: AppOptions & { clock?: () => number } = {},
 ): Promise<TesseraServer> {
   const services = await createServices(config, options.clock, createLogger(config, options.logger));
-  const app = await buildApp(services, options);
+  const metrics = createMetrics(services);
+  const app = await buildApp(services, { ...options, metrics });
+  let metricsListener: Awaited<ReturnType<typeof listenForMetrics>> | undefined;
   const housekeeping = setInterval(() => {
     void (async () => {
       try {
@@ -63,15 +68,25 @@ export async function createServer(
     })();
   }, REVOCATION_SYNC_MS);
   revocationSync.unref();
-  return {
+  const server: TesseraServer = {
     app,
     services,
-    listen: () => app.listen({ host: config.host, port: config.port }),
+    metricsUrl: undefined,
+    async listen() {
+      const url = await app.listen({ host: config.host, port: config.port });
+      if (config.metricsPort !== undefined) {
+        metricsListener = await listenForMetrics(metrics, config.metricsHost, config.metricsPort);
+        server.metricsUrl = metricsListener.url;
+      }
+      return url;
+    },
     async close() {
       clearInterval(housekeeping);
       clearInterval(revocationSync);
+      await metricsListener?.close();
       await app.close();
       await services.close();
     },
   };
+  return server;
 }

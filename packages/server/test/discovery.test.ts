@@ -133,28 +133,4 @@ describe('health and metrics', () => {
     // The process itself is still alive.
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
-
-  it('/metrics is Prometheus text counting logins and refreshes by outcome', async () => {
-    const ok = (await (await login()).json()) as { refresh_token: string };
-    expect((await login('wrong password, definitely')).status).toBe(400);
-    const refreshed = await post(`${server.url}/token`, {
-      grant_type: 'refresh_token',
-      refresh_token: ok.refresh_token,
-      client_id: 'app',
-    });
-    expect(refreshed.status).toBe(200);
-
-    const res = await fetch(`${server.url}/metrics`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-    const text = await res.text();
-    expect(text).toMatch(/^# HELP tessera_logins_total /m);
-    expect(text).toMatch(/^# TYPE tessera_logins_total counter$/m);
-    expect(text).toMatch(/^tessera_logins_total\{outcome="succeeded"\} 1$/m);
-    expect(text).toMatch(/^tessera_logins_total\{outcome="failed"\} 1$/m);
-    expect(text).toMatch(/^# TYPE tessera_refreshes_total counter$/m);
-    expect(text).toMatch(/^tessera_refreshes_total\{outcome="rotated"\} 1$/m);
-    expect(text).toMatch(/^tessera_http_requests_total\{route="\/login",status="200"\} 1$/m);
-    expect(text).toMatch(/^tessera_revocation_entries 0$/m);
-  });
 });

@@ -6,7 +6,7 @@ import { REDACTED_PATHS } from '../shared/logger.js';
 import { isStoreUnavailable } from '../store/database.js';
 import { OAuthError, sendOAuthError } from './errors.js';
 import { createLoginThrottle, createRedisLoginThrottle } from './login_throttle.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
@@ -23,6 +23,8 @@ export const BODY_LIMIT = 16 * 1024;
 export interface AppOptions {
   /** pino logger options, or false for silence (tests). */
   logger?: boolean | Record<string, unknown>;
+  /** The metrics registry to count into (the server shares it with its metrics listener). */
+  metrics?: Metrics;
 }
 
 /** Builds the Fastify app on top of the services: one plugin per concern, as the endpoint table reads. */
@@ -38,7 +40,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   const app = Fastify({
     logger,
     bodyLimit: BODY_LIMIT,
-    trustProxy: false,
+    // `request.ip` is the socket's peer unless that peer is a configured proxy: only then is
+    // X-Forwarded-For believed (walked from the right, up to the first untrusted hop). Believing it
+    // from anyone would let every client pick its own address, and with it a fresh login budget.
+    trustProxy: services.config.trustProxy.length > 0 ? services.config.trustProxy : false,
     // Schemas validate; they never coerce a number into a string or add defaults behind our back.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
@@ -47,7 +52,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(formbody, { bodyLimit: BODY_LIMIT });
   await app.register(cookie);
 
-  const metrics = createMetrics(services);
+  const metrics = options.metrics ?? createMetrics(services);
   const throttle = services.redis
     ? createRedisLoginThrottle(services.redis, services.log, services.clock)
     : createLoginThrottle(services.clock);

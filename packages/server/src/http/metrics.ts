@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Services } from '../services.js';
 
@@ -42,5 +43,35 @@ export function createMetrics(services: Services): Metrics {
     observe: (route, status) => requests.inc({ route, status: String(status) }),
     login: (outcome) => logins.inc({ outcome }),
     refresh: (outcome) => refreshes.inc({ outcome }),
+  };
+}
+
+/**
+ * A listener of its own that serves only `GET /metrics`, without a token: for a scraper on a private
+ * interface (`metricsHost`, loopback by default) while the main listener faces the internet.
+ */
+export async function listenForMetrics(
+  metrics: Metrics,
+  host: string,
+  port: number,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      () => response.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as { port: number };
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

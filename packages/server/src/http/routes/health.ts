@@ -1,11 +1,15 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { sql } from 'kysely';
 import type { Services } from '../../services.js';
+import { OAuthError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 
 /**
  * `GET /healthz` (the process is up), `/readyz` (it can serve: the store answers and, when scaled
- * out, Redis too), `/metrics` (Prometheus).
+ * out, Redis too), `/metrics` (Prometheus) when the operator set `metricsToken`: counters of logins,
+ * refreshes and routes are for the operator, not for anyone on the internet. (`metricsPort` serves
+ * them on a listener of their own instead, see metrics.ts.)
  */
 export const healthRoutes: FastifyPluginAsync<{ services: Services; metrics: Metrics }> = async (
   app,
@@ -26,7 +30,18 @@ export const healthRoutes: FastifyPluginAsync<{ services: Services; metrics: Met
     }
     return { status: 'ready' };
   });
-  app.get('/metrics', async (_request, reply) => {
+  const token = services.config.metricsToken;
+  if (token === undefined) return;
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.get('/metrics', async (request, reply) => {
+    const presented = Buffer.from(request.headers.authorization ?? '');
+    // Constant time: the comparison must not tell a prober how much of the token it got right.
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+      throw new OAuthError(401, 'invalid_token', 'the metrics token is required', {
+        'www-authenticate': 'Bearer realm="tessera-metrics"',
+      });
+    }
+    reply.header('cache-control', 'no-store');
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
