@@ -1,5 +1,6 @@
 import type { Logger } from '../shared/logger.js';
 import type { SharedRedis } from '../shared/redis.js';
+import { addressBucket } from './address.js';
 
 /**
  * Progressive back-off for password guessing, per account and per client address: a few free
@@ -70,15 +71,16 @@ export function createLoginThrottle(clock: () => number = Date.now): LoginThrott
     async begin(username, ip) {
       const now = clock();
       const account = username.toLowerCase();
-      const retryAfter = Math.max(wait(accounts, account, now), wait(addresses, ip, now));
+      const address = addressBucket(ip);
+      const retryAfter = Math.max(wait(accounts, account, now), wait(addresses, address, now));
       if (retryAfter > 0) return { retryAfter, lockStarted: false };
       const accountLocked = fail(accounts, account, ACCOUNT_POLICY, now);
-      const addressLocked = fail(addresses, ip, ADDRESS_POLICY, now);
+      const addressLocked = fail(addresses, address, ADDRESS_POLICY, now);
       return { retryAfter: 0, lockStarted: accountLocked || addressLocked };
     },
     async succeeded(username, ip) {
       accounts.delete(username.toLowerCase());
-      const counter = addresses.get(ip);
+      const counter = addresses.get(addressBucket(ip));
       if (counter) {
         counter.failures = Math.max(0, counter.failures - 1);
         if (counter.failures < ADDRESS_POLICY.free) counter.lockedUntil = 0;
@@ -106,7 +108,7 @@ export function createRedisLoginThrottle(
   client.defineCommand('tesseraLoginSucceeded', { numberOfKeys: 2, lua: SUCCEEDED });
   const keys = (username: string, ip: string) => [
     `${redis.prefix}login:account:${username.toLowerCase()}`,
-    `${redis.prefix}login:address:${ip}`,
+    `${redis.prefix}login:address:${addressBucket(ip)}`,
   ];
   const policy = (p: ThrottlePolicy) => [p.free, p.baseDelay, p.maxDelay, p.window];
   let degraded = false;
