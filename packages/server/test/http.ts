@@ -1,3 +1,4 @@
+import { createSigner, generateKeyPair } from '@tessera/jose';
 import { expect } from 'vitest';
 import { ADMIN_PASSWORD, post, type TestServer } from './helpers.js';
 
@@ -136,4 +137,28 @@ export async function expectError(res: Response, status: number, error: string):
 
 export function expectSecurityHeaders(res: Response): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
+}
+
+/** An access token with every right claim, signed by a key the server never published. */
+export async function foreignToken(server: TestServer, kid?: string): Promise<string> {
+  const { privateKey } = await generateKeyPair('ES256');
+  const alice = (await server.services.users.byUsername('alice'))!;
+  return createSigner({
+    key: privateKey,
+    kid: kid ?? server.services.keys.signer().kid,
+    typ: 'at+jwt',
+    issuer: server.services.config.issuer,
+    audience: server.services.config.audience,
+    expiresIn: 900,
+    jti: true,
+    clock: server.now,
+  }).sign({
+    sub: alice.id,
+    client_id: 'app',
+    scope: 'openid',
+    sid: 'sid_forged',
+    ver: alice.tokenVersion,
+    roles: ['admin'],
+    permissions: [],
+  });
 }

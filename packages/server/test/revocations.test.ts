@@ -1,8 +1,8 @@
 import { decodeJwtUnverified } from '@tessera/jose';
-import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_STORE } from './databases.js';
+import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { SseStream, streamAuth } from './sse.js';
 
@@ -247,39 +247,12 @@ describe.runIf(TEST_STORE === 'postgres')('the store sync on PostgreSQL', () => 
 });
 
 describe('POST /logout/all is all or nothing', () => {
-  /** Makes every update of a refresh-token family fail inside the database, until `heal()`. */
-  async function breakFamilyUpdates(): Promise<{ heal(): Promise<void> }> {
-    const { db } = server.services;
-    if (TEST_STORE === 'postgres') {
-      await sql`create function tessera_test_fail() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`.execute(
-        db,
-      );
-      await sql`create trigger tessera_test_fail before update on refresh_token_families for each row execute function tessera_test_fail()`.execute(
-        db,
-      );
-      return {
-        async heal() {
-          await sql`drop trigger tessera_test_fail on refresh_token_families`.execute(db);
-          await sql`drop function tessera_test_fail()`.execute(db);
-        },
-      };
-    }
-    await sql`create trigger tessera_test_fail before update on refresh_token_families begin select raise(abort, 'injected failure'); end`.execute(
-      db,
-    );
-    return {
-      async heal() {
-        await sql`drop trigger tessera_test_fail`.execute(db);
-      },
-    };
-  }
-
   it('a failure while ending the sessions leaves the token version, the sessions and the revocation list as they were; a retry then succeeds', async () => {
     const session = await login();
     const other = await login();
     const stream = await subscribe();
     const user = await server.services.users.byId(session.sub);
-    const broken = await breakFamilyUpdates();
+    const broken = await breakWrites(server.services.db, 'refresh_token_families', 'update');
     const failed = await fetch(`${server.url}/logout/all`, {
       method: 'POST',
       headers: { authorization: `Bearer ${session.access_token}` },

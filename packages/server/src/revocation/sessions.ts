@@ -3,17 +3,25 @@ import type { Db } from '../store/database.js';
 
 /**
  * Ends one session: its refresh-token family, and (through a `sid` revocation) every access token it
- * issued, including one a concurrent refresh is signing right now.
+ * issued, including one a concurrent refresh is signing right now. Both in one transaction: a failure
+ * leaves the session whole (a retry ends it properly), never a revoked family whose access tokens
+ * still pass. The revocation is published once committed; a crash in between is healed by the store
+ * sync and redelivery (see Revocations.record). False when the session had already ended: whoever
+ * ended it recorded its `sid`.
  */
 export async function endSession(
-  services: Pick<Services, 'refreshTokens' | 'revocations'>,
+  services: Pick<Services, 'db' | 'refreshTokens' | 'revocations'>,
   sid: string,
   reason: string,
 ): Promise<boolean> {
-  const ended = await services.refreshTokens.revokeFamily(sid, reason);
-  // Whoever revoked the family first published its `sid`; once is enough.
-  if (ended) await services.revocations.revoke('sid', sid);
-  return ended;
+  const { revocations, refreshTokens } = services;
+  const entry = await services.db.transaction().execute(async (trx) => {
+    if (!(await refreshTokens.revokeFamily(sid, reason, trx))) return undefined;
+    return revocations.record(trx, 'sid', sid);
+  });
+  if (entry === undefined) return false;
+  await revocations.publish(entry);
+  return true;
 }
 
 /**

@@ -49,7 +49,8 @@ export interface RefreshTokens {
   rotate(refreshToken: string, clientId: string): Promise<RefreshSession>;
   /** Looks up a token without rotating it (for revocation, logout and introspection). */
   familyOf(refreshToken: string): Promise<RefreshTokenInfo | undefined>;
-  revokeFamily(familyId: string, reason: string): Promise<boolean>;
+  /** Revokes a family (with `executor`, inside the caller's transaction); false if it was already revoked. */
+  revokeFamily(familyId: string, reason: string, executor?: Db): Promise<boolean>;
   /** Revokes every live family of a user; returns their ids. With `executor`, inside the caller's transaction. */
   revokeUser(userId: string, reason: string, executor?: Db): Promise<string[]>;
   /** Drops sealed successor copies whose grace window has passed (housekeeping). */
@@ -181,8 +182,8 @@ export function createRefreshTokens(
         return { ...session, refreshToken: sealer.open(row.successor_sealed, SEAL_PURPOSE), replayed: true };
       }
     }
-    // Reuse of a rotated token: treat as theft and revoke the whole family.
-    await revokeFamily(row.family_id, 'reuse_detected');
+    // Reuse of a rotated token: theft. The caller ends the whole session (family and `sid`, in one
+    // transaction: see endSession), so nothing is half-revoked if that fails.
     throw new InvalidRefreshToken('reused', row.family_id, row.user_id);
   }
 

@@ -1,3 +1,4 @@
+import { endSession } from '../../revocation/sessions.js';
 import { InvalidRefreshToken } from '../../tokens/refresh_tokens.js';
 import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
@@ -65,7 +66,8 @@ export const refreshTokenGrant: GrantHandler = {
       if (!(err instanceof InvalidRefreshToken)) throw err;
       if (err.reason === 'reused' && err.familyId) {
         metrics.refresh('reuse_detected');
-        await services.revocations.revoke('sid', err.familyId);
+        // Theft: the family and every access token of the session go at once (RFC 9700 §4.14.2).
+        await endSession(services, err.familyId, 'reuse_detected');
         await services.audit.record({
           type: 'refresh_reuse_detected',
           userId: err.userId,
@@ -81,7 +83,7 @@ export const refreshTokenGrant: GrantHandler = {
     }
     const user = await services.users.byId(session.userId);
     if (!user || user.disabled) {
-      await services.refreshTokens.revokeFamily(session.familyId, 'user_unavailable');
+      await endSession(services, session.familyId, 'user_unavailable');
       if (cookieClient) clearRefreshCookie(reply);
       throw new OAuthError(400, 'invalid_grant', 'the account is no longer active');
     }

@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { addClients, expectError, expectSecurityHeaders, loginApp, userinfo } from './http.js';
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
+  await addClients(server);
+});
+afterEach(async () => {
+  await server.close();
+  await removeDataDir(server.dataDir);
+});
+
+const login = (body: unknown, headers: Record<string, string> = {}) =>
+  post(`${server.url}/login`, body, headers);
+const good = { username: 'alice', password: ADMIN_PASSWORD, client_id: 'app' };
+
+describe('everything else', () => {
+  it('an unknown route is a 404 JSON error with the security headers', async () => {
+    for (const [method, path] of [
+      ['GET', '/nope'],
+      ['POST', '/nope'],
+      ['GET', '/login'],
+      ['DELETE', '/token'],
+      ['GET', '/../etc/passwd'],
+    ] as const) {
+      const res = await fetch(`${server.url}${path}`, { method });
+      expectSecurityHeaders(res);
+      await expectError(res, 404, 'invalid_request');
+    }
+  });
+
+  it('every response carries the security headers', async () => {
+    const { access_token } = await loginApp(server);
+    const responses = [
+      await fetch(`${server.url}/.well-known/jwks.json`),
+      await fetch(`${server.url}/.well-known/openid-configuration`),
+      await userinfo(server, access_token),
+      await login({ ...good, password: 'wrong password 12' }),
+      await login(good),
+      await fetch(`${server.url}/nope`),
+      await post(`${server.url}/token`, {}),
+      await post(`${server.url}/revoke`, { token: 'x', client_id: 'app' }),
+    ];
+    for (const res of responses) {
+      expectSecurityHeaders(res);
+      expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+      // An http:// issuer: no HSTS (it would be ignored anyway, and would pin the wrong thing).
+      expect(res.headers.get('strict-transport-security')).toBeNull();
+      await res.arrayBuffer();
+    }
+  });
+
+  it('error answers set no cookies', async () => {
+    const res = await post(`${server.url}/login`, { ...good, password: 'wrong password 12' });
+    expect(res.headers.getSetCookie()).toEqual([]);
+    await res.arrayBuffer();
+    const web = await login({ username: 'alice', password: 'wrong password 12' });
+    expect(web.headers.getSetCookie()).toEqual([]);
+    await web.arrayBuffer();
+  });
+});

@@ -1,0 +1,111 @@
+import { signJwtSync } from '@tessera/jose';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { removeDataDir, startServer, type TestServer } from './helpers.js';
+import { addClients, expectError, expectSecurityHeaders, foreignToken, loginApp, userinfo } from './http.js';
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
+  await addClients(server);
+});
+afterEach(async () => {
+  await server.close();
+  await removeDataDir(server.dataDir);
+});
+
+describe('GET /userinfo', () => {
+  const get = (headers: Record<string, string> = {}) => fetch(`${server.url}/userinfo`, { headers });
+
+  it('without a token: 401 with a bare Bearer challenge', async () => {
+    const res = await get();
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="tessera"');
+    expectSecurityHeaders(res);
+    await expectError(res, 401, 'invalid_token');
+  });
+
+  it('a malformed Authorization header is 401 with a Bearer challenge', async () => {
+    const { access_token } = await loginApp(server);
+    for (const authorization of [
+      'Bearer',
+      'Bearer ',
+      `Basic ${access_token}`,
+      `Bearer ${access_token} extra`,
+      `Bearer  ${access_token}x`,
+      `Token ${access_token}`,
+      access_token,
+      'Bearer not-a-jwt',
+      `Bearer ${access_token.slice(0, -4)}AAAA`,
+      `Bearer ${access_token.split('.').slice(0, 2).join('.')}`,
+    ]) {
+      const res = await get({ authorization });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+      await expectError(res, 401, 'invalid_token');
+    }
+  });
+
+  it('refuses a token signed by another key, even with a known kid', async () => {
+    for (const kid of [undefined, 'unknown-kid']) {
+      const res = await get({ authorization: `Bearer ${await foreignToken(server, kid)}` });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+      await expectError(res, 401, 'invalid_token');
+    }
+  });
+
+  it('refuses a token signed by the real key but with the wrong typ, issuer or no expiry', async () => {
+    const signer = server.services.keys.signer();
+    const alice = (await server.services.users.byUsername('alice'))!;
+    const claims = {
+      sub: alice.id,
+      client_id: 'app',
+      scope: 'openid',
+      sid: 'sid_x',
+      ver: alice.tokenVersion,
+      roles: [],
+      permissions: [],
+    };
+    const base = {
+      kid: signer.kid,
+      issuer: server.services.config.issuer,
+      audience: server.services.config.audience,
+      expiresIn: 900,
+      jti: true as const,
+      currentDate: new Date(server.now()),
+    };
+    // Sanity: the same recipe with the right typ is accepted, so each refusal below is for its one defect.
+    const right = signJwtSync(claims, signer.key, { ...base, typ: 'at+jwt' });
+    expect((await get({ authorization: `Bearer ${right}` })).status).toBe(200);
+    const wrong = [
+      signJwtSync(claims, signer.key, { ...base, typ: 'JWT' }),
+      signJwtSync(claims, signer.key, { ...base }),
+      signJwtSync(claims, signer.key, { ...base, typ: 'at+jwt', issuer: 'https://evil.example' }),
+      signJwtSync(claims, signer.key, { ...base, typ: 'at+jwt', expiresIn: undefined }),
+      signJwtSync({ ...claims, sid: undefined }, signer.key, { ...base, typ: 'at+jwt' }),
+    ];
+    for (const token of wrong) {
+      const res = await get({ authorization: `Bearer ${token}` });
+      await expectError(res, 401, 'invalid_token');
+    }
+  });
+
+  it('refuses an expired token, and alg none', async () => {
+    const { access_token } = await loginApp(server);
+    expect((await userinfo(server, access_token)).status).toBe(200);
+    server.advance(15 * 60_000 + 61_000);
+    const expired = await userinfo(server, access_token);
+    expect(expired.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+    await expectError(expired, 401, 'invalid_token');
+
+    const [, payload] = access_token.split('.');
+    const none = `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${payload}.`;
+    await expectError(await userinfo(server, none), 401, 'invalid_token');
+  });
+
+  it('answers a valid token without caching', async () => {
+    const { access_token } = await loginApp(server);
+    const res = await userinfo(server, access_token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expectSecurityHeaders(res);
+    expect(await res.json()).toMatchObject({ preferred_username: 'alice', roles: ['customer'] });
+  });
+});
