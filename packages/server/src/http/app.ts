@@ -7,6 +7,7 @@ import { isStoreUnavailable } from '../store/database.js';
 import { OAuthError, sendOAuthError } from './errors.js';
 import { createLoginThrottle, createRedisLoginThrottle } from './login_throttle.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createRevocationBudget } from './revocation_budget.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
@@ -111,9 +112,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
 
   await app.register(loginRoutes, { services, throttle, metrics });
   await app.register(tokenRoutes, { services, metrics });
-  await app.register(revokeRoutes, { services });
+  const revocationBudget = createRevocationBudget(services);
+  await app.register(revokeRoutes, { services, revocationBudget });
   await app.register(introspectionRoutes, { services });
-  await app.register(logoutRoutes, { services });
+  await app.register(logoutRoutes, { services, revocationBudget });
   await app.register(userinfoRoutes, { services });
   await app.register(wellKnownRoutes, { services });
   await app.register(revocationEventsRoutes, { services });

@@ -4,6 +4,7 @@ import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { bearerToken } from '../client_auth.js';
 import { invalidToken, OAuthError } from '../errors.js';
+import type { RevocationBudget } from '../revocation_budget.js';
 import { assertSameOrigin, clearRefreshCookie, refreshCookie } from '../session_cookie.js';
 
 /**
@@ -11,7 +12,10 @@ import { assertSameOrigin, clearRefreshCookie, refreshCookie } from '../session_
  * it issued. `POST /logout/all` bumps the user's token version: every session, every token.
  * Authenticated by the bearer access token, or by the web client's cookie (with the CSRF checks).
  */
-export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+export const logoutRoutes: FastifyPluginAsync<{
+  services: Services;
+  revocationBudget: RevocationBudget;
+}> = async (app, { services, revocationBudget }) => {
   async function caller(request: FastifyRequest) {
     const token = bearerToken(request);
     if (token !== undefined) {
@@ -38,6 +42,7 @@ export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (a
 
   app.post('/logout', async (request: FastifyRequest, reply: FastifyReply) => {
     const { userId, sid, clientId } = await caller(request);
+    await revocationBudget.spend(userId, clientId);
     await endSession(services, sid, 'logout');
     await services.audit.record({
       type: 'session_revoked',
@@ -52,6 +57,7 @@ export const logoutRoutes: FastifyPluginAsync<{ services: Services }> = async (a
 
   app.post('/logout/all', async (request: FastifyRequest, reply: FastifyReply) => {
     const { userId, clientId } = await caller(request);
+    await revocationBudget.spend(userId, clientId);
     const { sids } = await endEverySession(
       services,
       userId,
