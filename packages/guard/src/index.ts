@@ -6,7 +6,8 @@ export {
   type GuardErrorBody,
   type GuardErrorCode,
 } from './errors.js';
-export { createGuard, type Guard, type GuardHealth } from './guard.js';
+export { createGuard, type Guard } from './guard.js';
+export type { GuardHealth } from './health.js';
 export type { GuardLogger } from './logger.js';
 export type { GuardOptions, RevocationsOption } from './options.js';
 export type { AccessTokenClaims, Principal } from './principal.js';

@@ -1,6 +1,7 @@
 import type { FastifyPluginCallback, FastifyReply, preHandlerHookHandler } from 'fastify';
+import { isPending } from '../authentication.js';
 import { GuardError } from '../errors.js';
-import { type Guard, isPending, prepareCheck } from '../guard.js';
+import { type Guard, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 

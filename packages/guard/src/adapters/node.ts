@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Guard, isPending, prepareCheck } from '../guard.js';
+import { isPending } from '../authentication.js';
+import { type Guard, prepareCheck } from '../guard.js';
 import type { Principal } from '../principal.js';
 import type { Requirements } from '../requirements.js';
 import { respondWithError } from './respond.js';

@@ -1,0 +1,118 @@
+import { type AuthenticatableRequest, assertTokenSyntax, bearerTokenOf } from './bearer.js';
+import type { GuardError, GuardErrors } from './errors.js';
+import { type AccessTokenClaims, type Principal, principalOf } from './principal.js';
+import { type Authorizer, compileRequirements, type Requirements } from './requirements.js';
+import type { RevocationFollowing } from './revocation/following.js';
+import type { Startup } from './startup.js';
+import { needsKeyFetch, verificationFailure } from './verification.js';
+
+/** What an adapter runs per request: the principal, or a promise of it when keys must be fetched. */
+export type Check = (request: AuthenticatableRequest) => Principal | PromiseLike<Principal>;
+
+/** Whether a check answered with a promise (of any kind: a test double's may not be native). */
+export function isPending(outcome: Principal | PromiseLike<Principal>): outcome is PromiseLike<Principal> {
+  return typeof (outcome as { then?: unknown }).then === 'function';
+}
+
+export interface Authentication {
+  /**
+   * Authenticates, synchronously whenever the signing key is in memory (nearly every request): an
+   * API pays no promise and no extra turn of the event loop per request. Only a token whose key the
+   * set does not hold yet (a rotation, the first request after start) waits for the key set.
+   * Throws (or rejects with) a GuardError.
+   */
+  authenticateNow(request: AuthenticatableRequest): Principal | Promise<Principal>;
+  /** `authenticateNow` then the requirements, compiled once: synchronous when authentication is. */
+  checkFor(requirements?: Requirements): Check;
+  /** The compiled requirements, remembered per requirements object. */
+  authorizerFor(requirements: Requirements): Authorizer;
+}
+
+export interface AuthenticationDeps {
+  readonly errors: GuardErrors;
+  readonly startup: Startup;
+  readonly revocations: RevocationFollowing;
+  /** The 503 for a guard that is not started, cannot start, or is closed. */
+  readonly notReady: () => GuardError;
+}
+
+/**
+ * A request's way to a principal: the bearer token (RFC 6750 §2.1), the verifier (from memory, or
+ * waiting for the key set), the principal, then the revocation set, which sees only tokens that
+ * verified.
+ */
+export function createAuthentication(deps: AuthenticationDeps): Authentication {
+  const { errors, startup, revocations, notReady } = deps;
+
+  function authenticateNow(request: AuthenticatableRequest): Principal | Promise<Principal> {
+    const token = bearerTokenOf(request, errors);
+    const verifier = startup.verifier;
+    // A guard that failed to start never answers for tokens, whatever onStale says.
+    if (verifier === undefined || startup.closed || startup.fatal !== undefined) throw notReady();
+    let payload: AccessTokenClaims;
+    try {
+      // From memory only: the token cache, else the held keys (an expired set is refreshed in the
+      // background meanwhile; past staleIfError it holds no keys and the token goes the slow way).
+      payload = verifier.verify(token).payload;
+    } catch (err) {
+      if (needsKeyFetch(err)) return authenticateFetchingKeys(token);
+      throw refusal(token, err);
+    }
+    return admit(payload, token);
+  }
+
+  async function authenticateFetchingKeys(token: string): Promise<Principal> {
+    let payload: AccessTokenClaims;
+    try {
+      payload = (await startup.verifier!.verifyAsync(token)).payload;
+    } catch (err) {
+      throw refusal(token, err);
+    }
+    return admit(payload, token);
+  }
+
+  /** Why a token that failed verification is refused: malformed (400), invalid (401) or keys unavailable (503). */
+  function refusal(token: string, err: unknown): GuardError {
+    assertTokenSyntax(token, errors);
+    return verificationFailure(err, errors);
+  }
+
+  /** The principal of a verified token, unless a revocation matches it or the set is stale (fail-closed). */
+  function admit(payload: AccessTokenClaims, token: string): Principal {
+    let principal: Principal;
+    try {
+      principal = principalOf(payload, token);
+    } catch (err) {
+      throw verificationFailure(err, errors);
+    }
+    revocations.check(principal.claims);
+    return principal;
+  }
+
+  function checkFor(requirements: Requirements = {}): Check {
+    const authorize = compileRequirements(requirements, errors);
+    return (request) => {
+      const principal = authenticateNow(request);
+      if (!isPending(principal)) {
+        authorize(principal);
+        return principal;
+      }
+      return principal.then((found) => {
+        authorize(found);
+        return found;
+      });
+    };
+  }
+
+  const compiled = new WeakMap<Requirements, Authorizer>();
+  function authorizerFor(requirements: Requirements): Authorizer {
+    let authorizer = compiled.get(requirements);
+    if (authorizer === undefined) {
+      authorizer = compileRequirements(requirements, errors);
+      compiled.set(requirements, authorizer);
+    }
+    return authorizer;
+  }
+
+  return { authenticateNow, checkFor, authorizerFor };
+}
