@@ -4,6 +4,7 @@ import { type AppOptions, buildApp } from './http/app.js';
 import { createMetrics, listenForMetrics } from './http/metrics.js';
 import { createServices, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
+import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
 
 export interface TesseraServer {
   app: FastifyInstance;
@@ -15,8 +16,11 @@ export interface TesseraServer {
   close(): Promise<void>;
 }
 
-/** Key rotation and revocation pruning are checked this often. */
-const HOUSEKEEPING_MS = 60_000;
+/**
+ * Key rotation and revocation pruning are checked this often, and this instance notes its
+ * access-token lifetime (see tokens/lifetimes.ts, which counts on this interval).
+ */
+const HOUSEKEEPING_MS = NOTE_INTERVAL_MS;
 /** Revocations and key rotations written by other processes reach this one within this. */
 const REVOCATION_SYNC_MS = 1_000;
 
@@ -41,6 +45,7 @@ export async function createServer(
   const housekeeping = setInterval(() => {
     void (async () => {
       try {
+        await services.lifetimes.refresh();
         await services.keys.ensure();
         await services.revocations.prune();
         await services.refreshTokens.sweep();

@@ -11,6 +11,7 @@ import { type Clients, createClients } from './store/clients.js';
 import { type Db, openDatabase } from './store/database.js';
 import { createUsers, type Users } from './store/users.js';
 import { type AccessTokens, createAccessTokens } from './tokens/access_tokens.js';
+import { type AccessTokenLifetimes, createAccessTokenLifetimes } from './tokens/lifetimes.js';
 import { createRefreshTokens, type RefreshTokens } from './tokens/refresh_tokens.js';
 
 /** Everything the routes and the command line work with, built once from the configuration. */
@@ -23,6 +24,7 @@ export interface Services {
   clients: Clients;
   audit: Audit;
   revocations: Revocations;
+  lifetimes: AccessTokenLifetimes;
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokens;
   /** Shared state for several instances; undefined on one machine. */
@@ -47,13 +49,16 @@ export async function createServices(
     const users = createUsers(db, clock);
     const clients = createClients(db, clock);
     await clients.ensureBuiltIn(config.audience);
-    // Stream entries outlive the longest access token they could match (see revoke()).
-    const retentionMs = (config.accessTokenTtl + 60) * 1000;
+    const lifetimes = createAccessTokenLifetimes(db, config.accessTokenTtl, clock);
+    await lifetimes.refresh();
+    // Stream entries outlive the longest access token they could match (see record()).
     const revocations = createRevocations(
       db,
-      config.accessTokenTtl,
+      lifetimes,
       (entries) =>
-        redis ? createRedisFeed(redis, log, { retentionMs, clock }) : createLocalFeed(entries, clock),
+        redis
+          ? createRedisFeed(redis, log, { retentionMs: () => lifetimes.retentionMs(), clock })
+          : createLocalFeed(entries, clock),
       clock,
     );
     await revocations.load();
@@ -73,6 +78,7 @@ export async function createServices(
       clients,
       audit: createAudit(db, clock),
       revocations,
+      lifetimes,
       refreshTokens: createRefreshTokens(db, sealer, config, clock),
       accessTokens: createAccessTokens(config, keys, revocations, users, clock),
       redis,

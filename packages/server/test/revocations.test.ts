@@ -291,3 +291,33 @@ describe('POST /logout/all is all or nothing', () => {
     expect(server.services.revocations.isRevoked(decodeJwtUnverified(session.access_token))).toBe(true);
   });
 });
+
+describe('entries outlive tokens issued under a longer lifetime', () => {
+  it('a token issued with a 1 h lifetime stays revoked after the server restarts with 5 min, until that token expires', async () => {
+    await server.close();
+    const dataDir = server.dataDir;
+    const longLived = await startServer({ accessTokenTtl: 3600 }, dataDir);
+    server = longLived;
+    const session = await login();
+    await longLived.close();
+
+    // The operator lowers the lifetime; the token issued before still has 55 minutes to live.
+    server = await startServer({ accessTokenTtl: 300 }, dataDir);
+    const bearer = { authorization: `Bearer ${session.access_token}` };
+    expect((await fetch(`${server.url}/logout`, { method: 'POST', headers: bearer })).status).toBe(204);
+    const { exp } = decodeJwtUnverified(session.access_token) as { exp: number };
+
+    // Far past the new lifetime (and past any margin of it), the entry is still there.
+    server.advance(20 * 60_000);
+    await server.services.revocations.prune();
+    expect(server.services.revocations.isRevoked(decodeJwtUnverified(session.access_token))).toBe(true);
+    expect((await fetch(`${server.url}/userinfo`, { headers: bearer })).status).toBe(401);
+    const entry = (await subscribe()).snapshot.find((e) => e.kind === 'sid' && e.value === session.sid);
+    expect(entry?.expires_at).toBeGreaterThanOrEqual(exp);
+
+    // Once the token itself has expired, the entry goes.
+    server.advance((exp - Math.floor(server.now() / 1000)) * 1000 + 5 * 60_000);
+    await server.services.revocations.prune();
+    expect(server.services.revocations.isRevoked(decodeJwtUnverified(session.access_token))).toBe(false);
+  });
+});

@@ -48,7 +48,7 @@ type Publisher = Redis & {
 
 export interface RedisFeedOptions {
   /** Stream entries are kept this long: the longest access-token lifetime plus a margin. */
-  retentionMs: number;
+  retentionMs: () => number;
   clock?: () => number;
 }
 
@@ -141,7 +141,7 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
           String(Math.ceil(entry.expiresAt / 1000)),
           String(entry.id),
           String(ttl),
-          String(options.retentionMs),
+          String(options.retentionMs()),
         );
         return true;
       } catch {

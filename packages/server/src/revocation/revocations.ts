@@ -1,4 +1,5 @@
 import type { Db } from '../store/database.js';
+import type { AccessTokenLifetimes } from '../tokens/lifetimes.js';
 import type { FeedEvent, RevocationEntry, RevocationFeed } from './feed.js';
 
 export type { RevocationEntry } from './feed.js';
@@ -78,7 +79,7 @@ const LOAD_GAP_WINDOW = 200;
  */
 export function createRevocations(
   db: Db,
-  accessTokenTtl: number,
+  lifetimes: Pick<AccessTokenLifetimes, 'latestExpiry'>,
   makeFeed: (entries: () => Iterable<RevocationEntry>) => RevocationFeed,
   clock: () => number = Date.now,
 ): Revocations {
@@ -204,8 +205,9 @@ export function createRevocations(
     ver?: number,
   ): Promise<RevocationEntry> {
     const now = clock();
-    // An entry outlives every access token it could match: those issued up to now.
-    const expiresAt = now + (accessTokenTtl + 60) * 1000;
+    // An entry outlives every access token it could match: those issued up to now, under any
+    // lifetime still in force (a lowered accessTokenTtl does not shorten tokens already out there).
+    const expiresAt = lifetimes.latestExpiry(now) + 60_000;
     const { id } = await executor
       .insertInto('revocations')
       .values({

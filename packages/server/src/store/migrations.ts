@@ -155,6 +155,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0005_access_token_lifetimes': {
+      // Each access-token lifetime instances issue with, and when one last did: revocation entries
+      // outlive tokens issued under a longer lifetime after it was lowered.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('access_token_lifetimes')
+          .addColumn('ttl', 'integer', (c) => c.primaryKey())
+          .addColumn('last_issued_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

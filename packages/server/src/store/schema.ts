@@ -9,6 +9,13 @@ export interface Database {
   signing_keys: SigningKeysTable;
   revocations: RevocationsTable;
   audit_events: AuditEventsTable;
+  access_token_lifetimes: AccessTokenLifetimesTable;
+}
+
+export interface AccessTokenLifetimesTable {
+  /** An access-token lifetime, in seconds, some instance issues (or issued) with. */
+  ttl: number;
+  last_issued_at: number;
 }
 
 export interface UsersTable {
