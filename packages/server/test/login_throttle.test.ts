@@ -1,11 +1,26 @@
 /**
- * The login throttle: progressive back-off on failed password logins, counted per client address
- * (as `request.ip` sees it, behind trusted proxies only) and per account.
+ * The login throttle: progressive back-off on failed password logins, counted per account at each
+ * client address, per client address (as `request.ip` sees it, behind trusted proxies only), and per
+ * account across addresses. The policy is checked once through the HTTP app and, in detail, against
+ * both implementations: in memory (one machine) and in Redis (scaled out).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../src/config.js';
+import {
+  ACCOUNT_POLICY,
+  createLoginThrottle,
+  createRedisLoginThrottle,
+  type LoginThrottle,
+} from '../src/http/login_throttle.js';
+import { openRedis } from '../src/shared/redis.js';
 import { ADMIN_PASSWORD, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { addClients } from './http.js';
+import { deleteKeys, REDIS_URL, redisUnreachable, uniquePrefix } from './redis.js';
+
+const redisMissing = await redisUnreachable();
+if (redisMissing && process.env.CI === 'true') throw new Error(`${redisMissing} (required on CI)`);
+if (redisMissing) console.warn(`skipping the Redis login throttle tests: ${redisMissing}`);
 
 const WRONG = 'definitely not the password';
 /** Failed logins one client address may make before it waits (ADDRESS_POLICY.free). */
@@ -130,5 +145,173 @@ describe('the client address behind load balancers (trustProxy)', () => {
     ).toMatchObject({
       status: 429,
     });
+  });
+});
+
+describe('an account under attack from one address', () => {
+  it('is locked at that address only: its owner logs in from another', async () => {
+    const server = await start();
+    const attacker = '192.0.2.66';
+    for (let i = 0; i < 5; i++)
+      expect(await login(server, { username: 'alice', password: WRONG, from: attacker })).toMatchObject({
+        status: 400,
+      });
+    expect(await login(server, { username: 'alice', password: ADMIN_PASSWORD, from: attacker })).toEqual({
+      status: 429,
+      retryAfter: '1',
+    });
+    // The owner, at home, is not held up by the guesser's lock.
+    expect(
+      await login(server, { username: 'alice', password: ADMIN_PASSWORD, from: '198.51.100.7' }),
+    ).toMatchObject({ status: 200 });
+    // And the guesser still waits.
+    expect(
+      await login(server, { username: 'alice', password: ADMIN_PASSWORD, from: attacker }),
+    ).toMatchObject({
+      status: 429,
+    });
+  });
+});
+
+/** A throttle with a clock of the test's own, in memory or in Redis. */
+interface Subject {
+  throttle: LoginThrottle;
+  advance(ms: number): void;
+}
+
+const silent = { info() {}, warn() {}, error() {}, debug() {} };
+
+async function memorySubject(): Promise<Subject> {
+  let now = Date.now();
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { throttle: createLoginThrottle(() => now), advance };
+}
+
+async function redisSubject(): Promise<Subject> {
+  let now = Date.now();
+  const prefix = uniquePrefix();
+  const redis = openRedis(REDIS_URL, prefix, silent);
+  if (!redis.ready()) await once(redis.client, 'ready');
+  cleanup.push(async () => {
+    await redis.close();
+    await deleteKeys(prefix);
+  });
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { throttle: createRedisLoginThrottle(redis, silent, () => now), advance };
+}
+
+const implementations = [
+  { name: 'in memory', subject: memorySubject, skip: undefined },
+  { name: 'in Redis', subject: redisSubject, skip: redisMissing },
+];
+
+for (const { name, subject, skip } of implementations) {
+  describe.skipIf(skip)(`the throttle ${name}`, () => {
+    /** Fails `count` attempts on `username`, each from a different address; returns the addresses. */
+    async function spread(throttle: LoginThrottle, username: string, count: number, network = '203.0.113') {
+      for (let i = 0; i < count; i++)
+        expect(await throttle.begin(username, `${network}.${i + 1}`)).toMatchObject({ retryAfter: 0 });
+    }
+
+    it('locks an account at the guessing address after 5 failures, not at other addresses', async () => {
+      const { throttle } = await subject();
+      for (let i = 0; i < 4; i++)
+        expect(await throttle.begin('alice', '192.0.2.1')).toEqual({ retryAfter: 0, lockStarted: false });
+      expect(await throttle.begin('alice', '192.0.2.1')).toEqual({ retryAfter: 0, lockStarted: true });
+      expect(await throttle.begin('alice', '192.0.2.1')).toEqual({ retryAfter: 1, lockStarted: false });
+      expect(await throttle.begin('alice', '192.0.2.2')).toEqual({ retryAfter: 0, lockStarted: false });
+    });
+
+    it('slows a guesser spread over many addresses with an account-wide wait of at most a minute', async () => {
+      const { throttle, advance } = await subject();
+      await spread(throttle, 'alice', ACCOUNT_POLICY.free);
+      expect(await throttle.begin('alice', '198.51.100.1')).toEqual({ retryAfter: 1, lockStarted: false });
+      // Each further failure doubles the account-wide wait, up to a minute and no further: nobody can
+      // keep an account locked for long, however many addresses they guess from.
+      const waits: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const { retryAfter } = await throttle.begin('alice', `198.51.100.${i + 10}`);
+        waits.push(retryAfter);
+        advance(retryAfter * 1000 + 1);
+        expect(await throttle.begin('alice', `198.51.100.${i + 10}`)).toMatchObject({ retryAfter: 0 });
+      }
+      expect(waits).toEqual([1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+    });
+
+    it('spares an address the account has logged in from before from the account-wide wait', async () => {
+      const { throttle } = await subject();
+      expect(await throttle.begin('alice', '198.51.100.7')).toMatchObject({ retryAfter: 0 });
+      await throttle.succeeded('alice', '198.51.100.7');
+      await spread(throttle, 'alice', ACCOUNT_POLICY.free);
+      expect((await throttle.begin('alice', '198.51.100.8')).retryAfter).toBeGreaterThan(0);
+      // The owner at home goes on as usual (the guessers never failed there).
+      expect(await throttle.begin('alice', '198.51.100.7')).toMatchObject({ retryAfter: 0 });
+    });
+
+    it('locks an address after 20 failures across accounts, counting an IPv6 /64 as one address', async () => {
+      const { throttle } = await subject();
+      for (let i = 0; i < 20; i++)
+        expect(await throttle.begin(`user${i}`, `2001:db8:1:2::${i + 1}`)).toMatchObject({ retryAfter: 0 });
+      expect(await throttle.begin('alice', '2001:db8:1:2:aaaa::1')).toMatchObject({ retryAfter: 1 });
+      expect(await throttle.begin('alice', '2001:db8:1:3::1')).toMatchObject({ retryAfter: 0 });
+    });
+
+    it('starts over at an address after a successful login there, and gives the attempt back', async () => {
+      const { throttle } = await subject();
+      for (let i = 0; i < 4; i++) await throttle.begin('alice', '192.0.2.1');
+      await throttle.succeeded('alice', '192.0.2.1');
+      for (let i = 0; i < 4; i++)
+        expect(await throttle.begin('alice', '192.0.2.1')).toEqual({ retryAfter: 0, lockStarted: false });
+    });
+  });
+}
+
+describe('the in-memory throttle under memory pressure', () => {
+  it('never forgets a lock or its back-off, however many other counters arrive', async () => {
+    let now = Date.now();
+    const throttle = createLoginThrottle(() => now);
+    for (let i = 0; i < 5; i++) await throttle.begin('alice', '192.0.2.1');
+    expect(await throttle.begin('alice', '192.0.2.1')).toMatchObject({ retryAfter: 1 });
+    // A flood of other usernames, from as many addresses: more than the throttle keeps (100,000).
+    for (let i = 0; i < 100_001; i++)
+      await throttle.begin(`flood${i}`, `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+    expect(await throttle.begin('alice', '192.0.2.1')).toMatchObject({ retryAfter: 1 });
+    // Once the wait is over, the next failure still doubles it: the count was not reset either.
+    now += 1_001;
+    expect(await throttle.begin('alice', '192.0.2.1')).toEqual({ retryAfter: 0, lockStarted: true });
+    expect(await throttle.begin('alice', '192.0.2.1')).toMatchObject({ retryAfter: 2 });
+  });
+
+  it('when its table of locks is full, refuses attempts that would start a lock and keeps every lock', async () => {
+    let now = Date.now();
+    const log = { ...silent, warn: vi.fn() };
+    const throttle = createLoginThrottle(() => now, { log, limits: { maxCounters: 1_000, maxLocks: 2 } });
+    for (const [user, address] of [
+      ['alice', '192.0.2.1'],
+      ['bob', '192.0.2.2'],
+    ]) {
+      for (let i = 0; i < 5; i++) await throttle.begin(user!, address!);
+    }
+    for (let i = 0; i < 4; i++)
+      expect(await throttle.begin('carol', '192.0.2.3')).toMatchObject({ retryAfter: 0 });
+    // Carol's fifth failure would start a third lock: refused uncounted, until the oldest lock's
+    // window (15 minutes) has passed.
+    const refused = await throttle.begin('carol', '192.0.2.3');
+    expect(refused.retryAfter).toBeGreaterThan(800);
+    expect(refused.retryAfter).toBeLessThanOrEqual(900);
+    expect(log.warn).toHaveBeenCalledTimes(1);
+    expect(await throttle.begin('alice', '192.0.2.1')).toMatchObject({ retryAfter: 1 });
+    expect(await throttle.begin('bob', '192.0.2.2')).toMatchObject({ retryAfter: 1 });
+    // Refusals that start nothing new go on as before.
+    expect(await throttle.begin('dave', '192.0.2.4')).toEqual({ retryAfter: 0, lockStarted: false });
+
+    now += 900_001;
+    expect(await throttle.begin('carol', '192.0.2.3')).toMatchObject({ retryAfter: 0 });
+    for (let i = 0; i < 4; i++) await throttle.begin('carol', '192.0.2.3');
+    expect(await throttle.begin('carol', '192.0.2.3')).toMatchObject({ retryAfter: 1 });
   });
 });

@@ -56,7 +56,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   const metrics = options.metrics ?? createMetrics(services);
   const throttle = services.redis
     ? createRedisLoginThrottle(services.redis, services.log, services.clock)
-    : createLoginThrottle(services.clock);
+    : createLoginThrottle(services.clock, { log: services.log });
 
   app.addHook('onSend', async (request, reply, payload) => {
     // Security headers for an API that serves JSON only.
