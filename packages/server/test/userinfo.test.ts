@@ -1,7 +1,15 @@
-import { signJwtSync } from '@tessera/jose';
+import { decodeJwtUnverified, signJwtSync } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeDataDir, startServer, type TestServer } from './helpers.js';
-import { addClients, expectError, expectSecurityHeaders, foreignToken, loginApp, userinfo } from './http.js';
+import {
+  addClients,
+  expectError,
+  expectSecurityHeaders,
+  foreignToken,
+  loginApp,
+  loginWeb,
+  userinfo,
+} from './http.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -107,5 +115,45 @@ describe('GET /userinfo', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expectSecurityHeaders(res);
     expect(await res.json()).toMatchObject({ preferred_username: 'alice', roles: ['customer'] });
+  });
+});
+
+describe("the server's own bearer endpoints accept only tokens meant for the server (RFC 9068 §4, RFC 8725 §3.9)", () => {
+  async function ordersOnlyToken(): Promise<string> {
+    await server.services.clients.add({
+      clientId: 'orders-app',
+      type: 'public',
+      audiences: ['https://orders.example'],
+      scopes: ['openid'],
+    });
+    const session = await loginApp(server, 'orders-app');
+    expect(decodeJwtUnverified(session.access_token).aud).toBe('https://orders.example');
+    return session.access_token;
+  }
+
+  for (const [method, path] of [
+    ['GET', '/userinfo'],
+    ['POST', '/logout'],
+    ['POST', '/logout/all'],
+  ] as const) {
+    it(`${method} ${path} refuses a valid token whose audience is another API`, async () => {
+      const token = await ordersOnlyToken();
+      const res = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+      await expectError(res, 401, 'invalid_token');
+    });
+  }
+
+  it('the first-party web client gets the issuer as an audience even when the default audience is another API', async () => {
+    await server.close();
+    await removeDataDir(server.dataDir);
+    server = await startServer({ audience: 'https://api.example.com' });
+    const web = await loginWeb(server);
+    const { aud } = decodeJwtUnverified(web.access_token);
+    expect(aud).toEqual(['https://api.example.com', server.services.config.issuer]);
+    expect((await userinfo(server, web.access_token)).status).toBe(200);
   });
 });

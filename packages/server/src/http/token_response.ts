@@ -24,7 +24,13 @@ export function tokenResponse(
   client: Client,
   includeRefreshToken: boolean,
 ) {
-  const audience = client.audiences.length === 1 ? client.audiences[0]! : client.audiences;
+  // The first-party web client also calls this server (/userinfo, /logout), which accepts only
+  // tokens naming it as an audience: its tokens always do.
+  const audiences =
+    client.type === 'first-party' && !client.audiences.includes(services.config.issuer)
+      ? [...client.audiences, services.config.issuer]
+      : client.audiences;
+  const audience = audiences.length === 1 ? audiences[0]! : audiences;
   const access = services.accessTokens.issue(user, session, audience);
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   return {

@@ -20,7 +20,8 @@ export const logoutRoutes: FastifyPluginAsync<{
     const token = bearerToken(request);
     if (token !== undefined) {
       try {
-        const { claims, user } = await services.accessTokens.verify(token);
+        // RFC 9068 §4, RFC 8725 §3.9: a token meant for another API does not speak to this server.
+        const { claims, user } = await services.accessTokens.verify(token, services.config.issuer);
         return { userId: user.id, sid: claims.sid, clientId: claims.client_id };
       } catch (err) {
         if (err instanceof AccessTokenRejected) throw invalidToken();

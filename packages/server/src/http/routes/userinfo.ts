@@ -15,7 +15,8 @@ export const userinfoRoutes: FastifyPluginAsync<{ services: Services }> = async 
       });
     }
     try {
-      const { claims, user } = await services.accessTokens.verify(token);
+      // RFC 9068 §4, RFC 8725 §3.9: only a token meant for this server, not one for another API.
+      const { claims, user } = await services.accessTokens.verify(token, services.config.issuer);
       reply.header('cache-control', 'no-store');
       return {
         sub: user.id,
