@@ -31,7 +31,10 @@ export interface Principal {
   readonly expiresAt: number;
   /** Every claim of the token, deeply frozen. */
   readonly claims: Readonly<AccessTokenClaims>;
-  /** The access token itself, to forward to a downstream API. Never log it. */
+  /**
+   * The access token itself, to forward to a downstream API. Readable, but not part of the
+   * principal's JSON or inspection: serialising or logging the principal never writes it out.
+   */
   readonly token: string;
 }
 
@@ -63,19 +66,61 @@ export function principalOf(payload: AccessTokenClaims, token: string): Principa
   if (sid !== undefined && typeof sid !== 'string') throw new MalformedClaim('sid');
   if (clientId !== undefined && typeof clientId !== 'string') throw new MalformedClaim('client_id');
   if (payload.ver !== undefined && typeof payload.ver !== 'number') throw new MalformedClaim('ver');
-  const principal: Principal = Object.freeze({
-    sub: payload.sub,
-    scopes: scope === undefined ? EMPTY : Object.freeze(splitScope(scope)),
-    roles: stringList(payload.roles, 'roles'),
-    permissions: stringList(payload.permissions, 'permissions'),
+  const principal = new AuthenticatedPrincipal(
+    payload.sub,
+    scope === undefined ? EMPTY : Object.freeze(splitScope(scope)),
+    stringList(payload.roles, 'roles'),
+    stringList(payload.permissions, 'permissions'),
     sid,
     clientId,
-    expiresAt: payload.exp as number,
-    claims: Object.isFrozen(payload) ? payload : deepFreeze(payload),
+    payload.exp as number,
+    Object.isFrozen(payload) ? payload : deepFreeze(payload),
     token,
-  });
+  );
   principals.set(payload, principal);
   return principal;
+}
+
+/**
+ * A principal as the guard builds it. The bearer token is a credential: whoever reads it can call
+ * the API as this user until it expires. Principals get logged (`log.info({ auth: req.auth })`),
+ * serialised into responses and error reports, so the token is kept out of every such form: it is
+ * a private field behind a getter on the prototype, which neither `JSON.stringify` (hence pino), nor
+ * object spread, `structuredClone` or `Object.keys` see, and `util.inspect` prints the public members
+ * only, even with `showHidden` and `getters`.
+ */
+class AuthenticatedPrincipal implements Principal {
+  readonly #token: string;
+
+  constructor(
+    readonly sub: string,
+    readonly scopes: readonly string[],
+    readonly roles: readonly string[],
+    readonly permissions: readonly string[],
+    readonly sid: string | undefined,
+    readonly clientId: string | undefined,
+    readonly expiresAt: number,
+    readonly claims: Readonly<AccessTokenClaims>,
+    token: string,
+  ) {
+    this.#token = token;
+    Object.freeze(this);
+  }
+
+  get token(): string {
+    return this.#token;
+  }
+
+  /** What `util.inspect` (and so `console.log`) prints: the public members, never the token. */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    const { sub, scopes, roles, permissions, sid, clientId, expiresAt, claims } = this;
+    const members = { sub, scopes, roles, permissions, sid, clientId, expiresAt, claims };
+    return `Principal ${inspect(members, options)}`;
+  }
 }
 
 /** RFC 6749 §3.3: scope tokens separated by spaces (extra spaces tolerated). */

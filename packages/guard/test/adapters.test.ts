@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { serve } from '@hono/node-server';
 import { generateKeyPair } from '@tessera/jose';
 import express from 'express';
@@ -10,9 +11,10 @@ import { requireAuth as expressAuth } from '../src/adapters/express.js';
 import { requireAuth as fastifyAuth, tesseraGuard } from '../src/adapters/fastify.js';
 import { type GuardEnv, requireAuth as honoAuth } from '../src/adapters/hono.js';
 import { type AuthenticatedRequest, requireAuth as nodeAuth } from '../src/adapters/node.js';
-import type { Guard } from '../src/index.js';
+import type { Guard, Principal } from '../src/index.js';
 import { guardFor } from './helpers/guard.js';
 import { AUDIENCE, startIssuer, type TestIssuer } from './helpers/issuer.js';
+import { createPinoLogger } from './helpers/pino.js';
 
 /**
  * Every adapter serves the same routes over real HTTP:
@@ -20,6 +22,7 @@ import { AUDIENCE, startIssuer, type TestIssuer } from './helpers/issuer.js';
  * - `/admin`: role `admin`
  * - `/refunds`: scope `orders:refund`
  * - `/unavailable`: a guard whose revocation set is stale (fail-closed)
+ * - `/whoami`: the principal as the app would write it out ({@link writtenOut})
  */
 interface App {
   url: string;
@@ -54,6 +57,23 @@ afterAll(async () => {
   await issuer.close();
 });
 
+/**
+ * The principal the adapter set, in every form an app writes one out: as JSON (a response body,
+ * pino), through util.inspect with everything shown (console.log, error reports), and as a pino log
+ * line; and whether the app can still read the token to forward it.
+ */
+function writtenOut(principal: Principal | null | undefined, authorization: string | undefined) {
+  const pino = createPinoLogger();
+  pino.log.info({ auth: principal }, 'request authenticated');
+  return {
+    json: JSON.stringify(principal),
+    spread: JSON.stringify({ ...principal }),
+    inspected: inspect(principal, { showHidden: true, getters: true, depth: null }),
+    logged: pino.lines.join(''),
+    tokenReadable: authorization === `Bearer ${principal?.token}`,
+  };
+}
+
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
@@ -74,6 +94,7 @@ async function startNode(): Promise<App> {
     '/refunds': nodeAuth(guard, { scopes: ['orders:refund'] }),
     '/unavailable': nodeAuth(staleGuard),
     '/rotated': nodeAuth(rotatingGuard),
+    '/whoami': nodeAuth(guard),
   };
   const server = createServer((req, res) => {
     const auth = routes[req.url ?? ''];
@@ -84,7 +105,8 @@ async function startNode(): Promise<App> {
     void auth(req, res, () => {
       const { auth: principal } = req as AuthenticatedRequest;
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ sub: principal?.sub, scopes: principal?.scopes }));
+      if (req.url === '/whoami') res.end(JSON.stringify(writtenOut(principal, req.headers.authorization)));
+      else res.end(JSON.stringify({ sub: principal?.sub, scopes: principal?.scopes }));
     });
   });
   const url = await listen(server);
@@ -101,6 +123,9 @@ async function startExpress(): Promise<App> {
   app.get('/refunds', expressAuth(guard, { scopes: ['orders:refund'] }), reply);
   app.get('/unavailable', expressAuth(staleGuard), reply);
   app.get('/rotated', expressAuth(rotatingGuard), reply);
+  app.get('/whoami', expressAuth(guard), (req, res) => {
+    res.json(writtenOut(req.auth, req.headers.authorization));
+  });
   const server = createServer(app);
   const url = await listen(server);
   return { url, close: () => closeServer(server) };
@@ -120,6 +145,9 @@ async function startFastify(): Promise<App & { app: FastifyInstance }> {
   app.get('/refunds', { preHandler: fastifyAuth(guard, { scopes: ['orders:refund'] }) }, reply);
   app.get('/unavailable', { preHandler: fastifyAuth(staleGuard) }, reply);
   app.get('/rotated', { preHandler: fastifyAuth(rotatingGuard) }, reply);
+  app.get('/whoami', { preHandler: fastifyAuth(guard) }, async (request) =>
+    writtenOut(request.auth, request.headers.authorization),
+  );
   app.get('/public', async (request) => ({ auth: request.auth }));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, app, close: () => app.close() };
@@ -137,6 +165,9 @@ async function startHono(): Promise<App> {
   app.get('/unavailable', honoAuth(staleGuard), (c) => c.json({ sub: c.get('auth').sub }));
   app.get('/rotated', honoAuth(rotatingGuard), (c) =>
     c.json({ sub: c.get('auth').sub, scopes: c.get('auth').scopes }),
+  );
+  app.get('/whoami', honoAuth(guard), (c) =>
+    c.json(writtenOut(c.get('auth'), c.req.header('authorization'))),
   );
   const server = await new Promise<Server>((resolve) => {
     const created = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
@@ -283,6 +314,23 @@ describe.each([
     );
     expect(issuer.jwksRequests).toBe(fetchesBefore + 1);
     expectInvalidToken(answer);
+  });
+
+  it('sets a principal whose JSON, inspection and pino log never contain the token, which stays readable', async () => {
+    const token = issuer.token();
+    const answer = await get(`${app.url}/whoami`, `Bearer ${token}`);
+    expect(answer.status).toBe(200);
+    const { tokenReadable, ...forms } = answer.body as Record<string, string | boolean>;
+    expect(Object.keys(forms)).toEqual(['json', 'spread', 'inspected', 'logged']);
+    for (const [form, text] of Object.entries(forms)) {
+      // The principal was written out, claims and all…
+      expect(text, form).toContain('user-1');
+      expect(text, form).toContain('orders:write');
+      // …and the bearer token is nowhere in it, not even its signature.
+      expect(text, form).not.toContain(token);
+      expect(text, form).not.toContain(token.split('.')[2]);
+    }
+    expect(tokenReadable).toBe(true);
   });
 
   it('503 temporarily_unavailable with Retry-After while revocations are stale', async () => {
