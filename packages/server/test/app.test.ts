@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { addClients, expectError, expectSecurityHeaders, loginApp, userinfo } from './http.js';
@@ -59,5 +60,51 @@ describe('everything else', () => {
     const web = await login({ username: 'alice', password: 'wrong password 12' });
     expect(web.headers.getSetCookie()).toEqual([]);
     await web.arrayBuffer();
+  });
+});
+
+describe('slow clients are cut off', () => {
+  /** A raw connection to the server; resolves with everything it answered once the server closes it. */
+  function slowClient(url: string, send: (socket: Socket) => void): Promise<string> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      let answer = '';
+      const socket = connect(Number(port), hostname, () => send(socket));
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => {
+        answer += chunk;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(answer));
+    });
+  }
+
+  it('a body that never finishes arriving gets 408 once requestTimeout has passed', async () => {
+    await server.close();
+    await removeDataDir(server.dataDir);
+    server = await startServer({ requestTimeout: 1, headersTimeout: 1 });
+    const answer = await slowClient(server.url, (socket) => {
+      socket.write(
+        'POST /token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"grant',
+      );
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('headers that never finish arriving are cut off once headersTimeout has passed', async () => {
+    await server.close();
+    await removeDataDir(server.dataDir);
+    server = await startServer({ requestTimeout: 2, headersTimeout: 1 });
+    const answer = await slowClient(server.url, (socket) => {
+      socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n');
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('has finite limits by default', () => {
+    expect(server.services.config.headersTimeout).toBe(10);
+    expect(server.services.config.requestTimeout).toBe(30);
+    expect(server.app.server.requestTimeout).toBe(30_000);
+    expect(server.app.server.headersTimeout).toBe(10_000);
   });
 });

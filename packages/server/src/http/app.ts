@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -38,8 +39,21 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
           ...(typeof options.logger === 'object' ? options.logger : {}),
         };
+  const { headersTimeout, requestTimeout } = services.config;
   const app = Fastify({
     logger,
+    // A client that sends its headers or body slowly holds a socket and a parser; without limits a
+    // few thousand such clients exhaust the server (Node's and Fastify's request timeout is 0 in
+    // Fastify 5). The limits are checked every second, so they hold to within a second.
+    serverFactory: (handler) =>
+      createHttpServer(
+        {
+          headersTimeout: headersTimeout * 1000,
+          requestTimeout: requestTimeout * 1000,
+          connectionsCheckingInterval: 1000,
+        },
+        handler,
+      ),
     bodyLimit: BODY_LIMIT,
     // `request.ip` is the socket's peer unless that peer is a configured proxy: only then is
     // X-Forwarded-For believed (walked from the right, up to the first untrusted hop). Believing it
