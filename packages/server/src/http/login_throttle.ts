@@ -1,5 +1,6 @@
 import type { Logger } from '../shared/logger.js';
 import type { SharedRedis } from '../shared/redis.js';
+import { usernameKey } from '../usernames.js';
 import { addressBucket } from './address.js';
 
 /**
@@ -68,7 +69,8 @@ export const THROTTLE_LIMITS: ThrottleLimits = { maxCounters: 100_000, maxLocks:
 
 /** The counters' names: the account (as the store keys it) and the address bucket, unambiguous. */
 function counterKeys(username: string, ip: string) {
-  const account = username.toLowerCase();
+  // A name no account can have is still counted, under itself, like any unknown user.
+  const account = usernameKey(username) ?? username;
   const address = addressBucket(ip);
   return { pair: JSON.stringify([account, address]), address, account };
 }

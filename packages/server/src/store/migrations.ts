@@ -1,4 +1,5 @@
 import { type CreateTableBuilder, type Kysely, type Migration, Migrator, sql } from 'kysely';
+import { usernameKey } from '../usernames.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -166,6 +167,42 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_usernames_rfc8265': {
+      // Names are now stored, created and looked up in their RFC 8265 form (usernames.ts), so rows
+      // written before must be in it too. Two rows with one form would be one account to a login:
+      // then nothing changes and the server does not start, naming them, until the operator renames
+      // all but one. Checked in full before any row is written (SQLite runs this outside a
+      // transaction; rewriting is idempotent if it is interrupted).
+      async up(db: Kysely<unknown>) {
+        const { rows } = await sql<{ id: string; username: string }>`
+          select id, username from users order by created_at, id`.execute(db);
+        const byKey = new Map<string, { id: string; username: string }[]>();
+        const problems: string[] = [];
+        for (const row of rows) {
+          const key = usernameKey(row.username);
+          if (key === undefined) {
+            problems.push(`${JSON.stringify(row.username)} (${row.id}) contains control characters`);
+            continue;
+          }
+          byKey.set(key, [...(byKey.get(key) ?? []), row]);
+        }
+        for (const [key, same] of byKey) {
+          if (same.length < 2) continue;
+          const names = same.map((row) => `${JSON.stringify(row.username)} (${row.id})`).join(', ');
+          problems.push(`${names} are all the account ${JSON.stringify(key)}`);
+        }
+        if (problems.length > 0) {
+          throw new Error(
+            `usernames now compare without case and width (RFC 8265), and some stored ones clash: ${problems.join('; ')}. ` +
+              'Rename all but one of each (UPDATE users SET username = … WHERE id = …) and start again.',
+          );
+        }
+        for (const [key, [row]] of byKey) {
+          if (row && row.username !== key)
+            await sql`update users set username = ${key} where id = ${row.id}`.execute(db);
+        }
+      },
+    },
   };
 }
 
@@ -174,6 +211,8 @@ export async function migrate(db: Kysely<unknown>, dialect: Dialect): Promise<vo
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+    // The migration's own message says what to do (a clash of usernames, say): pass it on.
+    const reason = error instanceof Error ? `: ${error.message}` : '';
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed${reason}`, { cause: error });
   }
 }

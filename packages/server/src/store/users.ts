@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hashPassword } from '../passwords.js';
+import { usernameKey, usernameProblem } from '../usernames.js';
 import { type Db, isUniqueViolation } from './database.js';
 
 export interface User {
   id: string;
+  /** As stored: the RFC 8265 form (usernames.ts), whatever case or width it was created with. */
   username: string;
   passwordHash: string;
   tokenVersion: number;
@@ -20,16 +22,11 @@ export class UserExists extends Error {
   }
 }
 
-/** RFC 7613-ish hygiene without the dependency: trimmed, 1–64 characters, no control characters. */
-const USERNAME = /^[^\p{Cc}\s][^\p{Cc}]{0,62}[^\p{Cc}\s]$|^[^\p{Cc}\s]$/u;
 export const MIN_PASSWORD_LENGTH = 12;
 export const MAX_PASSWORD_LENGTH = 1024;
 
-export function validateUsername(username: string): string | undefined {
-  return USERNAME.test(username)
-    ? undefined
-    : 'username must be 1–64 characters, without control characters or edge spaces';
-}
+/** Why a new account may not have this name (see usernames.ts), or undefined. */
+export const validateUsername = usernameProblem;
 
 export function validatePassword(password: string): string | undefined {
   if (password.length < MIN_PASSWORD_LENGTH)
@@ -40,11 +37,13 @@ export function validatePassword(password: string): string | undefined {
 }
 
 export interface Users {
+  /** Stores the name in its RFC 8265 form: `Alice` exists once `alice` does. */
   create(
     username: string,
     password: string,
     options?: { roles?: string[]; permissions?: string[] },
   ): Promise<User>;
+  /** Finds the account whatever the case or width the name is given in. */
   byUsername(username: string): Promise<User | undefined>;
   byId(id: string): Promise<User | undefined>;
   list(): Promise<User[]>;
@@ -102,15 +101,16 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
 
   return {
     async create(username, password, options = {}) {
-      const problem = validateUsername(username) ?? validatePassword(password);
+      const problem = usernameProblem(username) ?? validatePassword(password);
       if (problem) throw new TypeError(problem);
-      if (await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst()) {
-        throw new UserExists(username);
+      const key = usernameKey(username)!;
+      if (await db.selectFrom('users').select('id').where('username', '=', key).executeTakeFirst()) {
+        throw new UserExists(key);
       }
       const now = clock();
       const row = {
         id: `usr_${randomUUID()}`,
-        username,
+        username: key,
         password_hash: await hashPassword(password),
         token_version: 0,
         disabled: 0,
@@ -123,17 +123,15 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         await db.insertInto('users').values(row).execute();
       } catch (err) {
         // Created meanwhile by another process (two instances starting at once, say).
-        if (isUniqueViolation(err)) throw new UserExists(username);
+        if (isUniqueViolation(err)) throw new UserExists(key);
         throw err;
       }
       return toUser(row);
     },
     async byUsername(username) {
-      const row = await db
-        .selectFrom('users')
-        .selectAll()
-        .where('username', '=', username)
-        .executeTakeFirst();
+      const key = usernameKey(username);
+      if (key === undefined) return undefined;
+      const row = await db.selectFrom('users').selectAll().where('username', '=', key).executeTakeFirst();
       return row ? toUser(row) : undefined;
     },
     async byId(id) {

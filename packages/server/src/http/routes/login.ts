@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../../passwords.js';
 import type { Services } from '../../services.js';
 import { MAX_PASSWORD_LENGTH } from '../../store/users.js';
+import { usernameKey } from '../../usernames.js';
 import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
 import type { LoginThrottle } from '../login_throttle.js';
@@ -50,6 +51,8 @@ export const loginRoutes: FastifyPluginAsync<{
     },
     async (request, reply) => {
       const { username, password } = request.body;
+      // Audited as the account it counts against (RFC 8265 form), whatever case or width was typed.
+      const account = usernameKey(username) ?? username;
       const client = await authenticateClient(services, request, request.body, 'web');
       if (client.type === 'confidential') {
         throw new OAuthError(
@@ -75,7 +78,7 @@ export const loginRoutes: FastifyPluginAsync<{
           type: 'login_throttled',
           clientId: client.clientId,
           ip: request.ip,
-          detail: { username },
+          detail: { username: account },
         });
       }
       const user = await services.users.byUsername(username);
@@ -90,7 +93,7 @@ export const loginRoutes: FastifyPluginAsync<{
           userId: user?.id,
           clientId: client.clientId,
           ip: request.ip,
-          detail: { username },
+          detail: { username: account },
         });
         // RFC 6749 §5.2: invalid resource-owner credentials are invalid_grant (400), as for the password grant.
         throw new OAuthError(400, 'invalid_grant', INVALID_CREDENTIALS);
