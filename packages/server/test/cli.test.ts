@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -525,6 +525,29 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     expectUsageError(noAlg, '--alg is required');
     expect(hs256.code).toBe(1);
     expect(hs256.stderr).toMatch(/^error: ERR_JOSE_NOT_SUPPORTED: /);
+  });
+
+  it('fails on a busy port with one line, before creating the data directory, admin or keys', async () => {
+    const me = await home();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (blocker.address() as { port: number }).port;
+      const dataDir = join(me.dataDir, 'fresh');
+      const result = await tessera(['serve', '--port', String(port)], {
+        env: { ...me.env, TESSERA_DATA_DIR: dataDir },
+      });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(
+        `error: cannot listen on 127.0.0.1:${port}: the port is in use (another server running? choose one with --port or TESSERA_PORT)\n`,
+      );
+      expect(existsSync(dataDir)).toBe(false);
+      // Nor the database, on PostgreSQL: no migrations, no admin, no keys.
+      expect(await storeContents(me)).toEqual([]);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('serves: prints the admin password once, the issuer and JWKS, answers, stops on SIGTERM', async () => {

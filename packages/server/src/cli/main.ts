@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -63,6 +64,37 @@ const red = paint(31);
 const yellow = paint(33);
 
 class UsageError extends Error {}
+
+/** The server cannot take its address: a one-line message, exit 1. */
+class ListenError extends Error {
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? 'the port is in use (another server running? choose one with --port or TESSERA_PORT)'
+        : cause.code === 'EACCES'
+          ? 'permission denied (ports below 1024 need privileges)'
+          : cause.code === 'EADDRNOTAVAIL'
+            ? 'no such address on this machine (check --host or TESSERA_HOST)'
+            : (cause.code ?? cause.message);
+    super(`cannot listen on ${where}: ${why}`);
+    this.name = 'ListenError';
+  }
+}
+
+/**
+ * Binds and releases the address before anything else happens, so a busy port fails at once instead
+ * of after the first-start setup (data directory, admin user, keys). The real listen still decides:
+ * another process may take the port in between, and that failure gets the same message.
+ */
+async function assertCanListen(host: string, port: number | undefined): Promise<void> {
+  if (port === undefined || port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(host, port, err)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -150,6 +182,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
+  await assertCanListen(config.host, config.port);
+  await assertCanListen(config.metricsHost, config.metricsPort);
   const { createServer } = await import('../server.js');
   const server = await createServer(config);
   const { services } = server;
@@ -180,7 +214,15 @@ async function serve(config: Config): Promise<number> {
     }
   }
   process.stdout.write(`${dim('configuration')} ${JSON.stringify(describeConfig(config))}\n`);
-  const url = await server.listen();
+  const url = await server
+    .listen()
+    .catch(async (err: NodeJS.ErrnoException & { address?: string; port?: number }) => {
+      await server.close();
+      // The main listener or the metrics one: the error names the address it could not take.
+      throw err.syscall === 'listen'
+        ? new ListenError(err.address ?? config.host, err.port ?? config.port, err)
+        : err;
+    });
   process.stdout.write(
     `${green('Tessera is running')}\n  issuer  ${config.issuer}\n  jwks    ${config.issuer}/.well-known/jwks.json\n  listen  ${url}\n` +
       `  log in  curl -s ${config.issuer}/login -H 'content-type: application/json' -d '{"username":"admin","password":"…"}'\n`,
@@ -438,6 +480,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
       ) {
         process.stderr.write(`${red('error')}: ${(err as Error).message}\n`);
         process.exit(2);
+      }
+      if (err instanceof ListenError) {
+        process.stderr.write(`${red('error')}: ${err.message}\n`);
+        process.exit(1);
       }
       if (isJoseError(err)) {
         process.stderr.write(`${red('error')}: ${err.code}: ${err.message}\n`);
