@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 
 /** OWASP Password Storage Cheat Sheet: argon2id, 19 MiB of memory, 2 iterations, 1 lane. */
@@ -29,14 +30,17 @@ function hasCurrentParameters(passwordHash: string): boolean {
   return passwordHash.startsWith(`$argon2id$v=19$m=${m},t=${t},p=${p}$`);
 }
 
-let dummyHash: Promise<string> | undefined;
-
 /**
- * Spends the same work as a real check and always fails: used when the username is unknown, so
- * neither the answer nor its timing says whether the account exists.
+ * The check for a username with no account: it spends the same work as a real check (one argon2id
+ * verification with the current parameters) and always fails, so neither the answer nor its timing
+ * says whether the account exists. The hash it verifies against is made here, once, before the
+ * server answers anyone: made on the first unknown user's login instead, that one login would take a
+ * whole hash longer than any other, and say so.
  */
-export async function verifyAgainstDummy(password: string): Promise<PasswordCheck> {
-  dummyHash ??= hashPassword('tessera-dummy-password-for-unknown-users');
-  await verifyPassword(await dummyHash, password);
-  return { ok: false, needsRehash: false };
+export async function createUnknownUserCheck(): Promise<(password: string) => Promise<PasswordCheck>> {
+  const dummyHash = await hashPassword(randomBytes(32).toString('base64url'));
+  return async (password) => {
+    await verifyPassword(dummyHash, password);
+    return { ok: false, needsRehash: false };
+  };
 }

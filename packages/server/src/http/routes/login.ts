@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { hashPassword, verifyAgainstDummy, verifyPassword } from '../../passwords.js';
+import { createUnknownUserCheck, hashPassword, verifyPassword } from '../../passwords.js';
 import type { Services } from '../../services.js';
 import { MAX_PASSWORD_LENGTH } from '../../store/users.js';
 import { usernameKey } from '../../usernames.js';
@@ -26,6 +26,8 @@ export const loginRoutes: FastifyPluginAsync<{
   throttle: LoginThrottle;
   metrics: Metrics;
 }> = async (app, { services, throttle, metrics }) => {
+  // Ready before the first request (the app is built before it listens).
+  const verifyUnknownUser = await createUnknownUserCheck();
   app.post<{ Body: LoginBody }>(
     '/login',
     {
@@ -85,7 +87,7 @@ export const loginRoutes: FastifyPluginAsync<{
       // Unknown users cost the same argon2 work and get the same answer: no enumeration by message or time.
       const check = user
         ? await verifyPassword(user.passwordHash, password)
-        : await verifyAgainstDummy(password);
+        : await verifyUnknownUser(password);
       if (!user || !check.ok || user.disabled) {
         metrics.login('failed');
         await services.audit.record({
