@@ -34,17 +34,29 @@ export interface AuthenticationDeps {
   readonly revocations: RevocationFollowing;
   /** The 503 for a guard that is not started, cannot start, or is closed. */
   readonly notReady: () => GuardError;
+  /** Logs a refusal (see refusal_log.ts). */
+  readonly logRefusal: (err: unknown) => void;
 }
 
 /**
  * A request's way to a principal: the bearer token (RFC 6750 §2.1), the verifier (from memory, or
  * waiting for the key set), the principal, then the revocation set, which sees only tokens that
- * verified.
+ * verified. Every refusal is logged here, once, on its way out.
  */
 export function createAuthentication(deps: AuthenticationDeps): Authentication {
-  const { errors, startup, revocations, notReady } = deps;
+  const { errors, startup, revocations, notReady, logRefusal } = deps;
 
   function authenticateNow(request: AuthenticatableRequest): Principal | Promise<Principal> {
+    // No cost when nothing throws: the accepted request allocates nothing for this.
+    try {
+      return principalNow(request);
+    } catch (err) {
+      logRefusal(err);
+      throw err;
+    }
+  }
+
+  function principalNow(request: AuthenticatableRequest): Principal | Promise<Principal> {
     const token = bearerTokenOf(request, errors);
     const verifier = startup.verifier;
     // A guard that failed to start never answers for tokens, whatever onStale says.
@@ -62,13 +74,18 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
   }
 
   async function authenticateFetchingKeys(token: string): Promise<Principal> {
-    let payload: AccessTokenClaims;
     try {
-      payload = (await startup.verifier!.verifyAsync(token)).payload;
+      let payload: AccessTokenClaims;
+      try {
+        payload = (await startup.verifier!.verifyAsync(token)).payload;
+      } catch (err) {
+        throw refusal(token, err);
+      }
+      return admit(payload, token);
     } catch (err) {
-      throw refusal(token, err);
+      logRefusal(err);
+      throw err;
     }
-    return admit(payload, token);
   }
 
   /** Why a token that failed verification is refused: malformed (400), invalid (401) or keys unavailable (503). */
@@ -89,8 +106,21 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
     return principal;
   }
 
-  function checkFor(requirements: Requirements = {}): Check {
+  /** The compiled requirements, logging a 403 on its way out. */
+  function compile(requirements: Requirements): Authorizer {
     const authorize = compileRequirements(requirements, errors);
+    return (principal) => {
+      try {
+        authorize(principal);
+      } catch (err) {
+        logRefusal(err);
+        throw err;
+      }
+    };
+  }
+
+  function checkFor(requirements: Requirements = {}): Check {
+    const authorize = compile(requirements);
     return (request) => {
       const principal = authenticateNow(request);
       if (!isPending(principal)) {
@@ -108,7 +138,7 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
   function authorizerFor(requirements: Requirements): Authorizer {
     let authorizer = compiled.get(requirements);
     if (authorizer === undefined) {
-      authorizer = compileRequirements(requirements, errors);
+      authorizer = compile(requirements);
       compiled.set(requirements, authorizer);
     }
     return authorizer;

@@ -5,6 +5,7 @@ import { type GuardHealth, guardHealth } from './health.js';
 import { type GuardOptions, resolveOptions } from './options.js';
 import type { Principal } from './principal.js';
 import { createReadiness } from './readiness.js';
+import { createRefusalLog } from './refusal_log.js';
 import type { Requirements } from './requirements.js';
 import { createRevocationFollowing } from './revocation/following.js';
 import { startUp } from './startup.js';
@@ -52,6 +53,7 @@ export function createGuard(options: GuardOptions): Guard {
     startup,
     revocations,
     notReady: readiness.notReady,
+    logRefusal: createRefusalLog(config),
   });
 
   const guard: Guard = {

@@ -1,5 +1,11 @@
-import type { GuardLogger } from './logger.js';
-import { consoleLogger } from './logger.js';
+import {
+  consoleLogger,
+  type GuardLog,
+  type GuardLogger,
+  guardLogOf,
+  LOG_LEVELS,
+  type LogLevel,
+} from './logger.js';
 import type { RedisLikeClient } from './revocation/redis.js';
 import type { GuardFetch } from './revocation/stream.js';
 
@@ -45,8 +51,19 @@ export interface GuardOptions {
   allowInsecureHttp?: boolean;
   /** The fetch function for discovery, the JWKS and the event stream (default the global `fetch`). */
   fetch?: typeof fetch;
-  /** Where warnings go (default: `console.warn`). Never given tokens. */
+  /**
+   * Where the guard logs (default: errors and warnings to the console, nothing else). pino fits.
+   * Never given a token, an Authorization header or a client secret.
+   */
   logger?: GuardLogger;
+  /**
+   * The level of the line logged for each refused request. `refusal` (default `'debug'`): the
+   * client's doing, routine for an API (400, 401, 403: no, malformed, invalid, expired or revoked
+   * token, a missing scope). `unavailable` (default `'warn'`): a 503 an operator must act on
+   * (revocation set stale, keys unavailable, guard not started), at most once a minute per cause;
+   * the repeats go at the `refusal` level. `'silent'` logs none.
+   */
+  logLevels?: { refusal?: LogLevel | 'silent'; unavailable?: LogLevel | 'silent' };
   /** Milliseconds since the epoch (default `Date.now`); for tests and simulations. */
   clock?: () => number;
 }
@@ -91,8 +108,14 @@ export interface ResolvedOptions {
   tokenCache: number;
   allowInsecureHttp: boolean;
   fetch: GuardFetch;
-  logger: GuardLogger;
+  logger: GuardLog;
+  logLevels: ResolvedLogLevels;
   clock: () => number;
+}
+
+export interface ResolvedLogLevels {
+  refusal: LogLevel | 'silent';
+  unavailable: LogLevel | 'silent';
 }
 
 /** Checks every option at `createGuard`, so a misconfiguration is a `TypeError` at start-up, not a 500 later. */
@@ -158,6 +181,10 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
   const logger = options.logger ?? consoleLogger;
   if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')
     throw new TypeError('options.logger must have a warn(fields, message) method');
+  for (const level of LOG_LEVELS) {
+    if (logger[level] !== undefined && typeof logger[level] !== 'function')
+      throw new TypeError(`options.logger.${level} must be a method (fields, message), or absent`);
+  }
   const clock = options.clock ?? Date.now;
   if (typeof clock !== 'function') throw new TypeError('options.clock must be a function');
 
@@ -175,9 +202,27 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     tokenCache,
     allowInsecureHttp,
     fetch: (url, init) => fetchFn(url, init),
-    logger,
+    logger: guardLogOf(logger),
+    logLevels: resolveLogLevels(options.logLevels),
     clock,
   };
+}
+
+const DEFAULT_LOG_LEVELS: ResolvedLogLevels = { refusal: 'debug', unavailable: 'warn' };
+
+function resolveLogLevels(value: GuardOptions['logLevels']): ResolvedLogLevels {
+  if (value === undefined) return DEFAULT_LOG_LEVELS;
+  if (typeof value !== 'object' || value === null)
+    throw new TypeError('options.logLevels must be an object: { refusal?, unavailable? }');
+  const levels = { ...DEFAULT_LOG_LEVELS };
+  for (const [name, level] of Object.entries(value)) {
+    if (name !== 'refusal' && name !== 'unavailable')
+      throw new TypeError(`options.logLevels has no "${name}": use refusal and unavailable`);
+    if (level !== 'silent' && !LOG_LEVELS.includes(level as LogLevel))
+      throw new TypeError(`options.logLevels.${name} must be one of ${[...LOG_LEVELS, 'silent'].join(', ')}`);
+    levels[name] = level as LogLevel | 'silent';
+  }
+  return levels;
 }
 
 /**

@@ -116,7 +116,8 @@ export function startUp(config: ResolvedOptions, revocations: RevocationFollowin
     (err: unknown) => {
       if (!state.closed) {
         state.fatal = err as Error;
-        logger.warn({ error: describeFailure(err) }, 'the guard cannot start');
+        // A configuration error: nothing works until an operator fixes it.
+        logger.error({ error: describeFailure(err) }, 'the guard cannot start');
       }
     },
   );

@@ -1,4 +1,4 @@
-import type { GuardLogger } from '../logger.js';
+import type { GuardLog } from '../logger.js';
 import type { Liveness } from './liveness.js';
 import type { RevocationSet } from './set.js';
 
@@ -22,7 +22,7 @@ export interface FeedContext {
   readonly set: RevocationSet;
   readonly liveness: Liveness;
   readonly clock: () => number;
-  readonly logger: GuardLogger;
+  readonly logger: GuardLog;
   /** Seconds without proof before the set counts as stale, in milliseconds. */
   readonly staleAfterMs: number;
 }
@@ -36,7 +36,7 @@ export class FeedClosed extends Error {
 }
 
 /** Logs a malformed entry without its content, at most `limit` times per connection. */
-export function createMalformedReporter(logger: GuardLogger, source: string, limit = 10) {
+export function createMalformedReporter(logger: GuardLog, source: string, limit = 10) {
   let reported = 0;
   return {
     report(): void {

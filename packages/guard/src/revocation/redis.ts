@@ -79,7 +79,7 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
     lastError = undefined;
     if (outageLogged) {
       outageLogged = false;
-      logger.info?.({ source }, 'reading revocations from Redis works again');
+      logger.info({ source }, 'reading revocations from Redis works again');
     }
   }
 

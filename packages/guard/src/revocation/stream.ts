@@ -132,7 +132,7 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
           lastError = undefined;
           if (outageLogged) {
             outageLogged = false;
-            logger.info?.({ source }, 'the revocation stream is live again');
+            logger.info({ source }, 'the revocation stream is live again');
           }
           resolveLoaded();
         } else if (text === 'heartbeat' && current) {

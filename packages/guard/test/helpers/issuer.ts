@@ -281,18 +281,28 @@ export async function waitFor(
   }
 }
 
-/** A logger that keeps what it is told, for assertions (and to keep test output quiet). */
+/** A logger that keeps what it is told, by level, for assertions (and to keep test output quiet). */
 export function createTestLogger() {
+  const errors: { fields: object; message: string }[] = [];
   const warnings: { fields: object; message: string }[] = [];
   const infos: { fields: object; message: string }[] = [];
+  const debugs: { fields: object; message: string }[] = [];
   return {
+    errors,
     warnings,
     infos,
+    debugs,
+    error(fields: object, message: string) {
+      errors.push({ fields, message });
+    },
     warn(fields: object, message: string) {
       warnings.push({ fields, message });
     },
     info(fields: object, message: string) {
       infos.push({ fields, message });
+    },
+    debug(fields: object, message: string) {
+      debugs.push({ fields, message });
     },
   };
 }

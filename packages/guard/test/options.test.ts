@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { createGuard, type GuardOptions } from '../src/index.js';
+import { AUDIENCE } from './helpers/issuer.js';
+
+// Every bad option is a TypeError at createGuard, naming the option: a misconfiguration found at
+// start-up, never a 500 later. These throw before the guard starts anything.
+const base = { issuer: 'https://auth.example.com', audience: AUDIENCE, revocations: 'off' as const };
+
+/** Options that must be accepted: the guard is created (offline: every fetch fails) and closed. */
+async function accepted(options: Partial<GuardOptions>): Promise<void> {
+  const offline = async (): Promise<Response> => {
+    throw new Error('offline');
+  };
+  await createGuard({ ...base, fetch: offline, ...options }).close();
+}
+
+describe('createGuard options', () => {
+  it('refuses HS* and none: the guard holds public keys only (RFC 8725 §3.1)', () => {
+    expect(() => createGuard({ ...base, algorithms: ['HS256'] })).toThrow(/asymmetric/);
+    expect(() => createGuard({ ...base, algorithms: ['ES256', 'HS512'] })).toThrow(TypeError);
+    expect(() => createGuard({ ...base, algorithms: ['none'] })).toThrow(/none/);
+    expect(() => createGuard({ ...base, algorithms: ['XX1'] })).toThrow(TypeError);
+    expect(() => createGuard({ ...base, algorithms: [] })).toThrow(TypeError);
+  });
+
+  it('refuses a missing issuer or audience, and plain http to a remote host', () => {
+    expect(() => createGuard({ ...base, issuer: '' })).toThrow(TypeError);
+    expect(() => createGuard({ ...base, audience: [] })).toThrow(TypeError);
+    expect(() => createGuard({ ...base, issuer: 'http://auth.example.com' })).toThrow(/https/);
+    expect(() => createGuard({ ...base, issuer: 'https://auth.example.com?x=1' })).toThrow(/query/);
+    expect(() => createGuard({ ...base, staleAfter: 0 })).toThrow(TypeError);
+    expect(() => createGuard({ ...base, onStale: 'open' as 'fail-open' })).toThrow(TypeError);
+    expect(() => createGuard({ ...base, revocations: { redis: 'localhost' } })).toThrow(TypeError);
+  });
+
+  it('refuses a logger whose levels are not methods', () => {
+    const warn = () => {};
+    expect(() => createGuard({ ...base, logger: {} as GuardOptions['logger'] })).toThrow(/options\.logger/);
+    for (const level of ['error', 'info', 'debug']) {
+      expect(() =>
+        createGuard({ ...base, logger: { warn, [level]: 'yes' } as GuardOptions['logger'] }),
+      ).toThrow(new TypeError(`options.logger.${level} must be a method (fields, message), or absent`));
+    }
+  });
+
+  it('refuses log levels that do not exist, and misspelt kinds', async () => {
+    const levels = (value: unknown) => () =>
+      createGuard({ ...base, logLevels: value as GuardOptions['logLevels'] });
+    expect(levels({ refusal: 'trace' })).toThrow(
+      new TypeError('options.logLevels.refusal must be one of error, warn, info, debug, silent'),
+    );
+    expect(levels({ unavailable: 'WARN' })).toThrow(/options\.logLevels\.unavailable must be one of/);
+    expect(levels({ refusals: 'debug' })).toThrow(/options\.logLevels has no "refusals"/);
+    expect(levels('debug')).toThrow(TypeError);
+    await accepted({ logLevels: { refusal: 'silent', unavailable: 'error' } });
+  });
+});
