@@ -20,7 +20,10 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { publishedLongEnough } from '../src/keys/signing_keys.js';
 import { verifyPassword } from '../src/passwords.js';
+import { createServices } from '../src/services.js';
 import { buildSources, type SourceBuild } from './build.js';
 import { createTestDatabase, dropTestDatabase } from './helpers.js';
 
@@ -431,6 +434,11 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     }
     const [current, next] = before as [Key, Key];
 
+    // A rotation right after the keys were made is refused (verifiers may not hold the next key yet).
+    const early = await tessera(['keys', 'rotate'], { env });
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toMatch(/published too recently/);
+    await backdateNextKey(env);
     const rotated = await tessera(['keys', 'rotate'], { env });
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toMatch(
@@ -665,4 +673,18 @@ async function serve(env: Record<string, string>, port: number): Promise<Serving
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/** Makes the store's next key look published long enough ago for a rotation to promote it. */
+async function backdateNextKey(env: Record<string, string>): Promise<void> {
+  const services = await createServices(loadConfig(env));
+  try {
+    await services.db
+      .updateTable('signing_keys')
+      .set({ created_at: Date.now() - publishedLongEnough(services.config) })
+      .where('state', '=', 'next')
+      .execute();
+  } finally {
+    await services.close();
+  }
 }

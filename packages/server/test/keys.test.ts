@@ -13,8 +13,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { createSealer, MASTER_KEY_FILE } from '../src/keys/master_key.js';
+import { revokeSigningKey } from '../src/keys/revoke_key.js';
 import type { SigningKeyInfo } from '../src/keys/signing_keys.js';
-import { RETIRED_KEY_MARGIN } from '../src/keys/signing_keys.js';
+import {
+  publishedLongEnough,
+  RETIRED_KEY_MARGIN,
+  RotationTooSoon,
+  UnknownSigningKey,
+} from '../src/keys/signing_keys.js';
 import { createServer } from '../src/server.js';
 import {
   ADMIN_PASSWORD,
@@ -69,6 +75,7 @@ async function keysByState(): Promise<Record<SigningKeyInfo['state'], SigningKey
     current: list.filter((k) => k.state === 'current'),
     next: list.filter((k) => k.state === 'next'),
     retired: list.filter((k) => k.state === 'retired'),
+    revoked: list.filter((k) => k.state === 'revoked'),
   };
 }
 
@@ -120,6 +127,8 @@ describe('signing keys', () => {
     const before = await keysByState();
     const oldCurrent = before.current[0]!.kid;
     const oldNext = before.next[0]!.kid;
+    // The next key has been published long enough for every verifier's cached JWKS to hold it.
+    server.advance(publishedLongEnough(server.services.config));
     const oldToken = await login();
     expect(decodeProtectedHeader(oldToken).kid).toBe(oldCurrent);
 
@@ -161,6 +170,7 @@ describe('signing keys', () => {
     await server.services.keys.ensure();
     expect(await publishedKids()).toEqual([oldNext, newNext].sort());
     // The next rotation deletes it from the store as well.
+    server.advance(publishedLongEnough(server.services.config));
     await server.services.keys.rotate();
     const finalKeys = await keysByState();
     expect(finalKeys.current.map((k) => k.kid)).toEqual([newNext]);
@@ -178,6 +188,12 @@ describe('signing keys', () => {
     let code: number;
     let output: string;
     try {
+      // The command line runs on the real clock: the next key was published long enough ago.
+      await server.services.db
+        .updateTable('signing_keys')
+        .set({ created_at: Date.now() - publishedLongEnough(server.services.config) })
+        .where('state', '=', 'next')
+        .execute();
       // The same store as the server: its data directory, and its database when on PostgreSQL.
       const database = server.services.config.databaseUrl;
       code = await main([
@@ -298,5 +314,101 @@ describe('signing keys', () => {
       await removeDataDir(join(dataDir, '..'));
       await dropTestDatabase(databaseUrl);
     }
+  });
+});
+
+describe('rotation waits for verifiers to hold the next key', () => {
+  it('refuses a manual rotation while the next key is younger than the JWKS max-age, saying how long to wait', async () => {
+    const before = await keysByState();
+    const wait = publishedLongEnough(server.services.config);
+    server.advance(wait - 10_000);
+    const refused = await server.services.keys.rotate().catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(RotationTooSoon);
+    expect((refused as RotationTooSoon).retryAfter).toBeGreaterThan(0);
+    expect((refused as RotationTooSoon).retryAfter).toBeLessThanOrEqual(10);
+    expect(await keysByState()).toEqual(before);
+    server.advance(10_000);
+    await server.services.keys.rotate();
+    expect((await keysByState()).current.map((k) => k.kid)).toEqual(before.next.map((k) => k.kid));
+  });
+
+  it('a second rotation right after the first is refused: the key published by the first is only seconds old', async () => {
+    server.advance(publishedLongEnough(server.services.config));
+    await server.services.keys.rotate();
+    const after = await keysByState();
+    server.advance(5_000);
+    await expect(server.services.keys.rotate()).rejects.toBeInstanceOf(RotationTooSoon);
+    expect(await keysByState()).toEqual(after);
+  });
+
+  it('a scheduled rotation that falls due while the next key is too young waits for a later round', async () => {
+    const interval = server.services.config.keyRotationInterval * 1000;
+    server.advance(publishedLongEnough(server.services.config));
+    await server.services.keys.rotate();
+    const after = await keysByState();
+    // Due again, but the next key was made only now (a manual rotation moments ago, say).
+    await server.services.db
+      .updateTable('signing_keys')
+      .set({ created_at: server.now() + interval })
+      .where('state', '=', 'next')
+      .execute();
+    server.advance(interval);
+    await server.services.keys.ensure();
+    expect((await keysByState()).current).toEqual(after.current);
+    server.advance(publishedLongEnough(server.services.config));
+    await server.services.keys.ensure();
+    expect((await keysByState()).current.map((k) => k.kid)).toEqual(after.next.map((k) => k.kid));
+  });
+});
+
+describe('emergency removal of a compromised key (tessera keys revoke)', () => {
+  it('withdraws the current key at once: its tokens fail, the next key signs, a kid revocation is published', async () => {
+    const before = await keysByState();
+    const compromised = before.current[0]!.kid;
+    const token = await login();
+    const heard: string[] = [];
+    const unsubscribe = server.services.revocations.subscribe(
+      (event) => void heard.push(`${event.kind}:${event.value}`),
+    );
+    try {
+      await revokeSigningKey(server.services, compromised);
+    } finally {
+      unsubscribe();
+    }
+    expect(heard).toEqual([`kid:${compromised}`]);
+    expect(await publishedKids()).not.toContain(compromised);
+    expect((await userinfo(token)).status).toBe(401);
+    const after = await keysByState();
+    expect(after.revoked.map((k) => k.kid)).toEqual([compromised]);
+    expect(after.current.map((k) => k.kid)).toEqual(before.next.map((k) => k.kid));
+    expect(after.next).toHaveLength(1);
+    const fresh = await login();
+    expect(decodeProtectedHeader(fresh).kid).toBe(before.next[0]!.kid);
+    expect((await userinfo(fresh)).status).toBe(200);
+    expect((await server.services.audit.recent()).map((e) => e.type)).toContain('key_revoked');
+    // Never published again, whatever happens next.
+    server.advance(publishedLongEnough(server.services.config));
+    await server.services.keys.rotate();
+    expect(await publishedKids()).not.toContain(compromised);
+  });
+
+  it('withdraws the next key and publishes a new one; the current key keeps signing', async () => {
+    const before = await keysByState();
+    await revokeSigningKey(server.services, before.next[0]!.kid);
+    const after = await keysByState();
+    expect(after.current).toEqual(before.current);
+    expect(after.next).toHaveLength(1);
+    expect(after.next[0]!.kid).not.toBe(before.next[0]!.kid);
+    expect(await publishedKids()).not.toContain(before.next[0]!.kid);
+  });
+
+  it('refuses an unknown or already revoked kid, and changes nothing', async () => {
+    const before = await keysByState();
+    await expect(revokeSigningKey(server.services, 'no-such-kid')).rejects.toBeInstanceOf(UnknownSigningKey);
+    expect(await keysByState()).toEqual(before);
+    await revokeSigningKey(server.services, before.next[0]!.kid);
+    await expect(revokeSigningKey(server.services, before.next[0]!.kid)).rejects.toBeInstanceOf(
+      UnknownSigningKey,
+    );
   });
 });

@@ -8,6 +8,7 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { publishedLongEnough } from '../src/keys/signing_keys.js';
 import { createServices } from '../src/services.js';
 import { TEST_STORE } from './databases.js';
 import {
@@ -205,6 +206,7 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
   });
 
   it('a rotation made on one instance reaches the other within its sync interval', async () => {
+    a.advance(publishedLongEnough(a.services.config));
     await a.services.keys.rotate();
     const signing = a.services.keys.signer().kid;
     await eventually(() => b.services.keys.signer().kid === signing, 'B to sign with the new key');
@@ -268,7 +270,8 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
       before.find((k) => k.state === 'current')!.kid,
     );
     expect(after.filter((k) => k.state === 'next')).toHaveLength(1);
-    // The next rotation promotes that (now published) key.
+    // The next rotation promotes that key, once published long enough.
+    a.advance(publishedLongEnough(a.services.config));
     await a.services.keys.rotate();
     expect((await a.services.keys.list()).find((k) => k.state === 'current')!.kid).toBe(
       after.find((k) => k.state === 'next')!.kid,

@@ -22,8 +22,54 @@ const SEAL_PURPOSE = 'signing-key';
  */
 export const RETIRED_KEY_MARGIN = 300;
 
-/** Lifecycle (DESIGN.md): next (published, not signing) → current (signing) → retired → gone. */
-export type KeyState = 'next' | 'current' | 'retired';
+/**
+ * Lifecycle (DESIGN.md): next (published, not signing) → current (signing) → retired → gone; and
+ * `revoked`: withdrawn at once (compromised), never published again, kept as a record.
+ */
+export type KeyState = 'next' | 'current' | 'retired' | 'revoked';
+
+/** Seconds a resource server may serve the JWKS from its cache without asking again (stale-while-revalidate). */
+export const JWKS_STALE_SECONDS = 60;
+
+/**
+ * The JWKS `max-age`: an hour, or a quarter of the rotation interval if that is shorter. A key is
+ * published a whole rotation interval before it signs, so a cache this short always holds it in time.
+ */
+export function jwksMaxAge(config: Pick<Config, 'keyRotationInterval'>): number {
+  return Math.min(3600, Math.floor(config.keyRotationInterval / 4));
+}
+
+/**
+ * A `next` key may start signing only once every verifier's cached JWKS must hold it: published at
+ * least the JWKS max-age (plus the stale window) ago. Promoting it sooner makes guards refuse valid
+ * tokens until their cache expires.
+ */
+export function publishedLongEnough(config: Pick<Config, 'keyRotationInterval'>): number {
+  return (jwksMaxAge(config) + JWKS_STALE_SECONDS) * 1000;
+}
+
+/** A manual rotation asked for before the `next` key has been published long enough. */
+export class RotationTooSoon extends Error {
+  constructor(
+    readonly kid: string,
+    /** Seconds until the rotation may happen. */
+    readonly retryAfter: number,
+  ) {
+    super(
+      `the next key ${kid} was published too recently for every verifier to hold it; ` +
+        `rotate again in ${retryAfter} s (or, if the current key is compromised, revoke it: tessera keys revoke KID)`,
+    );
+    this.name = 'RotationTooSoon';
+  }
+}
+
+/** `revoke` was given a kid that is not a live key of this server. */
+export class UnknownSigningKey extends Error {
+  constructor(readonly kid: string) {
+    super(`no published signing key has kid ${JSON.stringify(kid)}`);
+    this.name = 'UnknownSigningKey';
+  }
+}
 
 export interface SigningKeyInfo {
   kid: string;
@@ -43,8 +89,18 @@ export interface SigningKeys {
    * with the same key and publishes the same JWKS. Cheap when nothing changed.
    */
   refresh(): Promise<void>;
-  /** Rotates now: next → current, current → retired, a new next; drops retired keys past their tokens. */
+  /**
+   * Rotates now: next → current, current → retired, a new next; drops retired keys past their tokens.
+   * Throws {@link RotationTooSoon} while the next key has not been published long enough.
+   */
   rotate(): Promise<void>;
+  /**
+   * Withdraws a compromised key at once, inside the caller's transaction (`executor`): it is never
+   * published again, so every token it signed fails. If it was signing, the next key signs from now
+   * on however recently it was published (an emergency: a verifier that lacks it fetches the JWKS on
+   * the unknown kid); a new next key is added. Reload with refresh() once committed.
+   */
+  revoke(kid: string, executor?: Db): Promise<{ state: KeyState }>;
   /** The signer for access tokens (the current key). */
   signer(): Signer;
   /** The published keys (next, current, retired), as a key set for the server's own verification. */
@@ -109,7 +165,12 @@ export function createSigningKeys(
     rows: R[],
     now: number,
   ) {
-    const live = rows.filter((row) => row.state !== 'retired' || (row.expires_at ?? 0) > now);
+    const live = rows.filter(
+      (row) =>
+        row.state === 'next' ||
+        row.state === 'current' ||
+        (row.state === 'retired' && (row.expires_at ?? 0) > now),
+    );
     const version = live
       .map((row) => `${row.kid}:${row.state}`)
       .sort()
@@ -156,8 +217,19 @@ export function createSigningKeys(
    * in one transaction. The retirement only applies while `from` is still current, so when several
    * instances rotate at once exactly one succeeds; the others find the work done and reload.
    */
-  async function rotateFrom(from: string): Promise<void> {
+  async function rotateFrom(from: string, manual: boolean): Promise<void> {
     const now = clock();
+    const waiting = await db
+      .selectFrom('signing_keys')
+      .select(['kid', 'created_at'])
+      .where('state', '=', 'next')
+      .executeTakeFirst();
+    const ready = now - publishedLongEnough(config);
+    if (waiting && waiting.created_at > ready) {
+      // Scheduled rotations simply wait for the next housekeeping round.
+      if (manual) throw new RotationTooSoon(waiting.kid, Math.ceil((waiting.created_at - ready) / 1000));
+      return;
+    }
     const next = await newKey('next', now);
     try {
       await db.transaction().execute(async (trx) => {
@@ -175,6 +247,7 @@ export function createSigningKeys(
           .updateTable('signing_keys')
           .set({ state: 'current', activated_at: now })
           .where('state', '=', 'next')
+          .where('created_at', '<=', ready)
           .executeTakeFirst();
         if (Number(promoted.numUpdatedRows) !== 1) throw new RotatedElsewhere();
         await trx.insertInto('signing_keys').values(next).execute();
@@ -225,7 +298,36 @@ export function createSigningKeys(
       await ensureStates(clock());
       return load();
     }
-    await rotateFrom(current.kid);
+    await rotateFrom(current.kid, true);
+  }
+
+  async function revoke(kid: string, executor: Db = db): Promise<{ state: KeyState }> {
+    const now = clock();
+    const key = await executor
+      .selectFrom('signing_keys')
+      .select(['state', 'expires_at'])
+      .where('kid', '=', kid)
+      .executeTakeFirst();
+    if (!key || key.state === 'revoked' || (key.state === 'retired' && (key.expires_at ?? 0) <= now))
+      throw new UnknownSigningKey(kid);
+    await executor
+      .updateTable('signing_keys')
+      .set({ state: 'revoked', retired_at: now, expires_at: now })
+      .where('kid', '=', kid)
+      .execute();
+    if (key.state === 'current') {
+      await executor
+        .updateTable('signing_keys')
+        .set({ state: 'current', activated_at: now })
+        .where('state', '=', 'next')
+        .execute();
+    }
+    if (key.state === 'current' || key.state === 'next')
+      await executor
+        .insertInto('signing_keys')
+        .values(await newKey('next', now))
+        .execute();
+    return { state: key.state as KeyState };
   }
 
   return {
@@ -234,13 +336,15 @@ export function createSigningKeys(
       await ensureStates(now);
       await load();
       const current = currentSigner?.kid;
-      if (current && now - currentActivatedAt >= config.keyRotationInterval * 1000) await rotateFrom(current);
+      if (current && now - currentActivatedAt >= config.keyRotationInterval * 1000)
+        await rotateFrom(current, false);
     },
     async refresh() {
       const rows = await db.selectFrom('signing_keys').select(['kid', 'state', 'expires_at']).execute();
       if (liveKeys(rows, clock()).version !== loadedVersion) await load();
     },
     rotate,
+    revoke,
     signer() {
       if (!currentSigner) throw new Error('signing keys not loaded: call ensure() first');
       return currentSigner;

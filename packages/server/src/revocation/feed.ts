@@ -8,7 +8,8 @@ import { EventEmitter } from 'node:events';
 export interface RevocationEntry {
   /** The row id in the store (the truth). */
   id: number;
-  kind: 'jti' | 'sid' | 'sub';
+  /** `kid`: every token signed by a withdrawn signing key (see keys/revoke_key.ts). */
+  kind: 'jti' | 'sid' | 'sub' | 'kid';
   value: string;
   /** For `sub`: tokens with `ver` below this are revoked. */
   ver: number | null;

@@ -112,7 +112,8 @@ export function createRevocations(
   function index(entry: RevocationEntry): void {
     if (entry.kind === 'jti') jtis.add(entry.value);
     else if (entry.kind === 'sid') sids.add(entry.value);
-    else subs.set(entry.value, Math.max(subs.get(entry.value) ?? 0, entry.ver ?? 0));
+    // A withdrawn key is simply no longer published here: the server's own checks need no entry.
+    else if (entry.kind === 'sub') subs.set(entry.value, Math.max(subs.get(entry.value) ?? 0, entry.ver ?? 0));
   }
 
   type Row = {

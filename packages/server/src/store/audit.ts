@@ -12,7 +12,8 @@ export type AuditEventType =
   | 'password_changed'
   | 'user_disabled'
   | 'user_created'
-  | 'key_rotated';
+  | 'key_rotated'
+  | 'key_revoked';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { JWKS_STALE_SECONDS, jwksMaxAge } from '../../keys/signing_keys.js';
 import type { Services } from '../../services.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
@@ -9,10 +10,12 @@ import { SUPPORTED_GRANT_TYPES } from './token.js';
 export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const { config } = services;
   app.get('/.well-known/jwks.json', async (_request, reply) => {
-    // A key is published a whole rotation interval before it signs, so any cache shorter than that
-    // interval always holds the key that signs next; an hour (or a quarter interval) keeps load low.
-    const maxAge = Math.min(3600, Math.floor(config.keyRotationInterval / 4));
-    reply.header('cache-control', `public, max-age=${maxAge}, stale-while-revalidate=60`);
+    // A key signs only once published longer than this (see publishedLongEnough), so a cache this
+    // old always holds it; an hour (or a quarter interval) keeps load low.
+    reply.header(
+      'cache-control',
+      `public, max-age=${jwksMaxAge(config)}, stale-while-revalidate=${JWKS_STALE_SECONDS}`,
+    );
     reply.type('application/jwk-set+json');
     return services.keys.jwks().toJSON();
   });
