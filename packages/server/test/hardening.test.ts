@@ -1,10 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hash } from '@node-rs/argon2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { ARGON2_PARAMETERS } from '../src/passwords.js';
 import { createServer } from '../src/server.js';
 import {
   ADMIN_PASSWORD,
@@ -135,44 +133,6 @@ describe('progressive back-off on /login', () => {
     const statuses = answers.map((r) => r.status);
     expect(statuses.filter((s) => s === 400)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(15);
-  });
-});
-
-describe('password rehash', () => {
-  it('a hash made with other argon2 parameters is replaced on the next successful login', async () => {
-    await start();
-    const alice = (await server.services.users.byUsername('alice'))!;
-    const { memoryCost: m, timeCost: t, parallelism: p } = ARGON2_PARAMETERS;
-    const current = `$argon2id$v=19$m=${m},t=${t},p=${p}$`;
-    expect(alice.passwordHash.startsWith(current)).toBe(true);
-
-    const old = await hash(ADMIN_PASSWORD, { algorithm: 2, memoryCost: 8192, timeCost: 1, parallelism: 1 });
-    expect(old.startsWith('$argon2id$v=19$m=8192,t=1,p=1$')).toBe(true);
-    await server.services.users.rehash(alice.id, old);
-
-    // A failed login does not rehash (it does not know the password).
-    await expectError(await attempt('alice', WRONG), 400, 'invalid_grant');
-    expect((await server.services.users.byUsername('alice'))!.passwordHash).toBe(old);
-
-    const { access_token } = await loginApp(server);
-    const after = (await server.services.users.byUsername('alice'))!;
-    expect(after.passwordHash).not.toBe(old);
-    expect(after.passwordHash.startsWith(current)).toBe(true);
-    // Same password, same token version: the rehash logs nobody out.
-    expect(after.tokenVersion).toBe(alice.tokenVersion);
-    expect((await userinfo(server, access_token)).status).toBe(200);
-    expect((await attempt('alice', ADMIN_PASSWORD)).status).toBe(200);
-    // A hash already current is left alone.
-    await attempt('alice', ADMIN_PASSWORD);
-    expect((await server.services.users.byUsername('alice'))!.passwordHash).toBe(after.passwordHash);
-  });
-
-  it('an argon2i or argon2d hash is upgraded to argon2id', async () => {
-    await start();
-    const alice = (await server.services.users.byUsername('alice'))!;
-    await server.services.users.rehash(alice.id, await hash(ADMIN_PASSWORD, { algorithm: 1 }));
-    expect((await attempt('alice', ADMIN_PASSWORD)).status).toBe(200);
-    expect((await server.services.users.byUsername('alice'))!.passwordHash).toMatch(/^\$argon2id\$/);
   });
 });
 

@@ -5,8 +5,9 @@
  */
 import * as argon2 from '@node-rs/argon2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ARGON2_PARAMETERS, hashPassword } from '../src/passwords.js';
 import { ADMIN_PASSWORD, removeDataDir, startServer, type TestServer } from './helpers.js';
-import { addClients } from './http.js';
+import { addClients, type TokenBody } from './http.js';
 
 vi.mock('@node-rs/argon2', async (importOriginal) => {
   const real = await importOriginal<typeof import('@node-rs/argon2')>();
@@ -14,6 +15,7 @@ vi.mock('@node-rs/argon2', async (importOriginal) => {
 });
 const hash = vi.mocked(argon2.hash);
 const verify = vi.mocked(argon2.verify);
+const realHash = (await vi.importActual<typeof argon2>('@node-rs/argon2')).hash;
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -58,5 +60,95 @@ describe('the argon2 work of a failed login', () => {
     const [aliceHash] = verify.mock.calls[1]!;
     expect(String(dummyHash).split('$').slice(0, 4)).toEqual(String(aliceHash).split('$').slice(0, 4));
     expect((await login(server, 'alice', ADMIN_PASSWORD)).statusCode).toBe(200);
+  });
+});
+
+const { memoryCost: m, timeCost: t, parallelism: p } = ARGON2_PARAMETERS;
+const CURRENT = `$argon2id$v=19$m=${m},t=${t},p=${p}$`;
+
+/** Stores a hash for alice as an earlier version (or other parameters) would have made it. */
+async function storeAliceHash(server: TestServer, passwordHash: string) {
+  await server.services.db
+    .updateTable('users')
+    .set({ password_hash: passwordHash })
+    .where('username', '=', 'alice')
+    .execute();
+}
+const aliceHash = async (server: TestServer) =>
+  (await server.services.users.byUsername('alice'))!.passwordHash;
+
+describe('password rehash on login', () => {
+  it('replaces a hash made with other argon2 parameters on the next successful login', async () => {
+    const server = await start();
+    const alice = (await server.services.users.byUsername('alice'))!;
+    expect(alice.passwordHash.startsWith(CURRENT)).toBe(true);
+    const old = await realHash(ADMIN_PASSWORD, {
+      algorithm: 2,
+      memoryCost: 8192,
+      timeCost: 1,
+      parallelism: 1,
+    });
+    expect(old.startsWith('$argon2id$v=19$m=8192,t=1,p=1$')).toBe(true);
+    await storeAliceHash(server, old);
+
+    // A failed login does not rehash (it does not know the password).
+    expect((await login(server, 'alice', 'some guess or other')).statusCode).toBe(400);
+    expect(await aliceHash(server)).toBe(old);
+
+    const first = await login(server, 'alice', ADMIN_PASSWORD);
+    expect(first.statusCode).toBe(200);
+    const after = (await server.services.users.byUsername('alice'))!;
+    expect(after.passwordHash).not.toBe(old);
+    expect(after.passwordHash.startsWith(CURRENT)).toBe(true);
+    // Same password, same token version: the rehash logs nobody out.
+    expect(after.tokenVersion).toBe(alice.tokenVersion);
+    const { access_token } = first.json<TokenBody>();
+    const me = await server.app.inject({
+      url: '/userinfo',
+      headers: { authorization: `Bearer ${access_token}` },
+    });
+    expect(me.statusCode).toBe(200);
+    // A hash already current is left alone.
+    expect((await login(server, 'alice', ADMIN_PASSWORD)).statusCode).toBe(200);
+    expect(await aliceHash(server)).toBe(after.passwordHash);
+  });
+
+  it('upgrades an argon2i or argon2d hash to argon2id', async () => {
+    const server = await start();
+    await storeAliceHash(server, await realHash(ADMIN_PASSWORD, { algorithm: 1 }));
+    expect((await login(server, 'alice', ADMIN_PASSWORD)).statusCode).toBe(200);
+    expect(await aliceHash(server)).toMatch(/^\$argon2id\$/);
+  });
+
+  it('never overwrites a password changed while the login was making the new hash', async () => {
+    const server = await start();
+    const alice = (await server.services.users.byUsername('alice'))!;
+    await storeAliceHash(server, await realHash(ADMIN_PASSWORD, { algorithm: 1 }));
+    const changed = 'the password alice changed to';
+    const changedHash = await hashPassword(changed);
+
+    // The login's rehash is held until the password has been changed: the slow hash, made slower.
+    let hashing!: () => void;
+    let finish!: () => void;
+    const inHash = new Promise<void>((resolve) => {
+      hashing = resolve;
+    });
+    const held = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    hash.mockImplementationOnce(async (...args) => {
+      hashing();
+      await held;
+      return realHash(...args);
+    });
+    const loggingIn = login(server, 'alice', ADMIN_PASSWORD);
+    await inHash;
+    await server.services.users.setPasswordHash(alice.id, changedHash);
+    finish();
+    expect((await loggingIn).statusCode).toBe(200);
+
+    expect(await aliceHash(server)).toBe(changedHash);
+    expect((await login(server, 'alice', changed)).statusCode).toBe(200);
+    expect((await login(server, 'alice', ADMIN_PASSWORD)).statusCode).toBe(400);
   });
 });

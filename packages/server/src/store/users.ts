@@ -54,8 +54,12 @@ export interface Users {
    * while, and a transaction should not wait on it.
    */
   setPasswordHash(id: string, passwordHash: string, executor?: Db): Promise<number>;
-  /** Replaces the stored hash (same password, current argon2 parameters) without touching tokens. */
-  rehash(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Replaces the stored hash `previousHash` (same password, current argon2 parameters) without
+   * touching tokens; false when the stored hash is no longer `previousHash`. The new hash takes a
+   * while to make, and a password set meanwhile must not be overwritten with the old password.
+   */
+  rehash(id: string, previousHash: string, passwordHash: string): Promise<boolean>;
   /** Disables the account and bumps the token version. */
   disable(id: string, executor?: Db): Promise<number>;
   /** "Log out everywhere": bumps and returns the token version. */
@@ -144,12 +148,15 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     async setPasswordHash(id, passwordHash, executor) {
       return bump(id, { password_hash: passwordHash }, executor);
     },
-    async rehash(id, passwordHash) {
-      await db
+    async rehash(id, previousHash, passwordHash) {
+      // Compare-and-set on the hash the password was checked against.
+      const result = await db
         .updateTable('users')
         .set({ password_hash: passwordHash, updated_at: clock() })
         .where('id', '=', id)
-        .execute();
+        .where('password_hash', '=', previousHash)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
     },
     disable: (id, executor) => bump(id, { disabled: 1 }, executor),
     bumpTokenVersion: (id, executor) => bump(id, {}, executor),

@@ -101,7 +101,9 @@ export const loginRoutes: FastifyPluginAsync<{
         throw new OAuthError(400, 'invalid_grant', INVALID_CREDENTIALS);
       }
       await throttle.succeeded(username, request.ip);
-      if (check.needsRehash) await services.users.rehash(user.id, await hashPassword(password));
+      // Only over the hash just checked: a password changed meanwhile stays changed.
+      if (check.needsRehash)
+        await services.users.rehash(user.id, user.passwordHash, await hashPassword(password));
       const session = await services.refreshTokens.start(user.id, client.clientId, scope);
       metrics.login('succeeded');
       await services.audit.record({
