@@ -36,7 +36,7 @@ describe('everything else', () => {
     const { access_token } = await loginApp(server);
     const responses = [
       await fetch(`${server.url}/.well-known/jwks.json`),
-      await fetch(`${server.url}/.well-known/openid-configuration`),
+      await fetch(`${server.url}/.well-known/oauth-authorization-server`),
       await userinfo(server, access_token),
       await login({ ...good, password: 'wrong password 12' }),
       await login(good),

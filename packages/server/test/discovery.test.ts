@@ -1,6 +1,7 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { expectError } from './http.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -41,7 +42,7 @@ const ENDPOINT_METHODS: Record<string, 'GET' | 'POST'> = {
 };
 
 describe('discovery', () => {
-  for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+  for (const path of ['/.well-known/oauth-authorization-server']) {
     it(`${path} lists the issuer and only what is implemented`, async () => {
       const { config } = server.services;
       const { res, doc } = await metadata(path);
@@ -90,10 +91,9 @@ describe('discovery', () => {
     });
   }
 
-  it('publishes the same metadata under both names', async () => {
-    const a = (await metadata('/.well-known/openid-configuration')).doc;
-    const b = (await metadata('/.well-known/oauth-authorization-server')).doc;
-    expect(a).toEqual(b);
+  it('does not claim to be an OpenID Provider: no openid-configuration document', async () => {
+    const res = await fetch(`${server.url}/.well-known/openid-configuration`);
+    await expectError(res, 404, 'invalid_request');
   });
 
   it('the token endpoint supports exactly the grant types listed', async () => {

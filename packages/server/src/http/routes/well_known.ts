@@ -4,8 +4,8 @@ import type { Services } from '../../services.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
 /**
- * `GET /.well-known/jwks.json` and the discovery documents (RFC 8414; OpenID Connect Discovery 1.0
- * reads the same fields). They list only what is actually implemented.
+ * `GET /.well-known/jwks.json` and the RFC 8414 authorization server metadata, which lists only what
+ * is actually implemented.
  */
 export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const { config } = services;
@@ -38,10 +38,11 @@ export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async
     login_endpoint: `${config.issuer}/login`,
     revocation_events_endpoint: `${config.issuer}/revocations`,
   });
-  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-    app.get(path, async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=3600');
-      return metadata();
-    });
-  }
+  // RFC 8414 only. `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0) is not served:
+  // this server issues no ID tokens and has no authorization endpoint, and a client library that
+  // found that document would take it for an OpenID Provider.
+  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=3600');
+    return metadata();
+  });
 };
