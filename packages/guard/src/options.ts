@@ -1,3 +1,4 @@
+import { parseTimeSpan } from '@tessera/jose';
 import {
   consoleLogger,
   type GuardLog,
@@ -41,6 +42,11 @@ export interface GuardOptions {
   staleAfter?: number;
   /** Seconds of clock skew allowed on `exp`, `nbf` and `iat` (default 0). */
   clockTolerance?: number;
+  /**
+   * Oldest token accepted, measured from its `iat` (RFC 7519 §4.1.6): seconds or a span (`'15m'`,
+   * `'1h'`). An older token is refused as expired, whatever its `exp` (default: no limit but `exp`).
+   */
+  maxTokenAge?: number | string;
   /** Seconds `ready()` waits before rejecting (default 10). */
   readyTimeout?: number;
   /** The `realm` of `WWW-Authenticate` challenges (default: the first audience). */
@@ -103,6 +109,8 @@ export interface ResolvedOptions {
   failOpen: boolean;
   staleAfterMs: number;
   clockTolerance: number;
+  /** Seconds, or undefined for no limit. */
+  maxTokenAge: number | undefined;
   readyTimeoutMs: number;
   realm: string;
   tokenCache: number;
@@ -157,6 +165,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
   if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0)
     throw new TypeError('options.clockTolerance must be a non-negative number of seconds');
   const readyTimeout = positiveSeconds(options.readyTimeout, 10, 'readyTimeout');
+  const maxTokenAge = options.maxTokenAge === undefined ? undefined : positiveSpan(options.maxTokenAge);
 
   const onStale = options.onStale ?? 'fail-closed';
   if (onStale !== 'fail-closed' && onStale !== 'fail-open')
@@ -197,6 +206,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     failOpen: onStale === 'fail-open',
     staleAfterMs: staleAfter * 1000,
     clockTolerance,
+    maxTokenAge,
     readyTimeoutMs: readyTimeout * 1000,
     realm,
     tokenCache,
@@ -301,6 +311,18 @@ export function isAllowedUrl(value: string, allowInsecureHttp: boolean): boolean
 function isLoopback(hostname: string): boolean {
   const host = hostname.toLowerCase();
   return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * `maxTokenAge` as whole seconds, parsed as @tessera/jose parses every span (so `'15m'` means the
+ * same here as in verifyJwt). Zero would refuse nearly every token, so it must be positive.
+ */
+function positiveSpan(value: number | string): number {
+  if (typeof value !== 'number' && typeof value !== 'string')
+    throw new TypeError("options.maxTokenAge must be seconds or a span like '15m'");
+  const seconds = parseTimeSpan(value, 'options.maxTokenAge');
+  if (seconds === 0) throw new TypeError('options.maxTokenAge must be at least one second');
+  return seconds;
 }
 
 function positiveSeconds(value: number | undefined, fallback: number, name: string): number {

@@ -32,6 +32,9 @@ export function createAccessTokenVerifier(
     // RFC 9068 §2.2; `exp` (RFC 7519 §4.1.4) and `nbf` (§4.1.5) are checked against the clock.
     requiredClaims: REQUIRED_CLAIMS,
     clockTolerance: config.clockTolerance,
+    // RFC 7519 §4.1.6: `iat` tells the token's age; with maxTokenAge an older token is refused as
+    // expired (ERR_JWT_EXPIRED on "iat", as in jose), and the cache forgets it at that age too.
+    maxTokenAge: config.maxTokenAge,
     // Entries never outlive the token's exp, and failures are never cached.
     cache: config.tokenCache > 0 ? { max: config.tokenCache } : false,
     clock: config.clock,

@@ -54,4 +54,16 @@ describe('createGuard options', () => {
     expect(levels('debug')).toThrow(TypeError);
     await accepted({ logLevels: { refusal: 'silent', unavailable: 'error' } });
   });
+
+  it('refuses a maxTokenAge that is not a positive span of seconds', async () => {
+    const age = (value: unknown) => () =>
+      createGuard({ ...base, maxTokenAge: value as GuardOptions['maxTokenAge'] });
+    for (const value of [0, -1, '0s', 'soon', '15 fortnights', '', Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(age(value), String(value)).toThrow(TypeError);
+    }
+    expect(age('soon')).toThrow(/options\.maxTokenAge must be seconds or a span like '15m'/);
+    expect(age({ minutes: 15 })).toThrow(/options\.maxTokenAge/);
+    expect(age(0)).toThrow(new TypeError('options.maxTokenAge must be at least one second'));
+    for (const value of [900, '15m', '1 hour', '1.5h']) await accepted({ maxTokenAge: value });
+  });
 });
