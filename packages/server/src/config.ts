@@ -21,6 +21,11 @@ export interface Config {
   redisPrefix: string;
   /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
   masterKey: string | undefined;
+  /**
+   * Previous master keys, only to open what they sealed until `tessera keys reseal` has sealed it all
+   * again under `masterKey`. Same format, comma-separated.
+   */
+  masterKeyring: string[];
   /** Default audience of access tokens (clients may narrow it). */
   audience: string;
   signingAlg: 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'RS256' | 'PS256';
@@ -87,6 +92,7 @@ const SETTINGS = {
   redisUrl: { env: 'REDIS_URL', flag: 'redis-url' },
   redisPrefix: { env: 'TESSERA_REDIS_PREFIX', flag: 'redis-prefix' },
   masterKey: { env: 'TESSERA_MASTER_KEY', flag: undefined },
+  masterKeyring: { env: 'TESSERA_MASTER_KEYRING', flag: undefined },
   audience: { env: 'TESSERA_AUDIENCE', flag: 'audience' },
   signingAlg: { env: 'TESSERA_SIGNING_ALG', flag: 'signing-alg' },
   accessTokenTtl: { env: 'TESSERA_ACCESS_TOKEN_TTL', flag: 'access-token-ttl' },
@@ -116,6 +122,7 @@ const SETTINGS = {
 
 const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
   'masterKey',
+  'masterKeyring',
   'adminPassword',
   'databaseUrl',
   'redisUrl',
@@ -154,6 +161,13 @@ export function loadConfig(
     redisUrl: overrides.redisUrl ?? redisUrl(raw('redisUrl')),
     redisPrefix: overrides.redisPrefix ?? redisPrefix(raw('redisPrefix') ?? 'tessera:'),
     masterKey: overrides.masterKey ?? masterKey(raw('masterKey')),
+    masterKeyring:
+      overrides.masterKeyring ??
+      (raw('masterKeyring') ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean)
+        .map((key) => masterKey(key, 'masterKeyring') as string),
     audience: overrides.audience ?? raw('audience') ?? issuer,
     signingAlg: overrides.signingAlg ?? oneOf('signingAlg', raw('signingAlg') ?? 'ES256', SIGNING_ALGS),
     accessTokenTtl,
@@ -307,11 +321,11 @@ function databaseUrl(value: string | undefined): string | undefined {
   return value;
 }
 
-function masterKey(value: string | undefined): string | undefined {
+function masterKey(value: string | undefined, setting = 'masterKey'): string | undefined {
   if (value === undefined) return undefined;
   if (!/^[\w-]{43}$/.test(value) || Buffer.from(value, 'base64url').length !== 32) {
     throw new ConfigError(
-      'masterKey',
+      setting,
       'expected 32 random bytes in base64url (43 characters); make one with `tessera keygen --master`',
     );
   }

@@ -1,5 +1,5 @@
 import type { Config } from './config.js';
-import { createSealer, loadMasterKey, type MasterKeySource } from './keys/master_key.js';
+import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
 import { createLocalFeed } from './revocation/feed.js';
 import { createRedisFeed } from './revocation/redis_feed.js';
@@ -19,6 +19,8 @@ export interface Services {
   config: Config;
   db: Db;
   masterKey: Pick<MasterKeySource, 'origin'>;
+  /** Seals and opens secrets at rest under the master key (and opens under the keyring). */
+  sealer: Sealer;
   keys: SigningKeys;
   users: Users;
   clients: Clients;
@@ -43,7 +45,7 @@ export async function createServices(
   const redis = config.redisUrl ? openRedis(config.redisUrl, config.redisPrefix, log) : undefined;
   try {
     const masterKey = loadMasterKey(config);
-    const sealer = createSealer(masterKey.key);
+    const sealer = createSealer(masterKey.key, masterKey.keyring);
     const keys = createSigningKeys(db, sealer, config, clock);
     await keys.ensure();
     const users = createUsers(db, clock);
@@ -73,6 +75,7 @@ export async function createServices(
       config,
       db,
       masterKey: { origin: masterKey.origin },
+      sealer,
       keys,
       users,
       clients,

@@ -13,7 +13,9 @@ import type { Config } from '../config.js';
 import { type Db, isUniqueViolation } from '../store/database.js';
 import type { Sealer } from './master_key.js';
 
-const SEAL_PURPOSE = 'signing-key';
+/** What a private signing key is sealed for (the AAD): nothing sealed for another use opens as one. */
+export const SIGNING_KEY_SEAL_PURPOSE = 'signing-key';
+const SEAL_PURPOSE = SIGNING_KEY_SEAL_PURPOSE;
 
 /**
  * Seconds a retired key stays published beyond one access-token lifetime. A rotation made by another

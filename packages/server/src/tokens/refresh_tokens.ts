@@ -3,7 +3,9 @@ import type { Config } from '../config.js';
 import type { Sealer } from '../keys/master_key.js';
 import type { Db } from '../store/database.js';
 
-const SEAL_PURPOSE = 'refresh-successor';
+/** What a grace-window successor token is sealed for (the AAD). */
+export const REFRESH_SUCCESSOR_SEAL_PURPOSE = 'refresh-successor';
+const SEAL_PURPOSE = REFRESH_SUCCESSOR_SEAL_PURPOSE;
 
 /** Why a refresh was refused. All of these answer `invalid_grant` (RFC 6749 §5.2). */
 export type RefreshFailure = 'unknown' | 'expired' | 'revoked' | 'client_mismatch' | 'reused';
