@@ -3,7 +3,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
-import { REDACTED_PATHS } from '../shared/logger.js';
+import { loggerOptions } from '../shared/logger.js';
 import { isStoreUnavailable } from '../store/database.js';
 import { OAuthError, sendOAuthError } from './errors.js';
 import { createLoginThrottle, createRedisLoginThrottle } from './login_throttle.js';
@@ -31,14 +31,11 @@ export interface AppOptions {
 
 /** Builds the Fastify app on top of the services: one plugin per concern, as the endpoint table reads. */
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
+  // Redaction, and no query string in any logged URL (shared/logger.ts).
   const logger =
     options.logger === false
       ? false
-      : {
-          level: services.config.logLevel,
-          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-          ...(typeof options.logger === 'object' ? options.logger : {}),
-        };
+      : loggerOptions(services.config, typeof options.logger === 'object' ? options.logger : {});
   const { headersTimeout, requestTimeout } = services.config;
   const app = Fastify({
     logger,
