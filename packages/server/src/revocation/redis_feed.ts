@@ -83,7 +83,11 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
     const value = map.get('value');
     const exp = Number(map.get('exp'));
     const ver = map.get('ver') ? Number(map.get('ver')) : null;
-    if ((kind !== 'jti' && kind !== 'sid' && kind !== 'sub' && kind !== 'kid') || !value || !Number.isFinite(exp))
+    if (
+      (kind !== 'jti' && kind !== 'sid' && kind !== 'sub' && kind !== 'kid') ||
+      !value ||
+      !Number.isFinite(exp)
+    )
       return;
     return {
       eventId: id,

@@ -113,7 +113,8 @@ export function createRevocations(
     if (entry.kind === 'jti') jtis.add(entry.value);
     else if (entry.kind === 'sid') sids.add(entry.value);
     // A withdrawn key is simply no longer published here: the server's own checks need no entry.
-    else if (entry.kind === 'sub') subs.set(entry.value, Math.max(subs.get(entry.value) ?? 0, entry.ver ?? 0));
+    else if (entry.kind === 'sub')
+      subs.set(entry.value, Math.max(subs.get(entry.value) ?? 0, entry.ver ?? 0));
   }
 
   type Row = {
