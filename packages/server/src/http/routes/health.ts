@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Services } from '../../services.js';
 import { OAuthError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { healthResponse } from '../response_schemas.js';
 
 /**
  * `GET /healthz` (the process is up), `/readyz` (it can serve: the store answers and, when scaled
@@ -15,8 +16,8 @@ export const healthRoutes: FastifyPluginAsync<{ services: Services; metrics: Met
   app,
   { services, metrics },
 ) => {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', { schema: { response: healthResponse } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { response: healthResponse } }, async (_request, reply) => {
     try {
       await sql`select 1`.execute(services.db);
     } catch {

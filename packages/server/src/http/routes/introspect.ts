@@ -3,6 +3,7 @@ import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { authenticateClient } from '../client_auth.js';
 import { invalidClient, OAuthError } from '../errors.js';
+import { introspectionResponse } from '../response_schemas.js';
 import { type TokenRequestParameters, tokenRequestSchema } from '../token_request.js';
 
 /**
@@ -16,7 +17,7 @@ export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = a
   }>(
     '/introspect',
     {
-      schema: tokenRequestSchema,
+      schema: { ...tokenRequestSchema, response: introspectionResponse },
     },
     async (request, reply) => {
       // RFC 6749 §5.2: no client authentication at all is `invalid_client` (401), not a bad request.

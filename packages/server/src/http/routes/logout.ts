@@ -4,6 +4,7 @@ import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { bearerToken } from '../client_auth.js';
 import { invalidToken, OAuthError } from '../errors.js';
+import { emptyResponse } from '../response_schemas.js';
 import type { RevocationBudget } from '../revocation_budget.js';
 import { assertSameOrigin, clearRefreshCookie, refreshCookie } from '../session_cookie.js';
 
@@ -41,38 +42,46 @@ export const logoutRoutes: FastifyPluginAsync<{
     });
   }
 
-  app.post('/logout', async (request: FastifyRequest, reply: FastifyReply) => {
-    const { userId, sid, clientId } = await caller(request);
-    await revocationBudget.spend(userId, clientId);
-    await endSession(services, sid, 'logout');
-    await services.audit.record({
-      type: 'session_revoked',
-      userId,
-      clientId,
-      ip: request.ip,
-      detail: { sid, reason: 'logout' },
-    });
-    clearRefreshCookie(reply);
-    return reply.code(204).header('cache-control', 'no-store').send();
-  });
+  app.post(
+    '/logout',
+    { schema: { response: emptyResponse(204) } },
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const { userId, sid, clientId } = await caller(request);
+      await revocationBudget.spend(userId, clientId);
+      await endSession(services, sid, 'logout');
+      await services.audit.record({
+        type: 'session_revoked',
+        userId,
+        clientId,
+        ip: request.ip,
+        detail: { sid, reason: 'logout' },
+      });
+      clearRefreshCookie(reply);
+      return reply.code(204).header('cache-control', 'no-store').send();
+    },
+  );
 
-  app.post('/logout/all', async (request: FastifyRequest, reply: FastifyReply) => {
-    const { userId, clientId } = await caller(request);
-    await revocationBudget.spend(userId, clientId);
-    const { sids } = await endEverySession(
-      services,
-      userId,
-      (trx) => services.users.bumpTokenVersion(userId, trx),
-      'logout_all',
-    );
-    await services.audit.record({
-      type: 'user_logged_out_everywhere',
-      userId,
-      clientId,
-      ip: request.ip,
-      detail: { sessions: sids.length },
-    });
-    clearRefreshCookie(reply);
-    return reply.code(204).header('cache-control', 'no-store').send();
-  });
+  app.post(
+    '/logout/all',
+    { schema: { response: emptyResponse(204) } },
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const { userId, clientId } = await caller(request);
+      await revocationBudget.spend(userId, clientId);
+      const { sids } = await endEverySession(
+        services,
+        userId,
+        (trx) => services.users.bumpTokenVersion(userId, trx),
+        'logout_all',
+      );
+      await services.audit.record({
+        type: 'user_logged_out_everywhere',
+        userId,
+        clientId,
+        ip: request.ip,
+        detail: { sessions: sids.length },
+      });
+      clearRefreshCookie(reply);
+      return reply.code(204).header('cache-control', 'no-store').send();
+    },
+  );
 };

@@ -4,6 +4,7 @@ import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
+import { emptyResponse } from '../response_schemas.js';
 import type { RevocationBudget } from '../revocation_budget.js';
 import { type TokenRequestParameters, tokenRequestSchema } from '../token_request.js';
 
@@ -23,7 +24,7 @@ export const revokeRoutes: FastifyPluginAsync<{
   app.post<{ Body: TokenRequestParameters }>(
     '/revoke',
     {
-      schema: tokenRequestSchema,
+      schema: { ...tokenRequestSchema, response: emptyResponse(200) },
     },
     async (request, reply) => {
       const client = await authenticateClient(services, request, request.body);

@@ -4,6 +4,7 @@ import { OAuthError } from '../errors.js';
 import type { GrantHandler, TokenRequestBody } from '../grants/grant.js';
 import { refreshTokenGrant } from '../grants/refresh_token.js';
 import type { Metrics } from '../metrics.js';
+import { tokenResponse } from '../response_schemas.js';
 import { CLIENT_ID_SCHEMA } from '../token_request.js';
 
 const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
@@ -45,7 +46,7 @@ export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metr
     };
   // A body-less POST (the web client refreshing with its cookie) validates as an empty body.
   const options = {
-    schema: { body: bodySchema },
+    schema: { body: bodySchema, response: tokenResponse },
     preValidation: async (request: { body: unknown }) => {
       request.body ??= {};
     },

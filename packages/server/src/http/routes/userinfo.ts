@@ -3,10 +3,11 @@ import type { Services } from '../../services.js';
 import { AccessTokenRejected } from '../../tokens/access_tokens.js';
 import { bearerToken } from '../client_auth.js';
 import { invalidToken, OAuthError } from '../errors.js';
+import { userinfoResponse } from '../response_schemas.js';
 
 /** `GET /userinfo`: the first protected route of the story, guarded by the server's own verifier. */
 export const userinfoRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  app.get('/userinfo', async (request, reply) => {
+  app.get('/userinfo', { schema: { response: userinfoResponse } }, async (request, reply) => {
     const token = bearerToken(request);
     if (token === undefined) {
       // RFC 6750 §3.1: no credentials at all gets a bare challenge, without an error code.

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { JWKS_STALE_SECONDS, jwksMaxAge } from '../../keys/signing_keys.js';
 import type { Services } from '../../services.js';
+import { jwksResponse, metadataResponse } from '../response_schemas.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
 /**
@@ -9,7 +10,7 @@ import { SUPPORTED_GRANT_TYPES } from './token.js';
  */
 export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const { config } = services;
-  app.get('/.well-known/jwks.json', async (_request, reply) => {
+  app.get('/.well-known/jwks.json', { schema: { response: jwksResponse } }, async (_request, reply) => {
     // A key signs only once published longer than this (see publishedLongEnough), so a cache this
     // old always holds it; an hour (or a quarter interval) keeps load low.
     reply.header(
@@ -41,8 +42,12 @@ export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async
   // RFC 8414 only. `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0) is not served:
   // this server issues no ID tokens and has no authorization endpoint, and a client library that
   // found that document would take it for an OpenID Provider.
-  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=3600');
-    return metadata();
-  });
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    { schema: { response: metadataResponse } },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=3600');
+      return metadata();
+    },
+  );
 };

@@ -1,0 +1,118 @@
+/**
+ * JSON schemas of what the endpoints answer. Fastify serialises each answer through its schema: a
+ * property not declared here is never sent (no field leaks by accident), and serialisation is
+ * faster than JSON.stringify.
+ */
+
+const string = { type: 'string' } as const;
+const integer = { type: 'integer' } as const;
+const strings = { type: 'array', items: string } as const;
+
+/** RFC 6749 §5.2 (and RFC 6750 §3, RFC 7009 §2.2.1): every error answer. */
+export const errorResponse = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: string, error_description: string },
+} as const;
+
+/** Error answers of a route, by status class. */
+export const errorResponses = { '4xx': errorResponse, '5xx': errorResponse } as const;
+
+/** RFC 6749 §5.1. */
+export const tokenResponse = {
+  200: {
+    type: 'object',
+    required: ['access_token', 'token_type', 'expires_in'],
+    properties: {
+      access_token: string,
+      token_type: string,
+      expires_in: integer,
+      scope: string,
+      refresh_token: string,
+    },
+  },
+  ...errorResponses,
+} as const;
+
+/** RFC 7662 §2.2. */
+export const introspectionResponse = {
+  200: {
+    type: 'object',
+    required: ['active'],
+    properties: {
+      active: { type: 'boolean' },
+      token_type: string,
+      scope: string,
+      client_id: string,
+      username: string,
+      sub: string,
+      aud: { anyOf: [string, strings] },
+      iss: string,
+      exp: integer,
+      iat: integer,
+      jti: string,
+      sid: string,
+    },
+  },
+  ...errorResponses,
+} as const;
+
+export const userinfoResponse = {
+  200: {
+    type: 'object',
+    required: ['sub'],
+    properties: {
+      sub: string,
+      preferred_username: string,
+      roles: strings,
+      permissions: strings,
+      sid: string,
+    },
+  },
+  ...errorResponses,
+} as const;
+
+/** RFC 7517 §5: the published keys (public members only; every member is a string). */
+export const jwksResponse = {
+  200: {
+    type: 'object',
+    required: ['keys'],
+    properties: {
+      keys: { type: 'array', items: { type: 'object', additionalProperties: string } },
+    },
+  },
+} as const;
+
+/** RFC 8414 §2, as far as this server implements it (plus two Tessera endpoints). */
+export const metadataResponse = {
+  200: {
+    type: 'object',
+    required: ['issuer', 'jwks_uri', 'token_endpoint', 'response_types_supported'],
+    properties: {
+      issuer: string,
+      jwks_uri: string,
+      token_endpoint: string,
+      revocation_endpoint: string,
+      introspection_endpoint: string,
+      userinfo_endpoint: string,
+      grant_types_supported: strings,
+      response_types_supported: strings,
+      token_endpoint_auth_methods_supported: strings,
+      revocation_endpoint_auth_methods_supported: strings,
+      introspection_endpoint_auth_methods_supported: strings,
+      scopes_supported: strings,
+      access_token_signing_alg_values_supported: strings,
+      login_endpoint: string,
+      revocation_events_endpoint: string,
+    },
+  },
+} as const;
+
+export const healthResponse = {
+  200: { type: 'object', required: ['status'], properties: { status: string } },
+  503: { type: 'object', required: ['status'], properties: { status: string, reason: string } },
+} as const;
+
+/** 200 or 204 with no body (RFC 7009 §2.2, logout). */
+export const emptyResponse = (status: 200 | 204) =>
+  ({ [status]: { type: 'null' }, ...errorResponses }) as const;
