@@ -5,6 +5,7 @@ import type { Services } from '../../services.js';
 import { addressBucket } from '../address.js';
 import { authenticateClient } from '../client_auth.js';
 import { invalidClient, OAuthError } from '../errors.js';
+import { errorResponses } from '../response_schemas.js';
 
 /**
  * A heartbeat goes out this often, and only while the feed is live: a guard that hears nothing for a
@@ -79,7 +80,8 @@ export const revocationEventsRoutes: FastifyPluginAsync<{ services: Services }> 
       throw invalidClient('only confidential clients may follow revocations');
   }
 
-  app.get('/revocations', async (request, reply) => {
+  // The stream itself is text/event-stream, written by hand; only refusals are JSON.
+  app.get('/revocations', { schema: { response: errorResponses } }, async (request, reply) => {
     await authenticate(request);
     const address = addressBucket(request.ip);
     const fromAddress = perAddress.get(address) ?? 0;
