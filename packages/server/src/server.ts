@@ -49,6 +49,7 @@ export async function createServer(
         await services.keys.ensure();
         await services.revocations.prune();
         await services.refreshTokens.sweep();
+        await services.audit.prune(config.auditRetention, config.auditUsernameRetention);
       } catch (err) {
         app.log.error({ err }, 'housekeeping failed');
       }

@@ -2,9 +2,13 @@
  * The user store: usernames compared as RFC 8265's UsernameCaseMapped profile compares them, at
  * creation, at lookup, in the login throttle, and for the rows stored before.
  */
-import type { Kysely } from 'kysely';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrate } from '../src/store/migrations.js';
+import { migrate, migrations } from '../src/store/migrations.js';
 import { UserExists } from '../src/store/users.js';
 import { TEST_STORE } from './databases.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
@@ -109,13 +113,9 @@ describe('usernames stored before they were normalised (migration 0006)', () => 
         })
         .execute();
     }
-    const untyped = db as unknown as Kysely<{ kysely_migration: { name: string } }>;
-    await untyped.deleteFrom('kysely_migration').where('name', '=', MIGRATION).execute();
-    return {
-      ids,
-      migrate: () =>
-        migrate(db as unknown as Kysely<unknown>, TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'),
-    };
+    // The migration itself, run again over them (later migrations need not be undone for that).
+    const migration = migrations(TEST_STORE === 'postgres' ? 'postgres' : 'sqlite')[MIGRATION]!;
+    return { ids, migrate: () => migration.up(db as unknown as Kysely<unknown>) };
   }
 
   it('rewrites them in their RFC 8265 form: those accounts keep logging in, under any case', async () => {
@@ -143,7 +143,7 @@ describe('usernames stored before they were normalised (migration 0006)', () => 
     const server = await start();
     const { ids, migrate } = await storedBefore(server, ['Grace', 'GRACE', 'ＡＬＩＣＥ', 'Heidi']);
     const failure = migrate();
-    await expect(failure).rejects.toThrow(MIGRATION);
+    await expect(failure).rejects.toThrow(/RFC 8265/);
     const message = ((await failure.catch((err: unknown) => err)) as Error).message;
     for (const id of ids.slice(0, 3)) expect(message).toContain(id);
     expect(message).toContain('"grace"');
@@ -164,4 +164,34 @@ describe('usernames stored before they were normalised (migration 0006)', () => 
       .executeTakeFirst();
     expect(grace?.username).toBe('Grace');
   });
+
+  it.runIf(TEST_STORE === 'sqlite')(
+    'stops an upgrade with the clash named, for the operator to see',
+    async () => {
+      // A store as the previous version left it: every migration before this one.
+      const dir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
+      const db = new Kysely<unknown>({
+        dialect: new SqliteDialect({ database: new SQLite(join(dir, 'tessera.db')) }),
+      });
+      cleanup.push(async () => {
+        await db.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      const earlier = Object.fromEntries(
+        Object.entries(migrations('sqlite')).filter(([name]) => name < MIGRATION),
+      );
+      await new Migrator({ db, provider: { getMigrations: async () => earlier } }).migrateToLatest();
+      const user = { password_hash: 'x', created_at: 0, updated_at: 0 };
+      await (db as Kysely<{ users: Record<string, unknown> }>)
+        .insertInto('users')
+        .values([
+          { id: 'usr_1', username: 'Ivan', ...user },
+          { id: 'usr_2', username: 'ivan', ...user },
+        ])
+        .execute();
+      await expect(migrate(db, 'sqlite')).rejects.toThrow(
+        /^database migration 0006_usernames_rfc8265 failed: .*"Ivan" \(usr_1\), "ivan" \(usr_2\) are all the account "ivan"/,
+      );
+    },
+  );
 });

@@ -23,8 +23,27 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * Events whose detail names the username that was typed. A failed login's username may be no
+ * account's at all (often a password typed into the wrong field), so it is kept only for a while.
+ */
+const TYPED_USERNAME_EVENTS = ['login_failed', 'login_throttled'] as const;
+/** Rows rewritten per statement when usernames are erased. */
+const ERASE_BATCH = 500;
+/**
+ * Erasing re-reads this far behind its last cutoff: another instance (whose clock may be a little
+ * behind) can commit a row older than the cutoff after this one has passed it.
+ */
+const ERASE_OVERLAP_MS = 3_600_000;
+
 export interface Audit {
   record(event: AuditEvent): Promise<void>;
+  /**
+   * Housekeeping: deletes rows older than `retention` seconds, and erases the username from the
+   * detail of failed and throttled logins older than `usernameRetention` seconds (the rest of those
+   * rows stays until `retention`). Returns how many rows it deleted and erased.
+   */
+  prune(retention: number, usernameRetention: number): Promise<{ deleted: number; erased: number }>;
   recent(limit?: number): Promise<
     {
       type: string;
@@ -38,6 +57,8 @@ export interface Audit {
 }
 
 export function createAudit(db: Db, clock: () => number = Date.now): Audit {
+  // Rows before this were erased by an earlier run (the first run after start reads them all).
+  let erasedBefore = 0;
   return {
     async record(event) {
       await db
@@ -51,6 +72,40 @@ export function createAudit(db: Db, clock: () => number = Date.now): Audit {
           created_at: clock(),
         })
         .execute();
+    },
+    async prune(retention, usernameRetention) {
+      const now = clock();
+      const { numDeletedRows } = await db
+        .deleteFrom('audit_events')
+        .where('created_at', '<', now - retention * 1000)
+        .executeTakeFirst();
+      const cutoff = now - usernameRetention * 1000;
+      let erased = 0;
+      for (;;) {
+        const rows = await db
+          .selectFrom('audit_events')
+          .select(['id', 'detail'])
+          .where('type', 'in', TYPED_USERNAME_EVENTS)
+          .where('created_at', '>=', erasedBefore)
+          .where('created_at', '<', cutoff)
+          .where('detail', 'like', '%"username"%')
+          .orderBy('id')
+          .limit(ERASE_BATCH)
+          .execute();
+        // Rows with the same detail once erased (nearly all: `{}`) are rewritten by one statement.
+        const byDetail = new Map<string, number[]>();
+        for (const row of rows) {
+          const { username: _erased, ...rest } = JSON.parse(row.detail) as Record<string, unknown>;
+          const detail = JSON.stringify(rest);
+          byDetail.set(detail, [...(byDetail.get(detail) ?? []), row.id]);
+        }
+        for (const [detail, ids] of byDetail)
+          await db.updateTable('audit_events').set({ detail }).where('id', 'in', ids).execute();
+        erased += rows.length;
+        if (rows.length < ERASE_BATCH) break;
+      }
+      erasedBefore = Math.max(erasedBefore, cutoff - ERASE_OVERLAP_MS);
+      return { deleted: Number(numDeletedRows), erased };
     },
     async recent(limit = 100) {
       const rows = await db
