@@ -14,8 +14,8 @@ import {
   type LoginThrottle,
 } from '../src/http/login_throttle.js';
 import { openRedis } from '../src/shared/redis.js';
-import { ADMIN_PASSWORD, removeDataDir, startServer, type TestServer } from './helpers.js';
-import { addClients } from './http.js';
+import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { addClients, expectError, expectSecurityHeaders } from './http.js';
 import { deleteKeys, REDIS_URL, redisUnreachable, uniquePrefix } from './redis.js';
 
 const redisMissing = await redisUnreachable();
@@ -40,6 +40,10 @@ async function start(overrides: Partial<Config> = {}): Promise<TestServer> {
   await addClients(server);
   return server;
 }
+
+/** A password login over the socket, as a client sends it. */
+const attempt = (server: TestServer, username: string, password: string) =>
+  post(`${server.url}/login`, { username, password, client_id: 'app' });
 
 /** A password login through the whole app, from the socket peer `from`, optionally forwarded. */
 async function login(
@@ -73,6 +77,99 @@ async function exhaustAddress(server: TestServer, from: string, forwardedFor?: (
     expect(res.status).toBe(400);
   }
 }
+
+describe('progressive back-off through POST /login', () => {
+  it('after 5 failures for an account at an address the next attempt there is 429 slow_down with Retry-After', async () => {
+    const server = await start();
+    for (let i = 0; i < 5; i++)
+      await expectError(await attempt(server, 'alice', WRONG), 400, 'invalid_grant');
+    // Locked: even the right password is refused, so guessing during the wait proves nothing.
+    const locked = await attempt(server, 'alice', ADMIN_PASSWORD);
+    expect(locked.headers.get('retry-after')).toBe('1');
+    expectSecurityHeaders(locked);
+    await expectError(locked, 429, 'slow_down');
+    // The lock is the account's, whatever the case of its name; other accounts are not affected (this
+    // address has used 5 of its 20 failures).
+    await expectError(await attempt(server, 'ALICE', ADMIN_PASSWORD), 429, 'slow_down');
+    await server.services.users.create('bob', 'bob password 12345');
+    expect((await attempt(server, 'bob', 'bob password 12345')).status).toBe(200);
+
+    // Once the wait is over the right password works.
+    server.advance(1_001);
+    expect((await attempt(server, 'alice', ADMIN_PASSWORD)).status).toBe(200);
+  });
+
+  it('each further failure doubles the wait', async () => {
+    const server = await start();
+    for (let i = 0; i < 5; i++) await attempt(server, 'alice', WRONG);
+    expect((await attempt(server, 'alice', WRONG)).headers.get('retry-after')).toBe('1');
+    server.advance(1_001);
+    await expectError(await attempt(server, 'alice', WRONG), 400, 'invalid_grant');
+    expect((await attempt(server, 'alice', WRONG)).headers.get('retry-after')).toBe('2');
+    server.advance(2_001);
+    await expectError(await attempt(server, 'alice', WRONG), 400, 'invalid_grant');
+    const locked = await attempt(server, 'alice', ADMIN_PASSWORD);
+    expect(locked.headers.get('retry-after')).toBe('4');
+    await expectError(locked, 429, 'slow_down');
+    server.advance(4_001);
+    expect((await attempt(server, 'alice', ADMIN_PASSWORD)).status).toBe(200);
+  });
+
+  it('throttles unknown accounts exactly like real ones (no enumeration by lockout)', async () => {
+    const server = await start();
+    for (let i = 0; i < 5; i++)
+      await expectError(await attempt(server, 'mallory', WRONG), 400, 'invalid_grant');
+    const locked = await attempt(server, 'mallory', WRONG);
+    expect(locked.headers.get('retry-after')).toBe('1');
+    await expectError(locked, 429, 'slow_down');
+  });
+
+  it('a successful login resets the account counter', async () => {
+    const server = await start();
+    for (let i = 0; i < 4; i++)
+      await expectError(await attempt(server, 'alice', WRONG), 400, 'invalid_grant');
+    expect((await attempt(server, 'alice', ADMIN_PASSWORD)).status).toBe(200);
+    // Without the reset, the next failures would be the 5th and 6th, and the 6th attempt would wait.
+    for (let i = 0; i < 4; i++)
+      await expectError(await attempt(server, 'alice', WRONG), 400, 'invalid_grant');
+    expect((await attempt(server, 'alice', ADMIN_PASSWORD)).status).toBe(200);
+  });
+
+  it('20 failures from one address across different usernames throttle that address', async () => {
+    const server = await start();
+    for (let i = 0; i < 20; i++)
+      await expectError(await attempt(server, `user${i}`, WRONG), 400, 'invalid_grant');
+    // A fresh username, even alice with her real password, now waits.
+    const locked = await attempt(server, 'alice', ADMIN_PASSWORD);
+    expect(locked.headers.get('retry-after')).toBe('1');
+    await expectError(locked, 429, 'slow_down');
+    await expectError(await attempt(server, 'someone-new', WRONG), 429, 'slow_down');
+    server.advance(1_001);
+    expect((await attempt(server, 'alice', ADMIN_PASSWORD)).status).toBe(200);
+  });
+
+  it('a throttled attempt does not check the password; the lock is audited once, not each refusal', async () => {
+    const server = await start();
+    for (let i = 0; i < 5; i++) await attempt(server, 'alice', WRONG);
+    const afterLock = await server.services.audit.recent();
+    for (let i = 0; i < 10; i++) expect((await attempt(server, 'alice', ADMIN_PASSWORD)).status).toBe(429);
+    const events = await server.services.audit.recent();
+    expect(events).toEqual(afterLock);
+    const throttled = events.filter((e) => e.type === 'login_throttled');
+    expect(throttled).toHaveLength(1);
+    expect(throttled[0]).toMatchObject({ clientId: 'app', detail: { username: 'alice' } });
+    expect(events.filter((e) => e.type === 'login_failed')).toHaveLength(5);
+    expect(events.filter((e) => e.type === 'login_succeeded')).toHaveLength(0);
+  });
+
+  it('counts parallel guesses before checking any password, so a burst cannot slip past the limit', async () => {
+    const server = await start();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => attempt(server, 'alice', WRONG)));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+  });
+});
 
 describe('the client address behind load balancers (trustProxy)', () => {
   const PROXY = '10.0.0.1';
