@@ -1,3 +1,9 @@
+/**
+ * Longest `Retry-After` honoured. A server at its stream cap may ask for a long wait, but a guard
+ * that is not connected is stale, and a wrong header must not park it for good.
+ */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
 /** First reconnection delay when the server named none (`retry:`). */
 export const INITIAL_DELAY_MS = 250;
 /** Longest wait between two attempts. */
@@ -49,4 +55,23 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** RFC 9110 §5.6.7: IMF-fixdate, the form of HTTP-date every sender must generate. */
+const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * RFC 9110 §10.2.3: `Retry-After` is delay-seconds or an HTTP-date (read in its IMF-fixdate form;
+ * the obsolete forms count as unreadable). The wait it asks for in milliseconds, at most
+ * {@link MAX_RETRY_AFTER_MS}; `undefined` when absent or unreadable, and the back-off decides.
+ */
+export function retryAfterMs(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  let ms: number;
+  if (/^\d{1,10}$/.test(text)) ms = Number(text) * 1000;
+  else if (IMF_FIXDATE.test(text)) ms = Date.parse(text) - now;
+  else return undefined;
+  if (Number.isNaN(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }

@@ -1,6 +1,7 @@
 // The public surface of @tessera/guard. This file only re-exports; nothing imports from it.
 
 export type { AuthenticatableRequest, HeaderRecord, HeadersLike } from './bearer.js';
+export type { ClientOption } from './client_credentials.js';
 export {
   GuardError,
   type GuardErrorBody,
@@ -8,7 +9,7 @@ export {
 } from './errors.js';
 export { createGuard, type Guard } from './guard.js';
 export type { GuardHealth } from './health.js';
-export type { GuardLogger } from './logger.js';
+export type { GuardLogger, LogLevel } from './logger.js';
 export type { GuardOptions, RevocationsOption } from './options.js';
 export type { AccessTokenClaims, Principal } from './principal.js';
 export type { Requirements } from './requirements.js';

@@ -1,4 +1,5 @@
 import { parseTimeSpan } from '@tessera/jose';
+import { type ClientCredentials, type ClientOption, checkClientOption } from './client_credentials.js';
 import {
   consoleLogger,
   type GuardLog,
@@ -36,6 +37,13 @@ export interface GuardOptions {
   jwksUri?: string;
   /** Where revocations come from (default `'stream'`). */
   revocations?: RevocationsOption;
+  /**
+   * The guard's own client at the issuer (a confidential client registered for this API). The
+   * revocation stream requires it: it is sent as HTTP Basic (RFC 6749 §2.3.1) on every connection.
+   * Only with the `'stream'` / `{ url }` revocation modes; over https, or plain http only where
+   * `allowInsecureHttp` allows it.
+   */
+  client?: ClientOption;
   /** What to do with a valid token while the revocation set is stale (default `'fail-closed'`: 503). */
   onStale?: 'fail-closed' | 'fail-open';
   /** Seconds without proof of liveness before the revocation set counts as stale (default 30). */
@@ -106,6 +114,8 @@ export interface ResolvedOptions {
   algorithms: readonly string[] | undefined;
   jwksUri: string | undefined;
   revocations: ResolvedRevocations;
+  /** The Basic credentials for the revocation stream; they print as the client id alone. */
+  client: ClientCredentials | undefined;
   failOpen: boolean;
   staleAfterMs: number;
   clockTolerance: number;
@@ -166,6 +176,17 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     throw new TypeError('options.clockTolerance must be a non-negative number of seconds');
   const readyTimeout = positiveSeconds(options.readyTimeout, 10, 'readyTimeout');
   const maxTokenAge = options.maxTokenAge === undefined ? undefined : positiveSpan(options.maxTokenAge);
+  const revocations = resolveRevocations(options.revocations, allowInsecureHttp);
+  let client: ClientCredentials | undefined;
+  if (options.client !== undefined) {
+    client = checkClientOption(options.client);
+    // Only the event stream authenticates the guard: a secret that would never be sent is a
+    // misunderstanding (Redis is authenticated by its URL or client), better said now.
+    if (revocations.mode !== 'stream')
+      throw new TypeError(
+        `options.client is sent to the issuer's revocation stream only; with revocations ${revocations.mode === 'off' ? "'off'" : '{ redis }'} it would never be used`,
+      );
+  }
 
   const onStale = options.onStale ?? 'fail-closed';
   if (onStale !== 'fail-closed' && onStale !== 'fail-open')
@@ -202,7 +223,8 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     audience: typeof audience === 'string' ? audience : Object.freeze([...audiences]),
     algorithms,
     jwksUri,
-    revocations: resolveRevocations(options.revocations, allowInsecureHttp),
+    revocations,
+    client,
     failOpen: onStale === 'fail-open',
     staleAfterMs: staleAfter * 1000,
     clockTolerance,

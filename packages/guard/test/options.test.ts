@@ -66,4 +66,41 @@ describe('createGuard options', () => {
     expect(age(0)).toThrow(new TypeError('options.maxTokenAge must be at least one second'));
     for (const value of [900, '15m', '1 hour', '1.5h']) await accepted({ maxTokenAge: value });
   });
+
+  it('refuses a client without a printable id and secret, never repeating the secret', () => {
+    const stream = { ...base, revocations: 'stream' as const };
+    const client = (value: unknown) => () =>
+      createGuard({ ...stream, client: value as GuardOptions['client'] });
+    expect(client('orders-api:secret')).toThrow(/options\.client must be \{ id, secret \}/);
+    expect(client({ secret: 's3cret' })).toThrow(
+      new TypeError('options.client.id must be a non-empty string'),
+    );
+    expect(client({ id: 'orders-api', secret: '' })).toThrow(
+      new TypeError('options.client.secret must be a non-empty string'),
+    );
+    expect(client({ id: 'orders-api', secret: 42 })).toThrow(/options\.client\.secret/);
+    // A secret read from a file with its newline: RFC 6749 Appendix A allows no control characters.
+    const err = (() => {
+      try {
+        client({ id: 'orders-api', secret: 's3cret-from-a-file\n' })();
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err?.message).toMatch(/options\.client\.secret must be printable ASCII \(RFC 6749 Appendix A/);
+    expect(err?.message).not.toContain('s3cret');
+  });
+
+  it('refuses a client that would never be sent: revocations off or from Redis', () => {
+    const client = { id: 'orders-api', secret: 's3cret' };
+    expect(() => createGuard({ ...base, client })).toThrow(
+      new TypeError(
+        "options.client is sent to the issuer's revocation stream only; with revocations 'off' it would never be used",
+      ),
+    );
+    expect(() => createGuard({ ...base, revocations: { redis: 'redis://127.0.0.1:6379' }, client })).toThrow(
+      /with revocations \{ redis \} it would never be used/,
+    );
+  });
 });

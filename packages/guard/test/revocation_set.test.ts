@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { createBackoff, MAX_DELAY_MS } from '../src/backoff.js';
 import { entryFromFields, entryFromJson } from '../src/revocation/entry.js';
 import { createLiveness } from '../src/revocation/liveness.js';
 import { createRevocationSet } from '../src/revocation/set.js';
@@ -117,29 +116,5 @@ describe('liveness', () => {
     liveness.markLive();
     expect(liveness.livePeriods).toBe(period + 1);
     expect(liveness.lastLiveAt).toBe(now);
-  });
-});
-
-describe('back-off', () => {
-  it('doubles from 250 ms with equal jitter, caps at 30 s, and resets', () => {
-    const low = createBackoff(() => 0);
-    expect([low.next(), low.next(), low.next()]).toEqual([125, 250, 500]);
-    const high = createBackoff(() => 0.999999);
-    for (let i = 0; i < 20; i++) expect(high.next()).toBeLessThanOrEqual(MAX_DELAY_MS);
-    expect(high.next()).toBeGreaterThan(MAX_DELAY_MS - 1);
-    high.reset();
-    expect(high.next()).toBeLessThan(251);
-  });
-
-  it("starts from the server's retry, within bounds", () => {
-    const backoff = createBackoff(() => 0);
-    backoff.setBase(1000);
-    expect(backoff.next()).toBe(500);
-    backoff.setBase(1);
-    backoff.reset();
-    expect(backoff.next()).toBe(50);
-    backoff.setBase(10 ** 9);
-    backoff.reset();
-    expect(backoff.next()).toBe(MAX_DELAY_MS / 2);
   });
 });

@@ -93,7 +93,7 @@ export function createRevocationFollowing(config: ResolvedOptions, errors: Guard
           throw new Error(
             'the revocation_events_endpoint must use https (or allowInsecureHttp on a trusted network)',
           );
-        feed = createStreamFeed({ ...context, url, fetch });
+        feed = createStreamFeed({ ...context, url, fetch, client: config.client });
       }
       return feed.loaded;
     },

@@ -1,4 +1,5 @@
-import { createBackoff, sleep } from '../backoff.js';
+import { createBackoff, retryAfterMs, sleep } from '../backoff.js';
+import type { ClientCredentials } from '../client_credentials.js';
 import { describeFailure } from '../logger.js';
 import { entryFromJson } from './entry.js';
 import { createMalformedReporter, FeedClosed, type FeedContext, type RevocationFeed } from './feed.js';
@@ -10,6 +11,29 @@ export type GuardFetch = (url: string, init: RequestInit) => Promise<Response>;
 export interface StreamFeedOptions extends FeedContext {
   url: string;
   fetch: GuardFetch;
+  /** The guard's client: its Basic credentials go with every connection. */
+  client: ClientCredentials | undefined;
+}
+
+/**
+ * The issuer answered the stream request with something other than a stream. 401 and 403 say the
+ * guard's client is not accepted; 429 (RFC 6585 §4) and 503 may say when to come back.
+ */
+class StreamRefused extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    /** The answer's Retry-After (RFC 9110 §10.2.3), when it had a readable one. */
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+    this.name = 'StreamRefused';
+  }
+
+  /** A configuration error, not an outage: the issuer does not accept the guard's client. */
+  get clientRefused(): boolean {
+    return this.status === 401 || this.status === 403;
+  }
 }
 
 /**
@@ -34,7 +58,7 @@ const MIN_IDLE_TIMEOUT_MS = 10_000;
  * missed.
  */
 export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
-  const { url, set, liveness, clock, logger, staleAfterMs } = options;
+  const { url, set, liveness, clock, logger, staleAfterMs, client } = options;
   const fetchFn = options.fetch;
   const source = new URL(url).origin;
   const idleTimeout = Math.max(MIN_IDLE_TIMEOUT_MS, staleAfterMs);
@@ -50,28 +74,79 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
     rejectLoaded = reject;
   });
   loaded.catch(() => {});
-  /** Whether the current outage was logged already (one warning per outage). */
-  let outageLogged = false;
+  /**
+   * The kind of trouble last logged in the current outage: one line per kind, so a long outage logs
+   * once, and a change (the network back, but the issuer now refusing the client) logs again.
+   */
+  let loggedProblem: string | undefined;
 
   async function run(): Promise<void> {
     while (!closing.signal.aborted) {
+      let delay: number;
       try {
         await connectOnce();
-        if (!closing.signal.aborted) reportOutage('the revocation stream ended');
+        if (closing.signal.aborted) break;
+        delay = reportOutage('the revocation stream ended');
       } catch (err) {
         if (closing.signal.aborted) break;
-        reportOutage('the revocation stream failed', err);
+        delay = reportOutage('the revocation stream failed', err);
       }
-      if (closing.signal.aborted) break;
-      await sleep(backoff.next(), closing.signal);
+      await sleep(delay, closing.signal);
     }
   }
 
-  function reportOutage(message: string, err?: unknown): void {
+  /** Records and logs why the stream is down; returns how long to wait before reconnecting. */
+  function reportOutage(message: string, err?: unknown): number {
+    let delay = backoff.next();
+    if (err instanceof StreamRefused && err.retryAfterMs !== undefined) {
+      // RFC 9110 §10.2.3: not before the server said; up to 10% later, so that a fleet of guards
+      // turned away together does not come back together.
+      delay = Math.max(delay, err.retryAfterMs * (1 + Math.random() / 10));
+    }
+    if (err instanceof StreamRefused && err.status !== 503) {
+      lastError = err.message;
+      if (err.status === 429) lastError += `; retrying in ${Math.ceil(delay / 1000)} s`;
+      const fields = { source, status: err.status, client: client?.id };
+      // A refused client is a configuration error: nothing works until someone fixes it. A stream
+      // cap is the issuer's load, the guard's outage like any other.
+      if (err.clientRefused)
+        log(`HTTP ${err.status}`, () => logger.error(fields, `${err.message}; retrying`));
+      else log(`HTTP ${err.status}`, () => logger.warn(fields, lastError!));
+      return delay;
+    }
     lastError = err === undefined ? message : `${message} (${describeFailure(err)})`;
-    if (outageLogged) return;
-    outageLogged = true;
-    logger.warn({ source, error: describeFailure(err) }, `${message}; reconnecting`);
+    log('unreachable', () =>
+      logger.warn({ source, error: describeFailure(err) }, `${message}; reconnecting`),
+    );
+    return delay;
+  }
+
+  /** Logs a kind of trouble once until it changes or the stream is live again. */
+  function log(problem: string, write: () => void): void {
+    if (loggedProblem === problem) return;
+    loggedProblem = problem;
+    write();
+  }
+
+  /** Why the issuer would not open the stream, from its answer. */
+  function refusalOf(response: Response, type: string): StreamRefused {
+    const { status } = response;
+    const retryAfter = retryAfterMs(response.headers.get('retry-after'));
+    let message = `the revocation stream answered HTTP ${status} (${type || 'no type'})`;
+    // RFC 9110 §15.5.2, RFC 6749 §2.3.1: missing or wrong client credentials. Retrying cannot help
+    // until the configuration changes on one side, but that may be the issuer's (the client gets
+    // registered, its secret rotated), so the guard keeps trying, with back-off.
+    if (status === 401)
+      message =
+        client === undefined
+          ? "the issuer's revocation stream requires client authentication (HTTP 401): set options.client to the guard's client at the issuer"
+          : `the issuer refused the client credentials of ${JSON.stringify(client.id)} on the revocation stream (HTTP 401): check options.client`;
+    // RFC 9110 §15.5.4: the client is known but may not read revocations.
+    else if (status === 403)
+      message = `the issuer does not allow ${client === undefined ? 'the guard' : `the client ${JSON.stringify(client.id)}`} to read its revocation stream (HTTP 403)`;
+    // RFC 6585 §4: the issuer's stream caps are reached; transient, like an outage.
+    else if (status === 429) message = "the issuer's revocation stream is at its connection limit (HTTP 429)";
+    return new StreamRefused(message, status, retryAfter);
   }
 
   async function connectOnce(): Promise<void> {
@@ -87,6 +162,10 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
         'cache-control': 'no-store',
       };
       if (lastEventId !== undefined && SENDABLE_ID.test(lastEventId)) headers['last-event-id'] = lastEventId;
+      // On every connection, reconnections included. The URL passed the same https rule as the
+      // issuer's (plain http only to the loopback or with allowInsecureHttp), and redirects are not
+      // followed, so the credentials go nowhere else.
+      if (client !== undefined) headers.authorization = client.authorization;
       const response = await fetchFn(url, {
         method: 'GET',
         headers,
@@ -96,7 +175,7 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
       const type = response.headers.get('content-type') ?? '';
       if (response.status !== 200 || !/^text\/event-stream\s*(?:;|$)/i.test(type)) {
         response.body?.cancel().catch(() => {});
-        throw new Error(`the revocation stream answered HTTP ${response.status} (${type || 'no type'})`);
+        throw refusalOf(response, type);
       }
       if (response.body === null) throw new Error('the revocation stream has no body');
       idle.refresh();
@@ -130,8 +209,8 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
           // A healthy connection: the next drop starts the back-off from the base again.
           backoff.reset();
           lastError = undefined;
-          if (outageLogged) {
-            outageLogged = false;
+          if (loggedProblem !== undefined) {
+            loggedProblem = undefined;
             logger.info({ source }, 'the revocation stream is live again');
           }
           resolveLoaded();

@@ -47,7 +47,17 @@ export interface RevocationData {
 /** One request to the revocation stream, as the issuer saw it. */
 export interface StreamConnection {
   lastEventId: string | undefined;
+  /** The Authorization header as sent. */
+  authorization: string | undefined;
+  /** What the issuer answered: 200 (a stream), or the status it refused with. */
+  status: number;
   at: number;
+}
+
+/** A confidential client, as the issuer registered it. */
+export interface RegisteredClient {
+  id: string;
+  secret: string;
 }
 
 /**
@@ -80,6 +90,15 @@ export interface TestIssuer {
   holdSnapshot: boolean;
   /** New streams are answered with 503. */
   refuseStreams: boolean;
+  /**
+   * When set, the stream requires this client's credentials, as Tessera's server does: HTTP Basic
+   * with each part form-urlencoded (RFC 6749 §2.3.1); 401 with a Basic challenge otherwise.
+   */
+  streamClient: RegisteredClient | undefined;
+  /** Authenticated clients are answered 403 (known, but not allowed to read revocations). */
+  forbidStreams: boolean;
+  /** New streams are answered 429 (the stream caps are reached), with this Retry-After when not `null`. */
+  limitStreams: { retryAfter: string | null } | undefined;
   /** The `retry:` sent at the start of each stream (ms). */
   retry: number;
   /** Answer the JWKS with this status (default 200). */
@@ -157,9 +176,11 @@ export async function startIssuer(
     if (path === '/revocations') {
       const header = req.headers['last-event-id'];
       const lastEventId = typeof header === 'string' ? header : undefined;
-      connections.push({ lastEventId, at: Date.now() });
-      if (issuer.refuseStreams) {
-        res.writeHead(503);
+      const { authorization } = req.headers;
+      const refusal = streamRefusal(authorization);
+      connections.push({ lastEventId, authorization, status: refusal?.status ?? 200, at: Date.now() });
+      if (refusal !== undefined) {
+        res.writeHead(refusal.status, refusal.headers);
         res.end();
         return;
       }
@@ -188,6 +209,25 @@ export async function startIssuer(
     permissions: ['orders.read'],
   });
 
+  /** Why a stream request is refused, in the order the server checks: client, caps, availability. */
+  function streamRefusal(
+    authorization: string | undefined,
+  ): { status: number; headers: Record<string, string> } | undefined {
+    if (issuer.streamClient !== undefined) {
+      const presented = basicCredentials(authorization);
+      const { id, secret } = issuer.streamClient;
+      if (presented?.id !== id || presented.secret !== secret)
+        return { status: 401, headers: { 'www-authenticate': 'Basic realm="tessera"' } };
+      if (issuer.forbidStreams) return { status: 403, headers: {} };
+    }
+    if (issuer.limitStreams !== undefined) {
+      const { retryAfter } = issuer.limitStreams;
+      return { status: 429, headers: retryAfter === null ? {} : { 'retry-after': retryAfter } };
+    }
+    if (issuer.refuseStreams) return { status: 503, headers: {} };
+    return undefined;
+  }
+
   const broadcast = (text: string) => {
     for (const res of open) res.write(text);
   };
@@ -201,6 +241,9 @@ export async function startIssuer(
     defaultClaims,
     holdSnapshot: false,
     refuseStreams: false,
+    streamClient: undefined,
+    forbidStreams: false,
+    limitStreams: undefined,
     retry: 100,
     jwksStatus: 200,
     extraKeys: [],
@@ -266,6 +309,24 @@ export async function startIssuer(
     },
   };
   return issuer;
+}
+
+/**
+ * The client credentials of an `Authorization: Basic` header, decoded as RFC 6749 §2.3.1 says: base64,
+ * split at the first ":", then each part application/x-www-form-urlencoded-decoded (`+` is a space).
+ */
+export function basicCredentials(header: string | undefined): RegisteredClient | undefined {
+  const match = /^Basic ([A-Za-z0-9+/]+=*)$/.exec(header ?? '');
+  if (!match) return undefined;
+  const pair = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  if (colon === -1) return undefined;
+  const decode = (part: string) => decodeURIComponent(part.replaceAll('+', ' '));
+  try {
+    return { id: decode(pair.slice(0, colon)), secret: decode(pair.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Polls until `condition` holds (every 5 ms, for at most `timeoutMs`). */
