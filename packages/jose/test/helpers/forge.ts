@@ -90,3 +90,11 @@ export function thrown(fn: () => unknown): unknown {
   }
   throw new Error('expected the call to throw');
 }
+
+/**
+ * A JSON serialization with raw members added at the front, as an attacker edits the text: members
+ * such as `"__proto__"` survive, which building the object in JavaScript would turn into a prototype.
+ */
+export function withRawMembers<T>(value: object, members: string): T {
+  return JSON.parse(JSON.stringify(value).replace(/^\{/, `{${members},`)) as T;
+}

@@ -12,7 +12,8 @@ import {
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { deflateRawSync } from 'node:zlib';
+import { describe, expect, it, vi } from 'vitest';
 import {
   type CompactDecryptOptions,
   compactDecrypt,
@@ -47,7 +48,7 @@ import {
   signJwt,
   verifyJwt,
 } from '../../src/index.js';
-import { b64u, thrown, withTrailingBits } from '../helpers/forge.js';
+import { b64u, thrown, withRawMembers, withTrailingBits } from '../helpers/forge.js';
 
 // ---------------------------------------------------------------------------------------------
 // Keys and helpers
@@ -1589,6 +1590,81 @@ describe('RFC 7516 §5.2 step 4: duplicate member names in the protected header'
   });
 });
 
+// JSON.parse keeps "__proto__" as an own member; read through a copy, its members would be
+// inherited by the header: a "zip" nobody protected would be applied.
+describe('a "__proto__" JWE header member is refused', () => {
+  const options = {
+    keyManagementAlgorithms: ['A256KW'],
+    contentEncryptionAlgorithms: ['A256GCM'],
+    allowCompression: true,
+  };
+  // DEFLATE content whose "zip" the attacker wants applied without it being integrity protected.
+  const compressed = deflateRawSync(Buffer.from('{"inflated":true}'));
+  const flattened = () =>
+    flattenedEncrypt(compressed, kw, {
+      protectedHeader: { enc: 'A256GCM' },
+      unprotectedHeader: { alg: 'A256KW' },
+    });
+
+  it('refuses "zip" smuggled through the shared unprotected header\'s __proto__ (ERR_JWE_INVALID)', async () => {
+    const jwe = withRawMembers<FlattenedJwe>(flattened(), '"unprotected":{"__proto__":{"zip":"DEF"}}');
+    expect(Object.hasOwn(jwe.unprotected!, '__proto__')).toBe(true);
+    await expect(flattenedDecrypt(jwe, kw, options)).rejects.toMatchObject({ code: 'ERR_JWE_INVALID' });
+  });
+
+  it('refuses "zip" smuggled through a per-recipient header\'s __proto__ (ERR_JWE_INVALID)', async () => {
+    const { header, ...rest } = flattened();
+    const jwe = withRawMembers<FlattenedJwe>(rest, `"header":{"alg":"A256KW","__proto__":{"zip":"DEF"}}`);
+    expect(header).toEqual({ alg: 'A256KW' });
+    await expect(flattenedDecrypt(jwe, kw, options)).rejects.toMatchObject({ code: 'ERR_JWE_INVALID' });
+  });
+
+  it('refuses a __proto__ member in any recipient of a General JWE (ERR_JWE_INVALID)', async () => {
+    const jwe = generalEncrypt(compressed, [{ key: kw, unprotectedHeader: { alg: 'A256KW' } }], {
+      protectedHeader: { enc: 'A256GCM' },
+    });
+    const [recipient] = jwe.recipients;
+    const forged = withRawMembers<GeneralJwe>(
+      { ...jwe, recipients: undefined },
+      `"recipients":[${JSON.stringify(recipient)},{"header":{"alg":"A256KW","__proto__":{"zip":"DEF"}},"encrypted_key":"${recipient!.encrypted_key}"}]`,
+    );
+    await expect(generalDecrypt(forged, kw, options)).rejects.toMatchObject({ code: 'ERR_JWE_INVALID' });
+  });
+
+  viaEveryCompactEntryPoint((decrypt) => {
+    it('refuses a __proto__ member in the protected header (ERR_JWE_INVALID)', async () => {
+      const cek = dirKeys.A256GCM!;
+      const header = b64u('{"alg":"dir","enc":"A256GCM","__proto__":{"zip":"DEF"}}');
+      const jwe = `${header}..${b64u(randomBytes(12))}.${b64u('x')}.${b64u(randomBytes(16))}`;
+      await expect(decrypt(jwe, cek, only('dir', 'A256GCM'))).rejects.toMatchObject({
+        code: 'ERR_JWE_INVALID',
+      });
+    });
+  });
+
+  it('refuses to encrypt with one, so it never emits one (ERR_JWE_INVALID)', () => {
+    expect(
+      thrown(() =>
+        flattenedEncrypt('x', kw, {
+          protectedHeader: { enc: 'A256GCM' },
+          unprotectedHeader: JSON.parse('{"alg":"A256KW","__proto__":{}}'),
+        }),
+      ),
+    ).toMatchObject({ code: 'ERR_JWE_INVALID' });
+  });
+
+  it('(control) applies "zip" from the protected header, and refuses it from a plain unprotected one', async () => {
+    const ok = flattenedEncrypt(compressed, kw, {
+      protectedHeader: { enc: 'A256GCM', zip: 'DEF' },
+      unprotectedHeader: { alg: 'A256KW' },
+    });
+    const { plaintext } = await flattenedDecrypt(ok, kw, options);
+    expect(Buffer.from(plaintext).toString()).toBe(Buffer.from(compressed).toString()); // compressed twice
+    const plain = { ...flattened(), unprotected: { zip: 'DEF' } };
+    await expect(flattenedDecrypt(plain, kw, options)).rejects.toMatchObject({ code: 'ERR_JWE_INVALID' });
+  });
+});
+
 describe('RFC 7515 §2, RFC 7516 §2: every JWE member is strict base64url', () => {
   const options = only('A256KW', 'A256GCM');
 
@@ -1811,5 +1887,35 @@ describe('RFC 8725 §3.11 (resource limits): oversize compact JWEs', () => {
     await expect(compactDecrypt(jwe, p256Private, only('ECDH-ES', 'A256GCM'))).rejects.toMatchObject({
       code: 'ERR_JWE_INVALID',
     });
+  });
+});
+
+describe('RFC 8725 §3.11 (resource limits): General JWE recipients are bounded', () => {
+  const options = only('RSA-OAEP-256', 'A256GCM');
+  const recipients = async (count: number) => {
+    const { publicKey, privateKey } = await generateKeyPair('RSA-OAEP-256');
+    const jwe = generalEncrypt('x', [{ key: publicKey, unprotectedHeader: { alg: 'RSA-OAEP-256' } }], {
+      protectedHeader: { enc: 'A256GCM' },
+    });
+    const many: GeneralJwe = { ...jwe, recipients: Array.from({ length: count }, () => jwe.recipients[0]!) };
+    return { jwe: many, privateKey };
+  };
+
+  it('refuses 500 RSA-OAEP recipients before resolving any key or doing any RSA work (ERR_JWE_INVALID)', async () => {
+    const { jwe, privateKey } = await recipients(500);
+    const resolver = vi.fn(() => privateKey);
+    await expect(generalDecrypt(jwe, resolver, options)).rejects.toMatchObject({ code: 'ERR_JWE_INVALID' });
+    expect(resolver).not.toHaveBeenCalled();
+  });
+
+  it('accepts 16 recipients (the default bound); maxRecipients lowers it and must be a positive integer', async () => {
+    const { jwe, privateKey } = await recipients(16);
+    await expect(generalDecrypt(jwe, privateKey, options)).resolves.toBeDefined();
+    await expect(generalDecrypt(jwe, privateKey, { ...options, maxRecipients: 15 })).rejects.toMatchObject({
+      code: 'ERR_JWE_INVALID',
+    });
+    await expect(generalDecrypt(jwe, privateKey, { ...options, maxRecipients: 0 })).rejects.toThrow(
+      TypeError,
+    );
   });
 });

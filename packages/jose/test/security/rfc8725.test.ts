@@ -6,16 +6,24 @@ import { createSecretKey, generateKeyPairSync, randomBytes, X509Certificate } fr
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  compactVerify,
   createLocalJwks,
+  createSigner,
   createVerifier,
+  decodeProtectedHeader,
   exportJwk,
+  flattenedSign,
   flattenedVerify,
+  type GeneralJws,
+  generalSign,
+  generalVerify,
   generateKeyPair,
   generateSecret,
   importJwk,
   importKeyObject,
   importPem,
   importSecret,
+  type Key,
   type KeyInput,
   type KeySet,
   signJwt,
@@ -32,6 +40,7 @@ import {
   now,
   segments,
   thrown,
+  withRawMembers,
   withTrailingBits,
 } from '../helpers/forge.js';
 
@@ -456,6 +465,49 @@ describe('RFC 7515 §5.2: duplicate member names in the protected header', () =>
   });
 });
 
+// JSON.parse keeps "__proto__" as an own member; read through a copy, its members would be
+// inherited by the header and pass as parameters nobody signed or checked.
+describe('a "__proto__" JWS header member is refused', () => {
+  const HS256 = { algorithms: ['HS256'] };
+
+  it('refuses it in an unprotected header, Flattened and General (ERR_JWS_INVALID)', async () => {
+    const jws = flattenedSign('hello', secret, { protectedHeader: { alg: 'HS256' } });
+    const forged = withRawMembers<typeof jws>(jws, '"header":{"__proto__":{"kid":"other"}}');
+    await expect(flattenedVerify(forged, secret, HS256)).rejects.toMatchObject({ code: 'ERR_JWS_INVALID' });
+    const general = withRawMembers<GeneralJws>(
+      { payload: jws.payload },
+      `"signatures":[{"protected":"${jws.protected}","header":{"__proto__":{}},"signature":"${jws.signature}"}]`,
+    );
+    await expect(generalVerify(general, secret, HS256)).rejects.toMatchObject({ code: 'ERR_JWS_INVALID' });
+  });
+
+  it('refuses it in the protected header, through every entry point (ERR_JWS_INVALID)', async () => {
+    const token = forge('{"alg":"HS256","__proto__":{"b64":false}}', { sub: 'x' }, hs256);
+    const invalid = { code: 'ERR_JWS_INVALID' };
+    await expect(compactVerify(token, secret, HS256)).rejects.toMatchObject(invalid);
+    await expect(verifyJwt(token, secret, HS256)).rejects.toMatchObject(invalid);
+    const verifier = createVerifier({ key: secret, ...HS256 });
+    expect(thrown(() => verifier.verify(token))).toMatchObject(invalid);
+    await expect(verifier.verifyAsync(token)).rejects.toMatchObject(invalid);
+    const [header, payload, signature] = segments(token);
+    await expect(
+      flattenedVerify({ protected: header, payload, signature }, secret, HS256),
+    ).rejects.toMatchObject(invalid);
+    await expect(
+      generalVerify({ payload, signatures: [{ protected: header, signature }] }, secret, HS256),
+    ).rejects.toMatchObject(invalid);
+    expect(thrown(() => decodeProtectedHeader(token))).toMatchObject(invalid);
+  });
+
+  it('refuses to sign with one, so it never emits one (ERR_JWS_INVALID)', () => {
+    const header = JSON.parse('{"alg":"HS256","__proto__":{}}');
+    expect(thrown(() => flattenedSign('x', secret, { protectedHeader: header }))).toMatchObject({
+      code: 'ERR_JWS_INVALID',
+    });
+    expect(thrown(() => createSigner({ key: secret, header }))).toMatchObject({ code: 'ERR_JWS_INVALID' });
+  });
+});
+
 describe('RFC 7515 §5.2 and RFC 7519 §7.2: header and claims set are JSON objects', () => {
   viaEveryEntryPoint((verify) => {
     const options = { algorithms: ['HS256'] };
@@ -743,6 +795,33 @@ describe('Resource limits and token kinds', () => {
         code: 'ERR_JWS_INVALID',
       });
     });
+  });
+});
+
+describe('RFC 8725 §3.11 (resource limits): General JWS signatures are bounded', () => {
+  const HS256 = { algorithms: ['HS256'] };
+  const jws = generalSign('x', [{ key: secret, protectedHeader: { alg: 'HS256' } }]);
+  const signatures = (count: number): GeneralJws => ({
+    ...jws,
+    signatures: Array.from({ length: count }, () => jws.signatures[0]!),
+  });
+
+  it('refuses 17 signatures, over the default 16, before resolving any key (ERR_JWS_INVALID)', async () => {
+    const resolver = vi.fn((): Key => secret);
+    await expect(generalVerify(signatures(17), resolver, HS256)).rejects.toMatchObject({
+      code: 'ERR_JWS_INVALID',
+    });
+    expect(resolver).not.toHaveBeenCalled();
+  });
+
+  it('accepts 16 signatures; maxSignatures lowers the bound and must be a whole number', async () => {
+    await expect(generalVerify(signatures(16), secret, HS256)).resolves.toBeDefined();
+    await expect(generalVerify(signatures(16), secret, { ...HS256, maxSignatures: 2 })).rejects.toMatchObject(
+      {
+        code: 'ERR_JWS_INVALID',
+      },
+    );
+    await expect(generalVerify(jws, secret, { ...HS256, maxSignatures: 1.5 })).rejects.toThrow(TypeError);
   });
 });
 

@@ -1,6 +1,7 @@
 // JWT claim validation (RFC 7519 §4.1, §7.2; RFC 7515 §4.1.9 for "typ") and the facts its errors carry.
 import { describe, expect, it } from 'vitest';
 import {
+  createVerifier,
   generateSecret,
   isJoseError,
   JoseError,
@@ -26,6 +27,15 @@ const sign = (claims: JwtPayload = {}, options: SignJwtOptions = {}) =>
 
 const verify = async (token: string | Promise<string>, options: Partial<VerifyJwtOptions> = {}) =>
   verifyJwt(await token, secret, { algorithms: ['HS256'], currentDate: T, ...options });
+
+/** Spans that must be refused: a unit that is an Object.prototype member, and one parseFloat makes Infinity. */
+const NON_SPANS = [
+  ['1 constructor', '1 constructor'],
+  ["'9…9s' (400 digits)", `${'9'.repeat(400)}s`],
+] as const;
+
+/** A token that expired in 2001: only a disabled or broken check would accept it. */
+const longExpired = () => signJwt({}, secret, { expiresIn: 60, currentDate: new Date('2001-01-01') });
 
 const failure = (claim: string, reason: string) => ({
   code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
@@ -186,6 +196,16 @@ describe('exp, nbf and clockTolerance (RFC 7519 §4.1.4, §4.1.5)', () => {
   it.each([-1, Number.NaN, 'soon', '30'])('refuses clockTolerance %j (TypeError)', async (clockTolerance) => {
     await expect(verify(sign(), { clockTolerance })).rejects.toThrow(TypeError);
   });
+
+  it.each(NON_SPANS)(
+    'refuses clockTolerance %s in verifyJwt and createVerifier (TypeError), so a long-expired token is not let through',
+    async (_name, clockTolerance) => {
+      await expect(
+        verifyJwt(await longExpired(), secret, { algorithms: ['HS256'], clockTolerance }),
+      ).rejects.toThrow(TypeError);
+      expect(() => createVerifier({ key: secret, algorithms: ['HS256'], clockTolerance })).toThrow(TypeError);
+    },
+  );
 });
 
 describe('maxTokenAge (RFC 7519 §4.1.6)', () => {
@@ -215,6 +235,13 @@ describe('maxTokenAge (RFC 7519 §4.1.6)', () => {
       failure('iat', 'check_failed'),
     );
   });
+
+  it.each(NON_SPANS)(
+    'refuses maxTokenAge %s when a verifier is created (TypeError)',
+    (_name, maxTokenAge) => {
+      expect(() => createVerifier({ key: secret, algorithms: ['HS256'], maxTokenAge })).toThrow(TypeError);
+    },
+  );
 });
 
 describe('requiredClaims, currentDate and requireExp', () => {
@@ -242,6 +269,23 @@ describe('requiredClaims, currentDate and requireExp', () => {
     await expect(
       verifyJwt(token, secret, { algorithms: ['HS256'], currentDate: new Date(Date.now() + 3_600_000) }),
     ).rejects.toMatchObject({ code: 'ERR_JWT_EXPIRED' });
+  });
+
+  it('refuses an invalid currentDate (TypeError): a NaN "now" would switch the exp and nbf checks off', async () => {
+    const invalid = new Date(Number.NaN);
+    await expect(
+      verifyJwt(await longExpired(), secret, { algorithms: ['HS256'], currentDate: invalid }),
+    ).rejects.toThrow(TypeError);
+    const notYetValid = await signJwt({}, secret, { notBefore: '1y', expiresIn: '2y' });
+    await expect(
+      verifyJwt(notYetValid, secret, { algorithms: ['HS256'], currentDate: invalid }),
+    ).rejects.toThrow(TypeError);
+  });
+
+  it('refuses to verify when the verifier clock returns NaN (TypeError), instead of accepting an expired token', async () => {
+    const expired = await longExpired();
+    const verifier = createVerifier({ key: secret, algorithms: ['HS256'], clock: () => Number.NaN });
+    expect(() => verifier.verify(expired)).toThrow(TypeError);
   });
 
   it('requires "exp" by default (exp, missing)', async () => {

@@ -60,6 +60,15 @@ describe('decodeJwt and decodeProtectedHeader verify nothing', () => {
     const token = forge('{"alg":"HS256","alg":"none"}', {}, hmacSigner('x'));
     expect(thrown(() => decodeProtectedHeader(token))).toMatchObject({ code: 'ERR_JWS_INVALID' });
   });
+
+  it('decodeProtectedHeader refuses a token over 16,384 characters, as decodeJwt does (ERR_JWS_INVALID)', async () => {
+    const token = await signJwt({ pad: 'x'.repeat(12_000) }, secret);
+    expect(token.length).toBeLessThanOrEqual(16_384);
+    expect(decodeProtectedHeader(token).alg).toBe('HS256');
+    const long = `${b64u({ alg: 'HS256' })}.${'A'.repeat(16_384)}.sig`;
+    expect(thrown(() => decodeProtectedHeader(long))).toMatchObject({ code: 'ERR_JWS_INVALID' });
+    expect(thrown(() => decodeJwt(long))).toMatchObject({ code: 'ERR_JWS_INVALID' });
+  });
 });
 
 describe('unsecured JWTs', () => {

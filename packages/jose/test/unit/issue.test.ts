@@ -35,6 +35,14 @@ describe('expiresIn', () => {
     expect(() => createSigner({ key: secret, expiresIn: '15 fortnights' })).toThrow(TypeError);
   });
 
+  it.each([
+    ['1 constructor', '1 constructor'],
+    ["'9…9s' (400 digits)", `${'9'.repeat(400)}s`],
+  ])('refuses expiresIn %s (TypeError), so no token gets a NaN or Infinity exp', async (_name, expiresIn) => {
+    expect(() => createSigner({ key: secret, expiresIn })).toThrow(TypeError);
+    await expect(signJwt({}, secret, { expiresIn })).rejects.toThrow(TypeError);
+  });
+
   it('counts the lifetime from a given numeric iat', async () => {
     const payload = decodeJwt(await signJwt({}, secret, { iat: t - 100, expiresIn: 60, currentDate: T }));
     expect(payload).toMatchObject({ iat: t - 100, exp: t - 40 });
@@ -49,6 +57,21 @@ describe('notBefore and iat', () => {
 
   it('sets iat to now by default', async () => {
     expect(decodeJwt(await signJwt({}, secret, { currentDate: T })).iat).toBe(t);
+  });
+
+  it('sets iat to now even when the claims carry an iat, and counts exp from now', async () => {
+    const stale = t - 10 * 365 * 86_400;
+    const payload = decodeJwt(await signJwt({ iat: stale }, secret, { expiresIn: '15m', currentDate: T }));
+    expect(payload).toMatchObject({ iat: t, exp: t + 900 });
+    const signer = createSigner({ key: secret, expiresIn: 60, clock: () => T.getTime() });
+    expect(decodeJwt(signer.sign({ iat: stale }))).toMatchObject({ iat: t, exp: t + 60 });
+  });
+
+  it('takes a specific iat from the options, over an iat in the claims', async () => {
+    const payload = decodeJwt(
+      await signJwt({ iat: 5 }, secret, { iat: t - 100, expiresIn: 60, currentDate: T }),
+    );
+    expect(payload).toMatchObject({ iat: t - 100, exp: t - 40 });
   });
 
   it('leaves iat out with iat: false', async () => {
@@ -106,6 +129,21 @@ describe('options and claims', () => {
 
   it('the header gets alg from the key, typ JWT and the key kid by default', async () => {
     expect(decodeProtectedHeader(await signJwt({}, secret))).toEqual({ alg: 'HS256', kid: 'k1', typ: 'JWT' });
+  });
+
+  it("takes kid from options.kid, then header.kid, then the key's kid (signJwt and createSigner)", async () => {
+    const kidOf = async (options: Parameters<typeof signJwt>[2]) =>
+      decodeProtectedHeader(await signJwt({}, secret, options)).kid;
+    expect(await kidOf({})).toBe('k1');
+    expect(await kidOf({ header: { kid: 'header-kid' } })).toBe('header-kid');
+    expect(await kidOf({ kid: 'option-kid', header: { kid: 'header-kid' } })).toBe('option-kid');
+    const signer = createSigner({ key: secret, header: { kid: 'header-kid' } });
+    expect(signer.kid).toBe('header-kid');
+    expect(decodeProtectedHeader(signer.sign()).kid).toBe('header-kid');
+    expect(createSigner({ key: secret, kid: 'option-kid', header: { kid: 'header-kid' } }).kid).toBe(
+      'option-kid',
+    );
+    expect(createSigner({ key: secret }).kid).toBe('k1');
   });
 
   it('typ and kid can be set', async () => {

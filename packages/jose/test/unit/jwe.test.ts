@@ -2,11 +2,12 @@
 // results carry, where key-management parameters go, multi-recipient decryption with one key or a key
 // set, encrypted and nested JWTs, and the keys that encryption is made with.
 import { Buffer } from 'node:buffer';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   compactDecrypt,
   compactEncrypt,
+  createDecrypter,
   createLocalJwks,
   decryptAndVerifyJwt,
   decryptJwt,
@@ -29,7 +30,7 @@ import {
   signJwt,
   verifyJwt,
 } from '../../src/index.js';
-import { now, thrown } from '../helpers/forge.js';
+import { b64u, now, thrown } from '../helpers/forge.js';
 
 const ENCS = ['A128GCM', 'A192GCM', 'A256GCM', 'A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512'] as const;
 
@@ -588,6 +589,11 @@ describe('encryptJwt and decryptJwt', () => {
     },
   );
 
+  it('refuses a nested JWT marked "cty": "application/JWT", the full media type (ERR_JWT_INVALID)', async () => {
+    const token = await issue({}, { header: { cty: 'application/JWT' } });
+    await expect(decryptJwt(token, key, decryption)).rejects.toMatchObject({ code: 'ERR_JWT_INVALID' });
+  });
+
   it('refuses a token made by signAndEncryptJwt (ERR_JWT_INVALID)', async () => {
     const signer = generateSecret('HS256');
     const token = await signAndEncryptJwt({ sub: 'user-1' }, signer, { expiresIn: 60 }, key, {
@@ -659,6 +665,28 @@ describe('signAndEncryptJwt and decryptAndVerifyJwt (nested JWTs, RFC 7519 §5.2
       decryptAndVerifyJwt(token, p256Private, decryption, issuerPublic, verification),
     ).rejects.toMatchObject({ code: 'ERR_JWT_INVALID' });
   });
+
+  it.each(['application/JWT', 'APPLICATION/jwt', 'jwt'])(
+    'accepts the outer "cty" %j: a media type, compared without case, "application/" optional (RFC 7515 §4.1.10)',
+    async (cty) => {
+      const inner = await signJwt({ sub: 'user-1' }, issuerPrivate, {
+        issuer: 'https://issuer.example',
+        audience: 'api',
+        expiresIn: 600,
+      });
+      const token = compactEncrypt(inner, p256Public, {
+        protectedHeader: { alg: 'ECDH-ES+A256KW', enc: 'A256GCM', cty },
+      });
+      const { payload } = await decryptAndVerifyJwt(
+        token,
+        p256Private,
+        decryption,
+        issuerPublic,
+        verification,
+      );
+      expect(payload.sub).toBe('user-1');
+    },
+  );
 
   it('validates the inner claims: an expired inner token is refused (ERR_JWT_EXPIRED)', async () => {
     const token = await nested({ currentDate: new Date(Date.now() - 3_600_000) });
@@ -935,5 +963,22 @@ describe('which JWE algorithms an imported key serves', () => {
     const key = importJwk(jwkOf(p256.privateKey, { use: 'enc', kid: 'e' }));
     expect(exportJwk(key, { public: true })).toMatchObject({ kty: 'EC', crv: 'P-256', use: 'enc', kid: 'e' });
     expect(importJwk(exportJwk(key)).algorithms).toEqual(ECDH);
+  });
+});
+
+describe('createDecrypter: the header memo', () => {
+  it('is not filled by forged headers: after 64 of them, a legitimate header is still remembered', () => {
+    const cek = generateSecret('A256GCM');
+    const decrypter = createDecrypter({ key: cek, ...only('dir', 'A256GCM') });
+    for (let i = 0; i < 64; i++) {
+      const header = b64u({ alg: 'dir', enc: 'A256GCM', kid: `forged-${i}` });
+      const jwe = `${header}..${b64u(randomBytes(12))}.${b64u(randomBytes(8))}.${b64u(randomBytes(16))}`;
+      expect(thrown(() => decrypter.decrypt(jwe))).toMatchObject({ code: 'ERR_JWE_DECRYPTION_FAILED' });
+    }
+    const seal = (plaintext: string) =>
+      compactEncrypt(plaintext, cek, { protectedHeader: { alg: 'dir', enc: 'A256GCM' } });
+    const first = decrypter.decrypt(seal('a'));
+    // Same header: the second JWE is served the remembered (shared) header object.
+    expect(decrypter.decrypt(seal('b')).protectedHeader).toBe(first.protectedHeader);
   });
 });

@@ -1,11 +1,18 @@
-// Keys: import and export round trips for every supported form, what a Key prints, and how use,
-// key_ops and alg restrict what a key may do.
+// Keys: import and export round trips for every supported form, what a Key prints, how use,
+// key_ops and alg restrict what a key may do, which private JWKs and RSA keys are refused, and
+// RSASSA-PSS keys.
 import { Buffer } from 'node:buffer';
-import { generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import {
+  generateKeyPairSync,
+  type KeyObject,
+  type RSAPSSKeyPairKeyObjectOptions,
+  X509Certificate,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
+  createVerifier,
   type DerFormat,
   exportJwk,
   exportPem,
@@ -16,6 +23,7 @@ import {
   importPem,
   importSecret,
   importX509,
+  jwkThumbprint,
   type Key,
   signJwt,
   verifyJwt,
@@ -211,6 +219,12 @@ describe('JWK export', () => {
 
   it('refuses { public: true } for a secret (TypeError)', () => {
     expect(() => exportJwk(generateSecret('HS256'), { public: true })).toThrow(TypeError);
+  });
+
+  it('says in that TypeError that a secret key has no public part', () => {
+    const err = thrown(() => exportJwk(generateSecret('HS256'), { public: true }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toMatch(/secret key has no public part/);
   });
 
   it('keeps kid, alg, use and key_ops', () => {
@@ -423,9 +437,151 @@ describe('JWK member validation (RFC 7517, RFC 7518 §6)', () => {
     });
   });
 
+  it.each(['constructor', 'toString', '__proto__'])(
+    'refuses an EC or OKP "crv" named after the Object.prototype member %j (ERR_JOSE_NOT_SUPPORTED)',
+    (crv) => {
+      expect(thrown(() => importJwk({ kty: 'EC', crv, x: 'AA', y: 'AA' }))).toMatchObject({
+        code: 'ERR_JOSE_NOT_SUPPORTED',
+      });
+      expect(thrown(() => importJwk({ kty: 'OKP', crv, x: 'AA' }))).toMatchObject({
+        code: 'ERR_JOSE_NOT_SUPPORTED',
+      });
+    },
+  );
+
   it('builds the key from its members, never from "x5c"', () => {
     const certificate = new X509Certificate(fixture('x509-rsa-2048.cert.pem'));
     const key = importJwk({ ...ecJwk, x5c: [certificate.raw.toString('base64')] });
     expect(key.keyObject.equals(ec.publicKey)).toBe(true);
   });
+});
+
+describe('private JWKs are consistent: every member belongs to one key (RFC 7518 §6.2.2, §6.3.2)', () => {
+  it.each([
+    ['P-256', 'prime256v1'],
+    ['P-384', 'secp384r1'],
+    ['P-521', 'secp521r1'],
+    ['secp256k1', 'secp256k1'],
+  ])('refuses an EC %s private JWK whose x/y belong to another key (ERR_JWK_INVALID)', (_crv, namedCurve) => {
+    const a = generateKeyPairSync('ec', { namedCurve }).privateKey.export({ format: 'jwk' });
+    const b = generateKeyPairSync('ec', { namedCurve }).privateKey.export({ format: 'jwk' });
+    expect(thrown(() => importJwk({ ...a, x: b.x, y: b.y }))).toMatchObject({ code: 'ERR_JWK_INVALID' });
+    expect(thrown(() => importJwk({ ...a, y: b.y }))).toMatchObject({ code: 'ERR_JWK_INVALID' });
+    expect(importJwk(a as Record<string, unknown>).type).toBe('private');
+  });
+
+  it('refuses an EC private JWK whose "d" is not a valid scalar (ERR_JWK_INVALID)', () => {
+    const a = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    const d = Buffer.alloc(32, 0xff).toString('base64url'); // ≥ the group order
+    expect(thrown(() => importJwk({ ...a, d }))).toMatchObject({ code: 'ERR_JWK_INVALID' });
+  });
+
+  it('refuses a mismatched EC private JWK even when it pins "alg": "ES256" (ERR_JWK_INVALID)', () => {
+    const a = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const bJwk = b.publicKey.export({ format: 'jwk' });
+    expect(thrown(() => importJwk({ ...a, x: bJwk.x, y: bJwk.y, alg: 'ES256' }))).toMatchObject({
+      code: 'ERR_JWK_INVALID',
+    });
+  });
+
+  describe('RSA', () => {
+    const r1 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const r2 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+
+    it.each([
+      ['another key\'s "n"', { n: r2.n }],
+      ["another key's primes", { p: r2.p, q: r2.q }],
+      ['"p" and "q" swapped (qi no longer fits)', { p: r1.q, q: r1.p, dp: r1.dq, dq: r1.dp }],
+      ["another key's CRT exponents", { dp: r2.dp, dq: r2.dq }],
+      ['another key\'s "d"', { d: r2.d }],
+      ['another key\'s "qi"', { qi: r2.qi }],
+    ])('refuses a private JWK with %s (ERR_JWK_INVALID)', (_what, change) => {
+      expect(thrown(() => importJwk({ ...r1, ...change }))).toMatchObject({ code: 'ERR_JWK_INVALID' });
+    });
+
+    it('imports a consistent RSA private JWK', () => {
+      expect(importJwk(r1 as Record<string, unknown>).type).toBe('private');
+    });
+  });
+});
+
+describe('RSA key size (RFC 7518 §3.3)', () => {
+  it('refuses a 1024-bit key with a message citing RFC 7518 §3.3, not RFC 8725 (ERR_KEY_INVALID)', () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const err = thrown(() => importKeyObject(publicKey)) as Error;
+    expect(err).toMatchObject({ code: 'ERR_KEY_INVALID' });
+    expect(err.message).toMatch(/RFC 7518 §3\.3/);
+    expect(err.message).not.toMatch(/8725/);
+  });
+});
+
+describe('RSASSA-PSS ("rsa-pss") keys (RFC 7518 §3.5)', () => {
+  const pssKeys = (hash: 'sha256' | 'sha512') => {
+    const options: RSAPSSKeyPairKeyObjectOptions = {
+      modulusLength: 2048,
+      hashAlgorithm: hash,
+      mgf1HashAlgorithm: hash,
+      // A number for node:crypto; @types/node 20 declares it a string.
+      saltLength: (hash === 'sha256' ? 32 : 64) as unknown as string,
+    };
+    return generateKeyPairSync('rsa-pss', options);
+  };
+  const pss256 = pssKeys('sha256');
+  const pss512 = pssKeys('sha512');
+  const spki = (key: KeyObject) => key.export({ format: 'pem', type: 'spki' }) as string;
+  const pkcs8 = (key: KeyObject) => key.export({ format: 'pem', type: 'pkcs8' }) as string;
+
+  it('serve only PS256 when restricted to sha256, and sign and verify it (importKeyObject, bare KeyObject)', async () => {
+    const signing = importKeyObject(pss256.privateKey);
+    expect(signing.algorithms).toEqual(['PS256']);
+    const token = await signJwt({ sub: 'user-1' }, signing, { expiresIn: 60 });
+    const { payload } = await verifyJwt(token, importKeyObject(pss256.publicKey), { algorithms: ['PS256'] });
+    expect(payload.sub).toBe('user-1');
+    // The bare KeyObject goes through the same import.
+    await expect(verifyJwt(token, pss256.publicKey, { algorithms: ['PS256'] })).resolves.toBeDefined();
+  });
+
+  it('sign and verify PS256 when imported from PEM (SPKI and PKCS #8)', async () => {
+    const token = await signJwt({ sub: 'user-1' }, importPem(pkcs8(pss256.privateKey)), {
+      alg: 'PS256',
+      expiresIn: 60,
+    });
+    const verifier = createVerifier({ key: importPem(spki(pss256.publicKey)), algorithms: ['PS256'] });
+    expect(verifier.verify(token).payload.sub).toBe('user-1');
+  });
+
+  it('restricted to sha512, are refused for PS256 (ERR_KEY_INVALID on import, ERR_JOSE_ALG_NOT_ALLOWED on verify)', async () => {
+    const token = await signJwt({}, importKeyObject(pss256.privateKey), { expiresIn: 60 });
+    expect(importKeyObject(pss512.publicKey).algorithms).toEqual(['PS512']);
+    expect(thrown(() => importKeyObject(pss512.publicKey, { alg: 'PS256' }))).toMatchObject({
+      code: 'ERR_KEY_INVALID',
+    });
+    expect(thrown(() => importPem(spki(pss512.publicKey), { alg: 'PS256' }))).toMatchObject({
+      code: 'ERR_KEY_INVALID',
+    });
+    await expect(verifyJwt(token, pss512.publicKey, { algorithms: ['PS256'] })).rejects.toMatchObject({
+      code: 'ERR_JOSE_ALG_NOT_ALLOWED',
+    });
+  });
+
+  it('unrestricted, serve every PS algorithm', () => {
+    const { publicKey } = generateKeyPairSync('rsa-pss', { modulusLength: 2048 });
+    expect(importKeyObject(publicKey).algorithms).toEqual(['PS256', 'PS384', 'PS512']);
+  });
+
+  it('are refused by exportJwk and jwkThumbprint with a JoseError, not a plain Error (ERR_JOSE_NOT_SUPPORTED)', () => {
+    const key = importKeyObject(pss256.publicKey);
+    expect(thrown(() => exportJwk(key))).toMatchObject({ code: 'ERR_JOSE_NOT_SUPPORTED' });
+    expect(thrown(() => jwkThumbprint(key))).toMatchObject({ code: 'ERR_JOSE_NOT_SUPPORTED' });
+  });
+});
+
+describe('generateSecret', () => {
+  it.each(['toString', 'constructor', '__proto__', 'hasOwnProperty'])(
+    'refuses an algorithm named after the Object.prototype member %j (ERR_JOSE_NOT_SUPPORTED)',
+    (alg) => {
+      expect(thrown(() => generateSecret(alg))).toMatchObject({ code: 'ERR_JOSE_NOT_SUPPORTED' });
+    },
+  );
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createLocalJwks,
   exportJwk,
+  generateKeyPair,
   generateSecret,
   importKeyObject,
   type Jwk,
@@ -166,6 +167,32 @@ describe('toJSON', () => {
     const published = JSON.stringify(jwks.toJSON());
     for (const name of ['"d"', '"p"', '"q"', '"dp"', '"dq"', '"qi"']) expect(published).not.toContain(name);
     expect(jwks.toJSON().keys.map((k) => k.kid)).toEqual(['a', 'r']);
+  });
+
+  it('leaves HMAC secrets (and their "k") out of toJSON and JSON.stringify, yet keeps them for verification', async () => {
+    const secret = generateSecret('HS256', { kid: 'hmac-1' });
+    const secretJwk = exportJwk(secret);
+    const jwks = createLocalJwks({ keys: [secretJwk] });
+    expect(jwks.keys).toHaveLength(1);
+    const token = await signJwt({}, secret, { expiresIn: 60 });
+    await expect(verifyJwt(token, jwks, { algorithms: ['HS256'] })).resolves.toBeDefined();
+    expect(jwks.toJSON()).toEqual({ keys: [] });
+    expect(JSON.stringify(jwks)).not.toContain(secretJwk.k);
+  });
+
+  it('publishes the public members of an asymmetric key given as a private JWK, never "d"', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { kid: 'ec-1' });
+    const privateJwk = exportJwk(privateKey);
+    const jwks = createLocalJwks({ keys: [privateJwk] });
+    const [published] = jwks.toJSON().keys;
+    expect(published).toMatchObject({
+      kty: 'EC',
+      kid: 'ec-1',
+      crv: 'P-256',
+      x: privateJwk.x,
+      y: privateJwk.y,
+    });
+    expect(published).not.toHaveProperty('d');
   });
 
   it('round trips through createLocalJwks', () => {

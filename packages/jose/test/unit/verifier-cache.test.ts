@@ -1,8 +1,17 @@
-// The prepared verifier's result cache: hits are the same frozen object, entries never outlive the
-// token, failures are never remembered, and the cache is a bounded LRU.
+// The prepared verifier's memory: its result cache (hits are the same deeply frozen object, entries
+// never outlive the token, failures are never remembered, a bounded LRU) and its header memo (filled
+// only by headers of tokens that verified, a bounded LRU).
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createVerifier, generateSecret, signJwt, type VerifierOptions } from '../../src/index.js';
-import { thrown } from '../helpers/forge.js';
+import {
+  createLocalJwks,
+  createVerifier,
+  exportJwk,
+  generateSecret,
+  signJwt,
+  type VerifierOptions,
+} from '../../src/index.js';
+import { forge, hmacSigner, thrown } from '../helpers/forge.js';
 
 const secret = generateSecret('HS256');
 const T0 = Date.UTC(2030, 0, 1);
@@ -178,7 +187,78 @@ describe('the prepared verifier cache', () => {
     expect(verifier.verify(jwt).payload.sub).toBe('user-1');
   });
 
+  it('freezes cached payloads deeply: pushing to a claim array or editing a nested claim throws, and later hits are intact', async () => {
+    const { verifier } = setup();
+    const jwt = await token({ roles: ['user'], profile: { name: 'ada' } });
+    const { payload } = verifier.verify(jwt);
+    expect(() => (payload.roles as string[]).push('admin')).toThrow(TypeError);
+    expect(() => {
+      (payload.profile as { name: string }).name = 'eve';
+    }).toThrow(TypeError);
+    expect(verifier.verify(jwt).payload).toMatchObject({ roles: ['user'], profile: { name: 'ada' } });
+  });
+
+  it('freezes nested protected header members, on the first result and on hits', async () => {
+    const { verifier } = setup();
+    const jwt = await signJwt({}, secret, {
+      expiresIn: 600,
+      currentDate: new Date(T0),
+      header: { ctx: { tenant: 't1' } },
+    });
+    const { protectedHeader } = verifier.verify(jwt);
+    expect(Object.isFrozen(protectedHeader.ctx)).toBe(true);
+    expect(Object.isFrozen(verifier.verify(jwt).protectedHeader.ctx)).toBe(true);
+  });
+
   it.each([0, -1, 1.5])('refuses a cache max of %j (TypeError)', (max) => {
     expect(() => setup({ cache: { max } })).toThrow(TypeError);
+  });
+});
+
+describe('the prepared verifier header memo', () => {
+  const HS256 = { algorithms: ['HS256'] } as const;
+  /**
+   * A token with a header of its own (no kid, so a key set offers its key), signed with a key the
+   * verifier does not hold: it fails only at the signature.
+   */
+  const forgedJwt = (i: number) =>
+    forge({ alg: 'HS256', forged: i }, { sub: 'x' }, hmacSigner(randomBytes(32)));
+
+  it('is not filled by forged headers: after 64 of them, a legitimate header is still remembered', async () => {
+    const verifier = createVerifier({ key: secret, ...HS256 });
+    for (let i = 0; i < 64; i++) {
+      expect(thrown(() => verifier.verify(forgedJwt(i)))).toMatchObject({
+        code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+      });
+    }
+    const [a, b] = await Promise.all([
+      signJwt({ sub: 'a' }, secret, { expiresIn: 60 }),
+      signJwt({ sub: 'b' }, secret, { expiresIn: 60 }),
+    ]);
+    // Same header: the second token is served the remembered (shared) header object.
+    expect(verifier.verify(b).protectedHeader).toBe(verifier.verify(a).protectedHeader);
+  });
+
+  it('is not filled by forged headers through verifyAsync either', async () => {
+    const verifier = createVerifier({ key: createLocalJwks({ keys: [exportJwk(secret)] }), ...HS256 });
+    for (let i = 0; i < 64; i++) {
+      await expect(verifier.verifyAsync(forgedJwt(i))).rejects.toMatchObject({
+        code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+      });
+    }
+    const jwt = await signJwt({}, secret, { expiresIn: 60 });
+    const first = await verifier.verifyAsync(jwt);
+    expect((await verifier.verifyAsync(jwt)).protectedHeader).toBe(first.protectedHeader);
+  });
+
+  it('evicts the least recently used header once 64 others verified', async () => {
+    const verifier = createVerifier({ key: secret, ...HS256 });
+    const tokens = await Promise.all(
+      Array.from({ length: 65 }, (_, i) => signJwt({}, secret, { kid: `k${i}`, expiresIn: 60 })),
+    );
+    const headers = tokens.map((jwt) => verifier.verify(jwt).protectedHeader);
+    // k0 was pushed out by k1…k64; k64 is still there.
+    expect(verifier.verify(tokens[0]!).protectedHeader).not.toBe(headers[0]);
+    expect(verifier.verify(tokens[64]!).protectedHeader).toBe(headers[64]);
   });
 });
