@@ -384,31 +384,47 @@ describe('createRemoteJwks: unknown kids and rotation', () => {
 
 describe('createRemoteJwks: concurrency', () => {
   it('concurrent resolves share one in-flight fetch', async () => {
+    // The server holds each answer until the test has started every caller and seen the request
+    // arrive, so all of them are waiting on the same fetch.
+    let release = () => {};
     const server = await serve((req, res) => {
-      setTimeout(() => json(setOf(k1.publicKey))(req, res), 50);
+      release = () => json(setOf(k1.publicKey))(req, res);
     });
+    /** Starts the callers, answers the one request once it has arrived, and waits for them all. */
+    const whileOneFetchIsHeld = async (callers: Promise<unknown>[], requests: number): Promise<unknown[]> => {
+      await vi.waitFor(() => expect(server.requests).toHaveLength(requests), { timeout: 5_000, interval: 5 });
+      release();
+      return Promise.all(callers);
+    };
     const jwks = createRemoteJwks(server.url, { clock });
     const t = await token(k1);
     const verifier = createVerifier({ key: jwks, ...ES });
-    const results = await Promise.all([
-      ...Array.from({ length: 20 }, () => verifyJwt(t, jwks, ES)),
-      ...Array.from({ length: 20 }, () => verifier.verifyAsync(t)),
-      jwks.reload(),
-      jwks.reload(),
-    ]);
+    const results = await whileOneFetchIsHeld(
+      [
+        ...Array.from({ length: 20 }, () => verifyJwt(t, jwks, ES)),
+        ...Array.from({ length: 20 }, () => verifier.verifyAsync(t)),
+        jwks.reload(),
+        jwks.reload(),
+      ],
+      1,
+    );
     expect(results).toHaveLength(42);
     expect(server.requests).toHaveLength(1);
 
     // Concurrent refreshes of an expired set, and concurrent unknown-kid refetches, share one fetch too.
     now = T0 + 10 * 60_000;
-    await Promise.all(Array.from({ length: 20 }, () => verifyJwt(t, jwks, ES)));
+    await whileOneFetchIsHeld(
+      Array.from({ length: 20 }, () => verifyJwt(t, jwks, ES)),
+      2,
+    );
     expect(server.requests).toHaveLength(2);
     now += 30_000;
     const unknown = await token(k2);
-    await Promise.all(
+    await whileOneFetchIsHeld(
       Array.from({ length: 20 }, () =>
         expect(verifyJwt(unknown, jwks, ES)).rejects.toBeInstanceOf(JwksNoMatchingKey),
       ),
+      3,
     );
     expect(server.requests).toHaveLength(3);
   });
