@@ -55,6 +55,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@tessera/jose': fileURLToPath(new URL('./packages/jose/src/index.ts', import.meta.url)),
+      '@tessera/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)),
       // Before '@tessera/guard', which would otherwise claim the subpath (examples/ import it).
       '@tessera/guard/fastify': fileURLToPath(
         new URL('./packages/guard/src/adapters/fastify.ts', import.meta.url),

@@ -68,6 +68,9 @@ export async function runCluster() {
       TESSERA_DATA_DIR: dataDir,
       TESSERA_LOG_LEVEL: 'silent',
       TESSERA_REVOCATION_STREAM_PUBLIC: 'true',
+      // One user revokes a thousand tokens here: lift the per-user and per-client revocation budgets.
+      TESSERA_REVOCATION_RATE_USER: '1000000',
+      TESSERA_REVOCATION_RATE_CLIENT: '10000000',
     };
     // Users, clients, sessions and access tokens, written straight to the shared store.
     const services = await createServices(loadConfig(env), Date.now);

@@ -1,7 +1,7 @@
 /**
  * The current sources, runnable by child processes: TypeScript's `transpileModule`, file by file,
  * the way `tsc` emits them (a few seconds), into a private directory under `node_modules/.cache/`.
- * @tessera/jose and @tessera/guard are placed at `node_modules/@tessera/*` inside it (with their
+ * @tessera/jose, @tessera/protocol and @tessera/guard are placed at `node_modules/@tessera/*` inside it (with their
  * package.json, so their `exports` resolve), the server at `server/`. Children thus run exactly the
  * code in `src/` without depending on `dist/` being fresh and without touching it; third-party
  * packages resolve from the repository's `node_modules` as usual. Type errors are `tsc`'s job.
@@ -49,13 +49,13 @@ export interface SourceBuild {
   remove(): void;
 }
 
-/** Builds jose, guard and server from `src/` into a fresh directory; `remove()` deletes it. */
+/** Builds jose, protocol, guard and server from `src/` into a fresh directory; `remove()` deletes it. */
 export function buildSources(name: string): SourceBuild {
   const cache = join(ROOT, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(join(cache, `tessera-${name}-`));
   writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
-  for (const pkg of ['jose', 'guard']) {
+  for (const pkg of ['jose', 'protocol', 'guard']) {
     const target = join(dir, 'node_modules', '@tessera', pkg);
     transpileTree(join(ROOT, `packages/${pkg}/src`), join(target, 'dist'));
     copyFileSync(join(ROOT, `packages/${pkg}/package.json`), join(target, 'package.json'));

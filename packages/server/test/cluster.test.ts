@@ -108,7 +108,8 @@ describe.skipIf(skip)('a cluster of three instances, three guarded APIs', { time
     await services.clients.add({
       clientId: 'app',
       type: 'public',
-      audiences: [AUDIENCE],
+      // The APIs, and the server itself: the app logs out at the server (RFC 9068 §4).
+      audiences: [AUDIENCE, issuer],
       scopes: ['openid'],
     });
     await services.close();

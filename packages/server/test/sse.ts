@@ -56,6 +56,8 @@ const WAIT_MS = 10_000;
 /** A subscriber to `GET /revocations` over real HTTP, parsing the stream as it arrives. */
 export class SseStream {
   readonly messages: SseMessage[] = [];
+  /** Everything received, as text. */
+  raw = '';
   private buffer = '';
   private readonly waiters = new Set<() => void>();
   ended = false;
@@ -82,7 +84,9 @@ export class SseStream {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        this.buffer += decoder.decode(value, { stream: true });
+        const text = decoder.decode(value, { stream: true });
+        this.raw += text;
+        this.buffer += text;
         let end = this.buffer.indexOf('\n\n');
         while (end >= 0) {
           this.messages.push(parse(this.buffer.slice(0, end)));

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { RevocationKind, RevocationEntry as WireEntry } from '@tessera/protocol';
 
 /**
  * A revocation, by one of the three handles every verifier can check without a database: one access
@@ -9,13 +10,26 @@ export interface RevocationEntry {
   /** The row id in the store (the truth). */
   id: number;
   /** `kid`: every token signed by a withdrawn signing key (see keys/revoke_key.ts). */
-  kind: 'jti' | 'sid' | 'sub' | 'kid';
+  kind: RevocationKind;
   value: string;
   /** For `sub`: tokens with `ver` below this are revoked. */
   ver: number | null;
   /** When the longest access token this entry could match has expired; then the entry is dropped. */
   expiresAt: number;
   createdAt: number;
+}
+
+/**
+ * The entry as it travels to guards (@tessera/protocol): no store bookkeeping, and the expiry in
+ * seconds, rounded up (an entry may outlive its last match by a moment, never the other way round).
+ */
+export function wireEntry(entry: RevocationEntry): WireEntry {
+  return {
+    kind: entry.kind,
+    value: entry.value,
+    ver: entry.ver,
+    expiresAt: Math.ceil(entry.expiresAt / 1000),
+  };
 }
 
 /** An entry as the event stream carries it: `eventId` is its position, for resuming (Last-Event-ID). */

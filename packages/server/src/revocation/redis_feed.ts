@@ -1,7 +1,8 @@
+import { parseStreamFields } from '@tessera/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.js';
 import type { SharedRedis } from '../shared/redis.js';
-import type { FeedEvent, RevocationFeed } from './feed.js';
+import { type FeedEvent, type RevocationFeed, wireEntry } from './feed.js';
 
 /**
  * Publishes one entry, at most once per store row (the row's mark is written last, so a run that
@@ -76,28 +77,12 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
   let seeded = false;
   let closed = false;
 
+  /** A stream entry as a feed event; its fields are @tessera/protocol's (see the PUBLISH script). */
   function toEvent(id: string, fields: string[]): FeedEvent | undefined {
-    const map = new Map<string, string>();
-    for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string);
-    const kind = map.get('kind');
-    const value = map.get('value');
-    const exp = Number(map.get('exp'));
-    const ver = map.get('ver') ? Number(map.get('ver')) : null;
-    if (
-      (kind !== 'jti' && kind !== 'sid' && kind !== 'sub' && kind !== 'kid') ||
-      !value ||
-      !Number.isFinite(exp)
-    )
-      return;
-    return {
-      eventId: id,
-      id: Number(map.get('rid') ?? 0),
-      kind,
-      value,
-      ver,
-      expiresAt: exp * 1000,
-      createdAt: 0,
-    };
+    const parsed = parseStreamFields(fields);
+    if (!parsed) return;
+    const { entry, rowId } = parsed;
+    return { eventId: id, id: rowId, ...entry, expiresAt: entry.expiresAt * 1000, createdAt: 0 };
   }
 
   async function read(): Promise<void> {
@@ -134,16 +119,17 @@ export function createRedisFeed(redis: SharedRedis, log: Logger, options: RedisF
     async publish(entry) {
       const ttl = entry.expiresAt - clock();
       if (ttl <= 0) return true;
+      const wire = wireEntry(entry);
       try {
         await client.tesseraPublishRevocation(
           key,
           // A row is known by id and creation time, so a store started afresh never collides with old marks.
           `${redis.prefix}revocation:row:${entry.id}:${entry.createdAt}`,
-          `${redis.prefix}denylist:${entry.kind}:${entry.value}`,
-          entry.kind,
-          entry.value,
-          entry.ver === null ? '' : String(entry.ver),
-          String(Math.ceil(entry.expiresAt / 1000)),
+          `${redis.prefix}denylist:${wire.kind}:${wire.value}`,
+          wire.kind,
+          wire.value,
+          wire.ver === null ? '' : String(wire.ver),
+          String(wire.expiresAt),
           String(entry.id),
           String(ttl),
           String(options.retentionMs()),

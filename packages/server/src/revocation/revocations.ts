@@ -1,15 +1,12 @@
+import { createRevocationSet, type RevocableToken } from '@tessera/protocol';
 import type { Db } from '../store/database.js';
 import type { AccessTokenLifetimes } from '../tokens/lifetimes.js';
-import type { FeedEvent, RevocationEntry, RevocationFeed } from './feed.js';
+import { type FeedEvent, type RevocationEntry, type RevocationFeed, wireEntry } from './feed.js';
 
 export type { RevocationEntry } from './feed.js';
 
-export interface AccessTokenHandles {
-  jti?: unknown;
-  sid?: unknown;
-  sub?: unknown;
-  ver?: unknown;
-}
+/** What of an access token the revocation list can match (its claims). */
+export type AccessTokenHandles = RevocableToken;
 
 export interface Revocations {
   /** Reads the live entries from the store (on start). */
@@ -85,9 +82,8 @@ export function createRevocations(
 ): Revocations {
   /** By store row id: an entry heard from the feed, the store and ourselves is one entry. */
   const entries = new Map<number, RevocationEntry>();
-  const jtis = new Set<string>();
-  const sids = new Set<string>();
-  const subs = new Map<string, number>();
+  /** The matching rule every guard applies too (@tessera/protocol). */
+  let matcher = createRevocationSet();
   /** The highest revocation row id read by load or sync; every id up to it is known except `gaps`. */
   let synced = 0;
   /** Ids below `synced` not read yet (an insert not committed yet, or rolled back) → when noticed. */
@@ -110,11 +106,7 @@ export function createRevocations(
   }
 
   function index(entry: RevocationEntry): void {
-    if (entry.kind === 'jti') jtis.add(entry.value);
-    else if (entry.kind === 'sid') sids.add(entry.value);
-    // A withdrawn key is simply no longer published here: the server's own checks need no entry.
-    else if (entry.kind === 'sub')
-      subs.set(entry.value, Math.max(subs.get(entry.value) ?? 0, entry.ver ?? 0));
+    matcher.add(wireEntry(entry), clock());
   }
 
   type Row = {
@@ -283,16 +275,7 @@ export function createRevocations(
     },
     record,
     publish,
-    isRevoked(token) {
-      if (typeof token.jti === 'string' && jtis.has(token.jti)) return true;
-      if (typeof token.sid === 'string' && sids.has(token.sid)) return true;
-      if (typeof token.sub === 'string') {
-        const below = subs.get(token.sub);
-        // A token without a numeric `ver` predates versioning: revoked by any version bump.
-        if (below !== undefined && !(typeof token.ver === 'number' && token.ver >= below)) return true;
-      }
-      return false;
-    },
+    isRevoked: (token) => matcher.match(token) !== undefined,
     size: () => entries.size,
     async sync() {
       // Every row above `synced` is read, ours included (known by id): another process may have
@@ -348,9 +331,7 @@ export function createRevocations(
       const now = clock();
       await db.deleteFrom('revocations').where('expires_at', '<=', now).execute();
       for (const [id, entry] of entries) if (entry.expiresAt <= now) entries.delete(id);
-      jtis.clear();
-      sids.clear();
-      subs.clear();
+      matcher = createRevocationSet();
       for (const entry of entries.values()) index(entry);
     },
   };

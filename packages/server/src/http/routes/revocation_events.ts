@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import { encodeComment, encodeRevocationEvent, HEARTBEAT, SNAPSHOT_COMPLETE } from '@tessera/protocol';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { FeedEvent } from '../../revocation/feed.js';
+import { type FeedEvent, wireEntry } from '../../revocation/feed.js';
 import type { Services } from '../../services.js';
 import { addressBucket } from '../address.js';
 import { authenticateClient } from '../client_auth.js';
@@ -24,13 +25,12 @@ const MAX_HELD_EVENTS = 100_000;
 /** Longest `Last-Event-ID` worth reading (a stream id is at most 41 characters). */
 const MAX_EVENT_ID = 64;
 
-/** One event in `text/event-stream` form. */
-function encode(event: FeedEvent): string {
-  const data = `{"kind":"${event.kind}","value":${JSON.stringify(event.value)},"ver":${event.ver ?? null},"expires_at":${Math.floor(event.expiresAt / 1000)}}`;
-  // An event without an id (the shared stream is down) leaves the subscriber's Last-Event-ID as it
-  // was, so resuming later still starts from the last event the stream itself delivered.
-  return `${event.eventId ? `id: ${event.eventId}\n` : ''}event: revocation\ndata: ${data}\n\n`;
-}
+/**
+ * One event in `text/event-stream` form (the format is @tessera/protocol's). An event without an id
+ * (the shared stream is down) leaves the subscriber's Last-Event-ID as it was, so resuming later
+ * still starts from the last event the stream itself delivered.
+ */
+const encode = (event: FeedEvent): string => encodeRevocationEvent(wireEntry(event), event.eventId);
 
 /** Resolves true once the socket can take more, false if the subscriber left first. */
 function drained(res: ServerResponse): Promise<boolean> {
@@ -139,14 +139,14 @@ export const revocationEventsRoutes: FastifyPluginAsync<{ services: Services }> 
     const sent = new Set(backlog.map((event) => event.eventId || `row:${event.id}`));
     for (const event of held) if (!sent.has(event.eventId || `row:${event.id}`)) chunk += encode(event);
     if (res.destroyed) return;
-    res.write(`${chunk}: snapshot complete\n\n`);
+    res.write(`${chunk}${encodeComment(SNAPSHOT_COMPLETE)}`);
     relay = (event) => {
       // A subscriber that stops reading must not make the server buffer without end.
       if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
       else res.write(encode(event));
     };
     heartbeat = setInterval(() => {
-      if (revocations.live()) res.write(': heartbeat\n\n');
+      if (revocations.live()) res.write(encodeComment(HEARTBEAT));
     }, HEARTBEAT_MS);
     heartbeat.unref();
   });
