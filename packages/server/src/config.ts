@@ -82,43 +82,218 @@ export class ConfigError extends Error {
   }
 }
 
-/** Each setting: its environment variable, its flag, and how to read it. */
-const SETTINGS = {
-  host: { env: 'TESSERA_HOST', flag: 'host' },
-  port: { env: 'TESSERA_PORT', flag: 'port' },
-  issuer: { env: 'TESSERA_ISSUER', flag: 'issuer' },
-  dataDir: { env: 'TESSERA_DATA_DIR', flag: 'data-dir' },
-  databaseUrl: { env: 'DATABASE_URL', flag: 'database-url' },
-  redisUrl: { env: 'REDIS_URL', flag: 'redis-url' },
-  redisPrefix: { env: 'TESSERA_REDIS_PREFIX', flag: 'redis-prefix' },
-  masterKey: { env: 'TESSERA_MASTER_KEY', flag: undefined },
-  masterKeyring: { env: 'TESSERA_MASTER_KEYRING', flag: undefined },
-  audience: { env: 'TESSERA_AUDIENCE', flag: 'audience' },
-  signingAlg: { env: 'TESSERA_SIGNING_ALG', flag: 'signing-alg' },
-  accessTokenTtl: { env: 'TESSERA_ACCESS_TOKEN_TTL', flag: 'access-token-ttl' },
-  refreshIdleTtl: { env: 'TESSERA_REFRESH_IDLE_TTL', flag: 'refresh-idle-ttl' },
-  refreshAbsoluteTtl: { env: 'TESSERA_REFRESH_ABSOLUTE_TTL', flag: 'refresh-absolute-ttl' },
-  refreshGrace: { env: 'TESSERA_REFRESH_GRACE', flag: 'refresh-grace' },
-  keyRotationInterval: { env: 'TESSERA_KEY_ROTATION_INTERVAL', flag: 'key-rotation-interval' },
-  adminPassword: { env: 'TESSERA_ADMIN_PASSWORD', flag: undefined },
-  logLevel: { env: 'TESSERA_LOG_LEVEL', flag: 'log-level' },
-  trustProxy: { env: 'TESSERA_TRUST_PROXY', flag: 'trust-proxy' },
-  headersTimeout: { env: 'TESSERA_HEADERS_TIMEOUT', flag: 'headers-timeout' },
-  requestTimeout: { env: 'TESSERA_REQUEST_TIMEOUT', flag: 'request-timeout' },
-  revocationStreamPublic: { env: 'TESSERA_REVOCATION_STREAM_PUBLIC', flag: 'revocation-stream-public' },
-  maxRevocationStreams: { env: 'TESSERA_MAX_REVOCATION_STREAMS', flag: 'max-revocation-streams' },
+/**
+ * How an operator sets one setting, and what `tessera --help` says about it. The command line's
+ * options and help are made from this table (cli/args.ts, cli/help.ts), so a setting added here is
+ * a flag at once.
+ */
+export interface SettingSpec {
+  /** The environment variable. */
+  env: string;
+  /** The flag, without `--`; undefined for secrets, which stay out of the process list (`ps`). */
+  flag: string | undefined;
+  /** One line for `--help`: what the setting is, with a derived default in words where it has one. */
+  help: string;
+  /** The placeholder of the flag's value in `--help` (`--port <number>`). */
+  value?: string;
+  /** The default, as an operator would write it (a test checks it is the default loadConfig applies). */
+  default?: string;
+}
+
+/** Each setting: its environment variable, its flag, its help, and its default as written. */
+export const SETTINGS = {
+  host: { env: 'TESSERA_HOST', flag: 'host', help: 'listen address', value: 'address', default: '127.0.0.1' },
+  port: { env: 'TESSERA_PORT', flag: 'port', help: 'listen port', value: 'number', default: '4000' },
+  issuer: {
+    env: 'TESSERA_ISSUER',
+    flag: 'issuer',
+    help: "issuer URL, the tokens' iss (default http://<host>:<port>)",
+    value: 'url',
+  },
+  dataDir: {
+    env: 'TESSERA_DATA_DIR',
+    flag: 'data-dir',
+    help: 'data directory: the SQLite database and the development master key',
+    value: 'dir',
+    default: '.tessera',
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    flag: 'database-url',
+    help: 'PostgreSQL instead of SQLite',
+    value: 'postgres://…',
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    flag: 'redis-url',
+    help: 'Redis shared by every instance (6.2 or later); unset, one process keeps revocations in memory',
+    value: 'redis://…',
+  },
+  redisPrefix: {
+    env: 'TESSERA_REDIS_PREFIX',
+    flag: 'redis-prefix',
+    help: 'prefix of every Redis key',
+    value: 'prefix',
+    default: 'tessera:',
+  },
+  masterKey: {
+    env: 'TESSERA_MASTER_KEY',
+    flag: undefined,
+    help: 'master key, 32 bytes base64url (tessera keygen --master); unset, a key file in the data directory (development only)',
+  },
+  masterKeyring: {
+    env: 'TESSERA_MASTER_KEYRING',
+    flag: undefined,
+    help: 'previous master keys, comma-separated, to open what they sealed until `tessera keys reseal`',
+  },
+  audience: {
+    env: 'TESSERA_AUDIENCE',
+    flag: 'audience',
+    help: 'access-token audience (aud) for clients without audiences of their own (default the issuer)',
+    value: 'uri',
+  },
+  signingAlg: {
+    env: 'TESSERA_SIGNING_ALG',
+    flag: 'signing-alg',
+    help: 'signing algorithm: ES256, ES384, ES512, EdDSA, RS256 or PS256',
+    value: 'alg',
+    default: 'ES256',
+  },
+  accessTokenTtl: {
+    env: 'TESSERA_ACCESS_TOKEN_TTL',
+    flag: 'access-token-ttl',
+    help: 'access-token lifetime',
+    value: 'span',
+    default: '15m',
+  },
+  refreshIdleTtl: {
+    env: 'TESSERA_REFRESH_IDLE_TTL',
+    flag: 'refresh-idle-ttl',
+    help: 'a refresh token unused this long expires',
+    value: 'span',
+    default: '14d',
+  },
+  refreshAbsoluteTtl: {
+    env: 'TESSERA_REFRESH_ABSOLUTE_TTL',
+    flag: 'refresh-absolute-ttl',
+    help: 'a session (refresh-token family) ends this long after its login',
+    value: 'span',
+    default: '30d',
+  },
+  refreshGrace: {
+    env: 'TESSERA_REFRESH_GRACE',
+    flag: 'refresh-grace',
+    help: 'a repeated refresh of the previous token within this gets the same successor',
+    value: 'span',
+    default: '5s',
+  },
+  keyRotationInterval: {
+    env: 'TESSERA_KEY_ROTATION_INTERVAL',
+    flag: 'key-rotation-interval',
+    help: 'signing keys rotate this often',
+    value: 'span',
+    default: '30d',
+  },
+  adminPassword: {
+    env: 'TESSERA_ADMIN_PASSWORD',
+    flag: undefined,
+    help: "the first admin's password (default generated, printed once)",
+  },
+  logLevel: {
+    env: 'TESSERA_LOG_LEVEL',
+    flag: 'log-level',
+    help: 'log level: fatal, error, warn, info, debug, trace or silent',
+    value: 'level',
+    default: 'info',
+  },
+  trustProxy: {
+    env: 'TESSERA_TRUST_PROXY',
+    flag: 'trust-proxy',
+    help: 'proxies whose X-Forwarded-For is believed: addresses or CIDR blocks, comma-separated',
+    value: 'cidrs',
+  },
+  headersTimeout: {
+    env: 'TESSERA_HEADERS_TIMEOUT',
+    flag: 'headers-timeout',
+    help: "longest time to receive a request's headers",
+    value: 'span',
+    default: '10s',
+  },
+  requestTimeout: {
+    env: 'TESSERA_REQUEST_TIMEOUT',
+    flag: 'request-timeout',
+    help: 'longest time to receive a whole request, headers and body',
+    value: 'span',
+    default: '30s',
+  },
+  revocationStreamPublic: {
+    env: 'TESSERA_REVOCATION_STREAM_PUBLIC',
+    flag: 'revocation-stream-public',
+    help: 'serve GET /revocations without resource-server credentials',
+    value: 'true|false',
+    default: 'false',
+  },
+  maxRevocationStreams: {
+    env: 'TESSERA_MAX_REVOCATION_STREAMS',
+    flag: 'max-revocation-streams',
+    help: 'open revocation streams at most, in all',
+    value: 'number',
+    default: '1000',
+  },
   maxRevocationStreamsPerAddress: {
     env: 'TESSERA_MAX_REVOCATION_STREAMS_PER_ADDRESS',
     flag: 'max-revocation-streams-per-address',
+    help: 'open revocation streams at most, per client address',
+    value: 'number',
+    default: '16',
   },
-  metricsToken: { env: 'TESSERA_METRICS_TOKEN', flag: undefined },
-  metricsPort: { env: 'TESSERA_METRICS_PORT', flag: 'metrics-port' },
-  metricsHost: { env: 'TESSERA_METRICS_HOST', flag: 'metrics-host' },
-  revocationRateUser: { env: 'TESSERA_REVOCATION_RATE_USER', flag: 'revocation-rate-user' },
-  revocationRateClient: { env: 'TESSERA_REVOCATION_RATE_CLIENT', flag: 'revocation-rate-client' },
-  auditRetention: { env: 'TESSERA_AUDIT_RETENTION', flag: 'audit-retention' },
-  auditUsernameRetention: { env: 'TESSERA_AUDIT_USERNAME_RETENTION', flag: 'audit-username-retention' },
-} as const satisfies Record<keyof Config, { env: string; flag: string | undefined }>;
+  metricsToken: {
+    env: 'TESSERA_METRICS_TOKEN',
+    flag: undefined,
+    help: 'bearer token (32 characters or more) that unlocks GET /metrics on the main listener',
+  },
+  metricsPort: {
+    env: 'TESSERA_METRICS_PORT',
+    flag: 'metrics-port',
+    help: 'a separate listener serving only /metrics, without a token',
+    value: 'number',
+  },
+  metricsHost: {
+    env: 'TESSERA_METRICS_HOST',
+    flag: 'metrics-host',
+    help: 'address of the metrics listener',
+    value: 'address',
+    default: '127.0.0.1',
+  },
+  revocationRateUser: {
+    env: 'TESSERA_REVOCATION_RATE_USER',
+    flag: 'revocation-rate-user',
+    help: 'revoke and logout requests allowed per minute for one user',
+    value: 'number',
+    default: '30',
+  },
+  revocationRateClient: {
+    env: 'TESSERA_REVOCATION_RATE_CLIENT',
+    flag: 'revocation-rate-client',
+    help: 'revoke and logout requests allowed per minute for one client',
+    value: 'number',
+    default: '1200',
+  },
+  auditRetention: {
+    env: 'TESSERA_AUDIT_RETENTION',
+    flag: 'audit-retention',
+    help: 'audit rows older than this are deleted',
+    value: 'span',
+    default: '90d',
+  },
+  auditUsernameRetention: {
+    env: 'TESSERA_AUDIT_USERNAME_RETENTION',
+    flag: 'audit-username-retention',
+    help: 'usernames in failed-login audit rows are erased after this',
+    value: 'span',
+    default: '7d',
+  },
+} as const satisfies Record<keyof Config, SettingSpec>;
 
 const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
   'masterKey',

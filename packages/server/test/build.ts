@@ -61,6 +61,8 @@ export function buildSources(name: string): SourceBuild {
     copyFileSync(join(ROOT, `packages/${pkg}/package.json`), join(target, 'package.json'));
   }
   transpileTree(join(ROOT, 'packages/server/src'), join(dir, 'server'));
+  // `tessera --version` reads the nearest package.json named @tessera/server above the CLI.
+  copyFileSync(join(ROOT, 'packages/server/package.json'), join(dir, 'server', 'package.json'));
   return {
     dir,
     cli: join(dir, 'server', 'cli', 'main.js'),

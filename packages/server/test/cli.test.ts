@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeJwtUnverified } from '@tessera/jose';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +25,7 @@ import { loadConfig } from '../src/config.js';
 import { publishedLongEnough } from '../src/keys/signing_keys.js';
 import { verifyPassword } from '../src/passwords.js';
 import { createServices } from '../src/services.js';
-import { buildSources, type SourceBuild } from './build.js';
+import { buildSources, ROOT, type SourceBuild } from './build.js';
 import { createTestDatabase, dropTestDatabase } from './helpers.js';
 
 const ANSI = /\u001b\[/;
@@ -71,8 +72,12 @@ interface Home {
   env: Record<string, string>;
 }
 
-/** A fresh installation: its own data directory and master key, and database on PostgreSQL. */
-async function home(): Promise<Home> {
+/**
+ * A fresh installation: its own data directory and master key, and database on PostgreSQL. Its store
+ * is made (migrations, signing keys, the web client) the way the first `tessera serve` makes it, less
+ * the admin user, since no other command may create one; `{ store: false }` leaves it uncreated.
+ */
+async function home(options: { store?: boolean } = {}): Promise<Home> {
   const dataDir = tempDir('tessera-cli-');
   const masterKey = randomBytes(32).toString('base64url');
   const databaseUrl = await createTestDatabase();
@@ -80,6 +85,10 @@ async function home(): Promise<Home> {
   if (databaseUrl) {
     databases.push(databaseUrl);
     env.DATABASE_URL = databaseUrl;
+  }
+  if (options.store !== false) {
+    const services = await createServices(loadConfig({ ...env, TESSERA_LOG_LEVEL: 'silent' }));
+    await services.close();
   }
   return { dataDir, masterKey, databaseUrl, env };
 }
@@ -227,14 +236,37 @@ async function passwordHashOf({ dataDir, databaseUrl }: Home, username: string):
 describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   it('prints help for the top level and every command, even with a bad setting', async () => {
     const topics: [string[], string[]][] = [
-      [['--help'], ['serve', 'user', 'client', 'keys', 'token', 'keygen', '--help']],
+      [['--help'], ['serve', 'user', 'client', 'keys', 'token', 'keygen', '--help', '--version']],
       [
         ['serve', '--help'],
-        ['tessera serve', '--port', '--data-dir', '--issuer', 'admin'],
+        [
+          'tessera serve',
+          '--port <number>',
+          '--data-dir <dir>',
+          '--issuer <url>',
+          'admin',
+          '--redis-url <redis://…>',
+          '--redis-prefix <prefix>',
+          'TESSERA_REDIS_PREFIX, default tessera:',
+          '--trust-proxy',
+          '--print-config',
+          'TESSERA_MASTER_KEY',
+        ],
       ],
       [
         ['user', '--help'],
-        ['user add', 'user list', 'user disable', 'user set-password', '--password-stdin'],
+        [
+          'user add',
+          'user list',
+          'user enable',
+          'user disable',
+          'user delete',
+          'user set-password',
+          'user set-roles',
+          'user set-permissions',
+          '--password-stdin',
+          '--generate',
+        ],
       ],
       [
         ['user', 'add', '--help'],
@@ -246,12 +278,13 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       ],
       [
         ['keys', '--help'],
-        ['keys list', 'keys rotate'],
+        ['keys list', 'keys rotate', 'keys revoke <kid>', 'keys reseal', 'TESSERA_MASTER_KEYRING'],
       ],
       [
         ['token', '--help'],
-        ['token decode', 'token verify', 'token sign'],
+        ['token decode', 'token verify', 'token sign', '--user <username>'],
       ],
+      [['help', 'user'], ['user set-roles']],
       [
         ['keygen', '--help'],
         ['keygen --alg', 'keygen --master'],
@@ -272,24 +305,27 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     // Each run gets its own home: two processes creating the same fresh store at once can collide
     // in the first migration, so every test below makes its store with one run before going parallel.
     const [none, unknown, unknownHelp, subcommand, option, missingValue] = await Promise.all([
-      tessera([], await home()),
-      tessera(['frobnicate'], await home()),
-      tessera(['frobnicate', '--help'], await home()),
-      tessera(['user', 'frobnicate', 'bob'], await home()),
-      tessera(['keys', 'list', '--frobnicate'], await home()),
-      tessera(['keys', 'list', '--port'], await home()),
+      tessera([], await home({ store: false })),
+      tessera(['frobnicate'], await home({ store: false })),
+      tessera(['frobnicate', '--help'], await home({ store: false })),
+      tessera(['user', 'frobnicate', 'bob'], await home({ store: false })),
+      tessera(['keys', 'list', '--frobnicate'], await home({ store: false })),
+      tessera(['keys', 'list', '--port'], await home({ store: false })),
     ]);
     expect(none.code).toBe(1);
     expect(none.stdout).toContain('Usage: tessera <command>');
     expectUsageError(unknown, 'unknown command "frobnicate"; try tessera --help');
     expectUsageError(unknownHelp, 'unknown command "frobnicate"');
-    expectUsageError(subcommand, 'usage: tessera user add|list|disable|set-password');
+    expectUsageError(
+      subcommand,
+      'usage: tessera user add|list|enable|disable|delete|set-password|set-roles|set-permissions',
+    );
     expectUsageError(option, "Unknown option '--frobnicate'");
     expectUsageError(missingValue, "Option '--port <value>' argument missing");
   });
 
   it('refuses a bad setting with exit 2, naming it, before touching the data directory', async () => {
-    const me = await home();
+    const me = await home({ store: false });
     const { env, dataDir } = me;
     const [port, key] = await Promise.all([
       tessera(['user', 'list'], { env: { ...env, TESSERA_PORT: 'abc' } }),
@@ -321,7 +357,14 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     type Row = { id: string; username: string; disabled: boolean; roles: string[]; tokenVersion: number };
     const listed = await tesseraJson<Row[]>(['user', 'list'], { env });
     expect(listed).toEqual([
-      { id: expect.stringMatching(/^usr_/), username: 'bob', disabled: false, roles: [], tokenVersion: 0 },
+      {
+        id: expect.stringMatching(/^usr_/),
+        username: 'bob',
+        disabled: false,
+        roles: [],
+        permissions: [],
+        tokenVersion: 0,
+      },
     ]);
 
     const [duplicate, short, generated] = await Promise.all([
@@ -436,8 +479,9 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
 
     // A rotation right after the keys were made is refused (verifiers may not hold the next key yet).
     const early = await tessera(['keys', 'rotate'], { env });
-    expect(early.code).not.toBe(0);
-    expect(early.stderr).toMatch(/published too recently/);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/^error: the next key \S+ was published too recently/);
+    expect(early.stderr).not.toMatch(STACK_TRACE);
     await backdateNextKey(env);
     const rotated = await tessera(['keys', 'rotate'], { env });
     expect(rotated.code).toBe(0);
@@ -466,6 +510,17 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     );
     expect(signed.expires_in).toBe(900);
     const token = signed.access_token;
+    // By username too; exactly one of --user and --sub.
+    const [byName, neither, both, nobody] = await Promise.all([
+      tesseraJson<{ access_token: string }>(['token', 'sign', '--user', 'alice'], { env }),
+      tessera(['token', 'sign'], { env }),
+      tessera(['token', 'sign', '--user', 'alice', '--sub', alice.id], { env }),
+      tessera(['token', 'sign', '--user', 'nobody'], { env }),
+    ]);
+    expect(decodeJwtUnverified(byName.access_token).sub).toBe(alice.id);
+    expectUsageError(neither, 'tessera token sign needs --user <username> or --sub <user id>');
+    expectUsageError(both, 'tessera token sign needs --user <username> or --sub <user id>');
+    expectUsageError(nobody, 'no user "nobody"');
     const [header, payload, signature] = token.split('.') as [string, string, string];
     const i = Math.floor(signature.length / 2);
     const tampered = `${header}.${payload}.${signature.slice(0, i)}${signature[i] === 'A' ? 'B' : 'A'}${signature.slice(i + 1)}`;
@@ -510,6 +565,250 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     expect(JSON.parse(revoked.stdout)).toMatchObject({ valid: false, revoked: true });
   });
 
+  it('prints its version', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'packages/server/package.json'), 'utf8')) as {
+      version: string;
+    };
+    // Even with a bad setting: --version reads none.
+    const [text, json, short] = await Promise.all([
+      tessera(['--version'], { env: { TESSERA_PORT: 'not-a-port' } }),
+      tessera(['--version', '--json']),
+      tessera(['-v']),
+    ]);
+    expect(text).toEqual({ code: 0, stdout: `tessera ${version}\n`, stderr: '' });
+    expect(JSON.parse(json.stdout)).toEqual({ version });
+    expect(short.stdout).toBe(`tessera ${version}\n`);
+  });
+
+  it('serve --print-config shows what each flag set, secrets redacted, and creates nothing', async () => {
+    const me = await home({ store: false });
+    const dataDir = join(me.dataDir, 'fresh');
+    const printed = await tesseraJson<Record<string, unknown>>(
+      [
+        'serve',
+        '--print-config',
+        '--data-dir',
+        dataDir,
+        '--port',
+        '4321',
+        '--redis-url',
+        'redis://cache.example.com:6380',
+        '--redis-prefix',
+        'auth:',
+        '--audience',
+        'https://api.example.com',
+        '--trust-proxy',
+        '10.0.0.0/8',
+        '--headers-timeout',
+        '5s',
+        '--request-timeout',
+        '1m',
+        '--metrics-port',
+        '9464',
+        '--revocation-stream-public',
+        'true',
+        '--revocation-rate-user',
+        '10',
+        '--audit-retention',
+        '30d',
+      ],
+      { env: { ...me.env, TESSERA_METRICS_TOKEN: 'm'.repeat(40) } },
+    );
+    expect(printed).toMatchObject({
+      dataDir,
+      port: 4321,
+      issuer: 'http://127.0.0.1:4321',
+      redisUrl: '[redacted]',
+      redisPrefix: 'auth:',
+      audience: 'https://api.example.com',
+      trustProxy: '10.0.0.0/8',
+      headersTimeout: 5,
+      requestTimeout: 60,
+      metricsPort: 9464,
+      revocationStreamPublic: 'true',
+      revocationRateUser: 10,
+      auditRetention: 2_592_000,
+      masterKey: '[redacted]',
+      metricsToken: '[redacted]',
+    });
+    expect(JSON.stringify(printed)).not.toContain(me.masterKey);
+    expect(existsSync(dataDir)).toBe(false);
+    expect(await storeContents(me)).toEqual([]);
+  });
+
+  it('refuses to create a data directory or master key anywhere but in serve', async () => {
+    const me = await home({ store: false });
+    const missing = join(me.dataDir, 'typo');
+    const env = { ...me.env, TESSERA_DATA_DIR: missing };
+    const results = await Promise.all([
+      tessera(['user', 'list'], { env }),
+      tessera(['user', 'add', 'bob', '--password-stdin'], { env, input: 'bob has a long password\n' }),
+      tessera(['client', 'add', 'app', '--type', 'public'], { env }),
+      tessera(['keys', 'rotate'], { env }),
+      tessera(['token', 'sign', '--user', 'bob'], { env }),
+    ]);
+    for (const result of results) {
+      if (me.databaseUrl) {
+        // PostgreSQL holds the store: a database the server never ran on is not one, and is left alone.
+        const { host, pathname } = new URL(me.databaseUrl);
+        expectUsageError(
+          result,
+          `error: no Tessera store in the PostgreSQL database ${host}${pathname}: start the server on it first (tessera serve), or check --database-url or DATABASE_URL\n`,
+        );
+      } else {
+        expectUsageError(
+          result,
+          `error: no Tessera data directory at ${missing}: start the server there first (tessera serve), or point --data-dir or TESSERA_DATA_DIR at the server's\n`,
+        );
+      }
+    }
+    expect(existsSync(missing)).toBe(false);
+    expect(await storeContents(me)).toEqual([]);
+
+    // An installation whose master key the command is not given: refused, nothing written.
+    const installed = await home();
+    const { TESSERA_MASTER_KEY: _, ...withoutKey } = installed.env;
+    const noKey = await tessera(['user', 'list'], { env: withoutKey });
+    expectUsageError(noKey, /^error: no master key: set TESSERA_MASTER_KEY to the server's/);
+    expect(existsSync(join(installed.dataDir, 'master.key'))).toBe(false);
+  });
+
+  it('enables, deletes users and sets their roles and permissions; a removed grant ends their sessions', async () => {
+    const { env } = await home();
+    const added = await tessera(['user', 'add', 'erin', '--password-stdin', '--role', 'admin'], {
+      env,
+      input: 'erin has a long password\n',
+    });
+    expect(added.code, added.stderr).toBe(0);
+    type Row = {
+      username: string;
+      disabled: boolean;
+      roles: string[];
+      permissions: string[];
+      tokenVersion: number;
+    };
+    const erin = async () =>
+      (await tesseraJson<Row[]>(['user', 'list'], { env })).find((u) => u.username === 'erin');
+    const sign = async () =>
+      (await tesseraJson<{ access_token: string }>(['token', 'sign', '--user', 'erin'], { env }))
+        .access_token;
+    const revoked = async (token: string) => {
+      const result = await tessera(['token', 'verify', token, '--json'], { env });
+      return (JSON.parse(result.stdout) as { revoked: boolean }).revoked;
+    };
+
+    // Adding grants ends nothing: the next token carries them.
+    const before = await sign();
+    const granted = await tesseraJson(['user', 'set-roles', 'erin', 'admin', 'support'], { env });
+    expect(granted).toEqual({ id: expect.any(String), roles: ['admin', 'support'], sessionsEnded: false });
+    expect(await erin()).toMatchObject({ roles: ['admin', 'support'], tokenVersion: 0 });
+    expect(await revoked(before)).toBe(false);
+
+    // Removing one ends every session: no token may keep the role.
+    const text = await tessera(['user', 'set-roles', 'erin', 'support'], { env });
+    expect(text).toEqual({
+      code: 0,
+      stdout: 'roles set for erin: support; removed admin, every session ended\n',
+      stderr: '',
+    });
+    expect(await erin()).toMatchObject({ roles: ['support'], tokenVersion: 1 });
+    expect(await revoked(before)).toBe(true);
+
+    const permissions = await tesseraJson(
+      ['user', 'set-permissions', 'erin', 'orders:read', 'orders:write'],
+      {
+        env,
+      },
+    );
+    expect(permissions).toMatchObject({ permissions: ['orders:read', 'orders:write'], sessionsEnded: false });
+    const cleared = await tesseraJson(['user', 'set-permissions', 'erin'], { env });
+    expect(cleared).toMatchObject({ permissions: [], sessionsEnded: true });
+    const [badName, noUser] = await Promise.all([
+      tessera(['user', 'set-roles', 'erin', 'two words'], { env }),
+      tessera(['user', 'set-roles', 'nobody', 'admin'], { env }),
+    ]);
+    expectUsageError(
+      badName,
+      'role names are 1–128 printable ASCII characters without spaces, got "two words"',
+    );
+    expectUsageError(noUser, 'no user "nobody"');
+
+    // Disabled, then enabled: a token from before stays revoked (disabling raised the version).
+    const beforeDisable = await sign();
+    expect((await tessera(['user', 'disable', 'erin'], { env })).code).toBe(0);
+    const enabled = await tessera(['user', 'enable', 'erin'], { env });
+    expect(enabled).toEqual({ code: 0, stdout: 'enabled erin\n', stderr: '' });
+    expect(await erin()).toMatchObject({ disabled: false });
+    expect(await revoked(beforeDisable)).toBe(true);
+    expect(await revoked(await sign())).toBe(false);
+
+    // Deleted: gone from the list, every token of the account revoked; a second delete finds no one.
+    const beforeDelete = await sign();
+    const deleted = await tessera(['user', 'delete', 'erin'], { env });
+    expect(deleted).toEqual({ code: 0, stdout: 'deleted erin; every session ended\n', stderr: '' });
+    expect(await erin()).toBeUndefined();
+    expect(await revoked(beforeDelete)).toBe(true);
+    expectUsageError(await tessera(['user', 'delete', 'erin'], { env }), 'no user "erin"');
+  });
+
+  it('changes a password only from stdin or with an explicit --generate, never silently', async () => {
+    const me = await home();
+    const { env } = me;
+    const original = 'frank has a long password';
+    await tesseraJson(['user', 'add', 'frank', '--password-stdin'], { env, input: original });
+    const [bare, both] = await Promise.all([
+      tessera(['user', 'set-password', 'frank'], { env }),
+      tessera(['user', 'set-password', 'frank', '--password-stdin', '--generate'], { env, input: 'x' }),
+    ]);
+    for (const refused of [bare, both])
+      expectUsageError(
+        refused,
+        'error: tessera user set-password needs --password-stdin (the new password on standard input) or --generate (a random one, printed once)\n',
+      );
+    expect((await verifyPassword(await passwordHashOf(me, 'frank'), original)).ok).toBe(true);
+
+    const generated = await tessera(['user', 'set-password', 'frank', '--generate'], { env });
+    expect(generated.code).toBe(0);
+    const shown = /^password (\S+) \(shown once\)$/m.exec(generated.stdout)?.[1];
+    expect(shown).toMatch(/^[\w-]{24}$/);
+    expect((await verifyPassword(await passwordHashOf(me, 'frank'), shown!)).ok).toBe(true);
+  });
+
+  it('revokes a signing key by kid', async () => {
+    const { env } = await home();
+    type Key = { kid: string; state: string };
+    const [current] = await tesseraJson<Key[]>(['keys', 'list'], { env });
+    const revoked = await tesseraJson<Key[]>(['keys', 'revoke', current!.kid], { env });
+    expect(revoked.find((k) => k.kid === current!.kid)?.state).toBe('revoked');
+    expect(revoked.filter((k) => k.state === 'current')).toHaveLength(1);
+    const [unknown, missing] = await Promise.all([
+      tessera(['keys', 'revoke', 'no-such-kid'], { env }),
+      tessera(['keys', 'revoke'], { env }),
+    ]);
+    expectUsageError(unknown, 'no published signing key has kid "no-such-kid"');
+    expectUsageError(missing, 'a kid is required: tessera keys revoke <kid>');
+  });
+
+  it('reseals secrets under a new master key, after which the old one can leave the keyring', async () => {
+    const me = await home();
+    const next = randomBytes(32).toString('base64url');
+    const newKeyOnly = { ...me.env, TESSERA_MASTER_KEY: next };
+    const early = await tessera(['keys', 'list'], { env: newKeyOnly });
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(
+      /^error: cannot open signing key \S+: it was sealed under a different master key .*TESSERA_MASTER_KEYRING\n$/,
+    );
+    expect(early.stderr).not.toMatch(STACK_TRACE);
+
+    const report = await tesseraJson(['keys', 'reseal'], {
+      env: { ...newKeyOnly, TESSERA_MASTER_KEYRING: me.masterKey },
+    });
+    expect(report).toEqual({ keyId: expect.any(String), signingKeys: 2, refreshSuccessors: 0 });
+    const after = await tessera(['keys', 'list'], { env: newKeyOnly });
+    expect(after.code, after.stderr).toBe(0);
+    for (const output of [early, after]) expect(output.stdout + output.stderr).not.toContain(next);
+  });
+
   it('generates signing keys and master keys', async () => {
     const [es256, master, noAlg, hs256] = await Promise.all([
       tessera(['keygen', '--alg', 'ES256', '--json']),
@@ -536,7 +835,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   });
 
   it('fails on a busy port with one line, before creating the data directory, admin or keys', async () => {
-    const me = await home();
+    const me = await home({ store: false });
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     try {
@@ -559,7 +858,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   });
 
   it('serves: prints the admin password once, the issuer and JWKS, answers, stops on SIGTERM', async () => {
-    const { env } = await home();
+    const { env } = await home({ store: false });
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
 

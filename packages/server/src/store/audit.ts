@@ -11,9 +11,14 @@ export type AuditEventType =
   | 'token_revoked'
   | 'password_changed'
   | 'user_disabled'
+  | 'user_enabled'
+  | 'user_deleted'
+  | 'roles_changed'
+  | 'permissions_changed'
   | 'user_created'
   | 'key_rotated'
-  | 'key_revoked';
+  | 'key_revoked'
+  | 'secrets_resealed';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -9,6 +9,9 @@ import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 
+/** The SQLite database's file name in the data directory. */
+export const SQLITE_FILE = 'tessera.db';
+
 /**
  * Opens the store: PostgreSQL when `databaseUrl` is set, else a SQLite file in the data directory.
  * Both go through the same Kysely queries and the same migrations, which run here.
@@ -35,7 +38,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const sqlite = new SQLite(join(config.dataDir, 'tessera.db'));
+    const sqlite = new SQLite(join(config.dataDir, SQLITE_FILE));
     // WAL lets readers proceed while a refresh writes; a busy timeout queues writers instead of failing.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');

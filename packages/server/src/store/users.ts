@@ -64,6 +64,20 @@ export interface Users {
   disable(id: string, executor?: Db): Promise<number>;
   /** "Log out everywhere": bumps and returns the token version. */
   bumpTokenVersion(id: string, executor?: Db): Promise<number>;
+  /**
+   * Lets a disabled account log in again. The token version stays: tokens from before the account
+   * was disabled stay invalid.
+   */
+  enable(id: string): Promise<void>;
+  /** Replaces the roles (new tokens carry them; with `executor`, inside the caller's transaction). */
+  setRoles(id: string, roles: string[], executor?: Db): Promise<void>;
+  /** Replaces the permissions (new tokens carry them; with `executor`, inside the caller's transaction). */
+  setPermissions(id: string, permissions: string[], executor?: Db): Promise<void>;
+  /**
+   * Deletes the account with its sessions' rows. End its sessions first (endEverySession): this
+   * records no revocation. False when there was no such user.
+   */
+  delete(id: string): Promise<boolean>;
 }
 
 export function createUsers(db: Db, clock: () => number = Date.now): Users {
@@ -160,5 +174,32 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     },
     disable: (id, executor) => bump(id, { disabled: 1 }, executor),
     bumpTokenVersion: (id, executor) => bump(id, {}, executor),
+    async enable(id) {
+      await db.updateTable('users').set({ disabled: 0, updated_at: clock() }).where('id', '=', id).execute();
+    },
+    async setRoles(id, roles, executor) {
+      await (executor ?? db)
+        .updateTable('users')
+        .set({ roles: JSON.stringify(roles), updated_at: clock() })
+        .where('id', '=', id)
+        .execute();
+    },
+    async setPermissions(id, permissions, executor) {
+      await (executor ?? db)
+        .updateTable('users')
+        .set({ permissions: JSON.stringify(permissions), updated_at: clock() })
+        .where('id', '=', id)
+        .execute();
+    },
+    async delete(id) {
+      // Children first: refresh tokens reference their family, families reference the user.
+      return db.transaction().execute(async (trx) => {
+        const families = trx.selectFrom('refresh_token_families').select('id').where('user_id', '=', id);
+        await trx.deleteFrom('refresh_tokens').where('family_id', 'in', families).execute();
+        await trx.deleteFrom('refresh_token_families').where('user_id', '=', id).execute();
+        const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+        return result.numDeletedRows > 0n;
+      });
+    },
   };
 }

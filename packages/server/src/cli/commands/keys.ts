@@ -1,0 +1,88 @@
+import { resealSecrets } from '../../keys/reseal.js';
+import { revokeSigningKey } from '../../keys/revoke_key.js';
+import { RotationTooSoon, UnknownSigningKey } from '../../keys/signing_keys.js';
+import type { Services } from '../../services.js';
+import type { Command, CommandContext } from '../command.js';
+import { CommandFailed, UsageError } from '../errors.js';
+import { bold, dim, green, red, yellow } from '../output.js';
+import { withStore } from '../store.js';
+
+/**
+ * `tessera keys`: the signing keys in the store, rotation on demand, emergency revocation, and the
+ * second step of a master key rotation (reseal).
+ */
+export const keysCommand: Command = {
+  name: 'keys',
+  summary: 'list, rotate and revoke signing keys; reseal secrets under a new master key',
+  help: () => `tessera keys list [--json]
+tessera keys rotate        (next → current, current → retired, a new next key is published;
+                            refused until the next key has been published for the JWKS max-age)
+tessera keys revoke <kid>  (a compromised key: withdrawn from the JWKS at once, its tokens refused
+                            by guards following revocations; if it was signing, the next key takes over)
+tessera keys reseal        (master key rotation: with the new TESSERA_MASTER_KEY and the old one in
+                            TESSERA_MASTER_KEYRING, seals every secret at rest again under the new key;
+                            then the old key can leave the keyring)`,
+  options: {},
+  settings: true,
+  async run(context) {
+    const { sub, args } = context;
+    if (sub !== 'list' && sub !== 'rotate' && sub !== 'revoke' && sub !== 'reseal')
+      throw new UsageError('usage: tessera keys list|rotate|revoke <kid>|reseal');
+    const kid = args[0];
+    if (sub === 'revoke' && !kid) throw new UsageError('a kid is required: tessera keys revoke <kid>');
+    if (sub === 'revoke' ? args.length > 1 : args.length > 0)
+      throw new UsageError(`unexpected ${JSON.stringify(args.at(-1))}; try tessera keys --help`);
+    return withStore(context.config(), async (services) => {
+      if (sub === 'reseal') return reseal(services, context);
+      if (sub === 'rotate') await rotate(services);
+      if (sub === 'revoke') await revoke(services, kid!);
+      return list(services, context);
+    });
+  },
+};
+
+async function rotate(services: Services): Promise<void> {
+  try {
+    await services.keys.rotate();
+  } catch (err) {
+    if (err instanceof RotationTooSoon) throw new CommandFailed(err.message);
+    throw err;
+  }
+  await services.audit.record({ type: 'key_rotated' });
+}
+
+async function revoke(services: Services, kid: string): Promise<void> {
+  try {
+    await revokeSigningKey(services, kid);
+  } catch (err) {
+    if (err instanceof UnknownSigningKey) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+async function reseal(services: Services, { out }: CommandContext): Promise<number> {
+  const report = await resealSecrets(services);
+  await services.audit.record({ type: 'secrets_resealed', detail: { ...report } });
+  out.print(
+    report,
+    `${green('resealed')} under master key ${bold(report.keyId)}: ${report.signingKeys} signing keys, ${report.refreshSuccessors} refresh successors`,
+  );
+  return 0;
+}
+
+async function list(services: Services, { out }: CommandContext): Promise<number> {
+  const keys = await services.keys.list();
+  const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+  const paint = (state: string) =>
+    state === 'current' ? green : state === 'next' ? yellow : state === 'revoked' ? red : dim;
+  out.print(
+    keys,
+    keys
+      .map(
+        (k) =>
+          `${paint(k.state)(k.state.padEnd(8))} ${bold(k.kid)} ${k.alg} created ${when(k.createdAt)}${k.expiresAt ? ` published until ${when(k.expiresAt)}` : ''}`,
+      )
+      .join('\n'),
+  );
+  return 0;
+}
