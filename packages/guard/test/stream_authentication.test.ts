@@ -123,6 +123,21 @@ describe('client authentication to the revocation stream (RFC 6749 §2.3.1)', ()
     await guard.ready();
   });
 
+  it('an outage after a refused client is an outage: a warning, and lastError says what changed', async () => {
+    issuer.streamClient = { id: CLIENT.id, secret: 'other' };
+    const { guard, logger } = start();
+    await attempts(2);
+    issuer.streamClient = undefined;
+    issuer.refuseStreams = true;
+    await waitFor(() => issuer.connections.some((c) => c.status === 503), 3000, 'a 503');
+    await waitFor(() => logger.warnings.length === 1, 2000, 'the warning');
+    expect(logger.warnings[0]?.message).toBe('the revocation stream failed; reconnecting');
+    expect(logger.errors).toHaveLength(1);
+    expect(guard.health().revocations.lastError).toBe(
+      'the revocation stream failed (the revocation stream answered HTTP 503 (no type))',
+    );
+  });
+
   it('never writes the secret: not in logs, health, errors, refusals or the resolved options', async () => {
     issuer.streamClient = { id: CLIENT.id, secret: 'the-rotated-secret' };
     const { guard, logger } = start({ readyTimeout: 0.3 });

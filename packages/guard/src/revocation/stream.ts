@@ -17,13 +17,13 @@ export interface StreamFeedOptions extends FeedContext {
 
 /**
  * The issuer answered the stream request with something other than a stream. 401 and 403 say the
- * guard's client is not accepted; 429 (RFC 6585 §4) and 503 may say when to come back.
+ * guard's client is not accepted; 429 (RFC 6585 §4) may say when to come back.
  */
 class StreamRefused extends Error {
   constructor(
     message: string,
     readonly status: number,
-    /** The answer's Retry-After (RFC 9110 §10.2.3), when it had a readable one. */
+    /** A 429's Retry-After (RFC 9110 §10.2.3), when it had a readable one. */
     readonly retryAfterMs: number | undefined,
   ) {
     super(message);
@@ -33,6 +33,11 @@ class StreamRefused extends Error {
   /** A configuration error, not an outage: the issuer does not accept the guard's client. */
   get clientRefused(): boolean {
     return this.status === 401 || this.status === 403;
+  }
+
+  /** The issuer's stream caps are reached (RFC 6585 §4): transient, like an outage. */
+  get rateLimited(): boolean {
+    return this.status === 429;
   }
 }
 
@@ -98,14 +103,14 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
   /** Records and logs why the stream is down; returns how long to wait before reconnecting. */
   function reportOutage(message: string, err?: unknown): number {
     let delay = backoff.next();
-    if (err instanceof StreamRefused && err.retryAfterMs !== undefined) {
-      // RFC 9110 §10.2.3: not before the server said; up to 10% later, so that a fleet of guards
-      // turned away together does not come back together.
-      delay = Math.max(delay, err.retryAfterMs * (1 + Math.random() / 10));
-    }
-    if (err instanceof StreamRefused && err.status !== 503) {
+    if (err instanceof StreamRefused && (err.clientRefused || err.rateLimited)) {
+      if (err.retryAfterMs !== undefined) {
+        // RFC 9110 §10.2.3: not before the server said; up to 10% later, so that a fleet of guards
+        // turned away together does not come back together.
+        delay = Math.max(delay, err.retryAfterMs * (1 + Math.random() / 10));
+      }
       lastError = err.message;
-      if (err.status === 429) lastError += `; retrying in ${Math.ceil(delay / 1000)} s`;
+      if (err.rateLimited) lastError += `; retrying in ${Math.ceil(delay / 1000)} s`;
       const fields = { source, status: err.status, client: client?.id };
       // A refused client is a configuration error: nothing works until someone fixes it. A stream
       // cap is the issuer's load, the guard's outage like any other.
@@ -131,7 +136,7 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
   /** Why the issuer would not open the stream, from its answer. */
   function refusalOf(response: Response, type: string): StreamRefused {
     const { status } = response;
-    const retryAfter = retryAfterMs(response.headers.get('retry-after'));
+    let retryAfter: number | undefined;
     let message = `the revocation stream answered HTTP ${status} (${type || 'no type'})`;
     // RFC 9110 §15.5.2, RFC 6749 §2.3.1: missing or wrong client credentials. Retrying cannot help
     // until the configuration changes on one side, but that may be the issuer's (the client gets
@@ -145,7 +150,10 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
     else if (status === 403)
       message = `the issuer does not allow ${client === undefined ? 'the guard' : `the client ${JSON.stringify(client.id)}`} to read its revocation stream (HTTP 403)`;
     // RFC 6585 §4: the issuer's stream caps are reached; transient, like an outage.
-    else if (status === 429) message = "the issuer's revocation stream is at its connection limit (HTTP 429)";
+    else if (status === 429) {
+      message = "the issuer's revocation stream is at its connection limit (HTTP 429)";
+      retryAfter = retryAfterMs(response.headers.get('retry-after'));
+    }
     return new StreamRefused(message, status, retryAfter);
   }
 
