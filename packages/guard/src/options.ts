@@ -250,6 +250,7 @@ function resolveLogLevels(value: GuardOptions['logLevels']): ResolvedLogLevels {
   for (const [name, level] of Object.entries(value)) {
     if (name !== 'refusal' && name !== 'unavailable')
       throw new TypeError(`options.logLevels has no "${name}": use refusal and unavailable`);
+    if (level === undefined) continue;
     if (level !== 'silent' && !LOG_LEVELS.includes(level as LogLevel))
       throw new TypeError(`options.logLevels.${name} must be one of ${[...LOG_LEVELS, 'silent'].join(', ')}`);
     levels[name] = level as LogLevel | 'silent';

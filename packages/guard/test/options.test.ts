@@ -53,6 +53,7 @@ describe('createGuard options', () => {
     expect(levels({ refusals: 'debug' })).toThrow(/options\.logLevels has no "refusals"/);
     expect(levels('debug')).toThrow(TypeError);
     await accepted({ logLevels: { refusal: 'silent', unavailable: 'error' } });
+    await accepted({ logLevels: { refusal: undefined } });
   });
 
   it('refuses a maxTokenAge that is not a positive span of seconds', async () => {
