@@ -1,6 +1,7 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { basic, loginApp } from './http.js';
 
 let server: TestServer;
 /** The resource server's secret (a confidential client). */
@@ -47,10 +48,6 @@ async function refresh(token: string): Promise<Response> {
   return post(`${server.url}/token`, { grant_type: 'refresh_token', refresh_token: token, client_id: 'app' });
 }
 
-/** RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined and base64-encoded. */
-const basic = (id: string, password: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(password)}`).toString('base64')}`;
-
 /** POST /introspect as RFC 7662 §2.1 has it: a form body. */
 function introspect(params: Record<string, string>, headers: Record<string, string> = {}) {
   return fetch(`${server.url}/introspect`, {
@@ -59,11 +56,18 @@ function introspect(params: Record<string, string>, headers: Record<string, stri
     body: new URLSearchParams(params).toString(),
   });
 }
-/** Introspects with client_secret_basic and returns the JSON answer (checking status and caching). */
-async function ask(token: string, hint?: string): Promise<Record<string, unknown>> {
+/**
+ * Introspects with client_secret_basic (as `orders-api`, or `as` another resource server) and returns
+ * the JSON answer (checking status and caching).
+ */
+async function ask(
+  token: string,
+  hint?: string,
+  as: { clientId: string; secret: string } = { clientId: 'orders-api', secret },
+): Promise<Record<string, unknown>> {
   const res = await introspect(
     { token, ...(hint ? { token_type_hint: hint } : {}) },
-    { authorization: basic('orders-api', secret) },
+    { authorization: basic(as.clientId, as.secret) },
   );
   expect(res.status).toBe(200);
   expect(res.headers.get('cache-control')).toMatch(/no-store/);
@@ -230,5 +234,30 @@ describe('POST /introspect (RFC 7662)', () => {
     const idle = await login();
     server.advance((server.services.config.refreshIdleTtl + 1) * 1000);
     expect(await ask(idle.refresh_token)).toEqual({ active: false });
+  });
+
+  it('answers inactive to a resource server for access and refresh tokens meant for another audience (RFC 7662 §4)', async () => {
+    await server.services.clients.add({
+      clientId: 'billing-app',
+      type: 'public',
+      audiences: ['https://billing'],
+      scopes: ['openid'],
+    });
+    const { secret: billingSecret } = await server.services.clients.add({
+      clientId: 'billing-api',
+      type: 'confidential',
+      audiences: ['https://billing'],
+      scopes: [],
+    });
+    const billingApi = { clientId: 'billing-api', secret: billingSecret! };
+    const tokens = await loginApp(server, 'billing-app');
+    for (const token of [tokens.access_token, tokens.refresh_token]) {
+      expect(await ask(token)).toEqual({ active: false });
+      // The resource server the tokens are meant for is told about them.
+      expect(await ask(token, undefined, billingApi)).toMatchObject({
+        active: true,
+        client_id: 'billing-app',
+      });
+    }
   });
 });

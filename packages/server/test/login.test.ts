@@ -196,3 +196,19 @@ describe('POST /login', () => {
     expect(disabledWrong).toEqual(wrong);
   });
 });
+
+describe('POST /login from a browser (login CSRF)', () => {
+  const web = { username: 'alice', password: ADMIN_PASSWORD };
+
+  it('refuses a web-client login posted from another origin with 403 invalid_request, and sets no cookie', async () => {
+    const res = await login(web, { origin: 'https://evil.example' });
+    await expectError(res, 403, 'invalid_request');
+    expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('accepts a web-client login from the issuer origin and from non-browser callers without Origin', async () => {
+    const origin = new URL(server.services.config.issuer).origin;
+    expect((await login(web, { origin })).status).toBe(200);
+    expect((await login(web)).status).toBe(200);
+  });
+});

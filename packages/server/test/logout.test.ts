@@ -43,6 +43,12 @@ describe('POST /logout and /logout/all', () => {
       }
     });
 
+    it(`${path} without any credentials gets a bare Bearer challenge, without an error code (RFC 6750 §3.1)`, async () => {
+      const res = await fetch(`${server.url}${path}`, { method: 'POST' });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="tessera"');
+    });
+
     it(`${path} with a revoked, expired or foreign token is 401 invalid_token`, async () => {
       const revoked = await loginApp(server);
       const logout = await fetch(`${server.url}/logout`, {

@@ -1,6 +1,8 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createServices } from '../src/services.js';
 import { TEST_STORE } from './databases.js';
 import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
@@ -185,6 +187,37 @@ describe('GET /revocations (Server-Sent Events)', () => {
     expect(await server.services.db.selectFrom('revocations').selectAll().execute()).toEqual([]);
     // Resuming from an old id finds nothing either.
     expect((await subscribe({ 'last-event-id': '0' })).snapshot).toEqual([]);
+  });
+});
+
+describe('the store sync', () => {
+  it('brings revocations another process wrote to the running server: its checks, its feed and its stream', async () => {
+    const session = await login();
+    const stream = await subscribe();
+    const fed: string[] = [];
+    const unsubscribe = server.services.revocations.feed.subscribe((event) => void fed.push(event.kind));
+    try {
+      // A second process on the same store, as `tessera user disable` would be.
+      const cli = await createServices(
+        loadConfig({}, {}, { ...server.services.config, dataDir: server.dataDir }),
+      );
+      try {
+        await cli.revocations.revoke('sub', session.sub, 99);
+      } finally {
+        await cli.close();
+      }
+      await server.services.revocations.sync();
+    } finally {
+      unsubscribe();
+    }
+    expect(fed).toEqual(['sub']);
+    expect(server.services.revocations.isRevoked({ sub: session.sub, ver: 0 })).toBe(true);
+    const bearer = { authorization: `Bearer ${session.access_token}` };
+    expect((await fetch(`${server.url}/userinfo`, { headers: bearer })).status).toBe(401);
+    await stream.until(
+      (s) => s.revocations.some((e) => e.kind === 'sub' && e.value === session.sub && e.ver === 99),
+      'the sub revocation written by the other process',
+    );
   });
 });
 

@@ -238,6 +238,34 @@ describe('POST /token and /token/refresh', () => {
   });
 });
 
+describe('scope on refresh (RFC 6749 §6)', () => {
+  const refreshWithScope = (refresh_token: string, scope: string) =>
+    post(`${server.url}/token`, { grant_type: 'refresh_token', refresh_token, client_id: 'app', scope });
+
+  it('narrows the access token to a subset of the original grant', async () => {
+    const { refresh_token } = await loginApp(server);
+    const res = await refreshWithScope(refresh_token, 'openid');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as TokenBody;
+    expect(body.scope).toBe('openid');
+    expect((decodeJwtUnverified(body.access_token) as { scope: string }).scope).toBe('openid');
+  });
+
+  it('refuses a scope beyond the original grant with 400 invalid_scope, and leaves the refresh token usable', async () => {
+    const { refresh_token } = await loginApp(server);
+    await expectError(await refreshWithScope(refresh_token, 'openid admin'), 400, 'invalid_scope');
+    expect((await refreshApp(server, refresh_token)).status).toBe(200);
+  });
+
+  it('checks the scope of a duplicate refresh inside the grace window too (400 invalid_scope)', async () => {
+    const { refresh_token } = await loginApp(server);
+    expect((await refreshApp(server, refresh_token)).status).toBe(200);
+    await expectError(await refreshWithScope(refresh_token, 'openid admin'), 400, 'invalid_scope');
+    // (control) The same duplicate without the wider scope is answered: it is inside the grace window.
+    expect((await refreshApp(server, refresh_token)).status).toBe(200);
+  });
+});
+
 describe('refresh-token reuse ends the session all or nothing', () => {
   it('a failure while ending the session leaves it as it was; the next reuse ends it and publishes the sid', async () => {
     const first = await loginApp(server);
