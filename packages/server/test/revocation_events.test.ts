@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeDataDir, startServer, type TestServer } from './helpers.js';
+import { eventually, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { RESOURCE_SERVER_ID, SseStream, streamAuth } from './sse.js';
 
 /** `GET /revocations`: who may follow it, how many at once, and snapshots of any size. */
@@ -107,14 +107,15 @@ describe('GET /revocations: caps on open streams', () => {
     expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(((await third.json()) as { error: string }).error).toBe('slow_down');
     first.close();
-    // The slot is free once the server has seen the subscriber leave.
+    // The slot is free once the server has seen the subscriber leave: until then a new stream is 429.
     let again: Response | undefined;
-    for (let attempt = 0; attempt < 500; attempt++) {
+    await eventually(async () => {
       again = await fetch(`${server.url}/revocations`, { headers: auth });
-      if (again.status === 200) break;
+      if (again.status === 200) return true;
+      expect(again.status).toBe(429);
       await again.body?.cancel();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+      return false;
+    }, 'the closed stream to free its slot');
     expect(again?.status).toBe(200);
     await again?.body?.cancel();
   });
