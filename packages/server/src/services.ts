@@ -49,8 +49,9 @@ export async function createServices(
     const keys = createSigningKeys(db, sealer, config, clock);
     await keys.ensure();
     const users = createUsers(db, clock);
-    const clients = createClients(db, clock);
-    await clients.ensureBuiltIn(config.audience);
+    // Clients without audiences of their own get this process's setting, read at issue time.
+    const clients = createClients(db, config.audience, clock);
+    await clients.ensureBuiltIn();
     const lifetimes = createAccessTokenLifetimes(db, config.accessTokenTtl, clock);
     await lifetimes.refresh();
     // Stream entries outlive the longest access token they could match (see record()).

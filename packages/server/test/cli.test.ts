@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { publishedLongEnough } from '../src/keys/signing_keys.js';
 import { verifyPassword } from '../src/passwords.js';
+import { createServer as createTesseraServer } from '../src/server.js';
 import { createServices } from '../src/services.js';
 import { buildSources, ROOT, type SourceBuild } from './build.js';
 import { createTestDatabase, dropTestDatabase } from './helpers.js';
@@ -274,7 +275,14 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       ],
       [
         ['client', '--help'],
-        ['client add', 'client list', '--type', '--audience'],
+        [
+          'client add',
+          'client list',
+          'client update',
+          'client remove',
+          'client rotate-secret',
+          '--default-audience',
+        ],
       ],
       [
         ['keys', '--help'],
@@ -460,6 +468,159 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       expect(output).not.toMatch(/secret|hash/i);
     }
     expect(text.stdout).toContain('svc confidential aud=api scope="openid profile offline_access"');
+  });
+
+  it("gives a client without audiences the server's audience setting when each token is issued", async () => {
+    const { env } = await home();
+    // Added by a process with other settings (another port): nothing of them may stick to the client.
+    const elsewhere = { ...env, TESSERA_PORT: '5999' };
+    await tesseraJson(['client', 'add', 'app', '--type', 'public', '--scope', 'openid'], { env: elsewhere });
+    await tesseraJson(
+      ['client', 'add', 'own', '--type', 'public', '--scope', 'openid', '--audience', 'urn:own'],
+      {
+        env: elsewhere,
+      },
+    );
+    await tesseraJson(['user', 'add', 'alice', '--password-stdin'], {
+      env,
+      input: 'alice has a long password',
+    });
+    const listed = await tesseraJson<{ clientId: string; audiences: string[]; defaultAudience: boolean }[]>(
+      ['client', 'list'],
+      { env },
+    );
+    expect(listed.find((c) => c.clientId === 'app')).toMatchObject({
+      audiences: ['http://127.0.0.1:4000'],
+      defaultAudience: true,
+    });
+
+    /** The `aud` of a token from a login at a server with these extra settings. */
+    async function audienceAt(settings: Record<string, string>, clientId?: string): Promise<unknown> {
+      const server = await createTesseraServer(
+        loadConfig({ ...env, TESSERA_LOG_LEVEL: 'silent', ...settings }),
+        {
+          logger: false,
+        },
+      );
+      try {
+        const login = await server.app.inject({
+          method: 'POST',
+          url: '/login',
+          payload: { username: 'alice', password: 'alice has a long password', client_id: clientId },
+        });
+        expect(login.statusCode, login.body).toBe(200);
+        return decodeJwtUnverified((login.json() as { access_token: string }).access_token).aud;
+      } finally {
+        await server.close();
+      }
+    }
+    expect(await audienceAt({ TESSERA_AUDIENCE: 'https://api.example.com' }, 'app')).toBe(
+      'https://api.example.com',
+    );
+    expect(await audienceAt({ TESSERA_PORT: '4100' }, 'app')).toBe('http://127.0.0.1:4100');
+    expect(await audienceAt({ TESSERA_AUDIENCE: 'https://api.example.com' }, 'own')).toBe('urn:own');
+    // The built-in web client too (its tokens also name the issuer, for the server's own endpoints).
+    expect(await audienceAt({ TESSERA_AUDIENCE: 'https://api.example.com' })).toEqual([
+      'https://api.example.com',
+      'http://127.0.0.1:4000',
+    ]);
+  });
+
+  it('updates and removes clients, and rotates a confidential secret, printed once', async () => {
+    const me = await home();
+    const { env } = me;
+    const { client_secret: first } = await tesseraJson<{ client_secret: string }>(
+      ['client', 'add', 'svc', '--type', 'confidential', '--audience', 'api'],
+      { env },
+    );
+    await tesseraJson(['client', 'add', 'app', '--type', 'public', '--scope', 'openid'], { env });
+
+    const rotated = await tessera(['client', 'rotate-secret', 'svc'], { env });
+    expect(rotated.code).toBe(0);
+    const second = /^client_secret (\S+) \(shown once\)$/m.exec(rotated.stdout)?.[1];
+    expect(second).toMatch(/^[\w-]{43}$/);
+    expect(rotated.stdout).toMatch(/^new secret for svc; the old one no longer works\n/);
+    const services = await createServices(loadConfig({ ...env, TESSERA_LOG_LEVEL: 'silent' }));
+    try {
+      const svc = (await services.clients.byId('svc'))!;
+      expect(services.clients.verifySecret(svc, first)).toBe(false);
+      expect(services.clients.verifySecret(svc, second!)).toBe(true);
+    } finally {
+      await services.close();
+    }
+    for (const [where, content] of await storeContents(me))
+      expect(content.includes(second!), where).toBe(false);
+
+    const updated = await tesseraJson(
+      [
+        'client',
+        'update',
+        'svc',
+        '--audience',
+        'https://a',
+        '--audience',
+        'https://b',
+        '--scope',
+        'openid orders:read',
+        '--name',
+        'Orders API',
+      ],
+      { env },
+    );
+    expect(updated).toEqual({
+      clientId: 'svc',
+      type: 'confidential',
+      name: 'Orders API',
+      audiences: ['https://a', 'https://b'],
+      defaultAudience: false,
+      scopes: ['openid', 'orders:read'],
+    });
+    const followed = await tesseraJson(['client', 'update', 'svc', '--default-audience'], { env });
+    expect(followed).toMatchObject({ audiences: ['http://127.0.0.1:4000'], defaultAudience: true });
+
+    const [publicSecret, nothing, badAudience, badScope, unknown, web, both] = await Promise.all([
+      tessera(['client', 'rotate-secret', 'app'], { env }),
+      tessera(['client', 'update', 'svc'], { env }),
+      tessera(['client', 'update', 'svc', '--audience', 'has space'], { env }),
+      tessera(['client', 'update', 'svc', '--scope', 'a"b'], { env }),
+      tessera(['client', 'update', 'nope', '--name', 'x'], { env }),
+      tessera(['client', 'remove', 'web'], { env }),
+      tessera(['client', 'update', 'svc', '--audience', 'x', '--default-audience'], { env }),
+    ]);
+    expectUsageError(publicSecret, 'client "app" is public: it has no secret');
+    expectUsageError(nothing, 'nothing to change: give --audience, --default-audience, --scope or --name');
+    expectUsageError(badAudience, 'an audience is 1–512 characters without spaces or control characters');
+    expectUsageError(badScope, 'RFC 6749 §3.3');
+    expectUsageError(unknown, 'no client "nope"');
+    expectUsageError(web, 'the built-in web client cannot be removed');
+    expectUsageError(both, 'give --audience or --default-audience, not both');
+
+    // Removing a client ends its sessions: its access tokens are refused at once.
+    await tesseraJson(['user', 'add', 'alice', '--password-stdin'], {
+      env,
+      input: 'alice has a long password',
+    });
+    const server = await createTesseraServer(loadConfig({ ...env, TESSERA_LOG_LEVEL: 'silent' }), {
+      logger: false,
+    });
+    let token: string;
+    try {
+      const login = await server.app.inject({
+        method: 'POST',
+        url: '/login',
+        payload: { username: 'alice', password: 'alice has a long password', client_id: 'app' },
+      });
+      token = (login.json() as { access_token: string }).access_token;
+    } finally {
+      await server.close();
+    }
+    const removed = await tessera(['client', 'remove', 'app'], { env });
+    expect(removed).toEqual({ code: 0, stdout: 'removed client app; 1 session ended\n', stderr: '' });
+    const verified = await tessera(['token', 'verify', token, '--json'], { env });
+    expect(JSON.parse(verified.stdout)).toMatchObject({ revoked: true });
+    const remaining = await tesseraJson<{ clientId: string }[]>(['client', 'list'], { env });
+    expect(remaining.map((c) => c.clientId)).toEqual(['web', 'svc']);
+    expectUsageError(await tessera(['client', 'remove', 'app'], { env }), 'no client "app"');
   });
 
   it('lists signing keys and rotates them', async () => {

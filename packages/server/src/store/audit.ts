@@ -18,7 +18,11 @@ export type AuditEventType =
   | 'user_created'
   | 'key_rotated'
   | 'key_revoked'
-  | 'secrets_resealed';
+  | 'secrets_resealed'
+  | 'client_added'
+  | 'client_updated'
+  | 'client_removed'
+  | 'client_secret_rotated';
 
 export interface AuditEvent {
   type: AuditEventType;

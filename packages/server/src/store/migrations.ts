@@ -214,6 +214,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0008_web_client_default_audience': {
+      // The web client used to be created with the audience setting of the process that created
+      // it, frozen. It was never set by hand (nothing could), so it now follows the setting.
+      async up(db: Kysely<unknown>) {
+        await sql`update clients set audiences = '[]' where client_id = 'web'`.execute(db);
+      },
+    },
   };
 }
 

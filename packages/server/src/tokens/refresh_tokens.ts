@@ -57,6 +57,8 @@ export interface RefreshTokens {
   revokeUser(userId: string, reason: string, executor?: Db): Promise<string[]>;
   /** Drops sealed successor copies whose grace window has passed (housekeeping). */
   sweep(): Promise<void>;
+  /** The ids of a client's live sessions (families not revoked or expired), to end them. */
+  liveFamiliesOfClient(clientId: string): Promise<string[]>;
 }
 
 /** 256 random bits, base64url: the token never exists anywhere but with its holder. */
@@ -270,6 +272,16 @@ export function createRefreshTokens(
         .where('revoked_at', 'is', null)
         .execute();
       for (const { id } of families) await revokeFamily(id, reason, executor);
+      return families.map((f) => f.id);
+    },
+    async liveFamiliesOfClient(clientId) {
+      const families = await db
+        .selectFrom('refresh_token_families')
+        .select('id')
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', '>', clock())
+        .execute();
       return families.map((f) => f.id);
     },
   };
