@@ -67,7 +67,6 @@ export async function runCluster() {
       TESSERA_AUDIENCE: 'https://api.example',
       TESSERA_DATA_DIR: dataDir,
       TESSERA_LOG_LEVEL: 'silent',
-      TESSERA_REVOCATION_STREAM_PUBLIC: 'true',
       // One user revokes a thousand tokens here: lift the per-user and per-client revocation budgets.
       TESSERA_REVOCATION_RATE_USER: '1000000',
       TESSERA_REVOCATION_RATE_CLIENT: '10000000',
@@ -80,6 +79,13 @@ export async function runCluster() {
       type: 'public',
       audiences: ['https://api.example'],
       scopes: ['openid'],
+    });
+    // The API's own client: the revocation stream is for authenticated resource servers.
+    const { secret: apiSecret } = await services.clients.add({
+      clientId: 'orders-api',
+      type: 'confidential',
+      audiences: ['https://api.example'],
+      scopes: [],
     });
     const refreshTokens = [];
     for (let i = 0; i < SESSIONS; i++)
@@ -100,6 +106,8 @@ export async function runCluster() {
       GUARD_AUDIENCE: 'https://api.example',
       GUARD_JWKS: `${b.url}/.well-known/jwks.json`,
       GUARD_STREAM: `${b.url}/revocations`,
+      GUARD_CLIENT_ID: 'orders-api',
+      GUARD_CLIENT_SECRET: apiSecret,
     });
     processes.push(api);
     console.log(

@@ -21,6 +21,8 @@ export async function runGuard() {
   const api = await startProcess('guard_process.js', {
     GUARD_ISSUER: issuer.url,
     GUARD_AUDIENCE: issuer.url,
+    GUARD_CLIENT_ID: 'api',
+    GUARD_CLIENT_SECRET: issuer.clientSecret,
   });
   const cores = cpus().length;
   const everyCore = `0-${cores - 1}`;

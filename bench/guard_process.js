@@ -5,6 +5,7 @@
 //   GUARD_AUDIENCE   this API's audience
 //   GUARD_JWKS       JWKS URL (default: discovery)
 //   GUARD_STREAM     revocation stream URL (default: discovery)
+//   GUARD_CLIENT_ID, GUARD_CLIENT_SECRET   the API's confidential client (the stream requires one)
 //   GUARD_REDIS      read revocations from this Redis instead (GUARD_REDIS_KEY: the stream key)
 //   GUARD_STALE_AFTER, GUARD_ON_STALE   staleness settings (defaults: the guard's)
 import { createGuard } from '@tessera/guard';
@@ -16,6 +17,9 @@ const guard = createGuard({
   audience: process.env.GUARD_AUDIENCE,
   ...(process.env.GUARD_JWKS ? { jwksUri: process.env.GUARD_JWKS } : {}),
   ...(process.env.GUARD_STREAM ? { revocations: { url: process.env.GUARD_STREAM } } : {}),
+  ...(process.env.GUARD_CLIENT_ID
+    ? { client: { id: process.env.GUARD_CLIENT_ID, secret: process.env.GUARD_CLIENT_SECRET } }
+    : {}),
   ...(process.env.GUARD_REDIS
     ? { revocations: { redis: process.env.GUARD_REDIS, key: process.env.GUARD_REDIS_KEY } }
     : {}),

@@ -100,7 +100,6 @@ describe.skipIf(skip)('a cluster of three instances, three guarded APIs', { time
       TESSERA_AUDIENCE: AUDIENCE,
       TESSERA_DATA_DIR: dataDir,
       TESSERA_LOG_LEVEL: 'silent',
-      TESSERA_REVOCATION_STREAM_PUBLIC: 'true',
       TESSERA_REFRESH_GRACE: '2s',
     };
     const services = await createServices(loadConfig(env));
@@ -112,6 +111,13 @@ describe.skipIf(skip)('a cluster of three instances, three guarded APIs', { time
       audiences: [AUDIENCE, issuer],
       scopes: ['openid'],
     });
+    // The APIs' client: the revocation stream is for authenticated resource servers.
+    const { secret: apiSecret } = await services.clients.add({
+      clientId: 'orders-api',
+      type: 'confidential',
+      audiences: [AUDIENCE],
+      scopes: [],
+    });
     await services.close();
     for (const port of ports)
       instances.push(await start(join(build.dir, 'instance.js'), { ...env, TESSERA_PORT: String(port) }));
@@ -122,16 +128,20 @@ describe.skipIf(skip)('a cluster of three instances, three guarded APIs', { time
       GUARD_STALE_AFTER: String(STALE_AFTER),
       GUARD_ON_STALE: 'fail-closed',
     };
+    // The guards that follow an instance's stream authenticate as the APIs' client.
+    const client = { GUARD_CLIENT_ID: 'orders-api', GUARD_CLIENT_SECRET: apiSecret as string };
     guards.push(
       await start(join(build.dir, 'guard.js'), {
         ...guardEnv,
         GUARD_JWKS: `${b.url}/.well-known/jwks.json`,
         GUARD_STREAM: `${b.url}/revocations`,
+        ...client,
       }),
       await start(join(build.dir, 'guard.js'), {
         ...guardEnv,
         GUARD_JWKS: `${c.url}/.well-known/jwks.json`,
         GUARD_STREAM: `${c.url}/revocations`,
+        ...client,
       }),
       await start(join(build.dir, 'guard.js'), {
         ...guardEnv,
