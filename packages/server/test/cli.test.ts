@@ -970,6 +970,74 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     for (const output of [early, after]) expect(output.stdout + output.stderr).not.toContain(next);
   });
 
+  it('mints tokens only for enabled users, each in a session of its own that /logout ends, audited', async () => {
+    const { env } = await home();
+    const quiet = { ...env, TESSERA_LOG_LEVEL: 'silent' };
+    const bob = await tesseraJson<{ id: string }>(['user', 'add', 'bob', '--password-stdin'], {
+      env,
+      input: 'bob has a long password',
+    });
+    const { access_token: token } = await tesseraJson<{ access_token: string }>(
+      ['token', 'sign', '--user', 'bob', '--scope', 'orders:read'],
+      { env },
+    );
+    const claims = decodeJwtUnverified(token);
+    expect(claims).toMatchObject({ sub: bob.id, client_id: 'tessera-cli', scope: 'orders:read' });
+    expect(claims.sid).toMatch(/^sid_[\da-f-]{36}$/);
+
+    const minted = async () => {
+      const services = await createServices(loadConfig(quiet));
+      try {
+        return (await services.audit.recent()).filter((row) => row.type === 'token_minted');
+      } finally {
+        await services.close();
+      }
+    };
+    const rows = await minted();
+    expect(rows).toEqual([
+      {
+        type: 'token_minted',
+        userId: bob.id,
+        clientId: 'tessera-cli',
+        ip: null,
+        detail: {
+          mintedBy: expect.stringMatching(/^.+@.+$/),
+          jti: claims.jti,
+          sid: claims.sid,
+          scope: 'orders:read',
+          aud: ['http://127.0.0.1:4000'],
+          exp: claims.exp,
+        },
+        createdAt: expect.any(Number),
+      },
+    ]);
+    // The audit row says which token, never the token (nor its signature).
+    expect(JSON.stringify(rows)).not.toContain(token.split('.')[2]);
+
+    // The session is real: /logout with the token ends it, and the server refuses the token after.
+    const server = await createTesseraServer(loadConfig(quiet), { logger: false });
+    try {
+      const headers = { authorization: `Bearer ${token}` };
+      expect((await server.app.inject({ method: 'GET', url: '/userinfo', headers })).statusCode).toBe(200);
+      expect((await server.app.inject({ method: 'POST', url: '/logout', headers })).statusCode).toBe(204);
+      expect((await server.app.inject({ method: 'GET', url: '/userinfo', headers })).statusCode).toBe(401);
+    } finally {
+      await server.close();
+    }
+    const verified = await tessera(['token', 'verify', token, '--json'], { env });
+    expect(JSON.parse(verified.stdout)).toMatchObject({ valid: false, revoked: true });
+
+    // A disabled user gets no token, and nothing is audited as minted.
+    expect((await tessera(['user', 'disable', 'bob'], { env })).code).toBe(0);
+    const [disabled, badScope] = await Promise.all([
+      tessera(['token', 'sign', '--user', 'bob'], { env }),
+      tessera(['token', 'sign', '--user', 'bob', '--scope', 'a"b'], { env }),
+    ]);
+    expectUsageError(disabled, 'error: user "bob" is disabled: no token is minted for it\n');
+    expectUsageError(badScope, 'RFC 6749 §3.3');
+    expect(await minted()).toHaveLength(1);
+  });
+
   it('generates signing keys and master keys', async () => {
     const [es256, master, noAlg, hs256] = await Promise.all([
       tessera(['keygen', '--alg', 'ES256', '--json']),

@@ -9,6 +9,7 @@ export type AuditEventType =
   | 'session_revoked'
   | 'user_logged_out_everywhere'
   | 'token_revoked'
+  | 'token_minted'
   | 'password_changed'
   | 'user_disabled'
   | 'user_enabled'

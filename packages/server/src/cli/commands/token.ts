@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os';
 import { createVerifier, decodeJwtUnverified, decodeProtectedHeader, isJoseError } from '@tessera/jose';
 import type { Services } from '../../services.js';
 import type { User } from '../../store/users.js';
@@ -12,13 +13,16 @@ export const tokenCommand: Command = {
   summary: 'look inside, verify or mint access tokens',
   help: () => `tessera token decode <token> [--json]   (reads a JWT without verifying it)
 tessera token verify <token> [--json]   (verifies with this server's published keys and revocations)
-tessera token sign --user <username> | --sub <user id> [--scope "a b"] [--aud <aud>] [--json]
-    (mints an access token with the current signing key)`,
+tessera token sign --user <username> | --sub <user id> [--scope "a b"] [--aud <aud>]… [--json]
+    (mints an access token with the current signing key, in a session of its own: /logout with the
+    token, or anything that ends the user's sessions, revokes it. Refused for a disabled user.
+    Audited: who minted it, for whom, jti, sid, scope, aud; never the token. The default audience is
+    the server's audience setting; /userinfo and /logout accept only tokens naming the issuer.)`,
   options: {
     sub: { type: 'string' },
     user: { type: 'string' },
     scope: { type: 'string' },
-    aud: { type: 'string' },
+    aud: { type: 'string', multiple: true },
   },
   settings: true,
   async run(context) {
@@ -68,15 +72,58 @@ function verify(services: Services, jwt: string, { out }: CommandContext): numbe
   }
 }
 
+/** The client id of minted tokens' sessions: no registered client, so no refresh can use them. */
+export const MINTED_CLIENT_ID = 'tessera-cli';
+
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by spaces. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * Mints an access token for a user. It gets a real session (a refresh-token family whose refresh
+ * token is never shown), so its `sid` is revocable like a login's: /logout with the token, log out
+ * everywhere, a password change or disabling the user all end it. Every minted token is audited.
+ */
 async function sign(services: Services, { values, out }: CommandContext): Promise<number> {
+  const scopes = ((values.scope as string | undefined) ?? '').split(/ +/).filter(Boolean);
+  for (const scope of scopes)
+    if (!SCOPE_TOKEN.test(scope))
+      throw new UsageError(
+        `a scope is printable ASCII without spaces, " or \\ (RFC 6749 §3.3), got ${JSON.stringify(scope)}`,
+      );
   const user = await subject(services, values.user as string | undefined, values.sub as string | undefined);
+  // A disabled account gets no token; the server would refuse it anyway, guards would not know.
+  if (user.disabled)
+    throw new UsageError(`user ${JSON.stringify(user.username)} is disabled: no token is minted for it`);
+  const scope = [...new Set(scopes)].join(' ');
+  const audiences = (values.aud as string[] | undefined) ?? [services.config.audience];
+  const session = await services.refreshTokens.start(user.id, MINTED_CLIENT_ID, scope);
   const issued = services.accessTokens.issue(
     user,
-    { familyId: 'cli', clientId: 'cli', scope: (values.scope as string | undefined) ?? '' },
-    (values.aud as string | undefined) ?? services.config.audience,
+    { familyId: session.familyId, clientId: MINTED_CLIENT_ID, scope },
+    audiences.length === 1 ? audiences[0]! : audiences,
   );
+  const { jti, exp } = decodeJwtUnverified(issued.token);
+  await services.audit.record({
+    type: 'token_minted',
+    userId: user.id,
+    clientId: MINTED_CLIENT_ID,
+    detail: { mintedBy: operator(), jti, sid: session.familyId, scope, aud: audiences, exp },
+  });
   out.print({ access_token: issued.token, expires_in: issued.expiresIn }, issued.token);
   return 0;
+}
+
+/** Who ran the command, for the audit row: the account (through sudo, the one who ran sudo) and host. */
+function operator(): string {
+  let account = process.env.SUDO_USER;
+  if (!account) {
+    try {
+      account = userInfo().username;
+    } catch {
+      account = `uid ${process.getuid?.() ?? '?'}`;
+    }
+  }
+  return `${account}@${hostname()}`;
 }
 
 /** The user a token is minted for: by name (`--user`) or by id (`--sub`), exactly one of them. */
