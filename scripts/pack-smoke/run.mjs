@@ -4,7 +4,7 @@
  * `npm publish` would (their `prepack` builds them), checks what each tarball holds, installs the
  * three tarballs into a scratch project in a temporary directory outside the repository, and runs
  * consumer.mjs there (jose signs and verifies; the server starts, a user logs in; the guard verifies
- * the access token over HTTP and follows its revocation) and `npx tessera --help`.
+ * the access token over HTTP and follows its revocation) and `npx tessera --help` and `--version`.
  *
  * Usage: node scripts/pack-smoke/run.mjs   (KEEP=1 keeps the scratch directory and prints it)
  *
@@ -114,7 +114,11 @@ try {
   const help = run('npx', ['--no-install', 'tessera', '--help'], { cwd: app });
   if (!help.stdout.includes('Usage: tessera <command>'))
     throw new Error(`npx tessera --help printed:\n${help.stdout}`);
-  log('npx tessera --help works');
+  const version = run('npx', ['--no-install', 'tessera', '--version'], { cwd: app }).stdout;
+  const expected = JSON.parse(readFileSync(join(ROOT, 'packages/server/package.json'), 'utf8')).version;
+  if (version !== `tessera ${expected}\n`)
+    throw new Error(`npx tessera --version printed ${JSON.stringify(version)}`);
+  log('npx tessera --help and --version work');
   log('passed');
 } catch (err) {
   process.stderr.write(`pack-smoke failed: ${err instanceof Error ? err.message : String(err)}\n`);
