@@ -62,26 +62,28 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
     // A guard that failed to start never answers for tokens, whatever onStale says.
     if (verifier === undefined || startup.closed || startup.fatal !== undefined) throw notReady();
     let payload: AccessTokenClaims;
+    let protectedHeader: { kid?: unknown };
     try {
       // From memory only: the token cache, else the held keys (an expired set is refreshed in the
       // background meanwhile; past staleIfError it holds no keys and the token goes the slow way).
-      payload = verifier.verify(token).payload;
+      ({ payload, protectedHeader } = verifier.verify(token));
     } catch (err) {
       if (needsKeyFetch(err)) return authenticateFetchingKeys(token);
       throw refusal(token, err);
     }
-    return admit(payload, token);
+    return admit(payload, protectedHeader.kid, token);
   }
 
   async function authenticateFetchingKeys(token: string): Promise<Principal> {
     try {
       let payload: AccessTokenClaims;
+      let protectedHeader: { kid?: unknown };
       try {
-        payload = (await startup.verifier!.verifyAsync(token)).payload;
+        ({ payload, protectedHeader } = await startup.verifier!.verifyAsync(token));
       } catch (err) {
         throw refusal(token, err);
       }
-      return admit(payload, token);
+      return admit(payload, protectedHeader.kid, token);
     } catch (err) {
       logRefusal(err);
       throw err;
@@ -94,15 +96,18 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
     return verificationFailure(err, errors);
   }
 
-  /** The principal of a verified token, unless a revocation matches it or the set is stale (fail-closed). */
-  function admit(payload: AccessTokenClaims, token: string): Principal {
+  /**
+   * The principal of a verified token, unless a revocation matches it (its claims, or the `kid` of a
+   * withdrawn signing key) or the set is stale (fail-closed).
+   */
+  function admit(payload: AccessTokenClaims, kid: unknown, token: string): Principal {
     let principal: Principal;
     try {
       principal = principalOf(payload, token);
     } catch (err) {
       throw verificationFailure(err, errors);
     }
-    revocations.check(principal.claims);
+    revocations.check(principal.claims, kid);
     return principal;
   }
 

@@ -54,6 +54,7 @@ describe('the revocation wire format (the contract server and guard share)', () 
       ['kind', 'aud'],
       ['value', ''],
       ['ver', 'three'],
+      ['ver', '1.5'],
       ['exp', 'soon'],
     ] as const) {
       const fields = [...good];

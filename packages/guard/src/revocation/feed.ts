@@ -1,6 +1,6 @@
+import type { RevocationSet } from '@tessera/protocol';
 import type { GuardLog } from '../logger.js';
 import type { Liveness } from './liveness.js';
-import type { RevocationSet } from './set.js';
 
 /** A source of revocations that keeps a {@link RevocationSet} current and proves it is. */
 export interface RevocationFeed {

@@ -1,9 +1,9 @@
+import { createRevocationSet, type RevocableToken } from '@tessera/protocol';
 import { type GuardErrors, RETRY_AFTER } from '../errors.js';
 import { isAllowedUrl, type ResolvedOptions } from '../options.js';
 import type { RevocationFeed } from './feed.js';
 import { createLiveness, type Liveness, type RevocationState } from './liveness.js';
 import { createRedisFeed } from './redis.js';
-import { createRevocationSet, type RevocableClaims } from './set.js';
 import { createStreamFeed, type GuardFetch } from './stream.js';
 
 /** Expired revocation entries are dropped this often (they match no live token once expired anyway). */
@@ -36,11 +36,12 @@ export interface RevocationFollowing {
    */
   follow(discoveredUrl: string | undefined, fetch: GuardFetch): Promise<void>;
   /**
-   * For a verified token: throws a 401 GuardError when a revocation matches its claims, and, when
-   * the set may be missing revocations, a 503 (fail-closed) or nothing but a warning once per stale
-   * period (fail-open). Three map lookups and a clock read: it runs on every request.
+   * For a verified token: throws a 401 GuardError when a revocation matches its claims or the `kid`
+   * that signed it (a withdrawn key), and, when the set may be missing revocations, a 503
+   * (fail-closed) or nothing but a warning once per stale period (fail-open). A few map lookups and
+   * a clock read: it runs on every request.
    */
-  check(claims: RevocableClaims): void;
+  check(claims: RevocableToken, kid: unknown): void;
   /** The feed, once following. */
   readonly feed: RevocationFeed | undefined;
   health(now: number): RevocationHealth;
@@ -97,11 +98,11 @@ export function createRevocationFollowing(config: ResolvedOptions, errors: Guard
       }
       return feed.loaded;
     },
-    check(claims) {
+    check(claims, kid) {
       if (liveness === undefined) return;
       // Only a token whose signature and claims verified gets here, so a forged token learns
       // nothing about the set.
-      const handle = set.match(claims);
+      const handle = set.match(claims, kid);
       if (handle !== undefined) throw errors.invalidToken(`revoked (${handle})`);
       if (!liveness.isLive(clock())) staleRevocations();
     },

@@ -1,6 +1,6 @@
+import { parseStreamFields } from '@tessera/protocol';
 import { createBackoff, sleep } from '../backoff.js';
 import { describeFailure } from '../logger.js';
-import { entryFromFields } from './entry.js';
 import { createMalformedReporter, FeedClosed, type FeedContext, type RevocationFeed } from './feed.js';
 
 /**
@@ -90,7 +90,7 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
       if (!Array.isArray(item) || typeof item[0] !== 'string') continue;
       lastId = item[0];
       lastEventId = item[0];
-      const entry = Array.isArray(item[1]) ? entryFromFields(item[1]) : undefined;
+      const entry = Array.isArray(item[1]) ? parseStreamFields(item[1])?.entry : undefined;
       if (entry === undefined) malformed.report();
       else set.add(entry, now);
     }

@@ -1,7 +1,7 @@
+import { parseRevocationData } from '@tessera/protocol';
 import { createBackoff, retryAfterMs, sleep } from '../backoff.js';
 import type { ClientCredentials } from '../client_credentials.js';
 import { describeFailure } from '../logger.js';
-import { entryFromJson } from './entry.js';
 import { createMalformedReporter, FeedClosed, type FeedContext, type RevocationFeed } from './feed.js';
 import { createSseParser, SseLimitExceeded } from './sse_parser.js';
 
@@ -206,7 +206,7 @@ export function createStreamFeed(options: StreamFeedOptions): RevocationFeed {
         lastEventId = id;
         if (current) liveness.markLive();
         if (type !== 'revocation') return;
-        const entry = entryFromJson(data);
+        const entry = parseRevocationData(data);
         if (entry === undefined) malformed.report();
         else set.add(entry, clock());
       },

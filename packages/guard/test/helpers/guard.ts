@@ -82,12 +82,13 @@ export async function runCloseAndExit(
 
 const GUARD_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const JOSE_SRC = join(GUARD_ROOT, '../jose/src');
+const PROTOCOL_SRC = join(GUARD_ROOT, '../protocol/src');
 const CACHE = join(GUARD_ROOT, 'node_modules/.cache/tessera-guard-child');
 
 let built: Promise<string> | undefined;
 
 /**
- * The sources a child process needs (guard, jose, the fixture), transpiled to JavaScript with the
+ * The sources a child process needs (guard, jose, protocol, the fixture), transpiled to JavaScript with the
  * repository's TypeScript (types stripped, nothing checked), so the child runs exactly the code
  * under test without a build. Cached by the sources' paths, sizes and mtimes: only the first run
  * after a change pays for the transpiling. It lives under the package's node_modules so that the
@@ -101,6 +102,10 @@ export function buildForChild(): Promise<string> {
 async function build(): Promise<string> {
   const files = [
     ...sourcesUnder(JOSE_SRC).map((file) => ({ file, out: join('jose/src', relative(JOSE_SRC, file)) })),
+    ...sourcesUnder(PROTOCOL_SRC).map((file) => ({
+      file,
+      out: join('protocol/src', relative(PROTOCOL_SRC, file)),
+    })),
     ...sourcesUnder(join(GUARD_ROOT, 'src')).map((file) => ({
       file,
       out: join('guard', relative(GUARD_ROOT, file)),
@@ -132,6 +137,7 @@ async function build(): Promise<string> {
     };
     const code = outputText
       .replace(/(['"])@tessera\/jose\1/g, `'${specifier('jose/src/index.js')}'`)
+      .replace(/(['"])@tessera\/protocol\1/g, `'${specifier('protocol/src/index.js')}'`)
       .replace(/(['"])@tessera\/guard\1/g, `'${specifier('guard/src/index.js')}'`);
     mkdirSync(dirname(destination), { recursive: true });
     writeFileSync(destination, code);
