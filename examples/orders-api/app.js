@@ -13,13 +13,15 @@ import Fastify from 'fastify';
  * @param {object} options
  * @param {string} options.issuer the Tessera server, exactly as in the tokens' `iss`
  * @param {string | string[]} options.audience this API's identifier: tokens must name it in `aud`
+ * @param {{ id: string, secret: string }} options.client this API's confidential client at the issuer:
+ *   the revocation stream is only for authenticated resource servers (`tessera client add`)
  * @param {boolean | object} [options.logger] Fastify's logger option (pino), default `{ level: 'info' }`
  * @returns {Promise<{ app: import('fastify').FastifyInstance, guard: import('@tessera/guard').Guard }>}
  */
-export async function buildApp({ issuer, audience, logger = { level: 'info' } }) {
+export async function buildApp({ issuer, audience, client, logger = { level: 'info' } }) {
   const app = Fastify({ logger });
   // The guard logs its own trouble (keys it cannot fetch, a stale revocation feed) through pino.
-  const guard = createGuard({ issuer, audience, logger: app.log });
+  const guard = createGuard({ issuer, audience, client, logger: app.log });
   app.addHook('onClose', () => guard.close());
   await app.register(tesseraGuard, { guard }); // request.auth: the caller's principal on guarded routes
 

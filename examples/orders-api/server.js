@@ -7,8 +7,16 @@ const audience = process.env.API_AUDIENCE || issuer;
 const host = process.env.HOST || '127.0.0.1';
 const port = Number(process.env.PORT || 4100);
 const level = process.env.LOG_LEVEL || 'info';
+// The API's confidential client at the issuer: it authenticates the revocation stream.
+const client = { id: process.env.API_CLIENT_ID || 'orders-api', secret: process.env.API_CLIENT_SECRET };
+if (!client.secret) {
+  console.error(
+    'API_CLIENT_SECRET is not set: register the API with `tessera client add orders-api --type confidential` and pass the secret it prints',
+  );
+  process.exit(2);
+}
 
-const { app, guard } = await buildApp({ issuer, audience, logger: { level } });
+const { app, guard } = await buildApp({ issuer, audience, client, logger: { level } });
 await app.listen({ host, port });
 app.log.info({ issuer, audience }, 'orders API protected by @tessera/guard');
 

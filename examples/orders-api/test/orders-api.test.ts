@@ -75,7 +75,6 @@ beforeAll(async () => {
       port: await freePort(),
       masterKey: 'A'.repeat(43),
       logLevel: 'silent',
-      revocationStreamPublic: true,
     },
   );
   server = await createServer(config, { logger: false });
@@ -89,12 +88,20 @@ beforeAll(async () => {
     audiences: [config.audience],
     scopes: ['openid', 'offline_access', 'orders:write'],
   });
+  // The API's own client: the revocation stream is for authenticated resource servers.
+  const { secret } = await clients.add({
+    clientId: 'orders-api',
+    type: 'confidential',
+    audiences: [config.audience],
+    scopes: [],
+  });
   await server.listen();
   issuer = config.issuer;
 
   ({ app, guard } = await buildApp({
     issuer,
     audience: config.audience,
+    client: { id: 'orders-api', secret: secret! },
     logger: { level: 'debug', stream: { write: (line: string) => logLines.push(line) } },
   }));
   api = await app.listen({ host: '127.0.0.1', port: 0 });
