@@ -1,5 +1,7 @@
+import { createGuard } from '@tessera/guard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { freePort } from './redis.js';
 import { RESOURCE_SERVER_ID, SseStream, streamAuth } from './sse.js';
 
 /** `GET /revocations`: who may follow it, how many at once, and snapshots of any size. */
@@ -144,6 +146,35 @@ describe('GET /revocations: large snapshots', () => {
     expect(snapshot[0]!.value).toBe(`jti-000000-${'x'.repeat(22)}`);
     expect(snapshot.at(-1)!.value).toBe(`jti-099999-${'x'.repeat(22)}`);
     expect(snapshot.every((event, i) => i === 0 || event.id > snapshot[i - 1]!.id)).toBe(true);
+  });
+
+  it('a fresh guard following the stream becomes ready holding all 100,000 entries', async () => {
+    // The guard discovers the stream from the issuer URL: the server must listen where it says.
+    await server.close();
+    await removeDataDir(server.dataDir);
+    server = await startServer({ port: await freePort() });
+    await seedRevocations(100_000);
+    const { secret } = await server.services.clients.add({
+      clientId: 'orders-api',
+      type: 'confidential',
+      audiences: [server.services.config.audience],
+      scopes: [],
+    });
+    const guard = createGuard({
+      issuer: server.services.config.issuer,
+      audience: server.services.config.audience,
+      client: { id: 'orders-api', secret: secret! },
+      clock: server.now,
+      logger: { warn() {}, error() {} },
+    });
+    try {
+      // The time this takes is measured by `BENCH_SUITES=snapshot npm run bench`, not asserted here.
+      await guard.ready();
+      expect(guard.health().revocations.entries).toBe(100_000);
+      expect(guard.health().revocations.state).toBe('live');
+    } finally {
+      await guard.close();
+    }
   });
 
   it('waits for a subscriber that pauses mid-snapshot instead of dropping it, and sends a revocation made meanwhile exactly once', async () => {
