@@ -81,13 +81,12 @@ describe('createGuard options', () => {
     );
     expect(client({ id: 'orders-api', secret: 42 })).toThrow(/options\.client\.secret/);
     // A secret read from a file with its newline: RFC 6749 Appendix A allows no control characters.
-    const err = (() => {
-      try {
-        client({ id: 'orders-api', secret: 's3cret-from-a-file\n' })();
-      } catch (e) {
-        return e as Error;
-      }
-    })();
+    let err: Error | undefined;
+    try {
+      client({ id: 'orders-api', secret: 's3cret-from-a-file\n' })();
+    } catch (e) {
+      err = e as Error;
+    }
     expect(err).toBeInstanceOf(TypeError);
     expect(err?.message).toMatch(/options\.client\.secret must be printable ASCII \(RFC 6749 Appendix A/);
     expect(err?.message).not.toContain('s3cret');

@@ -112,7 +112,14 @@ export async function loginWeb(server: TestServer): Promise<{ access_token: stri
 }
 
 /** The headers a browser on the issuer's origin sends with the web client's cookie requests. */
-export function browserHeaders(server: TestServer, cookie: string): Record<string, string> {
+/** The headers a browser sends on a cookie request from the issuer's own page. */
+export interface BrowserHeaders extends Record<string, string> {
+  cookie: string;
+  origin: string;
+  'x-tessera-csrf': string;
+}
+
+export function browserHeaders(server: TestServer, cookie: string): BrowserHeaders {
   return {
     cookie: `${REFRESH_COOKIE}=${cookie}`,
     origin: new URL(server.services.config.issuer).origin,

@@ -25,17 +25,16 @@ describe('sealed envelopes', () => {
     const rotated = createSealer(NEW, [OLD]);
     expect(rotated.open(sealed, 'signing-key')).toBe('secret');
     expect(rotated.isCurrent(sealed)).toBe(false);
-    const error = (() => {
-      try {
-        createSealer(NEW).open(sealed, 'signing-key');
-      } catch (err) {
-        return err;
-      }
-    })() as SealedValueError;
+    let error: SealedValueError | undefined;
+    try {
+      createSealer(NEW).open(sealed, 'signing-key');
+    } catch (err) {
+      error = err as SealedValueError;
+    }
     expect(error).toBeInstanceOf(SealedValueError);
-    expect(error.keyId).toBe(masterKeyId(OLD));
-    expect(error.message).toContain(masterKeyId(OLD));
-    expect(error.message).not.toContain(OLD.toString('base64url'));
+    expect(error?.keyId).toBe(masterKeyId(OLD));
+    expect(error?.message).toContain(masterKeyId(OLD));
+    expect(error?.message).not.toContain(OLD.toString('base64url'));
   });
 
   it('refuse an envelope relabelled to another key id, or altered', () => {

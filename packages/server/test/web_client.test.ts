@@ -56,7 +56,7 @@ describe('the first-party web client (cookie delivery)', () => {
     const variants: Record<string, string>[] = [
       { cookie: ok.cookie },
       { cookie: ok.cookie, 'x-tessera-csrf': '1' },
-      { cookie: ok.cookie, origin: ok.origin! },
+      { cookie: ok.cookie, origin: ok.origin },
       { ...ok, origin: 'https://evil.example' },
       { ...ok, origin: 'null' },
       { ...ok, origin: `${ok.origin}.evil.example` },

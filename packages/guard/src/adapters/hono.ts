@@ -42,5 +42,6 @@ export function requireAuth(guard: Guard, requirements?: Requirements): Middlewa
     }
     c.set('auth', principal);
     await next();
+    return undefined;
   };
 }

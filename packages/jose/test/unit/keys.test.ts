@@ -163,7 +163,8 @@ describe('DER import', () => {
   });
 
   it('refuses DER in the wrong format (ERR_KEY_INVALID)', () => {
-    expect(thrown(() => importDer(cases[0][1], 'pkcs8'))).toMatchObject({ code: 'ERR_KEY_INVALID' });
+    const [, spki] = cases[0] as [DerFormat, Buffer, KeyObject];
+    expect(thrown(() => importDer(spki, 'pkcs8'))).toMatchObject({ code: 'ERR_KEY_INVALID' });
   });
 });
 
