@@ -28,7 +28,7 @@ async function seedRevocations(count: number): Promise<void> {
       const rows = [];
       for (let i = from; i < Math.min(count, from + 1000); i++)
         rows.push({
-          kind: 'jti',
+          kind: 'jti' as const,
           value: `jti-${i.toString().padStart(6, '0')}-${'x'.repeat(22)}`,
           ver: null,
           created_at: now,

@@ -9,6 +9,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, migrations } from '../src/store/migrations.js';
+import { toJsonText } from '../src/store/schema.js';
 import { UserExists } from '../src/store/users.js';
 import { TEST_STORE } from './databases.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
@@ -106,8 +107,8 @@ describe('usernames stored before they were normalised (migration 0006)', () => 
           password_hash: hash,
           token_version: 0,
           disabled: 0,
-          roles: '[]',
-          permissions: '[]',
+          roles: toJsonText([]),
+          permissions: toJsonText([]),
           created_at: i,
           updated_at: i,
         })

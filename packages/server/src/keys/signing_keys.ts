@@ -329,7 +329,7 @@ export function createSigningKeys(
         .insertInto('signing_keys')
         .values(await newKey('next', now))
         .execute();
-    return { state: key.state as KeyState };
+    return { state: key.state };
   }
 
   return {
@@ -357,7 +357,7 @@ export function createSigningKeys(
       return rows.map((row) => ({
         kid: row.kid,
         alg: row.alg,
-        state: row.state as KeyState,
+        state: row.state,
         createdAt: row.created_at,
         activatedAt: row.activated_at,
         retiredAt: row.retired_at,

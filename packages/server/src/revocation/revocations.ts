@@ -1,5 +1,6 @@
 import { createRevocationSet, type RevocableToken } from '@tessera/protocol';
 import type { Db } from '../store/database.js';
+import type { RevocationsTable } from '../store/schema.js';
 import type { AccessTokenLifetimes } from '../tokens/lifetimes.js';
 import { type FeedEvent, type RevocationEntry, type RevocationFeed, wireEntry } from './feed.js';
 
@@ -109,17 +110,10 @@ export function createRevocations(
     matcher.add(wireEntry(entry), clock());
   }
 
-  type Row = {
-    id: number;
-    kind: string;
-    value: string;
-    ver: number | null;
-    expires_at: number;
-    created_at: number;
-  };
+  type Row = Pick<RevocationsTable, 'kind' | 'value' | 'ver' | 'expires_at' | 'created_at'> & { id: number };
   const fromRow = (row: Row): RevocationEntry => ({
     id: Number(row.id),
-    kind: row.kind as RevocationEntry['kind'],
+    kind: row.kind,
     value: row.value,
     ver: row.ver,
     expiresAt: row.expires_at,

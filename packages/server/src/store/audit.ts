@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from './database.js';
+import { type JsonText, parseJsonText, toJsonText } from './schema.js';
 
 /** Security events worth keeping (DESIGN.md): who did what, from where, never with secrets. */
 export type AuditEventType =
@@ -78,7 +80,7 @@ export function createAudit(db: Db, clock: () => number = Date.now): Audit {
           user_id: event.userId ?? null,
           client_id: event.clientId ?? null,
           ip: event.ip ?? null,
-          detail: JSON.stringify(event.detail ?? {}),
+          detail: toJsonText(event.detail ?? {}),
           created_at: clock(),
         })
         .execute();
@@ -98,15 +100,15 @@ export function createAudit(db: Db, clock: () => number = Date.now): Audit {
           .where('type', 'in', TYPED_USERNAME_EVENTS)
           .where('created_at', '>=', erasedBefore)
           .where('created_at', '<', cutoff)
-          .where('detail', 'like', '%"username"%')
+          .where(sql<string>`detail`, 'like', '%"username"%')
           .orderBy('id')
           .limit(ERASE_BATCH)
           .execute();
         // Rows with the same detail once erased (nearly all: `{}`) are rewritten by one statement.
-        const byDetail = new Map<string, number[]>();
+        const byDetail = new Map<JsonText<Record<string, unknown>>, number[]>();
         for (const row of rows) {
-          const { username: _erased, ...rest } = JSON.parse(row.detail) as Record<string, unknown>;
-          const detail = JSON.stringify(rest);
+          const { username: _erased, ...rest } = parseJsonText(row.detail);
+          const detail = toJsonText(rest);
           byDetail.set(detail, [...(byDetail.get(detail) ?? []), row.id]);
         }
         for (const [detail, ids] of byDetail)
@@ -129,7 +131,7 @@ export function createAudit(db: Db, clock: () => number = Date.now): Audit {
         userId: row.user_id,
         clientId: row.client_id,
         ip: row.ip,
-        detail: JSON.parse(row.detail) as Record<string, unknown>,
+        detail: parseJsonText(row.detail),
         createdAt: row.created_at,
       }));
     },

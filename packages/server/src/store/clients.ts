@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Db, isUniqueViolation } from './database.js';
+import { type ClientsTable, parseJsonText, toJsonText } from './schema.js';
 
 /**
  * `first-party`: the built-in web client; its refresh token travels only in an HttpOnly cookie.
@@ -92,22 +93,15 @@ function checkScopes(scopes: string[]): void {
  * @param defaultAudience the server's `audience` setting: the audience of clients without their own.
  */
 export function createClients(db: Db, defaultAudience: string, clock: () => number = Date.now): Clients {
-  const toClient = (row: {
-    client_id: string;
-    type: string;
-    name: string;
-    audiences: string;
-    scopes: string;
-    secret_hash: string | null;
-  }): Client => {
-    const own = JSON.parse(row.audiences) as string[];
+  const toClient = (row: Omit<ClientsTable, 'created_at'>): Client => {
+    const own = parseJsonText(row.audiences);
     return {
       clientId: row.client_id,
-      type: row.type as ClientType,
+      type: row.type,
       name: row.name,
       audiences: own.length ? own : [defaultAudience],
       defaultAudience: own.length === 0,
-      scopes: JSON.parse(row.scopes) as string[],
+      scopes: parseJsonText(row.scopes),
       secretHash: row.secret_hash,
     };
   };
@@ -149,8 +143,8 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         type: input.type,
         secret_hash: secret ? hashSecret(secret) : null,
         name: input.name ?? input.clientId,
-        audiences: JSON.stringify(input.audiences),
-        scopes: JSON.stringify(input.scopes),
+        audiences: toJsonText(input.audiences),
+        scopes: toJsonText(input.scopes),
         created_at: clock(),
       };
       await db.insertInto('clients').values(row).execute();
@@ -163,8 +157,8 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         throw new TypeError('a client name is 1–128 characters without control characters');
       const set = {
         ...(changes.name !== undefined ? { name: changes.name } : {}),
-        ...(changes.audiences ? { audiences: JSON.stringify(changes.audiences) } : {}),
-        ...(changes.scopes ? { scopes: JSON.stringify(changes.scopes) } : {}),
+        ...(changes.audiences ? { audiences: toJsonText(changes.audiences) } : {}),
+        ...(changes.scopes ? { scopes: toJsonText(changes.scopes) } : {}),
       };
       if (Object.keys(set).length)
         await db.updateTable('clients').set(set).where('client_id', '=', clientId).execute();

@@ -1,4 +1,22 @@
+import type { RevocationKind } from '@tessera/protocol';
 import type { Generated } from 'kysely';
+import type { KeyState } from '../keys/signing_keys.js';
+import type { AuditEventType } from './audit.js';
+import type { ClientType } from './clients.js';
+
+/**
+ * A JSON document stored as text, typed by what it holds: only {@link toJsonText} makes one and only
+ * {@link parseJsonText} reads one, so a column can never receive, or be read as, the wrong shape.
+ */
+export type JsonText<T> = string & { readonly __json: T };
+
+export function toJsonText<T>(value: T): JsonText<T> {
+  return JSON.stringify(value) as JsonText<T>;
+}
+
+export function parseJsonText<T>(text: JsonText<T>): T {
+  return JSON.parse(text) as T;
+}
 
 /** The tables, as Kysely sees them. Times are milliseconds since the epoch (numbers in both dialects). */
 export interface Database {
@@ -25,8 +43,8 @@ export interface UsersTable {
   /** Bumped by "log out everywhere", password changes and disabling: tokens carry it as `ver`. */
   token_version: number;
   disabled: number;
-  roles: string;
-  permissions: string;
+  roles: JsonText<string[]>;
+  permissions: JsonText<string[]>;
   created_at: number;
   updated_at: number;
 }
@@ -34,11 +52,11 @@ export interface UsersTable {
 export interface ClientsTable {
   client_id: string;
   /** `public`, `confidential`, or `first-party` (the built-in web client, cookie delivery). */
-  type: string;
+  type: ClientType;
   secret_hash: string | null;
   name: string;
-  audiences: string;
-  scopes: string;
+  audiences: JsonText<string[]>;
+  scopes: JsonText<string[]>;
   created_at: number;
 }
 
@@ -75,7 +93,7 @@ export interface SigningKeysTable {
   kid: string;
   alg: string;
   /** `next` (published, not signing), `current` (signing), `retired` (published until its tokens expire). */
-  state: string;
+  state: KeyState;
   public_jwk: string;
   /** The private JWK, sealed with AES-256-GCM under the master key. */
   private_jwk_sealed: string;
@@ -89,7 +107,7 @@ export interface SigningKeysTable {
 export interface RevocationsTable {
   id: Generated<number>;
   /** `jti`, `sid`, or `sub` (with `ver`: every token of the user below that version). */
-  kind: string;
+  kind: RevocationKind;
   value: string;
   ver: number | null;
   created_at: number;
@@ -101,10 +119,10 @@ export interface RevocationsTable {
 
 export interface AuditEventsTable {
   id: Generated<number>;
-  type: string;
+  type: AuditEventType;
   user_id: string | null;
   client_id: string | null;
   ip: string | null;
-  detail: string;
+  detail: JsonText<Record<string, unknown>>;
   created_at: number;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hashPassword } from '../passwords.js';
 import { usernameKey, usernameProblem } from '../usernames.js';
 import { type Db, isUniqueViolation } from './database.js';
+import { parseJsonText, toJsonText, type UsersTable } from './schema.js';
 
 export interface User {
   id: string;
@@ -81,23 +82,14 @@ export interface Users {
 }
 
 export function createUsers(db: Db, clock: () => number = Date.now): Users {
-  const toUser = (row: {
-    id: string;
-    username: string;
-    password_hash: string;
-    token_version: number;
-    disabled: number;
-    roles: string;
-    permissions: string;
-    created_at: number;
-  }): User => ({
+  const toUser = (row: Omit<UsersTable, 'updated_at'>): User => ({
     id: row.id,
     username: row.username,
     passwordHash: row.password_hash,
     tokenVersion: Number(row.token_version),
     disabled: Number(row.disabled) !== 0,
-    roles: JSON.parse(row.roles) as string[],
-    permissions: JSON.parse(row.permissions) as string[],
+    roles: parseJsonText(row.roles),
+    permissions: parseJsonText(row.permissions),
     createdAt: row.created_at,
   });
 
@@ -132,8 +124,8 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         password_hash: await hashPassword(password),
         token_version: 0,
         disabled: 0,
-        roles: JSON.stringify(options.roles ?? []),
-        permissions: JSON.stringify(options.permissions ?? []),
+        roles: toJsonText(options.roles ?? []),
+        permissions: toJsonText(options.permissions ?? []),
         created_at: now,
         updated_at: now,
       };
@@ -180,14 +172,14 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     async setRoles(id, roles, executor) {
       await (executor ?? db)
         .updateTable('users')
-        .set({ roles: JSON.stringify(roles), updated_at: clock() })
+        .set({ roles: toJsonText(roles), updated_at: clock() })
         .where('id', '=', id)
         .execute();
     },
     async setPermissions(id, permissions, executor) {
       await (executor ?? db)
         .updateTable('users')
-        .set({ permissions: JSON.stringify(permissions), updated_at: clock() })
+        .set({ permissions: toJsonText(permissions), updated_at: clock() })
         .where('id', '=', id)
         .execute();
     },
