@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
 
 const MASTER_KEY = '8DFutdaHWD6AYXNMyr-4Dc21vW0IrMm3NXGyktWbLjY';
+const OLD_KEY = 'B'.repeat(43);
+const METRICS_TOKEN = 'metrics-0123456789-abcdefghijklmnopqrstuvwxyz';
 
 /** The ConfigError thrown by `fn`, or a failure if it does not throw one. */
 function configError(fn: () => unknown): ConfigError {
@@ -36,6 +38,20 @@ describe('loadConfig defaults', () => {
       keyRotationInterval: 30 * 86_400,
       adminPassword: undefined,
       logLevel: 'info',
+      masterKeyring: [],
+      trustProxy: [],
+      headersTimeout: 10,
+      requestTimeout: 30,
+      revocationStreamPublic: false,
+      maxRevocationStreams: 1000,
+      maxRevocationStreamsPerAddress: 16,
+      metricsToken: undefined,
+      metricsPort: undefined,
+      metricsHost: '127.0.0.1',
+      revocationRateUser: 30,
+      revocationRateClient: 1200,
+      auditRetention: 90 * 86_400,
+      auditUsernameRetention: 7 * 86_400,
     });
   });
 
@@ -72,6 +88,20 @@ describe('loadConfig sources', () => {
       TESSERA_KEY_ROTATION_INTERVAL: '1w',
       TESSERA_ADMIN_PASSWORD: 'correct horse battery',
       TESSERA_LOG_LEVEL: 'warn',
+      TESSERA_MASTER_KEYRING: `${OLD_KEY}, ${OLD_KEY.replace('B', 'C')}`,
+      TESSERA_TRUST_PROXY: '10.0.0.0/8, 2001:db8::/32,192.0.2.7',
+      TESSERA_HEADERS_TIMEOUT: '5s',
+      TESSERA_REQUEST_TIMEOUT: '1m',
+      TESSERA_REVOCATION_STREAM_PUBLIC: 'true',
+      TESSERA_MAX_REVOCATION_STREAMS: '50',
+      TESSERA_MAX_REVOCATION_STREAMS_PER_ADDRESS: '4',
+      TESSERA_METRICS_TOKEN: METRICS_TOKEN,
+      TESSERA_METRICS_PORT: '9464',
+      TESSERA_METRICS_HOST: '10.0.0.5',
+      TESSERA_REVOCATION_RATE_USER: '10',
+      TESSERA_REVOCATION_RATE_CLIENT: '100',
+      TESSERA_AUDIT_RETENTION: '30d',
+      TESSERA_AUDIT_USERNAME_RETENTION: '1d',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -91,6 +121,20 @@ describe('loadConfig sources', () => {
       keyRotationInterval: 7 * 86_400,
       adminPassword: 'correct horse battery',
       logLevel: 'warn',
+      masterKeyring: [OLD_KEY, OLD_KEY.replace('B', 'C')],
+      trustProxy: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'],
+      headersTimeout: 5,
+      requestTimeout: 60,
+      revocationStreamPublic: true,
+      maxRevocationStreams: 50,
+      maxRevocationStreamsPerAddress: 4,
+      metricsToken: METRICS_TOKEN,
+      metricsPort: 9464,
+      metricsHost: '10.0.0.5',
+      revocationRateUser: 10,
+      revocationRateClient: 100,
+      auditRetention: 30 * 86_400,
+      auditUsernameRetention: 86_400,
     });
   });
 
@@ -140,6 +184,29 @@ describe('loadConfig refuses bad values, naming the setting', () => {
     ['REDIS_URL with a space', { REDIS_URL: 'redis://cache :6379' }, 'redisUrl'],
     ['TESSERA_REDIS_PREFIX with a space', { TESSERA_REDIS_PREFIX: 'a b' }, 'redisPrefix'],
     ['TESSERA_REDIS_PREFIX too long', { TESSERA_REDIS_PREFIX: 'p'.repeat(65) }, 'redisPrefix'],
+    ['a keyring key too short', { TESSERA_MASTER_KEYRING: `${MASTER_KEY},abc` }, 'masterKeyring'],
+    ['a trusted proxy that is a host name', { TESSERA_TRUST_PROXY: 'lb.internal' }, 'trustProxy'],
+    ['a trusted proxy with a /33 mask', { TESSERA_TRUST_PROXY: '10.0.0.0/33' }, 'trustProxy'],
+    ['a trusted proxy with two masks', { TESSERA_TRUST_PROXY: '10.0.0.0/8/8' }, 'trustProxy'],
+    ['headers timeout of 0', { TESSERA_HEADERS_TIMEOUT: '0' }, 'headersTimeout'],
+    ['request timeout of an hour', { TESSERA_REQUEST_TIMEOUT: '1h' }, 'requestTimeout'],
+    [
+      'headers timeout longer than the request timeout',
+      { TESSERA_HEADERS_TIMEOUT: '20s', TESSERA_REQUEST_TIMEOUT: '10s' },
+      'headersTimeout',
+    ],
+    ['revocation stream public "yes"', { TESSERA_REVOCATION_STREAM_PUBLIC: 'yes' }, 'revocationStreamPublic'],
+    ['no revocation streams at all', { TESSERA_MAX_REVOCATION_STREAMS: '0' }, 'maxRevocationStreams'],
+    ['a metrics token of 31 characters', { TESSERA_METRICS_TOKEN: 'm'.repeat(31) }, 'metricsToken'],
+    ['a metrics token with a space', { TESSERA_METRICS_TOKEN: `${'m'.repeat(32)} x` }, 'metricsToken'],
+    ['metrics port 70000', { TESSERA_METRICS_PORT: '70000' }, 'metricsPort'],
+    ['a revocation rate of 0', { TESSERA_REVOCATION_RATE_USER: '0' }, 'revocationRateUser'],
+    ['audit retention of an hour', { TESSERA_AUDIT_RETENTION: '1h' }, 'auditRetention'],
+    [
+      'usernames kept longer than the audit',
+      { TESSERA_AUDIT_RETENTION: '2d', TESSERA_AUDIT_USERNAME_RETENTION: '3d' },
+      'auditUsernameRetention',
+    ],
     ['master key too short', { TESSERA_MASTER_KEY: MASTER_KEY.slice(1) }, 'masterKey'],
     ['master key too long', { TESSERA_MASTER_KEY: `${MASTER_KEY}A` }, 'masterKey'],
     ['master key in standard base64', { TESSERA_MASTER_KEY: `${MASTER_KEY.slice(0, 42)}+` }, 'masterKey'],
