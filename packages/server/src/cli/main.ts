@@ -83,7 +83,10 @@ function exit(err: unknown): never {
   process.exit(1);
 }
 
-// Run when executed as the `tessera` binary (directly or through a symlink in node_modules/.bin).
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+/** Runs the command line on this process's arguments and exits with its code (bin/tessera.js). */
+export function run(): void {
   main(process.argv.slice(2)).then((code) => process.exit(code), exit);
 }
+
+// Run when executed directly (`node dist/cli/main.js serve`, as `npm start` does).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) run();
