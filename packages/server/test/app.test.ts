@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { addClients, expectError, expectSecurityHeaders, loginApp, userinfo } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -26,7 +27,7 @@ describe('everything else', () => {
       ['DELETE', '/token'],
       ['GET', '/../etc/passwd'],
     ] as const) {
-      const res = await fetch(`${server.url}${path}`, { method });
+      const res = await request(`${server.url}${path}`, { method });
       expectSecurityHeaders(res);
       await expectError(res, 404, 'invalid_request');
     }
@@ -35,12 +36,12 @@ describe('everything else', () => {
   it('every response carries the security headers', async () => {
     const { access_token } = await loginApp(server);
     const responses = [
-      await fetch(`${server.url}/.well-known/jwks.json`),
-      await fetch(`${server.url}/.well-known/oauth-authorization-server`),
+      await request(`${server.url}/.well-known/jwks.json`),
+      await request(`${server.url}/.well-known/oauth-authorization-server`),
       await userinfo(server, access_token),
       await login({ ...good, password: 'wrong password 12' }),
       await login(good),
-      await fetch(`${server.url}/nope`),
+      await request(`${server.url}/nope`),
       await post(`${server.url}/token`, {}),
       await post(`${server.url}/revoke`, { token: 'x', client_id: 'app' }),
     ];

@@ -14,6 +14,7 @@ import {
   refreshApp,
   type TokenBody,
 } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 const cleanup: (() => Promise<void>)[] = [];
@@ -67,14 +68,14 @@ describe('the audit table', () => {
     const fifth = await loginApp(server);
     secrets.push(fifth.access_token, fifth.refresh_token);
     const bearer = { authorization: `Bearer ${fifth.access_token}` };
-    expect((await fetch(`${server.url}/logout`, { method: 'POST', headers: bearer })).status).toBe(204);
+    expect((await request(`${server.url}/logout`, { method: 'POST', headers: bearer })).status).toBe(204);
     const web = await loginWeb(server);
     secrets.push(web.access_token, web.cookie);
     const headers = browserHeaders(server, web.cookie);
-    expect((await fetch(`${server.url}/logout`, { method: 'POST', headers })).status).toBe(204);
+    expect((await request(`${server.url}/logout`, { method: 'POST', headers })).status).toBe(204);
     const sixth = await loginApp(server);
     const all = { authorization: `Bearer ${sixth.access_token}` };
-    expect((await fetch(`${server.url}/logout/all`, { method: 'POST', headers: all })).status).toBe(204);
+    expect((await request(`${server.url}/logout/all`, { method: 'POST', headers: all })).status).toBe(204);
 
     const alice = (await server.services.users.byUsername('alice'))!;
     const events = (await server.services.audit.recent()).reverse();

@@ -2,6 +2,7 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { expectError } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -24,7 +25,7 @@ async function login(password = ADMIN_PASSWORD): Promise<Response> {
 
 type Metadata = Record<string, unknown>;
 async function metadata(path: string): Promise<{ res: Response; doc: Metadata }> {
-  const res = await fetch(`${server.url}${path}`);
+  const res = await request(`${server.url}${path}`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
   return { res, doc: (await res.json()) as Metadata };
@@ -76,7 +77,7 @@ describe('discovery', () => {
         const url = new URL(doc[key] as string);
         expect(`${url.origin}${url.pathname}`).toBe(`${config.issuer}${url.pathname}`);
         const controller = new AbortController();
-        const answer = await fetch(`${server.url}${url.pathname}`, {
+        const answer = await request(`${server.url}${url.pathname}`, {
           method: ENDPOINT_METHODS[key],
           signal: controller.signal,
           ...(ENDPOINT_METHODS[key] === 'POST'
@@ -92,7 +93,7 @@ describe('discovery', () => {
   }
 
   it('does not claim to be an OpenID Provider: no openid-configuration document', async () => {
-    const res = await fetch(`${server.url}/.well-known/openid-configuration`);
+    const res = await request(`${server.url}/.well-known/openid-configuration`);
     await expectError(res, 404, 'invalid_request');
   });
 
@@ -116,21 +117,21 @@ describe('discovery', () => {
 
 describe('health and metrics', () => {
   it('/healthz is 200', async () => {
-    const res = await fetch(`${server.url}/healthz`);
+    const res = await request(`${server.url}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
   it('/readyz is 200 while the store answers, 503 when it does not', async () => {
-    const ready = await fetch(`${server.url}/readyz`);
+    const ready = await request(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
 
     await server.services.db.destroy();
-    const down = await fetch(`${server.url}/readyz`);
+    const down = await request(`${server.url}/readyz`);
     expect(down.status).toBe(503);
     expect(await down.json()).toMatchObject({ status: 'unavailable' });
     // The process itself is still alive.
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await request(`${server.url}/healthz`)).status).toBe(200);
   });
 });

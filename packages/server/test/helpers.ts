@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { type Config, loadConfig } from '../src/config.js';
 import { createServer, type TesseraServer } from '../src/server.js';
 import { createDatabase, dropDatabase, TEST_STORE } from './databases.js';
+import { request, serveInProcess } from './requests.js';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
@@ -76,8 +77,15 @@ export async function startServer(overrides: Partial<Config> = {}, dataDir?: str
     await server.services.users.create('alice', ADMIN_PASSWORD, { roles: ['customer'] });
   }
   const url = await server.listen();
+  // Requests from the tests reach it through app.inject() (see requests.ts) until it closes.
+  const forget = serveInProcess(url, server.app);
+  const close = server.close.bind(server);
   // The issuer must be where the server actually listens (port 0 picks one at random).
   return Object.assign(server, {
+    async close() {
+      forget();
+      await close();
+    },
     url,
     dataDir: dir,
     advance: (ms: number) => {
@@ -99,7 +107,7 @@ export async function post(
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  return fetch(url, {
+  return request(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),

@@ -1,6 +1,7 @@
 import { createSigner, generateKeyPair } from '@tessera/jose';
 import { expect } from 'vitest';
 import { ADMIN_PASSWORD, post, type TestServer } from './helpers.js';
+import { request } from './requests.js';
 
 /** Helpers shared by the endpoint and hardening tests: requests as a browser or an app would send them. */
 
@@ -56,7 +57,7 @@ export function form(
   const body = new URLSearchParams();
   for (const [name, value] of Object.entries(fields))
     for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
-  return fetch(url, { method: 'POST', headers, body });
+  return request(url, { method: 'POST', headers, body });
 }
 
 /** Logs alice in through `app` (or another public client); the body carries the refresh token. */
@@ -76,7 +77,7 @@ export const refreshApp = (server: TestServer, token: string, clientId = 'app') 
   post(`${server.url}/token`, { grant_type: 'refresh_token', refresh_token: token, client_id: clientId });
 
 export const userinfo = (server: TestServer, token: string) =>
-  fetch(`${server.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+  request(`${server.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
 
 /** The value of one cookie in a response's Set-Cookie headers, with its attributes. */
 export function setCookie(
@@ -128,7 +129,7 @@ export function browserHeaders(server: TestServer, cookie: string): BrowserHeade
 }
 
 export const refreshWeb = (server: TestServer, headers: Record<string, string>) =>
-  fetch(`${server.url}/token/refresh`, { method: 'POST', headers });
+  request(`${server.url}/token/refresh`, { method: 'POST', headers });
 
 /** Asserts an OAuth error answer: status, `error` code, no caching, and returns the body. */
 export async function expectError(res: Response, status: number, error: string): Promise<ErrorBody> {

@@ -2,6 +2,7 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { basic, loginApp } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 /** The resource server's secret (a confidential client). */
@@ -50,7 +51,7 @@ async function refresh(token: string): Promise<Response> {
 
 /** POST /introspect as RFC 7662 §2.1 has it: a form body. */
 function introspect(params: Record<string, string>, headers: Record<string, string> = {}) {
-  return fetch(`${server.url}/introspect`, {
+  return request(`${server.url}/introspect`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(params).toString(),
@@ -146,7 +147,7 @@ describe('POST /introspect (RFC 7662)', () => {
 
   it('answers {"active": false} and nothing else for revoked, expired and garbage tokens', async () => {
     const loggedOut = await login();
-    await fetch(`${server.url}/logout`, {
+    await request(`${server.url}/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${loggedOut.access_token}` },
     });
@@ -175,7 +176,7 @@ describe('POST /introspect (RFC 7662)', () => {
   it('reports access tokens inactive after logout everywhere and after the account is disabled', async () => {
     const one = await login();
     const two = await login();
-    await fetch(`${server.url}/logout/all`, {
+    await request(`${server.url}/logout/all`, {
       method: 'POST',
       headers: { authorization: `Bearer ${one.access_token}` },
     });
@@ -224,7 +225,7 @@ describe('POST /introspect (RFC 7662)', () => {
     // Logout revokes the family as well.
     const other = await login();
     expect(await ask(other.refresh_token)).toMatchObject({ active: true });
-    await fetch(`${server.url}/logout`, {
+    await request(`${server.url}/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${other.access_token}` },
     });

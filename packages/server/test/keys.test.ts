@@ -31,6 +31,7 @@ import {
   startServer,
   type TestServer,
 } from './helpers.js';
+import { request } from './requests.js';
 
 /** The master key `startServer` uses. */
 const TEST_MASTER_KEY = 'A'.repeat(43);
@@ -60,10 +61,10 @@ async function login(): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 const userinfo = (token: string) =>
-  fetch(`${server.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+  request(`${server.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
 
 async function jwks(): Promise<{ res: Response; keys: Jwk[] }> {
-  const res = await fetch(`${server.url}/.well-known/jwks.json`);
+  const res = await request(`${server.url}/.well-known/jwks.json`);
   expect(res.status).toBe(200);
   return { res, keys: ((await res.json()) as { keys: Jwk[] }).keys };
 }

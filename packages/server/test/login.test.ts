@@ -9,6 +9,7 @@ import {
   type TokenBody,
   userinfo,
 } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 let backendSecret: string;
@@ -60,7 +61,7 @@ describe('POST /login', () => {
       await expectError(res, 400, 'invalid_request');
     }
     // Malformed JSON is a 400 too.
-    const malformed = await fetch(`${server.url}/login`, {
+    const malformed = await request(`${server.url}/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"username": "alice", "password": ',
@@ -72,7 +73,7 @@ describe('POST /login', () => {
       `{"__proto__":{"admin":true},"username":"alice","password":"${ADMIN_PASSWORD}"}`,
       `{"constructor":{"prototype":{"admin":true}},"username":"alice","password":"${ADMIN_PASSWORD}"}`,
     ]) {
-      const res = await fetch(`${server.url}/login`, {
+      const res = await request(`${server.url}/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: raw,
@@ -81,7 +82,7 @@ describe('POST /login', () => {
       expect(JSON.stringify(error)).not.toContain(ADMIN_PASSWORD);
     }
     await expectError(
-      await fetch(`${server.url}/login`, {
+      await request(`${server.url}/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: `__proto__=x&username=alice&password=${encodeURIComponent(ADMIN_PASSWORD)}`,
@@ -99,7 +100,7 @@ describe('POST /login', () => {
   });
 
   it('accepts only JSON and forms: text/plain and multipart get 415 invalid_request', async () => {
-    const text = await fetch(`${server.url}/login`, {
+    const text = await request(`${server.url}/login`, {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
       body: JSON.stringify(good),
@@ -109,11 +110,11 @@ describe('POST /login', () => {
 
     const multipart = new FormData();
     for (const [name, value] of Object.entries(good)) multipart.append(name, value);
-    const mp = await fetch(`${server.url}/login`, { method: 'POST', body: multipart });
+    const mp = await request(`${server.url}/login`, { method: 'POST', body: multipart });
     expect(mp.headers.get('x-content-type-options')).toBe('nosniff');
     await expectError(mp, 415, 'invalid_request');
 
-    const xml = await fetch(`${server.url}/login`, {
+    const xml = await request(`${server.url}/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/xml' },
       body: '<login/>',

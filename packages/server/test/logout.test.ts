@@ -15,6 +15,7 @@ import {
   setCookie,
   userinfo,
 } from './http.js';
+import { request } from './requests.js';
 import { SseStream, streamAuth } from './sse.js';
 
 let server: TestServer;
@@ -36,7 +37,7 @@ describe('POST /logout and /logout/all', () => {
         { authorization: 'Bearer' },
         { cookie: 'other=1' },
       ] as Record<string, string>[]) {
-        const res = await fetch(`${server.url}${path}`, { method: 'POST', headers });
+        const res = await request(`${server.url}${path}`, { method: 'POST', headers });
         expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
         expectSecurityHeaders(res);
         await expectError(res, 401, 'invalid_token');
@@ -44,19 +45,19 @@ describe('POST /logout and /logout/all', () => {
     });
 
     it(`${path} without any credentials gets a bare Bearer challenge, without an error code (RFC 6750 §3.1)`, async () => {
-      const res = await fetch(`${server.url}${path}`, { method: 'POST' });
+      const res = await request(`${server.url}${path}`, { method: 'POST' });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="tessera"');
     });
 
     it(`${path} with a revoked, expired or foreign token is 401 invalid_token`, async () => {
       const revoked = await loginApp(server);
-      const logout = await fetch(`${server.url}/logout`, {
+      const logout = await request(`${server.url}/logout`, {
         method: 'POST',
         headers: { authorization: `Bearer ${revoked.access_token}` },
       });
       expect(logout.status).toBe(204);
-      const again = await fetch(`${server.url}${path}`, {
+      const again = await request(`${server.url}${path}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${revoked.access_token}` },
       });
@@ -65,7 +66,7 @@ describe('POST /logout and /logout/all', () => {
 
       const live = await loginApp(server);
       server.advance(16 * 60_000);
-      const expired = await fetch(`${server.url}${path}`, {
+      const expired = await request(`${server.url}${path}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${live.access_token}` },
       });
@@ -80,7 +81,7 @@ describe('POST /logout and /logout/all', () => {
         .executeTakeFirstOrThrow();
       expect(row.revoked_at).toBeNull();
 
-      const foreign = await fetch(`${server.url}${path}`, {
+      const foreign = await request(`${server.url}${path}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${await foreignToken(server)}` },
       });
@@ -89,7 +90,7 @@ describe('POST /logout and /logout/all', () => {
   }
 
   it('/logout with an unknown or revoked cookie is 401', async () => {
-    const unknown = await fetch(`${server.url}/logout`, {
+    const unknown = await request(`${server.url}/logout`, {
       method: 'POST',
       headers: browserHeaders(server, 'A'.repeat(43)),
     });
@@ -100,10 +101,12 @@ describe('POST /logout and /logout/all', () => {
     // Ended: the cookie of a logged-out session (a copy an attacker kept, say) cannot end other sessions.
     const ended = await loginWeb(server);
     const endedHeaders = browserHeaders(server, ended.cookie);
-    expect((await fetch(`${server.url}/logout`, { method: 'POST', headers: endedHeaders })).status).toBe(204);
+    expect((await request(`${server.url}/logout`, { method: 'POST', headers: endedHeaders })).status).toBe(
+      204,
+    );
     const app = await loginApp(server);
     for (const path of ['/logout', '/logout/all']) {
-      const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: endedHeaders });
+      const res = await request(`${server.url}${path}`, { method: 'POST', headers: endedHeaders });
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
       await expectError(res, 401, 'invalid_token');
     }
@@ -115,7 +118,7 @@ describe('POST /logout and /logout/all', () => {
     expect(rotated.status).toBe(200);
     const live = setCookie(rotated)!.value;
     await expectError(
-      await fetch(`${server.url}/logout/all`, {
+      await request(`${server.url}/logout/all`, {
         method: 'POST',
         headers: browserHeaders(server, web.cookie),
       }),
@@ -127,7 +130,7 @@ describe('POST /logout and /logout/all', () => {
     // Expired: past the idle lifetime.
     server.advance(121_000);
     await expectError(
-      await fetch(`${server.url}/logout/all`, { method: 'POST', headers: browserHeaders(server, live) }),
+      await request(`${server.url}/logout/all`, { method: 'POST', headers: browserHeaders(server, live) }),
       401,
       'invalid_token',
     );
@@ -141,7 +144,7 @@ describe('POST /logout is all or nothing', () => {
     const session = await loginApp(server);
     const { sid } = decodeJwtUnverified(session.access_token) as { sid: string };
     const broken = await breakWrites(server.services.db, 'revocations', 'insert');
-    const failed = await fetch(`${server.url}/logout`, {
+    const failed = await request(`${server.url}/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${session.access_token}` },
     });
@@ -155,7 +158,7 @@ describe('POST /logout is all or nothing', () => {
     const stream = await SseStream.open(server.url, await streamAuth(server.services));
     try {
       await stream.until((s) => s.snapshotComplete, 'end of snapshot');
-      const retried = await fetch(`${server.url}/logout`, {
+      const retried = await request(`${server.url}/logout`, {
         method: 'POST',
         headers: { authorization: `Bearer ${session.access_token}` },
       });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { request } from './requests.js';
 
 /** `GET /metrics`: Prometheus counters, for the operator only (a token, or a listener of its own). */
 
@@ -43,13 +44,13 @@ function expectCounters(text: string): void {
 describe('GET /metrics on the main listener', () => {
   it('is not served at all unless the operator set a metrics token or port', async () => {
     server = await startServer();
-    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+    expect((await request(`${server.url}/metrics`)).status).toBe(404);
   });
 
   it('with metricsToken, is Prometheus text counting logins and refreshes by outcome', async () => {
     server = await startServer({ metricsToken: METRICS_TOKEN });
     await loginAndRefresh();
-    const res = await fetch(`${server.url}/metrics`, {
+    const res = await request(`${server.url}/metrics`, {
       headers: { authorization: `Bearer ${METRICS_TOKEN}` },
     });
     expect(res.status).toBe(200);
@@ -60,7 +61,7 @@ describe('GET /metrics on the main listener', () => {
 
   it('with metricsToken, refuses a request without the token, or with another one', async () => {
     server = await startServer({ metricsToken: METRICS_TOKEN });
-    const none = await fetch(`${server.url}/metrics`);
+    const none = await request(`${server.url}/metrics`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="tessera-metrics"');
     for (const authorization of [
@@ -69,7 +70,7 @@ describe('GET /metrics on the main listener', () => {
       `Basic ${METRICS_TOKEN}`,
       METRICS_TOKEN,
     ]) {
-      const res = await fetch(`${server.url}/metrics`, { headers: { authorization } });
+      const res = await request(`${server.url}/metrics`, { headers: { authorization } });
       expect(res.status).toBe(401);
       expect(await res.text()).not.toContain('tessera_');
     }
@@ -85,6 +86,6 @@ describe('the metrics listener (metricsPort)', () => {
     expect(res.status).toBe(200);
     expectCounters(await res.text());
     expect((await fetch(server.metricsUrl!.replace('/metrics', '/login'))).status).toBe(404);
-    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+    expect((await request(`${server.url}/metrics`)).status).toBe(404);
   });
 });

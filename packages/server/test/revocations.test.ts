@@ -6,6 +6,7 @@ import { createServices } from '../src/services.js';
 import { TEST_STORE } from './databases.js';
 import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { request } from './requests.js';
 import { SseStream, streamAuth } from './sse.js';
 
 let server: TestServer;
@@ -52,7 +53,7 @@ async function login(): Promise<Session> {
   return { ...body, sid: claims.sid, sub: claims.sub, jti: claims.jti };
 }
 async function logout(session: Session, path = '/logout'): Promise<void> {
-  const res = await fetch(`${server.url}${path}`, {
+  const res = await request(`${server.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${session.access_token}` },
   });
@@ -213,7 +214,7 @@ describe('the store sync', () => {
     expect(fed).toEqual(['sub']);
     expect(server.services.revocations.isRevoked({ sub: session.sub, ver: 0 })).toBe(true);
     const bearer = { authorization: `Bearer ${session.access_token}` };
-    expect((await fetch(`${server.url}/userinfo`, { headers: bearer })).status).toBe(401);
+    expect((await request(`${server.url}/userinfo`, { headers: bearer })).status).toBe(401);
     await stream.until(
       (s) => s.revocations.some((e) => e.kind === 'sub' && e.value === session.sub && e.ver === 99),
       'the sub revocation written by the other process',
@@ -286,7 +287,7 @@ describe('POST /logout/all is all or nothing', () => {
     const stream = await subscribe();
     const user = await server.services.users.byId(session.sub);
     const broken = await breakWrites(server.services.db, 'refresh_token_families', 'update');
-    const failed = await fetch(`${server.url}/logout/all`, {
+    const failed = await request(`${server.url}/logout/all`, {
       method: 'POST',
       headers: { authorization: `Bearer ${session.access_token}` },
     });
@@ -306,7 +307,7 @@ describe('POST /logout/all is all or nothing', () => {
     const successor = (await refreshed.json()) as { refresh_token: string };
 
     // So the same access token can ask again, and this time every session ends.
-    const retried = await fetch(`${server.url}/logout/all`, {
+    const retried = await request(`${server.url}/logout/all`, {
       method: 'POST',
       headers: { authorization: `Bearer ${session.access_token}` },
     });
@@ -337,14 +338,14 @@ describe('entries outlive tokens issued under a longer lifetime', () => {
     // The operator lowers the lifetime; the token issued before still has 55 minutes to live.
     server = await startServer({ accessTokenTtl: 300 }, dataDir);
     const bearer = { authorization: `Bearer ${session.access_token}` };
-    expect((await fetch(`${server.url}/logout`, { method: 'POST', headers: bearer })).status).toBe(204);
+    expect((await request(`${server.url}/logout`, { method: 'POST', headers: bearer })).status).toBe(204);
     const { exp } = decodeJwtUnverified(session.access_token) as { exp: number };
 
     // Far past the new lifetime (and past any margin of it), the entry is still there.
     server.advance(20 * 60_000);
     await server.services.revocations.prune();
     expect(server.services.revocations.isRevoked(decodeJwtUnverified(session.access_token))).toBe(true);
-    expect((await fetch(`${server.url}/userinfo`, { headers: bearer })).status).toBe(401);
+    expect((await request(`${server.url}/userinfo`, { headers: bearer })).status).toBe(401);
     const entry = (await subscribe()).snapshot.find((e) => e.kind === 'sid' && e.value === session.sid);
     expect(entry?.expires_at).toBeGreaterThanOrEqual(exp);
 

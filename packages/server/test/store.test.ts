@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_STORE } from './databases.js';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -63,7 +64,7 @@ describe(`the store of this run (${TEST_STORE})`, () => {
     expect(login.status).toBe(200);
     const { access_token } = (await login.json()) as { access_token: string };
     const before = await server.services.revocations.feed.backlog(undefined);
-    const res = await fetch(`${server.url}/logout/all`, {
+    const res = await request(`${server.url}/logout/all`, {
       method: 'POST',
       headers: { authorization: `Bearer ${access_token}` },
     });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -34,7 +35,7 @@ async function login() {
 const refresh = (token: string) =>
   post(`${server.url}/token`, { grant_type: 'refresh_token', refresh_token: token, client_id: 'app' });
 const userinfo = (token: string) =>
-  fetch(`${server.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+  request(`${server.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
 
 describe('the story of DESIGN.md over real HTTP', () => {
   it('login → protected route → expiry → refresh → rotation → reuse revokes the family → logout', async () => {
@@ -63,7 +64,7 @@ describe('the story of DESIGN.md over real HTTP', () => {
 
     // A new login, then logout: its tokens stop working at once.
     const third = await login();
-    const logout = await fetch(`${server.url}/logout`, {
+    const logout = await request(`${server.url}/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${third.access_token}` },
     });
@@ -113,7 +114,7 @@ describe('the story of DESIGN.md over real HTTP', () => {
   it('log out everywhere ends every session of the user', async () => {
     const one = await login();
     const two = await login();
-    const res = await fetch(`${server.url}/logout/all`, {
+    const res = await request(`${server.url}/logout/all`, {
       method: 'POST',
       headers: { authorization: `Bearer ${one.access_token}` },
     });
@@ -128,15 +129,15 @@ describe('the story of DESIGN.md over real HTTP', () => {
   it('keeps sessions, keys and revocations across a restart on the same data directory', async () => {
     const kept = await login();
     const revoked = await login();
-    await fetch(`${server.url}/logout`, {
+    await request(`${server.url}/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${revoked.access_token}` },
     });
-    const jwks = await (await fetch(`${server.url}/.well-known/jwks.json`)).json();
+    const jwks = await (await request(`${server.url}/.well-known/jwks.json`)).json();
     const dir = server.dataDir;
     await server.close();
     server = await startServer({ refreshGrace: 5 }, dir);
-    expect(await (await fetch(`${server.url}/.well-known/jwks.json`)).json()).toEqual(jwks);
+    expect(await (await request(`${server.url}/.well-known/jwks.json`)).json()).toEqual(jwks);
     expect((await userinfo(kept.access_token)).status).toBe(200);
     expect((await userinfo(revoked.access_token)).status).toBe(401);
     expect((await refresh(kept.refresh_token)).status).toBe(200);

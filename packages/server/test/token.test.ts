@@ -13,6 +13,7 @@ import {
   type TokenBody,
   userinfo,
 } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 let backendSecret: string;
@@ -72,7 +73,7 @@ describe('POST /token and /token/refresh', () => {
     }
     // An empty POST (no cookie, no body) is the same.
     for (const url of ['/token', '/token/refresh']) {
-      const res = await fetch(`${server.url}${url}`, { method: 'POST' });
+      const res = await request(`${server.url}${url}`, { method: 'POST' });
       const body = await expectError(res, 400, 'invalid_request');
       expect(body.error_description).toMatch(url === '/token' ? /grant_type/ : /refresh_token/);
     }
@@ -121,7 +122,7 @@ describe('POST /token and /token/refresh', () => {
   it('refuses every token of a revoked family', async () => {
     const first = await loginApp(server);
     const second = (await (await refreshApp(server, first.refresh_token)).json()) as Required<TokenBody>;
-    const logout = await fetch(`${server.url}/logout`, {
+    const logout = await request(`${server.url}/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${second.access_token}` },
     });

@@ -10,6 +10,7 @@ import {
   loginWeb,
   userinfo,
 } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -22,7 +23,7 @@ afterEach(async () => {
 });
 
 describe('GET /userinfo', () => {
-  const get = (headers: Record<string, string> = {}) => fetch(`${server.url}/userinfo`, { headers });
+  const get = (headers: Record<string, string> = {}) => request(`${server.url}/userinfo`, { headers });
 
   it('without a token: 401 with a bare Bearer challenge', async () => {
     const res = await get();
@@ -138,7 +139,7 @@ describe("the server's own bearer endpoints accept only tokens meant for the ser
   ] as const) {
     it(`${method} ${path} refuses a valid token whose audience is another API`, async () => {
       const token = await ordersOnlyToken();
-      const res = await fetch(`${server.url}${path}`, {
+      const res = await request(`${server.url}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}` },
       });

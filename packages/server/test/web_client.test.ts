@@ -13,6 +13,7 @@ import {
   type TokenBody,
   userinfo,
 } from './http.js';
+import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
@@ -150,14 +151,14 @@ describe('the first-party web client (cookie delivery)', () => {
     ];
     for (const bad of refused) {
       await expectError(
-        await fetch(`${server.url}/logout`, { method: 'POST', headers: bad }),
+        await request(`${server.url}/logout`, { method: 'POST', headers: bad }),
         403,
         'invalid_request',
       );
     }
     expect((await userinfo(server, access_token)).status).toBe(200);
 
-    const res = await fetch(`${server.url}/logout`, { method: 'POST', headers });
+    const res = await request(`${server.url}/logout`, { method: 'POST', headers });
     expect(res.status).toBe(204);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(clearsCookie(res)).toBe(true);
@@ -170,11 +171,11 @@ describe('the first-party web client (cookie delivery)', () => {
     const app = await loginApp(server);
     const headers = browserHeaders(server, web.cookie);
     await expectError(
-      await fetch(`${server.url}/logout/all`, { method: 'POST', headers: { cookie: headers.cookie! } }),
+      await request(`${server.url}/logout/all`, { method: 'POST', headers: { cookie: headers.cookie! } }),
       403,
       'invalid_request',
     );
-    const res = await fetch(`${server.url}/logout/all`, { method: 'POST', headers });
+    const res = await request(`${server.url}/logout/all`, { method: 'POST', headers });
     expect(res.status).toBe(204);
     expect(clearsCookie(res)).toBe(true);
     expect((await userinfo(server, web.access_token)).status).toBe(401);
