@@ -1,18 +1,14 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
-import { addClients, expectError, expectSecurityHeaders, loginApp, userinfo } from './http.js';
+import { ADMIN_PASSWORD, post, removeDataDir, startServer, stopServer, type TestServer } from './helpers.js';
+import { expectError, expectSecurityHeaders, loginApp, startEndpointServer, userinfo } from './http.js';
 import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
-  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
-  await addClients(server);
+  ({ server } = await startEndpointServer());
 });
-afterEach(async () => {
-  await server.close();
-  await removeDataDir(server.dataDir);
-});
+afterEach(() => stopServer(server));
 
 const login = (body: unknown, headers: Record<string, string> = {}) =>
   post(`${server.url}/login`, body, headers);

@@ -95,6 +95,12 @@ export async function startServer(overrides: Partial<Config> = {}, dataDir?: str
   });
 }
 
+/** Closes a test server and removes its data directory (and database). */
+export async function stopServer(server: TestServer): Promise<void> {
+  await server.close();
+  await removeDataDir(server.dataDir);
+}
+
 /** Removes a data directory, and drops its PostgreSQL database if it has one. */
 export async function removeDataDir(dir: string): Promise<void> {
   const file = join(dir, DATABASE_URL_FILE);

@@ -1,6 +1,6 @@
 import { createSigner, generateKeyPair } from '@tessera/jose';
 import { expect } from 'vitest';
-import { ADMIN_PASSWORD, post, type TestServer } from './helpers.js';
+import { ADMIN_PASSWORD, post, startServer, type TestServer } from './helpers.js';
 import { request } from './requests.js';
 
 /** Helpers shared by the endpoint and hardening tests: requests as a browser or an app would send them. */
@@ -24,6 +24,16 @@ export interface TokenBody {
 export interface ErrorBody {
   error: string;
   error_description: string;
+}
+
+/**
+ * The server the endpoint tests share the shape of: short refresh lifetimes (so expiry is reachable
+ * with the clock), a 5 s grace window, and the clients of {@link addClients}.
+ */
+export async function startEndpointServer(): Promise<{ server: TestServer; backendSecret: string }> {
+  const server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
+  const { backendSecret } = await addClients(server);
+  return { server, backendSecret };
 }
 
 /** Adds a public client `app` and a confidential client `backend`; returns the backend's secret. */

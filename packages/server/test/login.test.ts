@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { ADMIN_PASSWORD, post, stopServer, type TestServer } from './helpers.js';
 import {
-  addClients,
   basic,
   expectError,
   expectSecurityHeaders,
   form,
+  startEndpointServer,
   type TokenBody,
   userinfo,
 } from './http.js';
@@ -14,13 +14,9 @@ import { request } from './requests.js';
 let server: TestServer;
 let backendSecret: string;
 beforeEach(async () => {
-  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
-  ({ backendSecret } = await addClients(server));
+  ({ server, backendSecret } = await startEndpointServer());
 });
-afterEach(async () => {
-  await server.close();
-  await removeDataDir(server.dataDir);
-});
+afterEach(() => stopServer(server));
 
 const login = (body: unknown, headers: Record<string, string> = {}) =>
   post(`${server.url}/login`, body, headers);

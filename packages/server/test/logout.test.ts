@@ -1,9 +1,8 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { breakWrites } from './failures.js';
-import { removeDataDir, startServer, type TestServer } from './helpers.js';
+import { stopServer, type TestServer } from './helpers.js';
 import {
-  addClients,
   browserHeaders,
   expectError,
   expectSecurityHeaders,
@@ -13,6 +12,7 @@ import {
   refreshApp,
   refreshWeb,
   setCookie,
+  startEndpointServer,
   userinfo,
 } from './http.js';
 import { request } from './requests.js';
@@ -20,13 +20,9 @@ import { SseStream, streamAuth } from './sse.js';
 
 let server: TestServer;
 beforeEach(async () => {
-  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
-  await addClients(server);
+  ({ server } = await startEndpointServer());
 });
-afterEach(async () => {
-  await server.close();
-  await removeDataDir(server.dataDir);
-});
+afterEach(() => stopServer(server));
 
 describe('POST /logout and /logout/all', () => {
   for (const path of ['/logout', '/logout/all']) {

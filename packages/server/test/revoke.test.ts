@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { post, removeDataDir, startServer, stopServer, type TestServer } from './helpers.js';
 import {
   addClients,
   basic,
@@ -8,6 +8,7 @@ import {
   form,
   loginApp,
   refreshApp,
+  startEndpointServer,
   type TokenBody,
   userinfo,
 } from './http.js';
@@ -15,13 +16,9 @@ import {
 let server: TestServer;
 let backendSecret: string;
 beforeEach(async () => {
-  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
-  ({ backendSecret } = await addClients(server));
+  ({ server, backendSecret } = await startEndpointServer());
 });
-afterEach(async () => {
-  await server.close();
-  await removeDataDir(server.dataDir);
-});
+afterEach(() => stopServer(server));
 
 const revoke = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
   post(`${server.url}/revoke`, fields, headers);

@@ -1,15 +1,15 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { breakWrites } from './failures.js';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { ADMIN_PASSWORD, post, stopServer, type TestServer } from './helpers.js';
 import {
-  addClients,
   basic,
   expectError,
   expectSecurityHeaders,
   form,
   loginApp,
   refreshApp,
+  startEndpointServer,
   type TokenBody,
   userinfo,
 } from './http.js';
@@ -18,13 +18,9 @@ import { request } from './requests.js';
 let server: TestServer;
 let backendSecret: string;
 beforeEach(async () => {
-  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
-  ({ backendSecret } = await addClients(server));
+  ({ server, backendSecret } = await startEndpointServer());
 });
-afterEach(async () => {
-  await server.close();
-  await removeDataDir(server.dataDir);
-});
+afterEach(() => stopServer(server));
 
 const login = (body: unknown, headers: Record<string, string> = {}) =>
   post(`${server.url}/login`, body, headers);

@@ -1,26 +1,22 @@
 import { decodeJwtUnverified, signJwtSync } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeDataDir, startServer, type TestServer } from './helpers.js';
+import { removeDataDir, startServer, stopServer, type TestServer } from './helpers.js';
 import {
-  addClients,
   expectError,
   expectSecurityHeaders,
   foreignToken,
   loginApp,
   loginWeb,
+  startEndpointServer,
   userinfo,
 } from './http.js';
 import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
-  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
-  await addClients(server);
+  ({ server } = await startEndpointServer());
 });
-afterEach(async () => {
-  await server.close();
-  await removeDataDir(server.dataDir);
-});
+afterEach(() => stopServer(server));
 
 describe('GET /userinfo', () => {
   const get = (headers: Record<string, string> = {}) => request(`${server.url}/userinfo`, { headers });

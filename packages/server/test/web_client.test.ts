@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { ADMIN_PASSWORD, post, stopServer, type TestServer } from './helpers.js';
 import {
-  addClients,
   browserHeaders,
   clearsCookie,
   expectError,
@@ -10,6 +9,7 @@ import {
   refreshApp,
   refreshWeb,
   setCookie,
+  startEndpointServer,
   type TokenBody,
   userinfo,
 } from './http.js';
@@ -17,13 +17,9 @@ import { request } from './requests.js';
 
 let server: TestServer;
 beforeEach(async () => {
-  server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
-  await addClients(server);
+  ({ server } = await startEndpointServer());
 });
-afterEach(async () => {
-  await server.close();
-  await removeDataDir(server.dataDir);
-});
+afterEach(() => stopServer(server));
 
 const login = (body: unknown, headers: Record<string, string> = {}) =>
   post(`${server.url}/login`, body, headers);
