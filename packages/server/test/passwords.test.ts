@@ -6,6 +6,7 @@
 import * as argon2 from '@node-rs/argon2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ARGON2_PARAMETERS, hashPassword } from '../src/passwords.js';
+import { endEverySession } from '../src/revocation/sessions.js';
 import { ADMIN_PASSWORD, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { addClients, type TokenBody } from './http.js';
 
@@ -145,10 +146,56 @@ describe('password rehash on login', () => {
     await inHash;
     await server.services.users.setPasswordHash(alice.id, changedHash);
     finish();
-    expect((await loggingIn).statusCode).toBe(200);
+    // The change raised the token version, so the login that checked the old password starts no
+    // session either (see the next test).
+    expect((await loggingIn).statusCode).toBe(400);
 
     expect(await aliceHash(server)).toBe(changedHash);
     expect((await login(server, 'alice', changed)).statusCode).toBe(200);
     expect((await login(server, 'alice', ADMIN_PASSWORD)).statusCode).toBe(400);
+  });
+});
+
+describe('a password change while a login checks the old password', () => {
+  it('ends that login too: no session is started, and the answer is the failed-login one', async () => {
+    const server = await start();
+    const alice = (await server.services.users.byUsername('alice'))!;
+    const changedHash = await hashPassword('the password alice changed to');
+
+    // The login's argon2 verification is held until the password has been changed and every session
+    // of alice ended: the old password was right when it was checked.
+    let verifying!: () => void;
+    let finish!: () => void;
+    const inVerify = new Promise<void>((resolve) => {
+      verifying = resolve;
+    });
+    const held = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const realVerify = (await vi.importActual<typeof argon2>('@node-rs/argon2')).verify;
+    verify.mockImplementationOnce(async (...args) => {
+      verifying();
+      await held;
+      return realVerify(...args);
+    });
+    const loggingIn = login(server, 'alice', ADMIN_PASSWORD);
+    await inVerify;
+    await endEverySession(
+      server.services,
+      alice.id,
+      (trx) => server.services.users.setPasswordHash(alice.id, changedHash, trx),
+      'password_changed',
+    );
+    finish();
+    const answer = await loggingIn;
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json()).toMatchObject({ error: 'invalid_grant' });
+    const live = await server.services.db
+      .selectFrom('refresh_token_families')
+      .select('id')
+      .where('user_id', '=', alice.id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    expect(live).toEqual([]);
   });
 });

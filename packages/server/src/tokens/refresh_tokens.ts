@@ -22,6 +22,17 @@ export class InvalidRefreshToken extends Error {
   }
 }
 
+/**
+ * A login's session was not started: the account changed (password change, log out everywhere,
+ * disabling) between the password check and the session, and that change ended every session.
+ */
+export class AccountChanged extends Error {
+  constructor() {
+    super('the account changed while the session was being started');
+    this.name = 'AccountChanged';
+  }
+}
+
 export interface RefreshSession {
   familyId: string;
   userId: string;
@@ -45,8 +56,13 @@ export interface RefreshTokenInfo {
 }
 
 export interface RefreshTokens {
-  /** Starts a family (a login session) and returns its first token. */
-  start(userId: string, clientId: string, scope: string): Promise<RefreshSession>;
+  /**
+   * Starts a family (a login session) and returns its first token. With `tokenVersion` (what the
+   * login read with the password it checked), only while the user is still at that version and not
+   * disabled, else {@link AccountChanged}: a change that ends every session (a password change, say)
+   * while a login is checking the old password must end that login's session too.
+   */
+  start(userId: string, clientId: string, scope: string, tokenVersion?: number): Promise<RefreshSession>;
   /** Exchanges a token for its successor, with grace for duplicates and family revocation on reuse. */
   rotate(refreshToken: string, clientId: string): Promise<RefreshSession>;
   /** Looks up a token without rotating it (for revocation, logout and introspection). */
@@ -192,12 +208,25 @@ export function createRefreshTokens(
   }
 
   return {
-    async start(userId, clientId, scope) {
+    async start(userId, clientId, scope, tokenVersion) {
       const now = clock();
       const familyId = `sid_${randomUUID()}`;
       const refreshToken = newRefreshToken();
       const familyExpiresAt = now + config.refreshAbsoluteTtl * 1000;
       await db.transaction().execute(async (trx) => {
+        if (tokenVersion !== undefined) {
+          // A write that changes nothing but locks the user's row: a concurrent endEverySession
+          // (which raises the version in the same row) either commits first, and this finds the
+          // version changed, or waits for this family to commit, and then ends it with the others.
+          const unchanged = await trx
+            .updateTable('users')
+            .set((eb) => ({ token_version: eb.ref('token_version') }))
+            .where('id', '=', userId)
+            .where('token_version', '=', tokenVersion)
+            .where('disabled', '=', 0)
+            .executeTakeFirst();
+          if (Number(unchanged.numUpdatedRows) !== 1) throw new AccountChanged();
+        }
         await trx
           .insertInto('refresh_token_families')
           .values({

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { createUnknownUserCheck, hashPassword, verifyPassword } from '../../passwords.js';
 import type { Services } from '../../services.js';
 import { MAX_PASSWORD_LENGTH } from '../../store/users.js';
+import { AccountChanged } from '../../tokens/refresh_tokens.js';
 import { usernameKey } from '../../usernames.js';
 import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
@@ -104,7 +105,14 @@ export const loginRoutes: FastifyPluginAsync<{
       // Only over the hash just checked: a password changed meanwhile stays changed.
       if (check.needsRehash)
         await services.users.rehash(user.id, user.passwordHash, await hashPassword(password));
-      const session = await services.refreshTokens.start(user.id, client.clientId, scope);
+      let session: Awaited<ReturnType<typeof services.refreshTokens.start>>;
+      try {
+        session = await services.refreshTokens.start(user.id, client.clientId, scope, user.tokenVersion);
+      } catch (err) {
+        // The password was changed (or every session ended) while this one was being checked.
+        if (err instanceof AccountChanged) throw new OAuthError(400, 'invalid_grant', INVALID_CREDENTIALS);
+        throw err;
+      }
       metrics.login('succeeded');
       await services.audit.record({
         type: 'login_succeeded',
