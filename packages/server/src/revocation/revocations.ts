@@ -1,8 +1,9 @@
 import { createRevocationSet, type RevocableToken } from '@tessera/protocol';
 import type { Db } from '../store/database.js';
-import type { RevocationsTable } from '../store/schema.js';
 import type { AccessTokenLifetimes } from '../tokens/lifetimes.js';
+import { createDelivery } from './delivery.js';
 import { type FeedEvent, type RevocationEntry, type RevocationFeed, wireEntry } from './feed.js';
+import { createStoreReader } from './store_reader.js';
 
 export type { RevocationEntry } from './feed.js';
 
@@ -55,25 +56,13 @@ export interface Revocations {
 
 /** A store sync newer than this still vouches for the revocation list (syncs run every second). */
 const SYNC_LIVE_WINDOW_MS = 3_000;
-/** At most this many undelivered rows are sent per sync, so a long outage drains in steps. */
-const REDELIVERY_BATCH = 500;
-/**
- * How long a missing id below the highest one read is looked for again. On PostgreSQL an id is taken
- * when a row is inserted but the row appears when its transaction commits, so a revocation can become
- * visible after one with a higher id; a rolled-back insert leaves a gap that never fills, hence the
- * limit (far beyond the commit delay of the short transactions that write revocations).
- */
-const GAP_WATCH_MS = 60_000;
-/** Gaps watched at once (a sequence that jumps far, after a crash say, is not worth more). */
-const MAX_GAPS = 1_000;
-/** At load, gaps are looked for among this many ids below the highest (older rows were committed long ago). */
-const LOAD_GAP_WINDOW = 200;
 
 /**
  * The revocation list: durable in the store, mirrored in memory so the server's own checks never
  * wait on the database, and delivered through a feed to every subscriber. Entries expire with the
  * tokens they could match, so the set stays as small as the number of revocations in one
- * access-token lifetime.
+ * access-token lifetime. Reading the store as commits arrive is store_reader.ts's; getting rows onto
+ * the feed and redelivering what it missed is delivery.ts's.
  */
 export function createRevocations(
   db: Db,
@@ -85,13 +74,11 @@ export function createRevocations(
   const entries = new Map<number, RevocationEntry>();
   /** The matching rule every guard applies too (@tessera/protocol). */
   let matcher = createRevocationSet();
-  /** The highest revocation row id read by load or sync; every id up to it is known except `gaps`. */
-  let synced = 0;
-  /** Ids below `synced` not read yet (an insert not committed yet, or rolled back) → when noticed. */
-  const gaps = new Map<number, number>();
   /** Real time of the last successful store sync (liveness is about connections, not token time). */
   let syncedAt = 0;
   const feed = makeFeed(() => entries.values());
+  const store = createStoreReader(db, clock);
+  const delivery = createDelivery(db, feed, clock);
   const listeners = new Set<(event: FeedEvent) => void>();
   const relay = (event: FeedEvent) => {
     for (const listener of listeners) listener(event);
@@ -102,73 +89,8 @@ export function createRevocations(
   function add(entry: RevocationEntry): boolean {
     if (entries.has(entry.id)) return false;
     entries.set(entry.id, entry);
-    index(entry);
-    return true;
-  }
-
-  function index(entry: RevocationEntry): void {
     matcher.add(wireEntry(entry), clock());
-  }
-
-  type Row = Pick<RevocationsTable, 'kind' | 'value' | 'ver' | 'expires_at' | 'created_at'> & { id: number };
-  const fromRow = (row: Row): RevocationEntry => ({
-    id: Number(row.id),
-    kind: row.kind,
-    value: row.value,
-    ver: row.ver,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-  });
-
-  /** Notes the ids between `from` (exclusive) and `to` (exclusive) as gaps to look for again. */
-  function noteGaps(from: number, to: number, now: number): void {
-    for (let id = Math.max(from + 1, to - MAX_GAPS); id < to; id++) watch(id, now);
-  }
-
-  /** Watches a missing id; when too many are watched, the oldest goes (the newest may still fill). */
-  function watch(id: number, now: number): void {
-    gaps.set(id, now);
-    if (gaps.size > MAX_GAPS) gaps.delete(gaps.keys().next().value as number);
-  }
-
-  /**
-   * Delivers rows and records which ones made it; the rest are tried again at the next sync.
-   * True when every row was delivered.
-   */
-  async function deliver(rows: RevocationEntry[]): Promise<boolean> {
-    const delivered: number[] = [];
-    for (const entry of rows) {
-      if (!(await feed.publish(entry))) break;
-      delivered.push(entry.id);
-    }
-    if (delivered.length > 0 && feed.shared) {
-      await db
-        .updateTable('revocations')
-        .set({ published_at: clock() })
-        .where('id', 'in', delivered)
-        .execute();
-    }
-    return delivered.length === rows.length;
-  }
-
-  /**
-   * Sends every live entry to the feed again, whatever was delivered before: for a shared feed that
-   * lost its data (Redis restarted empty). Delivery is idempotent per row.
-   */
-  async function republish(): Promise<boolean> {
-    for (let after = 0; ; ) {
-      const rows = await db
-        .selectFrom('revocations')
-        .selectAll()
-        .where('expires_at', '>', clock())
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(REDELIVERY_BATCH)
-        .execute();
-      if (!(await deliver(rows.map(fromRow)))) return false;
-      if (rows.length < REDELIVERY_BATCH) return true;
-      after = Number((rows.at(-1) as { id: number }).id);
-    }
+    return true;
   }
 
   // Entries revoked on other instances arrive through a shared feed within milliseconds; the store
@@ -218,7 +140,7 @@ export function createRevocations(
     if (!add(entry) && !feed.shared) return;
     // Not delivered (Redis is down): this instance's subscribers hear it now, the others through
     // their store sync, and the shared stream once Redis is back.
-    if (!(await deliver([entry]))) relayWithoutId(entry);
+    if (!(await delivery.deliver([entry]))) relayWithoutId(entry);
   }
 
   return {
@@ -239,28 +161,7 @@ export function createRevocations(
     },
     live: () => feed.live() || Date.now() - syncedAt < SYNC_LIVE_WINDOW_MS,
     async load() {
-      // The highest id first: a row committing between the two reads is then either above it (sync
-      // reads it) or among the rows read now.
-      const max = await db
-        .selectFrom('revocations')
-        .select(({ fn }) => fn.max('id').as('max'))
-        .executeTakeFirst();
-      const rows = await db
-        .selectFrom('revocations')
-        .selectAll()
-        .where('expires_at', '>', clock())
-        .orderBy('id')
-        .execute();
-      synced = Math.max(0, Number(max?.max ?? 0));
-      const seen = new Set<number>();
-      for (const row of rows) {
-        seen.add(Number(row.id));
-        add(fromRow(row));
-      }
-      // A revocation committing while we read may hold a lower id than one we saw.
-      const now = clock();
-      for (let id = Math.max(1, synced - LOAD_GAP_WINDOW); id <= synced; id++)
-        if (!seen.has(id)) watch(id, now);
+      for (const entry of await store.load()) add(entry);
     },
     async revoke(kind, value, ver) {
       const entry = await record(db, kind, value, ver);
@@ -272,31 +173,8 @@ export function createRevocations(
     isRevoked: (token) => matcher.match(token) !== undefined,
     size: () => entries.size,
     async sync() {
-      // Every row above `synced` is read, ours included (known by id): another process may have
-      // taken an id between two of ours. So is every gap below it that may still fill.
-      const watched = [...gaps.keys()];
-      const rows = await db
-        .selectFrom('revocations')
-        .selectAll()
-        .where((eb) =>
-          watched.length === 0
-            ? eb('id', '>', synced)
-            : eb.or([eb('id', '>', synced), eb('id', 'in', watched)]),
-        )
-        .orderBy('id')
-        .execute();
       const now = clock();
-      const fresh: RevocationEntry[] = [];
-      for (const row of rows) {
-        const id = Number(row.id);
-        if (id > synced) {
-          noteGaps(synced, id, now);
-          synced = id;
-        } else gaps.delete(id);
-        const entry = fromRow(row);
-        if (entry.expiresAt > now && add(entry)) fresh.push(entry);
-      }
-      for (const [id, noticedAt] of gaps) if (now - noticedAt > GAP_WATCH_MS) gaps.delete(id);
+      const fresh = (await store.readNew()).filter((entry) => entry.expiresAt > now && add(entry));
       syncedAt = Date.now();
       // One process: rows another process wrote (the CLI) are news to our subscribers.
       if (!feed.shared) {
@@ -308,25 +186,17 @@ export function createRevocations(
       for (const entry of fresh) relayWithoutId(entry);
       // Redis restarted empty: everything live goes out again (each row at most once per stream).
       if (!(await feed.seeded())) {
-        if (await republish()) await feed.markSeeded();
+        if (await delivery.republish()) await feed.markSeeded();
         return;
       }
-      const undelivered = await db
-        .selectFrom('revocations')
-        .selectAll()
-        .where('published_at', 'is', null)
-        .where('expires_at', '>', now)
-        .orderBy('id')
-        .limit(REDELIVERY_BATCH)
-        .execute();
-      if (undelivered.length > 0) await deliver(undelivered.map(fromRow));
+      await delivery.redeliver();
     },
     async prune() {
       const now = clock();
       await db.deleteFrom('revocations').where('expires_at', '<=', now).execute();
       for (const [id, entry] of entries) if (entry.expiresAt <= now) entries.delete(id);
       matcher = createRevocationSet();
-      for (const entry of entries.values()) index(entry);
+      for (const entry of entries.values()) matcher.add(wireEntry(entry), now);
     },
   };
 }
