@@ -1,8 +1,9 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { breakWrites } from './failures.js';
-import { stopServer, type TestServer } from './helpers.js';
+import { startServer, stopServer, type TestServer } from './helpers.js';
 import {
+  addClients,
   browserHeaders,
   expectError,
   expectSecurityHeaders,
@@ -168,5 +169,33 @@ describe('POST /logout is all or nothing', () => {
     }
     expect((await userinfo(server, session.access_token)).status).toBe(401);
     await expectError(await refreshApp(server, session.refresh_token), 400, 'invalid_grant');
+  });
+});
+
+describe('POST /logout and /logout/all: the revocation budget', () => {
+  it('refuses with 429 slow_down once the user has caused revocationRateUser revocations this minute, ending nothing', async () => {
+    await stopServer(server);
+    server = await startServer({ revocationRateUser: 2 });
+    await addClients(server);
+    for (let i = 0; i < 2; i++) {
+      const session = await loginApp(server);
+      const res = await request(`${server.url}/logout`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${session.access_token}` },
+      });
+      expect(res.status).toBe(204);
+    }
+    const session = await loginApp(server);
+    for (const path of ['/logout', '/logout/all']) {
+      const refused = await request(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${session.access_token}` },
+      });
+      expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      await expectError(refused, 429, 'slow_down');
+    }
+    // Nothing was ended: the session still refreshes and its token still works.
+    expect((await userinfo(server, session.access_token)).status).toBe(200);
+    expect((await refreshApp(server, session.refresh_token)).status).toBe(200);
   });
 });
