@@ -8,6 +8,7 @@ import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
 import type { LoginThrottle } from '../login_throttle.js';
 import type { Metrics } from '../metrics.js';
+import { tokenResponse as tokenResponseSchema } from '../response_schemas.js';
 import { assertNotCrossOrigin, setRefreshCookie } from '../session_cookie.js';
 import { CLIENT_ID_SCHEMA } from '../token_request.js';
 import { grantedScope, tokenResponse } from '../token_response.js';
@@ -50,6 +51,8 @@ export const loginRoutes: FastifyPluginAsync<{
             scope: { type: 'string', maxLength: 1024 },
           },
         },
+        // The same answer as the token endpoint (RFC 6749 §5.1), or an OAuth error.
+        response: tokenResponseSchema,
       },
     },
     async (request, reply) => {
