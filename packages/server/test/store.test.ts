@@ -6,10 +6,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_STORE } from './databases.js';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
+import { ADMIN_PASSWORD, eventually, post, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { request } from './requests.js';
 
 let server: TestServer;
@@ -78,5 +79,34 @@ describe(`the store of this run (${TEST_STORE})`, () => {
     expect(added.id).toBeGreaterThan(Math.max(0, ...before.map((e) => e.id)));
     expect(typeof added.expiresAt).toBe('number');
     expect((await server.services.users.byUsername('alice'))!.tokenVersion).toBe(1);
+  });
+});
+
+describe.runIf(TEST_STORE === 'postgres')('a PostgreSQL connection lost inside a transaction', () => {
+  it('fails that transaction only: the process carries on and the next request is served', async () => {
+    const admin = new pg.Client({ connectionString: server.services.config.databaseUrl });
+    await admin.connect();
+    try {
+      const failed = server.services.db.transaction().execute(async (trx) => {
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+        // The backend goes away while the transaction holds its connection between two statements
+        // (a failover, an administrator): its client learns of it with no query in flight.
+        await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+        await eventually(
+          async () =>
+            (await admin.query('select 1 from pg_stat_activity where pid = $1', [rows[0]!.pid])).rowCount ===
+            0,
+          'the backend to be gone',
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+        await sql`select 1`.execute(trx);
+      });
+      await expect(failed).rejects.toThrow();
+      // Had the client's 'error' event gone unheard, the process would have ended by now.
+      const res = await request(`${server.url}/readyz`);
+      expect(res.status).toBe(200);
+    } finally {
+      await admin.end();
+    }
   });
 });

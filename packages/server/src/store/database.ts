@@ -35,6 +35,11 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     // An idle connection that PostgreSQL drops (restart, failover) is discarded by the pool and
     // replaced on demand; without a listener the 'error' event would end the process.
     pool.on('error', () => {});
+    // A connection that drops while checked out (a transaction between two statements) makes its
+    // client emit 'error' too, and the pool listens only to idle clients: without this the process
+    // would end. The statement that needed the connection fails instead (503), and the pool
+    // discards the client when it is released.
+    pool.on('connect', (client) => client.on('error', () => {}));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
