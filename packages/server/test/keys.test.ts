@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createGuard, type GuardError } from '@tessera/guard';
 import {
   createRemoteJwks,
   decodeProtectedHeader,
@@ -26,11 +27,13 @@ import {
   ADMIN_PASSWORD,
   createTestDatabase,
   dropTestDatabase,
+  eventually,
   post,
   removeDataDir,
   startServer,
   type TestServer,
 } from './helpers.js';
+import { freePort } from './redis.js';
 import { request } from './requests.js';
 
 /** The master key `startServer` uses. */
@@ -411,5 +414,60 @@ describe('emergency removal of a compromised key (tessera keys revoke)', () => {
     await expect(revokeSigningKey(server.services, before.next[0]!.kid)).rejects.toBeInstanceOf(
       UnknownSigningKey,
     );
+  });
+});
+
+describe('a withdrawn key reaches a guard at once', () => {
+  it('a guard that still holds the key in its cached JWKS refuses its tokens as soon as the kid revocation arrives', async () => {
+    // The guard discovers the server from its issuer URL: the server must listen where that says.
+    await server.close();
+    await removeDataDir(server.dataDir);
+    server = await startServer({ port: await freePort() });
+    await server.services.clients.add({
+      clientId: 'app',
+      type: 'public',
+      audiences: [server.services.config.audience],
+      scopes: ['openid', 'profile', 'offline_access'],
+    });
+    const { secret } = await server.services.clients.add({
+      clientId: 'orders-api',
+      type: 'confidential',
+      audiences: [server.services.config.audience],
+      scopes: [],
+    });
+    const guard = createGuard({
+      issuer: server.services.config.issuer,
+      audience: server.services.config.audience,
+      client: { id: 'orders-api', secret: secret! },
+      logger: { warn() {}, error() {} },
+    });
+    try {
+      await guard.ready();
+      const token = await login();
+      const compromised = decodeProtectedHeader(token).kid as string;
+      const authenticate = () =>
+        guard.authenticate({ headers: { authorization: `Bearer ${token}` } }).then(
+          () => 'accepted',
+          (err: GuardError) => err.reason,
+        );
+      expect(await authenticate()).toBe('accepted');
+
+      await revokeSigningKey(server.services, compromised);
+      // Its JWKS cache (up to an hour) still holds the key; the revocation stream says otherwise.
+      await eventually(async () => (await authenticate()) === 'revoked (kid)', 'the guard to refuse the key');
+      // Tokens of the key that signs now pass.
+      const fresh = await login();
+      expect(decodeProtectedHeader(fresh).kid).not.toBe(compromised);
+      await eventually(
+        async () =>
+          (await guard.authenticate({ headers: { authorization: `Bearer ${fresh}` } }).then(
+            () => true,
+            () => false,
+          )) === true,
+        'the guard to accept the new key',
+      );
+    } finally {
+      await guard.close();
+    }
   });
 });
