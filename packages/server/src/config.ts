@@ -320,21 +320,27 @@ export function loadConfig(
     const value = (flag !== undefined ? flags[flag] : undefined) ?? env[name];
     return value === '' ? undefined : value;
   };
-  const host = overrides.host ?? raw('host') ?? '127.0.0.1';
-  const port = overrides.port ?? integer('port', raw('port') ?? '4000', 0, 65535);
+  /** The setting as given, else its default as the settings table writes it (one place for both). */
+  const given = (key: keyof Config): string => {
+    const value = raw(key) ?? (SETTINGS[key] as SettingSpec).default;
+    if (value === undefined) throw new Error(`setting ${key} has no default`);
+    return value;
+  };
+  const host = overrides.host ?? given('host');
+  const port = overrides.port ?? integer('port', given('port'), 0, 65535);
   const issuer =
     overrides.issuer ??
     url('issuer', raw('issuer') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const accessTokenTtl =
-    overrides.accessTokenTtl ?? span('accessTokenTtl', raw('accessTokenTtl') ?? '15m', 30, 86_400);
+    overrides.accessTokenTtl ?? span('accessTokenTtl', given('accessTokenTtl'), 30, 86_400);
   const config: Config = {
     host,
     port,
     issuer,
-    dataDir: resolve(overrides.dataDir ?? raw('dataDir') ?? '.tessera'),
+    dataDir: resolve(overrides.dataDir ?? given('dataDir')),
     databaseUrl: overrides.databaseUrl ?? databaseUrl(raw('databaseUrl')),
     redisUrl: overrides.redisUrl ?? redisUrl(raw('redisUrl')),
-    redisPrefix: overrides.redisPrefix ?? redisPrefix(raw('redisPrefix') ?? 'tessera:'),
+    redisPrefix: overrides.redisPrefix ?? redisPrefix(given('redisPrefix')),
     masterKey: overrides.masterKey ?? masterKey(raw('masterKey')),
     masterKeyring:
       overrides.masterKeyring ??
@@ -344,50 +350,46 @@ export function loadConfig(
         .filter(Boolean)
         .map((key) => masterKey(key, 'masterKeyring') as string),
     audience: overrides.audience ?? raw('audience') ?? issuer,
-    signingAlg: overrides.signingAlg ?? oneOf('signingAlg', raw('signingAlg') ?? 'ES256', SIGNING_ALGS),
+    signingAlg: overrides.signingAlg ?? oneOf('signingAlg', given('signingAlg'), SIGNING_ALGS),
     accessTokenTtl,
     refreshIdleTtl:
-      overrides.refreshIdleTtl ?? span('refreshIdleTtl', raw('refreshIdleTtl') ?? '14d', 60, 365 * 86_400),
+      overrides.refreshIdleTtl ?? span('refreshIdleTtl', given('refreshIdleTtl'), 60, 365 * 86_400),
     refreshAbsoluteTtl:
       overrides.refreshAbsoluteTtl ??
-      span('refreshAbsoluteTtl', raw('refreshAbsoluteTtl') ?? '30d', 60, 3 * 365 * 86_400),
-    refreshGrace: overrides.refreshGrace ?? span('refreshGrace', raw('refreshGrace') ?? '5s', 0, 60),
+      span('refreshAbsoluteTtl', given('refreshAbsoluteTtl'), 60, 3 * 365 * 86_400),
+    refreshGrace: overrides.refreshGrace ?? span('refreshGrace', given('refreshGrace'), 0, 60),
     keyRotationInterval:
       overrides.keyRotationInterval ??
-      span('keyRotationInterval', raw('keyRotationInterval') ?? '30d', 3600, 365 * 86_400),
+      span('keyRotationInterval', given('keyRotationInterval'), 3600, 365 * 86_400),
     adminPassword: overrides.adminPassword ?? raw('adminPassword'),
-    logLevel: overrides.logLevel ?? oneOf('logLevel', raw('logLevel') ?? 'info', LOG_LEVELS),
+    logLevel: overrides.logLevel ?? oneOf('logLevel', given('logLevel'), LOG_LEVELS),
     trustProxy: overrides.trustProxy ?? proxies(raw('trustProxy')),
-    headersTimeout:
-      overrides.headersTimeout ?? span('headersTimeout', raw('headersTimeout') ?? '10s', 1, 600),
-    requestTimeout:
-      overrides.requestTimeout ?? span('requestTimeout', raw('requestTimeout') ?? '30s', 1, 600),
+    headersTimeout: overrides.headersTimeout ?? span('headersTimeout', given('headersTimeout'), 1, 600),
+    requestTimeout: overrides.requestTimeout ?? span('requestTimeout', given('requestTimeout'), 1, 600),
     revocationStreamPublic:
-      overrides.revocationStreamPublic ??
-      boolean('revocationStreamPublic', raw('revocationStreamPublic') ?? 'false'),
+      overrides.revocationStreamPublic ?? boolean('revocationStreamPublic', given('revocationStreamPublic')),
     maxRevocationStreams:
       overrides.maxRevocationStreams ??
-      integer('maxRevocationStreams', raw('maxRevocationStreams') ?? '1000', 1, 1_000_000),
+      integer('maxRevocationStreams', given('maxRevocationStreams'), 1, 1_000_000),
     maxRevocationStreamsPerAddress:
       overrides.maxRevocationStreamsPerAddress ??
-      integer('maxRevocationStreamsPerAddress', raw('maxRevocationStreamsPerAddress') ?? '16', 1, 1_000_000),
+      integer('maxRevocationStreamsPerAddress', given('maxRevocationStreamsPerAddress'), 1, 1_000_000),
     metricsToken: overrides.metricsToken ?? metricsToken(raw('metricsToken')),
     metricsPort:
       overrides.metricsPort ??
       (raw('metricsPort') === undefined ? undefined : integer('metricsPort', raw('metricsPort')!, 0, 65535)),
-    metricsHost: overrides.metricsHost ?? raw('metricsHost') ?? '127.0.0.1',
+    metricsHost: overrides.metricsHost ?? given('metricsHost'),
     revocationRateUser:
       overrides.revocationRateUser ??
-      integer('revocationRateUser', raw('revocationRateUser') ?? '30', 1, 1_000_000),
+      integer('revocationRateUser', given('revocationRateUser'), 1, 1_000_000),
     revocationRateClient:
       overrides.revocationRateClient ??
-      integer('revocationRateClient', raw('revocationRateClient') ?? '1200', 1, 10_000_000),
+      integer('revocationRateClient', given('revocationRateClient'), 1, 10_000_000),
     auditRetention:
-      overrides.auditRetention ??
-      span('auditRetention', raw('auditRetention') ?? '90d', 86_400, 10 * 365 * 86_400),
+      overrides.auditRetention ?? span('auditRetention', given('auditRetention'), 86_400, 10 * 365 * 86_400),
     auditUsernameRetention:
       overrides.auditUsernameRetention ??
-      span('auditUsernameRetention', raw('auditUsernameRetention') ?? '7d', 3600, 10 * 365 * 86_400),
+      span('auditUsernameRetention', given('auditUsernameRetention'), 3600, 10 * 365 * 86_400),
   };
   if (config.refreshIdleTtl > config.refreshAbsoluteTtl) {
     throw new ConfigError(
