@@ -81,12 +81,18 @@ function checkAudiences(audiences: string[]): void {
       );
 }
 
+/** Why a scope name is not an RFC 6749 §3.3 scope-token, or undefined when it is one. */
+export function scopeProblem(scope: string): string | undefined {
+  return SCOPE_TOKEN.test(scope)
+    ? undefined
+    : `a scope is printable ASCII without spaces, " or \\ (RFC 6749 §3.3), got ${JSON.stringify(scope)}`;
+}
+
 function checkScopes(scopes: string[]): void {
-  for (const scope of scopes)
-    if (!SCOPE_TOKEN.test(scope))
-      throw new TypeError(
-        `a scope is printable ASCII without spaces, " or \\ (RFC 6749 §3.3), got ${JSON.stringify(scope)}`,
-      );
+  for (const scope of scopes) {
+    const problem = scopeProblem(scope);
+    if (problem) throw new TypeError(problem);
+  }
 }
 
 /**

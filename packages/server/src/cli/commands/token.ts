@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { createVerifier, decodeJwtUnverified, decodeProtectedHeader, isJoseError } from '@tessera/jose';
 import type { Services } from '../../services.js';
+import { scopeProblem } from '../../store/clients.js';
 import type { User } from '../../store/users.js';
 import type { Command, CommandContext } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -75,9 +76,6 @@ function verify(services: Services, jwt: string, { out }: CommandContext): numbe
 /** The client id of minted tokens' sessions: no registered client, so no refresh can use them. */
 export const MINTED_CLIENT_ID = 'tessera-cli';
 
-/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by spaces. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-
 /**
  * Mints an access token for a user. It gets a real session (a refresh-token family whose refresh
  * token is never shown), so its `sid` is revocable like a login's: /logout with the token, log out
@@ -85,11 +83,10 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
  */
 async function sign(services: Services, { values, out }: CommandContext): Promise<number> {
   const scopes = ((values.scope as string | undefined) ?? '').split(/ +/).filter(Boolean);
-  for (const scope of scopes)
-    if (!SCOPE_TOKEN.test(scope))
-      throw new UsageError(
-        `a scope is printable ASCII without spaces, " or \\ (RFC 6749 §3.3), got ${JSON.stringify(scope)}`,
-      );
+  for (const scope of scopes) {
+    const problem = scopeProblem(scope);
+    if (problem) throw new UsageError(problem);
+  }
   const user = await subject(services, values.user as string | undefined, values.sub as string | undefined);
   // A disabled account gets no token; the server would refuse it anyway, guards would not know.
   if (user.disabled)
