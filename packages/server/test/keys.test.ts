@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGuard, type GuardError } from '@tessera/guard';
+import type { GuardError } from '@tessera/guard';
 import {
   createRemoteJwks,
   decodeProtectedHeader,
@@ -35,6 +35,7 @@ import {
 } from './helpers.js';
 import { freePort } from './redis.js';
 import { request } from './requests.js';
+import { followingGuard } from './sse.js';
 
 /** The master key `startServer` uses. */
 const TEST_MASTER_KEY = 'A'.repeat(43);
@@ -429,18 +430,7 @@ describe('a withdrawn key reaches a guard at once', () => {
       audiences: [server.services.config.audience],
       scopes: ['openid', 'profile', 'offline_access'],
     });
-    const { secret } = await server.services.clients.add({
-      clientId: 'orders-api',
-      type: 'confidential',
-      audiences: [server.services.config.audience],
-      scopes: [],
-    });
-    const guard = createGuard({
-      issuer: server.services.config.issuer,
-      audience: server.services.config.audience,
-      client: { id: 'orders-api', secret: secret! },
-      logger: { warn() {}, error() {} },
-    });
+    const guard = await followingGuard(server);
     try {
       await guard.ready();
       const token = await login();

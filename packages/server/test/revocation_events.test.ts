@@ -1,8 +1,7 @@
-import { createGuard } from '@tessera/guard';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, removeDataDir, startServer, type TestServer } from './helpers.js';
 import { freePort } from './redis.js';
-import { RESOURCE_SERVER_ID, SseStream, streamAuth } from './sse.js';
+import { followingGuard, RESOURCE_SERVER_ID, SseStream, streamAuth } from './sse.js';
 
 /** `GET /revocations`: who may follow it, how many at once, and snapshots of any size. */
 
@@ -154,19 +153,7 @@ describe('GET /revocations: large snapshots', () => {
     await removeDataDir(server.dataDir);
     server = await startServer({ port: await freePort() });
     await seedRevocations(100_000);
-    const { secret } = await server.services.clients.add({
-      clientId: 'orders-api',
-      type: 'confidential',
-      audiences: [server.services.config.audience],
-      scopes: [],
-    });
-    const guard = createGuard({
-      issuer: server.services.config.issuer,
-      audience: server.services.config.audience,
-      client: { id: 'orders-api', secret: secret! },
-      clock: server.now,
-      logger: { warn() {}, error() {} },
-    });
+    const guard = await followingGuard(server);
     try {
       // The time this takes is measured by `BENCH_SUITES=snapshot npm run bench`, not asserted here.
       await guard.ready();

@@ -1,5 +1,7 @@
+import { createGuard, type Guard } from '@tessera/guard';
 import { expect } from 'vitest';
 import type { Services } from '../src/services.js';
+import type { TestServer } from './helpers.js';
 
 /** A subscriber to `GET /revocations` for the tests: the stream parsed as it arrives. */
 
@@ -27,14 +29,22 @@ export interface Revocation {
 export const RESOURCE_SERVER_ID = 'resource-server';
 const secrets = new Map<string, string>();
 
-/**
- * `Authorization` for `GET /revocations`: a confidential client registered in the server's store on
- * first use (per data directory or database, so a restarted server or another instance on the same
- * store accepts it too).
- */
+/** `Authorization` for `GET /revocations`, as the resource server's client. */
 export async function streamAuth(
   services: Pick<Services, 'clients' | 'config'>,
 ): Promise<Record<string, string>> {
+  const { id, secret } = await resourceServer(services);
+  return { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` };
+}
+
+/**
+ * The resource server's confidential client, registered in the server's store on first use (per
+ * data directory or database, so a restarted server or another instance on the same store accepts
+ * it too).
+ */
+async function resourceServer(
+  services: Pick<Services, 'clients' | 'config'>,
+): Promise<{ id: string; secret: string }> {
   const store = services.config.databaseUrl ?? services.config.dataDir;
   let secret = secrets.get(store);
   if (secret === undefined) {
@@ -47,7 +57,21 @@ export async function streamAuth(
     secret = added.secret as string;
     secrets.set(store, secret);
   }
-  return { authorization: `Basic ${Buffer.from(`${RESOURCE_SERVER_ID}:${secret}`).toString('base64')}` };
+  return { id: RESOURCE_SERVER_ID, secret };
+}
+
+/**
+ * A real @tessera/guard following the server's revocation stream as the resource server's client
+ * (discovery included, so the server must listen where its issuer URL says). Close it after use.
+ */
+export async function followingGuard(server: TestServer): Promise<Guard> {
+  return createGuard({
+    issuer: server.services.config.issuer,
+    audience: server.services.config.audience,
+    client: await resourceServer(server.services),
+    clock: server.now,
+    logger: { warn() {}, error() {} },
+  });
 }
 
 /** Generous: events arrive in milliseconds; this only bounds a hang. Never asserted on. */
