@@ -56,16 +56,16 @@ export function createRedisRateLimiter(
   clock: () => number = Date.now,
 ): RateLimiter {
   const fallback = createMemoryRateLimiter(limit, clock);
+  // Sent once and run by its digest (EVALSHA), like the server's other scripts.
+  const client = redis.client as typeof redis.client & {
+    tesseraRateHit(key: string, windowMs: number): Promise<[number, number]>;
+  };
+  client.defineCommand('tesseraRateHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
   let degraded = false;
   return {
     async hit(key) {
       try {
-        const [count, ttl] = (await redis.client.eval(
-          HIT_SCRIPT,
-          1,
-          `${redis.prefix}rate:${name}:${key}`,
-          WINDOW_MS,
-        )) as [number, number];
+        const [count, ttl] = await client.tesseraRateHit(`${redis.prefix}rate:${name}:${key}`, WINDOW_MS);
         degraded = false;
         const allowed = count <= limit;
         return { allowed, retryAfter: allowed ? 0 : Math.max(1, Math.ceil(ttl / 1000)) };
