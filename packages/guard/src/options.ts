@@ -1,4 +1,4 @@
-import { parseTimeSpan } from '@tessera/jose';
+import { isLoopbackHost, parseTimeSpan } from '@tessera/jose';
 import { type ClientCredentials, type ClientOption, checkClientOption } from './client_credentials.js';
 import {
   consoleLogger,
@@ -316,7 +316,7 @@ function checkUrl(value: unknown, name: string, allowInsecureHttp: boolean): URL
   }
   if (url.username !== '' || url.password !== '') throw new TypeError(`${name} must not contain credentials`);
   if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && (allowInsecureHttp || isLoopback(url.hostname))) return url;
+  if (url.protocol === 'http:' && (allowInsecureHttp || isLoopbackHost(url.hostname))) return url;
   throw new TypeError(
     `${name} must use https (plain http only to the loopback, or with allowInsecureHttp: true on a trusted network)`,
   );
@@ -329,11 +329,6 @@ export function isAllowedUrl(value: string, allowInsecureHttp: boolean): boolean
   } catch {
     return false;
   }
-}
-
-function isLoopback(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**

@@ -95,4 +95,5 @@ export type { JwsAlgorithm } from './lib/jws_algorithms.js';
 export type { AlgorithmOptions, JwsHeaderParameters } from './lib/jws_header.js';
 export type { JwtClaimsOptions, JwtIssueOptions, JwtPayload } from './lib/jwt_claims.js';
 export type { KeyInput, KeyResolver, KeySet, VerificationKey } from './lib/key_input.js';
+export { isLoopbackHost } from './lib/loopback.js';
 export { secondsOf as parseTimeSpan } from './lib/time.js';

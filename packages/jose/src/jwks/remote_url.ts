@@ -1,6 +1,8 @@
 // Which URLs a remote key set may be fetched from. A key set decides whose tokens are accepted, so
 // the URL is the caller's (never a token's `jku` or `x5u`) and must reach the issuer untampered.
 
+import { isLoopbackHost } from '../lib/loopback.js';
+
 /**
  * Parses and checks the JWKS URL: `https:`, or `http:` only to a loopback host or with
  * `allowInsecureHttp`, and no user credentials (the Fetch standard refuses a request URL carrying
@@ -19,16 +21,10 @@ export function checkJwksUrl(url: string | URL, allowInsecureHttp: boolean): URL
   if (parsed.protocol === 'https:') return parsed;
   if (parsed.protocol === 'http:') {
     // Over plain http anyone on the path can swap the keys; the loopback interface has no path.
-    if (allowInsecureHttp || isLoopback(parsed.hostname)) return parsed;
+    if (allowInsecureHttp || isLoopbackHost(parsed.hostname)) return parsed;
     throw new TypeError(
       `the JWKS URL ${parsed.origin} uses plain http; use https (or allowInsecureHttp: true on a trusted network)`,
     );
   }
   throw new TypeError(`the JWKS URL must use https, not ${parsed.protocol}`);
-}
-
-/** `localhost`, `127.0.0.0/8` or `[::1]` (the WHATWG URL parser keeps the brackets of an IPv6 host). */
-function isLoopback(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
