@@ -1,6 +1,6 @@
 import { createSigner, generateKeyPair } from '@tessera/jose';
-import { expect } from 'vitest';
-import { ADMIN_PASSWORD, post, startServer, type TestServer } from './helpers.js';
+import { afterEach, expect } from 'vitest';
+import { ADMIN_PASSWORD, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { request } from './requests.js';
 
 /** Helpers shared by the endpoint and hardening tests: requests as a browser or an app would send them. */
@@ -34,6 +34,23 @@ export async function startEndpointServer(): Promise<{ server: TestServer; backe
   const server = await startServer({ refreshGrace: 5, refreshIdleTtl: 120, refreshAbsoluteTtl: 300 });
   const { backendSecret } = await addClients(server);
   return { server, backendSecret };
+}
+
+/**
+ * For a file whose tests each start servers of their own: the returned function starts one (with
+ * the clients of {@link addClients}); every server started in a test is stopped after it.
+ */
+export function serversPerTest(): () => Promise<TestServer> {
+  const started: TestServer[] = [];
+  afterEach(async () => {
+    for (const server of started.splice(0)) await stopServer(server);
+  });
+  return async () => {
+    const server = await startServer();
+    started.push(server);
+    await addClients(server);
+    return server;
+  };
 }
 
 /** Adds a public client `app` and a confidential client `backend`; returns the backend's secret. */

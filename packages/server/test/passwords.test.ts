@@ -4,11 +4,11 @@
  * a wrapper around the real functions.
  */
 import * as argon2 from '@node-rs/argon2';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ARGON2_PARAMETERS, hashPassword } from '../src/passwords.js';
 import { endEverySession } from '../src/revocation/sessions.js';
-import { ADMIN_PASSWORD, removeDataDir, startServer, type TestServer } from './helpers.js';
-import { addClients, type TokenBody } from './http.js';
+import { ADMIN_PASSWORD, type TestServer } from './helpers.js';
+import { serversPerTest, type TokenBody } from './http.js';
 
 vi.mock('@node-rs/argon2', async (importOriginal) => {
   const real = await importOriginal<typeof import('@node-rs/argon2')>();
@@ -18,20 +18,7 @@ const hash = vi.mocked(argon2.hash);
 const verify = vi.mocked(argon2.verify);
 const realHash = (await vi.importActual<typeof argon2>('@node-rs/argon2')).hash;
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function start(): Promise<TestServer> {
-  const server = await startServer();
-  cleanup.push(async () => {
-    await server.close();
-    await removeDataDir(server.dataDir);
-  });
-  await addClients(server);
-  return server;
-}
+const start = serversPerTest();
 
 const login = (server: TestServer, username: string, password: string) =>
   server.app.inject({

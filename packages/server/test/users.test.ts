@@ -12,23 +12,15 @@ import { migrate, migrations } from '../src/store/migrations.js';
 import { toJsonText } from '../src/store/schema.js';
 import { UserExists } from '../src/store/users.js';
 import { TEST_STORE } from './databases.js';
-import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
-import { addClients } from './http.js';
+import { ADMIN_PASSWORD, post, type TestServer } from './helpers.js';
+import { serversPerTest } from './http.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
 
-async function start(): Promise<TestServer> {
-  const server = await startServer();
-  cleanup.push(async () => {
-    await server.close();
-    await removeDataDir(server.dataDir);
-  });
-  await addClients(server);
-  return server;
-}
+const start = serversPerTest();
 
 const PASSWORD = 'a long enough password';
 const FULLWIDTH_ALICE = '\uff41\uff4c\uff49\uff43\uff45'; // ａｌｉｃｅ
