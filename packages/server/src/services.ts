@@ -9,6 +9,7 @@ import { openRedis, type SharedRedis } from './shared/redis.js';
 import { type Audit, createAudit } from './store/audit.js';
 import { type Clients, createClients } from './store/clients.js';
 import { type Db, openDatabase } from './store/database.js';
+import { createResources, type Resources } from './store/resources.js';
 import { createUsers, type Users } from './store/users.js';
 import { type AccessTokens, createAccessTokens } from './tokens/access_tokens.js';
 import { type AccessTokenLifetimes, createAccessTokenLifetimes } from './tokens/lifetimes.js';
@@ -24,6 +25,8 @@ export interface Services {
   keys: SigningKeys;
   users: Users;
   clients: Clients;
+  /** RFC 8707 resources: the APIs clients may ask tokens for by name. */
+  resources: Resources;
   audit: Audit;
   revocations: Revocations;
   lifetimes: AccessTokenLifetimes;
@@ -80,6 +83,7 @@ export async function createServices(
       keys,
       users,
       clients,
+      resources: createResources(db, clock),
       audit: createAudit(db, clock),
       revocations,
       lifetimes,

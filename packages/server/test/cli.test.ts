@@ -465,7 +465,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     for (const output of [json.stdout, text.stdout]) {
       expect(output).not.toContain(secret);
       expect(output).not.toContain(secretHash);
-      expect(output).not.toMatch(/secret|hash/i);
+      // Neither the secret nor its hash, under any name (the auth method's name says "secret" only).
+      expect(output.replaceAll('client_secret_basic', '')).not.toMatch(/secret|hash/i);
     }
     expect(text.stdout).toContain('svc confidential aud=api scope="openid profile offline_access"');
   });
@@ -574,6 +575,14 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       audiences: ['https://a', 'https://b'],
       defaultAudience: false,
       scopes: ['openid', 'orders:read'],
+      kind: 'web',
+      redirectUris: [],
+      postLogoutRedirectUris: [],
+      grantTypes: ['refresh_token'],
+      responseTypes: [],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      resources: [],
+      skipConsent: false,
     });
     const followed = await tesseraJson(['client', 'update', 'svc', '--default-audience'], { env });
     expect(followed).toMatchObject({ audiences: ['http://127.0.0.1:4000'], defaultAudience: true });

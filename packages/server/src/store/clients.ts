@@ -1,4 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { JsonWebKeySet } from '@tessera/jose';
+import { checkRegistration, type RegistrationToCheck } from './client_registration.js';
 import { type Db, isUniqueViolation } from './database.js';
 import { type ClientsTable, parseJsonText, toJsonText } from './schema.js';
 
@@ -8,6 +10,31 @@ import { type ClientsTable, parseJsonText, toJsonText } from './schema.js';
  * `confidential`: a server that authenticates with a secret (`client_secret_basic` / `_post`).
  */
 export type ClientType = 'first-party' | 'public' | 'confidential';
+
+/**
+ * What the client is, which sets its defaults (lifetimes, grant types): `spa` (a browser app, public),
+ * `native` (mobile or desktop, public), `web` (a server-side web app, confidential), `service`
+ * (machine to machine, confidential, client credentials only).
+ */
+export type ClientKind = 'spa' | 'native' | 'web' | 'service';
+export const CLIENT_KINDS: readonly ClientKind[] = ['spa', 'native', 'web', 'service'];
+
+/** OIDC Registration §2 `token_endpoint_auth_method` values this server implements. */
+export type TokenEndpointAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'none';
+export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'none',
+];
+
+/** The grant types a client may be allowed (the token endpoint's handlers). */
+export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export type ClientGrantType = (typeof CLIENT_GRANT_TYPES)[number];
 
 export interface Client {
   clientId: string;
@@ -24,6 +51,23 @@ export interface Client {
   defaultAudience: boolean;
   scopes: string[];
   secretHash: string | null;
+  /** Null for clients registered before kinds existed (and the built-in web client): server settings. */
+  kind: ClientKind | null;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: ClientGrantType[];
+  /** `["code"]` when the client may use the authorization endpoint, else empty. */
+  responseTypes: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  jwks: JsonWebKeySet | undefined;
+  jwksUri: string | undefined;
+  /** Seconds, when set for this client; else its kind's default (tokens/client_lifetimes.ts). */
+  accessTokenTtl: number | undefined;
+  refreshTokenTtl: number | undefined;
+  /** RFC 8707 resource identifiers this client may ask tokens for. */
+  resources: string[];
+  /** First-party: users are not asked to consent. */
+  skipConsent: boolean;
 }
 
 /** What `update` may change. `audiences: []` makes the client follow the server's setting. */
@@ -31,6 +75,32 @@ export interface ClientChanges {
   name?: string;
   audiences?: string[];
   scopes?: string[];
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  grantTypes?: ClientGrantType[];
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** `null` removes it. */
+  jwks?: JsonWebKeySet | null;
+  jwksUri?: string | null;
+  accessTokenTtl?: number | null;
+  refreshTokenTtl?: number | null;
+  resources?: string[];
+  skipConsent?: boolean;
+}
+
+/** What a new client is registered with; everything but the id, type, audiences and scopes has a default. */
+export interface ClientRegistration
+  extends Omit<ClientChanges, 'jwks' | 'jwksUri' | 'accessTokenTtl' | 'refreshTokenTtl'> {
+  clientId: string;
+  type: ClientType;
+  /** Default: `native` for public clients, `web` for confidential ones. */
+  kind?: ClientKind;
+  audiences: string[];
+  scopes: string[];
+  jwks?: JsonWebKeySet;
+  jwksUri?: string;
+  accessTokenTtl?: number;
+  refreshTokenTtl?: number;
 }
 
 /** The client every fresh installation has: the browser app served next to the auth server. */
@@ -45,14 +115,11 @@ export interface Clients {
    * Registers a client; for confidential clients returns the secret, shown once and stored hashed.
    * With no audiences (`[]`) it follows the server's audience setting. TypeError for a bad value.
    */
-  add(input: {
-    clientId: string;
-    type: ClientType;
-    name?: string;
-    audiences: string[];
-    scopes: string[];
-  }): Promise<{ client: Client; secret?: string }>;
-  /** Changes name, audiences or scopes; undefined when there is no such client. TypeError for a bad value. */
+  add(input: ClientRegistration): Promise<{ client: Client; secret?: string }>;
+  /**
+   * Changes what `changes` names; the whole registration is checked again as it would be after the
+   * change. Undefined when there is no such client; TypeError for a bad value.
+   */
   update(clientId: string, changes: ClientChanges): Promise<Client | undefined>;
   /**
    * A new secret for a confidential client, returned once; the old one stops working at once.
@@ -95,6 +162,34 @@ function checkScopes(scopes: string[]): void {
   }
 }
 
+/** Grants a new client gets unless it names them: the code flow when it has somewhere to redirect to. */
+function defaultGrantTypes(
+  type: ClientType,
+  kind: ClientKind | null,
+  redirectUris: string[],
+): ClientGrantType[] {
+  if (kind === 'service') return ['client_credentials'];
+  if (type === 'first-party' || redirectUris.length === 0) return ['refresh_token'];
+  return ['authorization_code', 'refresh_token'];
+}
+
+/** The registration's columns, as stored. */
+function registrationColumns(registration: RegistrationToCheck) {
+  return {
+    kind: registration.kind,
+    redirect_uris: toJsonText(registration.redirectUris),
+    post_logout_redirect_uris: toJsonText(registration.postLogoutRedirectUris),
+    grant_types: toJsonText<string[]>(registration.grantTypes),
+    // OIDC Registration §2: response_types follow grant_types (`code` ⇔ authorization_code).
+    response_types: toJsonText(registration.grantTypes.includes('authorization_code') ? ['code'] : []),
+    token_endpoint_auth_method: registration.tokenEndpointAuthMethod,
+    jwks: registration.jwks === undefined ? null : JSON.stringify(registration.jwks),
+    jwks_uri: registration.jwksUri ?? null,
+    access_token_ttl: registration.accessTokenTtl ?? null,
+    refresh_token_ttl: registration.refreshTokenTtl ?? null,
+  };
+}
+
 /**
  * @param defaultAudience the server's `audience` setting: the audience of clients without their own.
  */
@@ -109,8 +204,33 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       defaultAudience: own.length === 0,
       scopes: parseJsonText(row.scopes),
       secretHash: row.secret_hash,
+      kind: row.kind,
+      redirectUris: parseJsonText(row.redirect_uris),
+      postLogoutRedirectUris: parseJsonText(row.post_logout_redirect_uris),
+      grantTypes: parseJsonText(row.grant_types) as ClientGrantType[],
+      responseTypes: parseJsonText(row.response_types),
+      tokenEndpointAuthMethod: row.token_endpoint_auth_method,
+      jwks: row.jwks === null ? undefined : (JSON.parse(row.jwks) as JsonWebKeySet),
+      jwksUri: row.jwks_uri ?? undefined,
+      accessTokenTtl: row.access_token_ttl ?? undefined,
+      refreshTokenTtl: row.refresh_token_ttl ?? undefined,
+      resources: parseJsonText(row.resources),
+      skipConsent: row.skip_consent === 1,
     };
   };
+
+  /** Every resource named exists (RFC 8707 identifiers are registered with `tessera resource add`). */
+  async function checkResources(resources: string[]): Promise<void> {
+    if (resources.length === 0) return;
+    const known = await db
+      .selectFrom('resources')
+      .select('resource')
+      .where('resource', 'in', resources)
+      .execute();
+    const missing = resources.filter((resource) => !known.some((row) => row.resource === resource));
+    if (missing.length) throw new TypeError(`no such resource: ${missing.join(', ')} (tessera resource add)`);
+  }
+
   const clients: Clients = {
     async ensureBuiltIn() {
       if (await clients.byId(WEB_CLIENT_ID)) return;
@@ -143,7 +263,28 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         throw new TypeError('client_id must be 1–128 of A-Z a-z 0-9 . _ ~ -');
       checkAudiences(input.audiences);
       checkScopes(input.scopes);
-      const secret = input.type === 'confidential' ? randomBytes(32).toString('base64url') : undefined;
+      const kind =
+        input.kind ?? (input.type === 'public' ? 'native' : input.type === 'confidential' ? 'web' : null);
+      const redirectUris = input.redirectUris ?? [];
+      const hasKeys = input.jwks !== undefined || input.jwksUri !== undefined;
+      const registration = {
+        type: input.type,
+        kind,
+        redirectUris,
+        postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
+        grantTypes: input.grantTypes ?? defaultGrantTypes(input.type, kind, redirectUris),
+        tokenEndpointAuthMethod:
+          input.tokenEndpointAuthMethod ??
+          (input.type !== 'confidential' ? 'none' : hasKeys ? 'private_key_jwt' : 'client_secret_basic'),
+        jwks: input.jwks,
+        jwksUri: input.jwksUri,
+        accessTokenTtl: input.accessTokenTtl,
+        refreshTokenTtl: input.refreshTokenTtl,
+      } satisfies RegistrationToCheck;
+      checkRegistration(registration);
+      await checkResources(input.resources ?? []);
+      const usesSecret = registration.tokenEndpointAuthMethod.startsWith('client_secret_');
+      const secret = usesSecret ? randomBytes(32).toString('base64url') : undefined;
       const row = {
         client_id: input.clientId,
         type: input.type,
@@ -152,6 +293,9 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         audiences: toJsonText(input.audiences),
         scopes: toJsonText(input.scopes),
         created_at: clock(),
+        ...registrationColumns(registration),
+        resources: toJsonText(input.resources ?? []),
+        skip_consent: (input.skipConsent ?? input.type === 'first-party') ? 1 : 0,
       };
       await db.insertInto('clients').values(row).execute();
       return { client: toClient(row), secret };
@@ -161,13 +305,40 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       if (changes.scopes) checkScopes(changes.scopes);
       if (changes.name !== undefined && !/^[^\p{Cc}]{1,128}$/u.test(changes.name))
         throw new TypeError('a client name is 1–128 characters without control characters');
+      const client = await clients.byId(clientId);
+      if (!client) return undefined;
+      const pick = <T>(change: T | null | undefined, current: T | undefined): T | undefined =>
+        change === null ? undefined : change === undefined ? current : change;
+      const registration = {
+        type: client.type,
+        kind: client.kind,
+        redirectUris: changes.redirectUris ?? client.redirectUris,
+        postLogoutRedirectUris: changes.postLogoutRedirectUris ?? client.postLogoutRedirectUris,
+        grantTypes: changes.grantTypes ?? client.grantTypes,
+        tokenEndpointAuthMethod: changes.tokenEndpointAuthMethod ?? client.tokenEndpointAuthMethod,
+        jwks: pick(changes.jwks, client.jwks),
+        jwksUri: pick(changes.jwksUri, client.jwksUri),
+        accessTokenTtl: pick(changes.accessTokenTtl, client.accessTokenTtl),
+        refreshTokenTtl: pick(changes.refreshTokenTtl, client.refreshTokenTtl),
+      } satisfies RegistrationToCheck;
+      checkRegistration(registration);
+      // A secret method needs a secret: switching to one is done with rotate-secret, which makes it.
+      if (registration.tokenEndpointAuthMethod.startsWith('client_secret_') && client.secretHash === null)
+        throw new TypeError(
+          'this client has no secret yet: change the method, then run tessera client rotate-secret',
+        );
+      if (changes.resources) await checkResources(changes.resources);
       const set = {
         ...(changes.name !== undefined ? { name: changes.name } : {}),
         ...(changes.audiences ? { audiences: toJsonText(changes.audiences) } : {}),
         ...(changes.scopes ? { scopes: toJsonText(changes.scopes) } : {}),
+        ...(changes.resources ? { resources: toJsonText(changes.resources) } : {}),
+        ...(changes.skipConsent !== undefined ? { skip_consent: changes.skipConsent ? 1 : 0 } : {}),
+        ...registrationColumns(registration),
+        // Leaving the secret methods drops the secret: it must not keep working beside the keys.
+        ...(registration.tokenEndpointAuthMethod.startsWith('client_secret_') ? {} : { secret_hash: null }),
       };
-      if (Object.keys(set).length)
-        await db.updateTable('clients').set(set).where('client_id', '=', clientId).execute();
+      await db.updateTable('clients').set(set).where('client_id', '=', clientId).execute();
       return clients.byId(clientId);
     },
     async rotateSecret(clientId) {
@@ -175,6 +346,10 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       if (!client) return undefined;
       if (client.type !== 'confidential')
         throw new TypeError(`client ${JSON.stringify(clientId)} is ${client.type}: it has no secret`);
+      if (!client.tokenEndpointAuthMethod.startsWith('client_secret_'))
+        throw new TypeError(
+          `client ${JSON.stringify(clientId)} authenticates with ${client.tokenEndpointAuthMethod}: it has no secret`,
+        );
       const secret = randomBytes(32).toString('base64url');
       await db
         .updateTable('clients')

@@ -221,6 +221,125 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`update clients set audiences = '[]' where client_id = 'web'`.execute(db);
       },
     },
+    '0009_openid_provider': {
+      // The server becomes an OpenID Provider: clients gain what OAuth 2 / OIDC registration holds
+      // (redirect URIs, grant types, an auth method, keys, lifetimes, resources), users gain profile
+      // claims, and the authorization code flow gets its codes, its browser (SSO) sessions and the
+      // consents users gave. Signing keys are now kept per algorithm (ES256 access tokens beside RS256
+      // ID tokens), each with its own next and current key.
+      async up(db: Kysely<unknown>) {
+        for (const [column, type] of [
+          ['kind', 'text'],
+          ['token_endpoint_auth_method', 'text'],
+          ['jwks', 'text'],
+          ['jwks_uri', 'text'],
+          ['access_token_ttl', 'integer'],
+          ['refresh_token_ttl', 'integer'],
+        ] as const)
+          await db.schema.alterTable('clients').addColumn(column, type).execute();
+        for (const column of [
+          'redirect_uris',
+          'post_logout_redirect_uris',
+          'grant_types',
+          'response_types',
+          'resources',
+        ])
+          await db.schema
+            .alterTable('clients')
+            .addColumn(column, 'text', (c) => c.notNull().defaultTo('[]'))
+            .execute();
+        await db.schema
+          .alterTable('clients')
+          .addColumn('skip_consent', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        // Clients registered before keep working as they did: refresh only, their secret or none.
+        await sql`update clients set grant_types = '["refresh_token"]',
+            token_endpoint_auth_method = case when type = 'confidential' then 'client_secret_basic' else 'none' end,
+            skip_consent = case when type = 'first-party' then 1 else 0 end`.execute(db);
+
+        await db.schema.alterTable('users').addColumn('name', 'text').execute();
+        await db.schema.alterTable('users').addColumn('email', 'text').execute();
+        await db.schema
+          .alterTable('users')
+          .addColumn('email_verified', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+
+        // A session started by the authorization code flow remembers its browser session, when and
+        // how the user authenticated (ID tokens repeat auth_time and amr on refresh) and its resource.
+        await db.schema.alterTable('refresh_token_families').addColumn('sso_session_id', 'text').execute();
+        await db.schema.alterTable('refresh_token_families').addColumn('auth_time', 'bigint').execute();
+        await db.schema.alterTable('refresh_token_families').addColumn('amr', 'text').execute();
+        await db.schema.alterTable('refresh_token_families').addColumn('resource', 'text').execute();
+
+        await db.schema
+          .createTable('resources')
+          .addColumn('resource', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('audience', 'text', (c) => c.notNull())
+          .addColumn('access_token_ttl', 'integer')
+          .addColumn('access_token_format', 'text', (c) => c.notNull().defaultTo('jwt'))
+          .addColumn('encryption_jwk', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('sso_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('token_version', 'integer', (c) => c.notNull())
+          .addColumn('auth_time', 'bigint', (c) => c.notNull())
+          .addColumn('amr', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('sso_sessions_user').on('sso_sessions').column('user_id').execute();
+
+        await db.schema
+          .createTable('consents')
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('client_id', 'text', (c) => c.notNull())
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('consents_pk', ['user_id', 'client_id'])
+          .execute();
+
+        await db.schema
+          .createTable('authorization_codes')
+          .addColumn('code_hash', 'text', (c) => c.primaryKey())
+          .addColumn('client_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('redirect_uri', 'text', (c) => c.notNull())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('nonce', 'text')
+          .addColumn('code_challenge', 'text')
+          .addColumn('resource', 'text')
+          .addColumn('sso_session_id', 'text', (c) => c.notNull())
+          .addColumn('auth_time', 'bigint', (c) => c.notNull())
+          .addColumn('amr', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('used_at', 'bigint')
+          .addColumn('family_id', 'text')
+          .execute();
+        await db.schema
+          .createIndex('authorization_codes_expires')
+          .on('authorization_codes')
+          .column('expires_at')
+          .execute();
+
+        for (const state of ['next', 'current']) {
+          await db.schema.dropIndex(`signing_keys_one_${state}`).execute();
+          await db.schema
+            .createIndex(`signing_keys_one_${state}_per_alg`)
+            .on('signing_keys')
+            .columns(['alg', 'state'])
+            .unique()
+            .where(sql.ref('state'), '=', sql.lit(state))
+            .execute();
+        }
+      },
+    },
   };
 }
 

@@ -2,7 +2,8 @@ import type { RevocationKind } from '@tessera/protocol';
 import type { Generated } from 'kysely';
 import type { KeyState } from '../keys/signing_keys.js';
 import type { AuditEventType } from './audit.js';
-import type { ClientType } from './clients.js';
+import type { ClientKind, ClientType, TokenEndpointAuthMethod } from './clients.js';
+import type { AccessTokenFormat } from './resources.js';
 
 /**
  * A JSON document stored as text, typed by what it holds: only {@link toJsonText} makes one and only
@@ -28,6 +29,10 @@ export interface Database {
   revocations: RevocationsTable;
   audit_events: AuditEventsTable;
   access_token_lifetimes: AccessTokenLifetimesTable;
+  resources: ResourcesTable;
+  sso_sessions: SsoSessionsTable;
+  consents: ConsentsTable;
+  authorization_codes: AuthorizationCodesTable;
 }
 
 export interface AccessTokenLifetimesTable {
@@ -45,6 +50,10 @@ export interface UsersTable {
   disabled: number;
   roles: JsonText<string[]>;
   permissions: JsonText<string[]>;
+  /** OIDC Core §5.1 profile claims: `name`, `email`, `email_verified`. */
+  name: string | null;
+  email: string | null;
+  email_verified: number;
   created_at: number;
   updated_at: number;
 }
@@ -58,6 +67,83 @@ export interface ClientsTable {
   audiences: JsonText<string[]>;
   scopes: JsonText<string[]>;
   created_at: number;
+  /** What the client is (SPA, native, web, service): picks its default lifetimes; null before 0009. */
+  kind: ClientKind | null;
+  /** Exact redirect URIs (OIDC Core §3.1.2.1, RFC 9700 §2.1: compared as strings, no wildcards). */
+  redirect_uris: JsonText<string[]>;
+  post_logout_redirect_uris: JsonText<string[]>;
+  grant_types: JsonText<string[]>;
+  response_types: JsonText<string[]>;
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  /** For `private_key_jwt`: the client's public keys inline (a JWKS document), or where to fetch them. */
+  jwks: string | null;
+  jwks_uri: string | null;
+  /** Seconds; null for the default of the client's kind. */
+  access_token_ttl: number | null;
+  refresh_token_ttl: number | null;
+  /** The RFC 8707 resources (by identifier) this client may ask tokens for. */
+  resources: JsonText<string[]>;
+  /** A first-party app: its users are never asked for consent. */
+  skip_consent: number;
+}
+
+/** An API tokens may be asked for by name (RFC 8707 `resource`), with its audience and token format. */
+export interface ResourcesTable {
+  /** The resource indicator: an absolute URI without a fragment (RFC 8707 §2). */
+  resource: string;
+  name: string;
+  /** The `aud` its access tokens carry. */
+  audience: string;
+  access_token_ttl: number | null;
+  access_token_format: AccessTokenFormat;
+  /** For `jwe`: the resource's public encryption key (a JWK); tokens are signed, then encrypted to it. */
+  encryption_jwk: string | null;
+  created_at: number;
+}
+
+/** A browser's single sign-on session at the provider: the `__Host-` cookie holds its secret. */
+export interface SsoSessionsTable {
+  /** SHA-256 of the cookie's value, base64url. */
+  id: string;
+  user_id: string;
+  /** The user's token version at login: a later bump (log out everywhere) ends this session too. */
+  token_version: number;
+  /** When the user authenticated (OIDC Core §2 `auth_time`), ms. */
+  auth_time: number;
+  amr: JsonText<string[]>;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+/** The scopes a user allowed a client, so a second authorization does not ask again. */
+export interface ConsentsTable {
+  user_id: string;
+  client_id: string;
+  scopes: JsonText<string[]>;
+  created_at: number;
+}
+
+/** RFC 6749 §4.1.2: single use, short-lived; stored only as a hash. */
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  redirect_uri: string;
+  scope: string;
+  nonce: string | null;
+  /** RFC 7636 S256 challenge (`plain` is never accepted). */
+  code_challenge: string | null;
+  resource: string | null;
+  sso_session_id: string;
+  auth_time: number;
+  amr: JsonText<string[]>;
+  created_at: number;
+  expires_at: number;
+  /** Set by the first exchange; a second one finds it set (RFC 6749 §4.1.2: revoke what the first got). */
+  used_at: number | null;
+  /** The session (refresh-token family, `sid`) the first exchange started. */
+  family_id: string | null;
 }
 
 export interface RefreshTokenFamiliesTable {
@@ -71,6 +157,13 @@ export interface RefreshTokenFamiliesTable {
   expires_at: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** The browser (SSO) session that started it, for the authorization code flow. */
+  sso_session_id: string | null;
+  /** When the user authenticated, ms (ID tokens issued on refresh repeat it). */
+  auth_time: number | null;
+  amr: JsonText<string[]> | null;
+  /** The RFC 8707 resource its access tokens are for, if one was asked. */
+  resource: string | null;
 }
 
 export interface RefreshTokensTable {

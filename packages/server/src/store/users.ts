@@ -13,7 +13,31 @@ export interface User {
   disabled: boolean;
   roles: string[];
   permissions: string[];
+  /** OIDC Core §5.1 profile claims (`profile` and `email` scopes). */
+  profile: UserProfile;
   createdAt: number;
+}
+
+/** The standard claims a user may have (OIDC Core §5.1); absent ones are left out of tokens. */
+export interface UserProfile {
+  name?: string;
+  email?: string;
+  emailVerified: boolean;
+}
+
+/** Why a profile value is not acceptable, or undefined. */
+export function profileProblem(profile: Partial<UserProfile>): string | undefined {
+  if (profile.name !== undefined && !/^[^\p{Cc}]{1,256}$/u.test(profile.name))
+    return 'a name is 1–256 characters without control characters';
+  // A pragmatic shape check (RFC 5322 addr-spec is far looser): one @, no spaces, a dot in the domain.
+  if (
+    profile.email !== undefined &&
+    !/^[^\s@\p{Cc}]{1,64}@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u.test(profile.email)
+  )
+    return `not an email address: ${JSON.stringify(profile.email)}`;
+  if (profile.email !== undefined && profile.email.length > 254)
+    return 'an email address is at most 254 characters';
+  return undefined;
 }
 
 export class UserExists extends Error {
@@ -42,7 +66,7 @@ export interface Users {
   create(
     username: string,
     password: string,
-    options?: { roles?: string[]; permissions?: string[] },
+    options?: { roles?: string[]; permissions?: string[] } & Partial<UserProfile>,
   ): Promise<User>;
   /** Finds the account whatever the case or width the name is given in. */
   byUsername(username: string): Promise<User | undefined>;
@@ -70,6 +94,14 @@ export interface Users {
    * was disabled stay invalid.
    */
   enable(id: string): Promise<void>;
+  /**
+   * Changes profile claims (`null` clears one); a new email is unverified unless `emailVerified` says
+   * otherwise. TypeError for a bad value.
+   */
+  setProfile(
+    id: string,
+    changes: { name?: string | null; email?: string | null; emailVerified?: boolean },
+  ): Promise<void>;
   /** Replaces the roles (new tokens carry them; with `executor`, inside the caller's transaction). */
   setRoles(id: string, roles: string[], executor?: Db): Promise<void>;
   /** Replaces the permissions (new tokens carry them; with `executor`, inside the caller's transaction). */
@@ -90,6 +122,11 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     disabled: Number(row.disabled) !== 0,
     roles: parseJsonText(row.roles),
     permissions: parseJsonText(row.permissions),
+    profile: {
+      ...(row.name !== null ? { name: row.name } : {}),
+      ...(row.email !== null ? { email: row.email } : {}),
+      emailVerified: Number(row.email_verified) === 1,
+    },
     createdAt: row.created_at,
   });
 
@@ -111,7 +148,7 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
 
   return {
     async create(username, password, options = {}) {
-      const problem = usernameProblem(username) ?? validatePassword(password);
+      const problem = usernameProblem(username) ?? validatePassword(password) ?? profileProblem(options);
       if (problem) throw new TypeError(problem);
       const key = usernameKey(username)!;
       if (await db.selectFrom('users').select('id').where('username', '=', key).executeTakeFirst()) {
@@ -126,6 +163,9 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         disabled: 0,
         roles: toJsonText(options.roles ?? []),
         permissions: toJsonText(options.permissions ?? []),
+        name: options.name ?? null,
+        email: options.email ?? null,
+        email_verified: options.email !== undefined && options.emailVerified ? 1 : 0,
         created_at: now,
         updated_at: now,
       };
@@ -169,6 +209,20 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     async enable(id) {
       await db.updateTable('users').set({ disabled: 0, updated_at: clock() }).where('id', '=', id).execute();
     },
+    async setProfile(id, changes) {
+      const problem = profileProblem({
+        ...(changes.name != null ? { name: changes.name } : {}),
+        ...(changes.email != null ? { email: changes.email } : {}),
+      });
+      if (problem) throw new TypeError(problem);
+      const set = {
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.email !== undefined ? { email: changes.email, email_verified: 0 } : {}),
+        ...(changes.emailVerified !== undefined ? { email_verified: changes.emailVerified ? 1 : 0 } : {}),
+        updated_at: clock(),
+      };
+      await db.updateTable('users').set(set).where('id', '=', id).execute();
+    },
     async setRoles(id, roles, executor) {
       await (executor ?? db)
         .updateTable('users')
@@ -189,6 +243,9 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         const families = trx.selectFrom('refresh_token_families').select('id').where('user_id', '=', id);
         await trx.deleteFrom('refresh_tokens').where('family_id', 'in', families).execute();
         await trx.deleteFrom('refresh_token_families').where('user_id', '=', id).execute();
+        await trx.deleteFrom('authorization_codes').where('user_id', '=', id).execute();
+        await trx.deleteFrom('consents').where('user_id', '=', id).execute();
+        await trx.deleteFrom('sso_sessions').where('user_id', '=', id).execute();
         const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
         return result.numDeletedRows > 0n;
       });
