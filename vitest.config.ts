@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 import { postgresUnreachable } from './packages/server/test/databases.js';
 
 /**
@@ -8,12 +8,15 @@ import { postgresUnreachable } from './packages/server/test/databases.js';
  * the embedded SQLite store (`server-sqlite`) and on PostgreSQL (`server-postgres`, at
  * `TESSERA_TEST_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/test; see
  * packages/server/test/databases.ts). Without a reachable PostgreSQL the PostgreSQL run is left out,
- * saying why — except on CI (`CI=true`), where it stays in and fails, saying why.
+ * saying why — except on CI (`CI=true`), where it stays in and fails, saying why. The browser tests
+ * (packages/server/test/browser/) run once, in `server-sqlite`: a browser is slow to drive, and the
+ * store behind the pages is covered on both databases by the rest of the suite.
  */
 const packages = readdirSync(new URL('./packages/', import.meta.url), { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && entry.name !== 'server')
   .map((entry) => entry.name);
 const serverTests = ['packages/server/test/**/*.test.ts'];
+const browserTests = 'packages/server/test/browser/**';
 
 const projects: TestProjectInlineConfiguration[] = [
   ...packages.map((name) => ({
@@ -43,6 +46,7 @@ if (unreachable && process.env.CI !== 'true') {
     test: {
       name: 'server-postgres',
       include: serverTests,
+      exclude: [...configDefaults.exclude, browserTests],
       env: { TESSERA_TEST_STORE: 'postgres' },
       globalSetup: ['packages/server/test/postgres_setup.ts'],
       setupFiles: ['packages/server/test/postgres_required.ts'],
