@@ -101,6 +101,9 @@ describe('usernames stored before they were normalised (migration 0006)', () => 
           disabled: 0,
           roles: toJsonText([]),
           permissions: toJsonText([]),
+          name: null,
+          email: null,
+          email_verified: 0,
           created_at: i,
           updated_at: i,
         })
