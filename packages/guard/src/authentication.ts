@@ -1,6 +1,7 @@
 import { type AuthenticatableRequest, assertTokenSyntax, bearerTokenOf } from './bearer.js';
+import { isCompactJwe, type TokenDecryption } from './decryption.js';
 import type { GuardError, GuardErrors } from './errors.js';
-import { type AccessTokenClaims, type Principal, principalOf } from './principal.js';
+import { type AccessTokenClaims, type Principal, principalOf, principalOfEncrypted } from './principal.js';
 import { type Authorizer, compileRequirements, type Requirements } from './requirements.js';
 import type { RevocationFollowing } from './revocation/following.js';
 import type { Startup } from './startup.js';
@@ -36,6 +37,10 @@ export interface AuthenticationDeps {
   readonly notReady: () => GuardError;
   /** Logs a refusal (see refusal_log.ts). */
   readonly logRefusal: (err: unknown) => void;
+  /** Opens encrypted tokens; undefined when the guard has no decryption key. */
+  readonly decryption: TokenDecryption | undefined;
+  /** The refusal of an encrypted token by a guard without decryption keys (see decryption.ts). */
+  readonly undecryptable: () => GuardError;
 }
 
 /**
@@ -44,7 +49,7 @@ export interface AuthenticationDeps {
  * verified. Every refusal is logged here, once, on its way out.
  */
 export function createAuthentication(deps: AuthenticationDeps): Authentication {
-  const { errors, startup, revocations, notReady, logRefusal } = deps;
+  const { errors, startup, revocations, notReady, logRefusal, decryption, undecryptable } = deps;
 
   function authenticateNow(request: AuthenticatableRequest): Principal | Promise<Principal> {
     // No cost when nothing throws: the accepted request allocates nothing for this.
@@ -61,29 +66,32 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
     const verifier = startup.verifier;
     // A guard that failed to start never answers for tokens, whatever onStale says.
     if (verifier === undefined || startup.closed || startup.fatal !== undefined) throw notReady();
+    // The signed token to verify: the token itself, or, with decryption keys, the one inside an
+    // encrypted token. Without keys (decided at createGuard) a plain token pays nothing for this.
+    const signed = decryption === undefined ? token : decryption.signedTokenOf(token);
     let payload: AccessTokenClaims;
     let protectedHeader: { kid?: unknown };
     try {
       // From memory only: the token cache, else the held keys (an expired set is refreshed in the
       // background meanwhile; past staleIfError it holds no keys and the token goes the slow way).
-      ({ payload, protectedHeader } = verifier.verify(token));
+      ({ payload, protectedHeader } = verifier.verify(signed));
     } catch (err) {
-      if (needsKeyFetch(err)) return authenticateFetchingKeys(token);
+      if (needsKeyFetch(err)) return authenticateFetchingKeys(token, signed);
       throw refusal(token, err);
     }
-    return admit(payload, protectedHeader.kid, token);
+    return admit(payload, protectedHeader.kid, token, signed);
   }
 
-  async function authenticateFetchingKeys(token: string): Promise<Principal> {
+  async function authenticateFetchingKeys(token: string, signed: string): Promise<Principal> {
     try {
       let payload: AccessTokenClaims;
       let protectedHeader: { kid?: unknown };
       try {
-        ({ payload, protectedHeader } = await startup.verifier!.verifyAsync(token));
+        ({ payload, protectedHeader } = await startup.verifier!.verifyAsync(signed));
       } catch (err) {
         throw refusal(token, err);
       }
-      return admit(payload, protectedHeader.kid, token);
+      return admit(payload, protectedHeader.kid, token, signed);
     } catch (err) {
       logRefusal(err);
       throw err;
@@ -93,17 +101,24 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
   /** Why a token that failed verification is refused: malformed (400), invalid (401) or keys unavailable (503). */
   function refusal(token: string, err: unknown): GuardError {
     assertTokenSyntax(token, errors);
+    // Found only once verification failed, so plain tokens never pay for the check.
+    if (decryption === undefined && isCompactJwe(token)) return undecryptable();
     return verificationFailure(err, errors);
   }
 
   /**
    * The principal of a verified token, unless a revocation matches it (its claims, or the `kid` of a
-   * withdrawn signing key) or the set is stale (fail-closed).
+   * withdrawn signing key) or the set is stale (fail-closed). `token` is the bearer token as sent,
+   * `signed` the token that verified: the same string unless `token` was encrypted.
    */
-  function admit(payload: AccessTokenClaims, kid: unknown, token: string): Principal {
+  function admit(payload: AccessTokenClaims, kid: unknown, token: string, signed: string): Principal {
     let principal: Principal;
     try {
-      principal = principalOf(payload, token);
+      if (signed === token) principal = principalOf(payload, token);
+      else {
+        decryption!.verified(token, signed);
+        principal = principalOfEncrypted(payload, token);
+      }
     } catch (err) {
       throw verificationFailure(err, errors);
     }

@@ -1,5 +1,6 @@
 import { type Check, createAuthentication } from './authentication.js';
 import type { AuthenticatableRequest } from './bearer.js';
+import { createTokenDecryption, createUndecryptableRefusal } from './decryption.js';
 import { createGuardErrors } from './errors.js';
 import { type GuardHealth, guardHealth } from './health.js';
 import { type GuardOptions, resolveOptions } from './options.js';
@@ -14,8 +15,9 @@ export interface Guard {
   /** Resolves once discovery, the JWKS and the first revocation snapshot are in; rejects after `readyTimeout`. */
   ready(): Promise<void>;
   /**
-   * Authenticates a request by its `Authorization: Bearer` header: verifies the access token
-   * (signature, `typ`, `iss`, `aud`, `exp`, `nbf`), then checks it against the revocations.
+   * Authenticates a request by its `Authorization: Bearer` header: decrypts it when it is an
+   * encrypted token (with `decryptionKeys`), verifies the access token (signature, `typ`, `iss`,
+   * `aud`, `exp`, `nbf`), then checks it against the revocations.
    * Rejects with a {@link GuardError} (400, 401 or 503).
    */
   authenticate(request: AuthenticatableRequest): Promise<Principal>;
@@ -54,6 +56,8 @@ export function createGuard(options: GuardOptions): Guard {
     revocations,
     notReady: readiness.notReady,
     logRefusal: createRefusalLog(config),
+    decryption: config.decryption && createTokenDecryption(config.decryption, config, errors),
+    undecryptable: createUndecryptableRefusal(config, errors),
   });
 
   const guard: Guard = {

@@ -1,5 +1,6 @@
 import { isLoopbackHost, parseTimeSpan } from '@tessera/jose';
 import { type ClientCredentials, type ClientOption, checkClientOption } from './client_credentials.js';
+import { type DecryptionKey, type ResolvedDecryption, resolveDecryption } from './decryption_keys.js';
 import {
   consoleLogger,
   type GuardLog,
@@ -35,6 +36,27 @@ export interface GuardOptions {
   algorithms?: readonly string[];
   /** The JWKS URL (default: `jwks_uri` from discovery). */
   jwksUri?: string;
+  /**
+   * This API's private keys, to accept encrypted access tokens: nested JWTs (RFC 7519 §5.2, §11.2),
+   * a JWE encrypted to the API's public key around the signed access token. Each a `Key` of
+   * @tessera/jose or a private JWK, with the `kid` registered at the issuer and able to serve an
+   * accepted key-management algorithm (a JWK with `"use": "enc"` or an `alg` such as RSA-OAEP-256).
+   * Several keys for a rotation. Default: none, and encrypted tokens are refused (401).
+   */
+  decryptionKeys?: readonly DecryptionKey[];
+  /**
+   * Accepted JWE key-management algorithms (`alg`, RFC 8725 §3.1), only with `decryptionKeys`.
+   * Default RSA-OAEP-256, ECDH-ES+A256KW, ECDH-ES. Private-key algorithms only: RSA-OAEP(-256/384/512),
+   * ECDH-ES(+A128KW/A192KW/A256KW); `dir`, AES key wrap, PBES2 and RSA1_5 are refused.
+   */
+  keyManagementAlgorithms?: readonly string[];
+  /**
+   * Accepted JWE content-encryption algorithms (`enc`), only with `decryptionKeys`. Default A256GCM,
+   * A128GCM, A256CBC-HS512; any of A128GCM, A192GCM, A256GCM, A128CBC-HS256, A192CBC-HS384, A256CBC-HS512.
+   */
+  contentEncryptionAlgorithms?: readonly string[];
+  /** Refuse access tokens that are not encrypted (default `false`); needs `decryptionKeys`. */
+  requireEncryption?: boolean;
   /** Where revocations come from (default `'stream'`). */
   revocations?: RevocationsOption;
   /**
@@ -59,7 +81,11 @@ export interface GuardOptions {
   readyTimeout?: number;
   /** The `realm` of `WWW-Authenticate` challenges (default: the first audience). */
   realm?: string;
-  /** Verified tokens remembered until their `exp`, so a repeat costs a map lookup (default 5000; `false` to disable). */
+  /**
+   * Verified tokens remembered until their `exp`, so a repeat costs a map lookup (default 5000; `false`
+   * to disable). With `decryptionKeys`, as many encrypted tokens are remembered with the signed token
+   * each holds, so a repeat is not decrypted again.
+   */
   tokenCache?: false | { max?: number };
   /** Allow plain `http:` URLs to hosts other than the loopback (default `false`). */
   allowInsecureHttp?: boolean;
@@ -113,6 +139,8 @@ export interface ResolvedOptions {
   audience: string | readonly string[];
   algorithms: readonly string[] | undefined;
   jwksUri: string | undefined;
+  /** Encrypted access tokens: undefined when the guard has no decryption key. */
+  decryption: ResolvedDecryption | undefined;
   revocations: ResolvedRevocations;
   /** The Basic credentials for the revocation stream; they print as the client id alone. */
   client: ClientCredentials | undefined;
@@ -169,6 +197,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
 
   const jwksUri = options.jwksUri;
   if (jwksUri !== undefined) checkUrl(jwksUri, 'options.jwksUri', allowInsecureHttp);
+  const decryption = resolveDecryption(options);
 
   const staleAfter = positiveSeconds(options.staleAfter, 30, 'staleAfter');
   const clockTolerance = options.clockTolerance ?? 0;
@@ -223,6 +252,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     audience: typeof audience === 'string' ? audience : Object.freeze([...audiences]),
     algorithms,
     jwksUri,
+    decryption,
     revocations,
     client,
     failOpen: onStale === 'fail-open',

@@ -61,12 +61,36 @@ const principals = new WeakMap<object, Principal>();
 export function principalOf(payload: AccessTokenClaims, token: string): Principal {
   const known = principals.get(payload);
   if (known !== undefined) return known;
+  const principal = newPrincipal(payload, token);
+  principals.set(payload, principal);
+  return principal;
+}
+
+/** Principals of encrypted tokens, by the payload of the signed token inside, apart from the others. */
+const encryptedPrincipals = new WeakMap<object, Principal>();
+
+/**
+ * The principal of a verified payload that arrived encrypted: its `token` is the encrypted token as
+ * sent, never the signed token inside, which the API's client never sees and which must not travel
+ * further in clear. Kept apart from `principalOf`'s, and checked against the token, because the
+ * payload belongs to the signed token: were the same signed token presented in clear, or wrapped in
+ * another JWE (anyone with the API's public key can wrap it), its principal must carry that token.
+ */
+export function principalOfEncrypted(payload: AccessTokenClaims, token: string): Principal {
+  const known = encryptedPrincipals.get(payload);
+  if (known !== undefined && known.token === token) return known;
+  const principal = newPrincipal(payload, token);
+  encryptedPrincipals.set(payload, principal);
+  return principal;
+}
+
+function newPrincipal(payload: AccessTokenClaims, token: string): Principal {
   const { scope, sid, client_id: clientId } = payload;
   if (scope !== undefined && typeof scope !== 'string') throw new MalformedClaim('scope');
   if (sid !== undefined && typeof sid !== 'string') throw new MalformedClaim('sid');
   if (clientId !== undefined && typeof clientId !== 'string') throw new MalformedClaim('client_id');
   if (payload.ver !== undefined && typeof payload.ver !== 'number') throw new MalformedClaim('ver');
-  const principal = new AuthenticatedPrincipal(
+  return new AuthenticatedPrincipal(
     payload.sub,
     scope === undefined ? EMPTY : Object.freeze(splitScope(scope)),
     stringList(payload.roles, 'roles'),
@@ -77,8 +101,6 @@ export function principalOf(payload: AccessTokenClaims, token: string): Principa
     Object.isFrozen(payload) ? payload : deepFreeze(payload),
     token,
   );
-  principals.set(payload, principal);
-  return principal;
 }
 
 /**
