@@ -118,7 +118,9 @@ export interface Clients {
   add(input: ClientRegistration): Promise<{ client: Client; secret?: string }>;
   /**
    * Changes what `changes` names; the whole registration is checked again as it would be after the
-   * change. Undefined when there is no such client; TypeError for a bad value.
+   * change. Undefined when there is no such client; TypeError for a bad value. Leaving the secret
+   * methods drops the secret; switching to one from private_key_jwt leaves the client without a
+   * secret (none verifies) until `rotateSecret` makes one.
    */
   update(clientId: string, changes: ClientChanges): Promise<Client | undefined>;
   /**
@@ -153,6 +155,12 @@ export function scopeProblem(scope: string): string | undefined {
   return SCOPE_TOKEN.test(scope)
     ? undefined
     : `a scope is printable ASCII without spaces, " or \\ (RFC 6749 §3.3), got ${JSON.stringify(scope)}`;
+}
+
+/** Shown to users on the consent page and in lists: printable, and short enough for a line. */
+function checkName(name: string): void {
+  if (!/^[^\p{Cc}]{1,128}$/u.test(name))
+    throw new TypeError('a client name is 1–128 characters without control characters');
 }
 
 function checkScopes(scopes: string[]): void {
@@ -261,6 +269,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
     async add(input) {
       if (!/^[\w.~-]{1,128}$/.test(input.clientId))
         throw new TypeError('client_id must be 1–128 of A-Z a-z 0-9 . _ ~ -');
+      if (input.name !== undefined) checkName(input.name);
       checkAudiences(input.audiences);
       checkScopes(input.scopes);
       const kind =
@@ -303,8 +312,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
     async update(clientId, changes) {
       if (changes.audiences) checkAudiences(changes.audiences);
       if (changes.scopes) checkScopes(changes.scopes);
-      if (changes.name !== undefined && !/^[^\p{Cc}]{1,128}$/u.test(changes.name))
-        throw new TypeError('a client name is 1–128 characters without control characters');
+      if (changes.name !== undefined) checkName(changes.name);
       const client = await clients.byId(clientId);
       if (!client) return undefined;
       const pick = <T>(change: T | null | undefined, current: T | undefined): T | undefined =>
@@ -322,11 +330,8 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         refreshTokenTtl: pick(changes.refreshTokenTtl, client.refreshTokenTtl),
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
-      // A secret method needs a secret: switching to one is done with rotate-secret, which makes it.
-      if (registration.tokenEndpointAuthMethod.startsWith('client_secret_') && client.secretHash === null)
-        throw new TypeError(
-          'this client has no secret yet: change the method, then run tessera client rotate-secret',
-        );
+      // Switching to a secret method from one without a secret leaves the client with none: no secret
+      // works until rotateSecret makes one (the method must allow it first, so it is done after).
       if (changes.resources) await checkResources(changes.resources);
       const set = {
         ...(changes.name !== undefined ? { name: changes.name } : {}),

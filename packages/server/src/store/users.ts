@@ -96,7 +96,7 @@ export interface Users {
   enable(id: string): Promise<void>;
   /**
    * Changes profile claims (`null` clears one); a new email is unverified unless `emailVerified` says
-   * otherwise. TypeError for a bad value.
+   * otherwise, and only an email there is may be verified. TypeError for a bad value.
    */
   setProfile(
     id: string,
@@ -150,6 +150,8 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
     async create(username, password, options = {}) {
       const problem = usernameProblem(username) ?? validatePassword(password) ?? profileProblem(options);
       if (problem) throw new TypeError(problem);
+      if (options.emailVerified && options.email === undefined)
+        throw new TypeError('an email can be verified only once the user has one');
       const key = usernameKey(username)!;
       if (await db.selectFrom('users').select('id').where('username', '=', key).executeTakeFirst()) {
         throw new UserExists(key);
@@ -165,7 +167,7 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         permissions: toJsonText(options.permissions ?? []),
         name: options.name ?? null,
         email: options.email ?? null,
-        email_verified: options.email !== undefined && options.emailVerified ? 1 : 0,
+        email_verified: options.emailVerified ? 1 : 0,
         created_at: now,
         updated_at: now,
       };
@@ -215,9 +217,18 @@ export function createUsers(db: Db, clock: () => number = Date.now): Users {
         ...(changes.email != null ? { email: changes.email } : {}),
       });
       if (problem) throw new TypeError(problem);
+      const current = await db.selectFrom('users').select('email').where('id', '=', id).executeTakeFirst();
+      if (!current) return;
+      const email = changes.email !== undefined ? changes.email : current.email;
+      // OIDC Core §5.1: email_verified speaks of the email claim; without an address it is not true.
+      if (changes.emailVerified === true && email === null)
+        throw new TypeError('an email can be verified only once the user has one');
+      // Another address is unverified until said otherwise; the same one given again keeps its state.
+      const emailChanged = changes.email !== undefined && changes.email !== current.email;
       const set = {
         ...(changes.name !== undefined ? { name: changes.name } : {}),
-        ...(changes.email !== undefined ? { email: changes.email, email_verified: 0 } : {}),
+        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        ...(emailChanged || email === null ? { email_verified: 0 } : {}),
         ...(changes.emailVerified !== undefined ? { email_verified: changes.emailVerified ? 1 : 0 } : {}),
         updated_at: clock(),
       };
