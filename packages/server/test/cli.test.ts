@@ -13,11 +13,11 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeJwtUnverified } from '@tessera/jose';
+import { decodeJwtUnverified, exportJwk, generateKeyPair } from '@tessera/jose';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,7 +237,7 @@ async function passwordHashOf({ dataDir, databaseUrl }: Home, username: string):
 describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   it('prints help for the top level and every command, even with a bad setting', async () => {
     const topics: [string[], string[]][] = [
-      [['--help'], ['serve', 'user', 'client', 'keys', 'token', 'keygen', '--help', '--version']],
+      [['--help'], ['serve', 'user', 'client', 'resource', 'keys', 'token', 'keygen', '--help', '--version']],
       [
         ['serve', '--help'],
         [
@@ -259,6 +259,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
         [
           'user add',
           'user list',
+          'user update',
+          '--email-verified | --no-email-verified',
           'user enable',
           'user disable',
           'user delete',
@@ -282,6 +284,28 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
           'client remove',
           'client rotate-secret',
           '--default-audience',
+          '--kind spa|native|web|service',
+          '--redirect-uri <uri>…',
+          '--post-logout-redirect-uri <uri>…',
+          '--grant-type <grant>…',
+          '--auth-method <method>',
+          '--jwks-file <path>',
+          '--jwks-uri <url>',
+          '--access-token-ttl <span>',
+          '--refresh-token-ttl <span>',
+          '--resource <uri>…',
+          '--skip-consent | --no-skip-consent',
+        ],
+      ],
+      [
+        ['resource', '--help'],
+        [
+          'resource add <resource-uri>',
+          'resource list',
+          'resource remove <resource-uri>',
+          '--format jwt|jwe',
+          '--encryption-key-file <path>',
+          'RFC 8707',
         ],
       ],
       [
@@ -326,7 +350,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     expectUsageError(unknownHelp, 'unknown command "frobnicate"');
     expectUsageError(
       subcommand,
-      'usage: tessera user add|list|enable|disable|delete|set-password|set-roles|set-permissions',
+      'usage: tessera user add|list|update|enable|disable|delete|set-password|set-roles|set-permissions',
     );
     expectUsageError(option, "Unknown option '--frobnicate'");
     expectUsageError(missingValue, "Option '--port <value>' argument missing");
@@ -371,6 +395,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
         disabled: false,
         roles: [],
         permissions: [],
+        profile: { emailVerified: false },
         tokenVersion: 0,
       },
     ]);
@@ -428,6 +453,9 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     expect(added).toEqual({
       client_id: 'svc',
       type: 'confidential',
+      kind: 'web',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['refresh_token'],
       client_secret: expect.stringMatching(/^[\w-]{43}$/),
     });
     const secret = added.client_secret!;
@@ -447,7 +475,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       tessera(['client', 'add', 'svc', '--type', 'confidential', '--audience', 'api'], { env }),
     ]);
     expect(publicClient.code).toBe(0);
-    expect(publicClient.stdout).toBe('added client app (public)\n');
+    expect(publicClient.stdout).toBe('added client app (public, native; none; refresh_token)\n');
     expectUsageError(duplicate, 'client "svc" already exists');
 
     const [json, text] = await Promise.all([
@@ -597,7 +625,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       tessera(['client', 'update', 'svc', '--audience', 'x', '--default-audience'], { env }),
     ]);
     expectUsageError(publicSecret, 'client "app" is public: it has no secret');
-    expectUsageError(nothing, 'nothing to change: give --audience, --default-audience, --scope or --name');
+    expectUsageError(nothing, 'nothing to change: give an option to change (tessera client --help)');
     expectUsageError(badAudience, 'an audience is 1–512 characters without spaces or control characters');
     expectUsageError(badScope, 'RFC 6749 §3.3');
     expectUsageError(unknown, 'no client "nope"');
@@ -630,6 +658,372 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     const remaining = await tesseraJson<{ clientId: string }[]>(['client', 'list'], { env });
     expect(remaining.map((c) => c.clientId)).toEqual(['web', 'svc']);
     expectUsageError(await tessera(['client', 'remove', 'app'], { env }), 'no client "app"');
+  });
+
+  it('registers clients by kind, with redirect URIs, grant types, keys, lifetimes and resources', async () => {
+    const { env } = await home();
+    const dir = tempDir('tessera-keys-');
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { kid: 'svc-1' });
+    const jwksFile = join(dir, 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [exportJwk(publicKey)] }));
+    const privateFile = join(dir, 'private.json');
+    const privateJwk = exportJwk(privateKey);
+    writeFileSync(privateFile, JSON.stringify({ keys: [privateJwk] }));
+    await tesseraJson(['resource', 'add', 'https://orders.example.com'], { env });
+
+    const [spa, portal, svc] = await Promise.all([
+      tesseraJson<Record<string, unknown>>(
+        [
+          'client',
+          'add',
+          'spa',
+          '--kind',
+          'spa',
+          '--redirect-uri',
+          'https://app.example.com/cb',
+          '--redirect-uri',
+          'http://127.0.0.1:5173/cb',
+          '--post-logout-redirect-uri',
+          'https://app.example.com/',
+          '--access-token-ttl',
+          '5m',
+          '--refresh-token-ttl',
+          '12h',
+          '--resource',
+          'https://orders.example.com',
+          '--skip-consent',
+        ],
+        { env },
+      ),
+      tesseraJson<Record<string, unknown>>(
+        [
+          'client',
+          'add',
+          'portal',
+          '--kind',
+          'web',
+          '--redirect-uri',
+          'https://portal.example.com/cb',
+          '--auth-method',
+          'client_secret_post',
+        ],
+        { env },
+      ),
+      tesseraJson<Record<string, unknown>>(
+        ['client', 'add', 'svc', '--kind', 'service', '--jwks-file', jwksFile, '--scope', 'orders:read'],
+        { env },
+      ),
+    ]);
+    // --type follows from --kind; each kind gets its grants and auth method, and a secret only if it uses one.
+    expect(spa).toEqual({
+      client_id: 'spa',
+      type: 'public',
+      kind: 'spa',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
+    expect(portal).toEqual({
+      client_id: 'portal',
+      type: 'confidential',
+      kind: 'web',
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['authorization_code', 'refresh_token'],
+      client_secret: expect.stringMatching(/^[\w-]{43}$/),
+    });
+    expect(svc).toEqual({
+      client_id: 'svc',
+      type: 'confidential',
+      kind: 'service',
+      token_endpoint_auth_method: 'private_key_jwt',
+      grant_types: ['client_credentials'],
+    });
+    const portalSecret = portal.client_secret as string;
+
+    const [json, text] = await Promise.all([
+      tessera(['client', 'list', '--json'], { env }),
+      tessera(['client', 'list'], { env }),
+    ]);
+    const listed = JSON.parse(json.stdout) as Record<string, unknown>[];
+    expect(listed.find((c) => c.clientId === 'spa')).toMatchObject({
+      redirectUris: ['https://app.example.com/cb', 'http://127.0.0.1:5173/cb'],
+      postLogoutRedirectUris: ['https://app.example.com/'],
+      responseTypes: ['code'],
+      accessTokenTtl: 300,
+      refreshTokenTtl: 43_200,
+      resources: ['https://orders.example.com'],
+      skipConsent: true,
+    });
+    expect(listed.find((c) => c.clientId === 'svc')).toMatchObject({
+      scopes: ['orders:read'],
+      jwks: { keys: [exportJwk(publicKey)] },
+    });
+    expect(text.stdout).toContain(
+      [
+        'spa public aud=http://127.0.0.1:4000 (the server setting) scope="openid profile offline_access"',
+        '  kind=spa auth=none grants=authorization_code,refresh_token skip-consent',
+        '  redirect_uris https://app.example.com/cb http://127.0.0.1:5173/cb',
+        '  post_logout_redirect_uris https://app.example.com/',
+        '  resources https://orders.example.com',
+        '  lifetimes access 5m, refresh 12h',
+      ].join('\n'),
+    );
+    expect(text.stdout).toContain(
+      'svc confidential aud=http://127.0.0.1:4000 (the server setting) scope="orders:read"\n  kind=service auth=private_key_jwt grants=client_credentials\n  jwks 1 public key',
+    );
+    for (const output of [json.stdout, text.stdout]) {
+      expect(output).not.toContain(portalSecret);
+      expect(output.replace(/client_secret_(basic|post)/g, '')).not.toMatch(/secret|hash/i);
+    }
+
+    const refusals = await Promise.all([
+      tessera(['client', 'add', 'x', '--kind', 'spa', '--type', 'confidential'], { env }),
+      tessera(['client', 'add', 'x', '--kind', 'desktop'], { env }),
+      tessera(['client', 'add', 'x', '--scope', 'openid'], { env }),
+      tessera(['client', 'add', 'x', '--kind', 'service', '--jwks-file', privateFile], { env }),
+      tessera(['client', 'add', 'x', '--kind', 'spa', '--access-token-ttl', 'soon'], { env }),
+      tessera(['client', 'add', 'x', '--kind', 'spa', '--access-token-ttl', '2d'], { env }),
+      tessera(['client', 'add', 'x', '--kind', 'native', '--grant-type', 'implicit'], { env }),
+      tessera(['client', 'add', 'x', '--kind', 'native', '--resource', 'https://unknown.example.com'], {
+        env,
+      }),
+      tessera(['client', 'update', 'spa', '--kind', 'native'], { env }),
+      tessera(['client', 'update', 'spa', '--redirect-uri', ''], { env }),
+    ]);
+    const messages = [
+      'a spa client is public, not confidential',
+      '--kind must be spa, native, web, service, got "desktop"',
+      'give --kind spa|native|web|service, or --type public|confidential',
+      'a client JWKS holds public keys only',
+      "--access-token-ttl takes seconds or a span like '15m', '1h', '30d', got \"soon\"",
+      'the access-token lifetime is 30–86400 seconds, got 172800',
+      '--grant-type must be authorization_code, refresh_token, client_credentials, got "implicit"',
+      'no such resource: https://unknown.example.com',
+      '--kind is chosen when a client is added',
+      'the authorization_code grant needs at least one redirect URI',
+    ];
+    for (const [i, result] of refusals.entries()) expectUsageError(result, messages[i]!);
+    // Nothing of the private key is repeated.
+    expect(refusals[3]!.stderr).not.toContain(privateJwk.d);
+
+    // Update: a list replaces the list, "default" clears a lifetime, --no-skip-consent asks again.
+    const updated = await tesseraJson<Record<string, unknown>>(
+      [
+        'client',
+        'update',
+        'spa',
+        '--redirect-uri',
+        'https://app.example.com/callback',
+        '--access-token-ttl',
+        'default',
+        '--no-skip-consent',
+      ],
+      { env },
+    );
+    expect(updated).toMatchObject({
+      redirectUris: ['https://app.example.com/callback'],
+      refreshTokenTtl: 43_200,
+      skipConsent: false,
+    });
+    expect(updated).not.toHaveProperty('accessTokenTtl');
+
+    // To private_key_jwt: the secret goes. Back to a secret method: a new secret, printed once.
+    const keyed = await tesseraJson<Record<string, unknown>>(
+      [
+        'client',
+        'update',
+        'portal',
+        '--auth-method',
+        'private_key_jwt',
+        '--jwks-uri',
+        'https://portal.example.com/jwks.json',
+      ],
+      { env },
+    );
+    expect(keyed).toMatchObject({
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwksUri: 'https://portal.example.com/jwks.json',
+    });
+    expectUsageError(
+      await tessera(['client', 'rotate-secret', 'portal'], { env }),
+      'client "portal" authenticates with private_key_jwt: it has no secret',
+    );
+    const back = await tessera(['client', 'update', 'portal', '--auth-method', 'client_secret_basic'], {
+      env,
+    });
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toContain(
+      '  kind=web auth=client_secret_basic grants=authorization_code,refresh_token\n',
+    );
+    expect(back.stdout).not.toContain('jwks_uri');
+    const newSecret = /^client_secret (\S+) \(shown once\)$/m.exec(back.stdout)?.[1];
+    expect(newSecret).toMatch(/^[\w-]{43}$/);
+    const services = await createServices(loadConfig({ ...env, TESSERA_LOG_LEVEL: 'silent' }));
+    try {
+      const client = (await services.clients.byId('portal'))!;
+      expect(services.clients.verifySecret(client, newSecret!)).toBe(true);
+      expect(services.clients.verifySecret(client, portalSecret)).toBe(false);
+      const audited = (await services.audit.recent()).filter((row) => row.clientId === 'portal');
+      expect(audited.map((row) => row.type).sort()).toEqual([
+        'client_added',
+        'client_secret_rotated',
+        'client_updated',
+        'client_updated',
+      ]);
+    } finally {
+      await services.close();
+    }
+  });
+
+  it('adds, lists and removes resources; an encrypted one takes a public key only', async () => {
+    const { env } = await home();
+    const dir = tempDir('tessera-keys-');
+    const { publicKey, privateKey } = await generateKeyPair('RSA-OAEP-256', { kid: 'orders-enc' });
+    const publicFile = join(dir, 'public.json');
+    writeFileSync(publicFile, JSON.stringify(exportJwk(publicKey)));
+    const privateFile = join(dir, 'private.json');
+    const privateJwk = exportJwk(privateKey);
+    writeFileSync(privateFile, JSON.stringify(privateJwk));
+
+    const [catalog, orders] = await Promise.all([
+      tesseraJson(
+        ['resource', 'add', 'https://catalog.example.com', '--name', 'Catalog', '--access-token-ttl', '5m'],
+        { env },
+      ),
+      tesseraJson(
+        [
+          'resource',
+          'add',
+          'https://orders.example.com',
+          '--audience',
+          'orders',
+          '--encryption-key-file',
+          publicFile,
+        ],
+        { env },
+      ),
+    ]);
+    expect(catalog).toEqual({
+      resource: 'https://catalog.example.com',
+      name: 'Catalog',
+      audience: 'https://catalog.example.com',
+      accessTokenTtl: 300,
+      accessTokenFormat: 'jwt',
+    });
+    // A key file means format jwe.
+    expect(orders).toMatchObject({
+      audience: 'orders',
+      accessTokenFormat: 'jwe',
+      encryptionJwk: exportJwk(publicKey),
+    });
+
+    const refusals = await Promise.all([
+      tessera(['resource', 'add', 'https://keys.example.com', '--encryption-key-file', privateFile], { env }),
+      tessera(['resource', 'add', 'https://keys.example.com', '--format', 'jwe'], { env }),
+      tessera(['resource', 'add', 'orders'], { env }),
+      tessera(['resource', 'add', 'https://catalog.example.com'], { env }),
+      tessera(['resource', 'add', 'https://keys.example.com', '--audience', 'a', '--audience', 'b'], { env }),
+      tessera(['resource', 'remove', 'https://nowhere.example.com'], { env }),
+    ]);
+    const messages = [
+      "a resource's encryption key is its public key only",
+      "format jwe needs the resource's public encryption key",
+      'a resource is an absolute URI (RFC 8707 §2), got "orders"',
+      'resource "https://catalog.example.com" already exists (remove it first)',
+      'a resource has one --audience',
+      'no resource "https://nowhere.example.com"',
+    ];
+    for (const [i, result] of refusals.entries()) expectUsageError(result, messages[i]!);
+    expect(refusals[0]!.stderr).not.toContain(privateJwk.d);
+
+    const text = await tessera(['resource', 'list'], { env });
+    expect(text.code).toBe(0);
+    // Added at once, so in either order.
+    expect(text.stdout.split('\n').sort()).toEqual([
+      '',
+      'https://catalog.example.com aud=https://catalog.example.com format=jwt access=5m "Catalog"',
+      'https://orders.example.com aud=orders format=jwe key=RSA:orders-enc',
+    ]);
+
+    // Clients naming a removed resource are named, so they can be updated.
+    await tesseraJson(['client', 'add', 'app', '--kind', 'spa', '--resource', 'https://orders.example.com'], {
+      env,
+    });
+    const removed = await tessera(['resource', 'remove', 'https://orders.example.com'], { env });
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toBe('removed resource https://orders.example.com\n');
+    expect(removed.stderr).toContain('app still names it');
+    const left = await tesseraJson<{ resource: string }[]>(['resource', 'list'], { env });
+    expect(left.map((r) => r.resource)).toEqual(['https://catalog.example.com']);
+
+    const services = await createServices(loadConfig({ ...env, TESSERA_LOG_LEVEL: 'silent' }));
+    try {
+      const audited = (await services.audit.recent()).filter((row) => row.type.startsWith('resource_'));
+      expect(audited.map((row) => [row.type, row.detail.resource]).sort()).toEqual([
+        ['resource_added', 'https://catalog.example.com'],
+        ['resource_added', 'https://orders.example.com'],
+        ['resource_removed', 'https://orders.example.com'],
+      ]);
+      expect(audited.find((row) => row.type === 'resource_removed')?.detail.clients).toEqual(['app']);
+    } finally {
+      await services.close();
+    }
+  });
+
+  it("keeps users' names and email addresses, verified only when said so", async () => {
+    const { env } = await home();
+    const added = await tessera(
+      ['user', 'add', 'frank', '--name', 'Frank Castle', '--email', 'frank@example.com', '--email-verified'],
+      { env },
+    );
+    expect(added.code, added.stderr).toBe(0);
+    const listed = await tessera(['user', 'list'], { env });
+    expect(listed.stdout).toMatch(
+      /^active {3}frank usr_\S+ {2}"Frank Castle" <frank@example\.com> \(verified\)\n$/,
+    );
+
+    type Row = { username: string; profile: Record<string, unknown> };
+    const profile = async () =>
+      (await tesseraJson<Row[]>(['user', 'list'], { env })).find((u) => u.username === 'frank')?.profile;
+    expect(await profile()).toEqual({
+      name: 'Frank Castle',
+      email: 'frank@example.com',
+      emailVerified: true,
+    });
+
+    // Another address is unverified until said otherwise.
+    const moved = await tesseraJson(['user', 'update', 'frank', '--email', 'frank@new.example.com'], { env });
+    expect(moved).toMatchObject({
+      username: 'frank',
+      profile: { name: 'Frank Castle', email: 'frank@new.example.com', emailVerified: false },
+    });
+    const verified = await tessera(['user', 'update', 'frank', '--email-verified'], { env });
+    expect(verified).toEqual({
+      code: 0,
+      stdout: 'updated frank "Frank Castle" <frank@new.example.com> (verified)\n',
+      stderr: '',
+    });
+    // An empty value removes a claim.
+    const cleared = await tesseraJson(['user', 'update', 'frank', '--name', '', '--email', ''], { env });
+    expect(cleared).toMatchObject({ profile: { emailVerified: false } });
+    expect(await profile()).toEqual({ emailVerified: false });
+
+    const refusals = await Promise.all([
+      tessera(['user', 'update', 'frank'], { env }),
+      tessera(['user', 'update', 'frank', '--email', 'not an address'], { env }),
+      tessera(['user', 'update', 'frank', '--email-verified'], { env }),
+      tessera(['user', 'update', 'frank', '--email-verified', '--no-email-verified'], { env }),
+      tessera(['user', 'add', 'gina', '--email-verified'], { env }),
+      tessera(['user', 'update', 'nobody', '--name', 'No One'], { env }),
+    ]);
+    const messages = [
+      'nothing to change: give --name, --email, --email-verified or --no-email-verified',
+      'not an email address: "not an address"',
+      'an email can be verified only once the user has one',
+      'give --email-verified or --no-email-verified, not both',
+      '--email-verified needs --email',
+      'no user "nobody"',
+    ];
+    for (const [i, result] of refusals.entries()) expectUsageError(result, messages[i]!);
   });
 
   it('lists signing keys and rotates them', async () => {

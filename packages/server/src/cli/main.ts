@@ -8,6 +8,7 @@ import type { Command } from './command.js';
 import { clientCommand } from './commands/client.js';
 import { keygenCommand } from './commands/keygen.js';
 import { keysCommand } from './commands/keys.js';
+import { resourceCommand } from './commands/resource.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 import { userCommand } from './commands/user.js';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   serveCommand,
   userCommand,
   clientCommand,
+  resourceCommand,
   keysCommand,
   tokenCommand,
   keygenCommand,

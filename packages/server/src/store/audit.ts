@@ -25,7 +25,10 @@ export type AuditEventType =
   | 'client_added'
   | 'client_updated'
   | 'client_removed'
-  | 'client_secret_rotated';
+  | 'client_secret_rotated'
+  | 'profile_changed'
+  | 'resource_added'
+  | 'resource_removed';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -1,21 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { endEverySession } from '../../revocation/sessions.js';
 import type { Services } from '../../services.js';
-import type { User } from '../../store/users.js';
+import type { User, UserProfile } from '../../store/users.js';
 import type { Command, CommandContext } from '../command.js';
 import { UsageError } from '../errors.js';
 import { bold, dim, green, red } from '../output.js';
 import { withStore } from '../store.js';
 
-const USAGE = 'usage: tessera user add|list|enable|disable|delete|set-password|set-roles|set-permissions';
+const USAGE =
+  'usage: tessera user add|list|update|enable|disable|delete|set-password|set-roles|set-permissions';
 
-/** `tessera user`: accounts, their passwords, roles and permissions. */
+/** `tessera user`: accounts, their profiles, passwords, roles and permissions. */
 export const userCommand: Command = {
   name: 'user',
-  summary: 'add, list, enable, disable, delete users; set passwords, roles, permissions',
-  help: () => `tessera user add <username> [--password-stdin] [--role r]… [--permission p]…
+  summary: 'add, list, update, enable, disable, delete users; set passwords, roles, permissions',
+  help: () => `tessera user add <username> [--password-stdin] [--role r]… [--permission p]… [profile]
     (without --password-stdin a password is generated and printed once)
 tessera user list [--json]
+tessera user update <username> [profile]
+    profile (OIDC claims, in ID tokens and /userinfo for the profile and email scopes):
+    --name N                                 the full name (name claim); --name '' removes it
+    --email E                                the email address; --email '' removes it; another
+                                             address is unverified unless --email-verified is given
+    --email-verified | --no-email-verified   whether the address was checked as the user's
 tessera user enable <username>
 tessera user disable <username>        (ends every session of the user)
 tessera user delete <username>         (ends every session, then deletes the account)
@@ -30,6 +37,10 @@ Passwords: 12 to 1024 characters; with --password-stdin, one line on standard in
     generate: { type: 'boolean' },
     role: { type: 'string', multiple: true },
     permission: { type: 'string', multiple: true },
+    name: { type: 'string' },
+    email: { type: 'string' },
+    'email-verified': { type: 'boolean' },
+    'no-email-verified': { type: 'boolean' },
   },
   settings: true,
   async run(context) {
@@ -37,6 +48,7 @@ Passwords: 12 to 1024 characters; with --password-stdin, one line on standard in
     if (sub === 'list') return withStore(context.config(), (services) => list(services, context));
     if (
       sub !== 'add' &&
+      sub !== 'update' &&
       sub !== 'enable' &&
       sub !== 'disable' &&
       sub !== 'delete' &&
@@ -49,13 +61,16 @@ Passwords: 12 to 1024 characters; with --password-stdin, one line on standard in
     if (!username) throw new UsageError(`a username is required: tessera user ${sub} <username>`);
     if (sub !== 'set-roles' && sub !== 'set-permissions' && rest.length)
       throw new UsageError(`unexpected ${JSON.stringify(rest[0])}; try tessera user --help`);
-    if (sub === 'add') return add(context, username);
+    // Checked before the store opens: a usage error must not wait on it.
+    const profile = sub === 'add' || sub === 'update' ? profileChanges(context) : {};
+    if (sub === 'add') return add(context, username, profile);
     // Read before the store opens: a usage error must not wait on it.
     const password = sub === 'set-password' ? await newPassword(context) : undefined;
     const grants = sub === 'set-roles' || sub === 'set-permissions' ? names(rest, sub.slice(4, -1)) : [];
     return withStore(context.config(), async (services) => {
       const found = await services.users.byUsername(username);
       if (!found) throw new UsageError(`no user ${JSON.stringify(username)}`);
+      if (sub === 'update') return update(services, context, found, profile);
       if (sub === 'enable') return enable(services, context, found);
       if (sub === 'disable') return disable(services, context, found);
       if (sub === 'delete') return remove(services, context, found);
@@ -72,6 +87,7 @@ async function list(services: Services, { out }: CommandContext): Promise<number
     disabled: u.disabled,
     roles: u.roles,
     permissions: u.permissions,
+    profile: u.profile,
     tokenVersion: u.tokenVersion,
   }));
   out.print(
@@ -79,14 +95,75 @@ async function list(services: Services, { out }: CommandContext): Promise<number
     rows
       .map(
         (u) =>
-          `${u.disabled ? red('disabled') : green('active  ')} ${bold(u.username)} ${dim(u.id)} ${u.roles.join(',')}`,
+          `${u.disabled ? red('disabled') : green('active  ')} ${bold(u.username)} ${dim(u.id)} ${u.roles.join(',')}${describeProfile(u.profile)}`,
       )
       .join('\n') || dim('no users'),
   );
   return 0;
 }
 
-async function add(context: CommandContext, username: string): Promise<number> {
+/** The name and email as a list line shows them: `"Bob Smith" <bob@example.com> (verified)`. */
+function describeProfile(profile: UserProfile): string {
+  const parts = [
+    profile.name === undefined ? '' : JSON.stringify(profile.name),
+    profile.email === undefined ? '' : `<${profile.email}>${profile.emailVerified ? ' (verified)' : ''}`,
+  ].filter(Boolean);
+  return parts.length ? ` ${parts.join(' ')}` : '';
+}
+
+/** What the store's setProfile takes: `null` removes a claim. */
+interface ProfileChanges {
+  name?: string | null;
+  email?: string | null;
+  emailVerified?: boolean;
+}
+
+/** --name, --email (an empty value removes it) and --email-verified / --no-email-verified. */
+function profileChanges({ sub, values }: CommandContext): ProfileChanges {
+  if (values['email-verified'] === true && values['no-email-verified'] === true)
+    throw new UsageError('give --email-verified or --no-email-verified, not both');
+  const cleared = (value: unknown) => (typeof value !== 'string' ? undefined : value === '' ? null : value);
+  const name = cleared(values.name);
+  const email = cleared(values.email);
+  if (sub === 'add' && values['email-verified'] === true && typeof email !== 'string')
+    throw new UsageError('--email-verified needs --email: only an address the user has can be verified');
+  return {
+    ...(name !== undefined ? { name } : {}),
+    ...(email !== undefined ? { email } : {}),
+    ...(values['email-verified'] === true
+      ? { emailVerified: true }
+      : values['no-email-verified'] === true
+        ? { emailVerified: false }
+        : {}),
+  };
+}
+
+async function update(
+  services: Services,
+  { out }: CommandContext,
+  user: User,
+  changes: ProfileChanges,
+): Promise<number> {
+  if (Object.keys(changes).length === 0)
+    throw new UsageError('nothing to change: give --name, --email, --email-verified or --no-email-verified');
+  await services.users.setProfile(user.id, changes).catch((err: unknown) => {
+    throw err instanceof TypeError ? new UsageError(err.message) : err;
+  });
+  const { profile } = (await services.users.byId(user.id))!;
+  // Which claims changed, not their values: the audit log keeps no more personal data than it needs.
+  await services.audit.record({
+    type: 'profile_changed',
+    userId: user.id,
+    detail: { changed: Object.keys(changes) },
+  });
+  out.print(
+    { id: user.id, username: user.username, profile },
+    `${green('updated')} ${bold(user.username)}${describeProfile(profile) || dim(' (no name or email)')}`,
+  );
+  return 0;
+}
+
+async function add(context: CommandContext, username: string, profile: ProfileChanges): Promise<number> {
   const { values, out } = context;
   const roles = names((values.role as string[] | undefined) ?? [], 'role');
   const permissions = names((values.permission as string[] | undefined) ?? [], 'permission');
@@ -95,7 +172,13 @@ async function add(context: CommandContext, username: string): Promise<number> {
   return withStore(context.config(), async (services) => {
     const { UserExists } = await import('../../store/users.js');
     const created = await services.users
-      .create(username, password, { roles, permissions })
+      .create(username, password, {
+        roles,
+        permissions,
+        ...(typeof profile.name === 'string' ? { name: profile.name } : {}),
+        ...(typeof profile.email === 'string' ? { email: profile.email } : {}),
+        ...(profile.emailVerified !== undefined ? { emailVerified: profile.emailVerified } : {}),
+      })
       .catch((err: unknown) => {
         // TypeError: a username or password the store refuses (the message says which rule).
         if (err instanceof UserExists || err instanceof TypeError) throw new UsageError(err.message);
