@@ -28,8 +28,22 @@ export interface Config {
   masterKeyring: string[];
   /** Default audience of access tokens (clients may narrow it). */
   audience: string;
-  signingAlg: 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'RS256' | 'PS256';
+  /** Signs access tokens. */
+  signingAlg: SigningAlg;
+  /**
+   * Signs ID tokens: RS256 by default, which OpenID Connect Discovery 1.0 §3 requires every provider
+   * to support (`id_token_signing_alg_values_supported`), whatever signs the access tokens.
+   */
+  idTokenSigningAlg: SigningAlg;
   accessTokenTtl: number;
+  /** How long an ID token is valid (its `exp`). */
+  idTokenTtl: number;
+  /**
+   * How long a browser stays signed in at the provider (the SSO session): within it, an authorization
+   * request needs no password. Never beyond `refreshAbsoluteTtl`, or signing in again through the
+   * browser would outlast the session limit that forces a new login.
+   */
+  ssoSessionTtl: number;
   refreshIdleTtl: number;
   refreshAbsoluteTtl: number;
   /** A duplicate refresh of the immediate predecessor inside this window gets the same successor. */
@@ -67,6 +81,9 @@ export interface Config {
   /** Usernames in failed-login audit rows (possibly a mistyped password) are erased after this. */
   auditUsernameRetention: number;
 }
+
+/** The JWS algorithms Tessera signs with (RFC 7518 §3.1, RFC 8037 §3.1). */
+export type SigningAlg = 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'RS256' | 'PS256';
 
 /** A setting with a bad value. The server does not start; the message names the setting. */
 export class ConfigError extends Error {
@@ -155,9 +172,16 @@ export const SETTINGS = {
   signingAlg: {
     env: 'TESSERA_SIGNING_ALG',
     flag: 'signing-alg',
-    help: 'signing algorithm: ES256, ES384, ES512, EdDSA, RS256 or PS256',
+    help: 'access-token signing algorithm: ES256, ES384, ES512, EdDSA, RS256 or PS256',
     value: 'alg',
     default: 'ES256',
+  },
+  idTokenSigningAlg: {
+    env: 'TESSERA_ID_TOKEN_SIGNING_ALG',
+    flag: 'id-token-signing-alg',
+    help: 'ID-token signing algorithm: ES256, ES384, ES512, EdDSA, RS256 or PS256',
+    value: 'alg',
+    default: 'RS256',
   },
   accessTokenTtl: {
     env: 'TESSERA_ACCESS_TOKEN_TTL',
@@ -165,6 +189,20 @@ export const SETTINGS = {
     help: 'access-token lifetime',
     value: 'span',
     default: '15m',
+  },
+  idTokenTtl: {
+    env: 'TESSERA_ID_TOKEN_TTL',
+    flag: 'id-token-ttl',
+    help: 'ID-token lifetime',
+    value: 'span',
+    default: '1h',
+  },
+  ssoSessionTtl: {
+    env: 'TESSERA_SSO_SESSION_TTL',
+    flag: 'sso-session-ttl',
+    help: 'a browser stays signed in at the provider this long (at most refresh-absolute-ttl)',
+    value: 'span',
+    default: '1d',
   },
   refreshIdleTtl: {
     env: 'TESSERA_REFRESH_IDLE_TTL',
@@ -303,7 +341,7 @@ const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
   'redisUrl',
   'metricsToken',
 ]);
-const SIGNING_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'] as const;
+const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -333,6 +371,17 @@ export function loadConfig(
     url('issuer', raw('issuer') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const accessTokenTtl =
     overrides.accessTokenTtl ?? span('accessTokenTtl', given('accessTokenTtl'), 30, 86_400);
+  const refreshAbsoluteTtl =
+    overrides.refreshAbsoluteTtl ??
+    span('refreshAbsoluteTtl', given('refreshAbsoluteTtl'), 60, 3 * 365 * 86_400);
+  const ssoSessionGiven =
+    overrides.ssoSessionTtl ?? span('ssoSessionTtl', given('ssoSessionTtl'), 300, 365 * 86_400);
+  // Left unset, the default gives way to a shorter refreshAbsoluteTtl, so a configuration that worked
+  // before SSO sessions existed keeps working; set, it must fit (checked below).
+  const ssoSessionTtl =
+    overrides.ssoSessionTtl === undefined && raw('ssoSessionTtl') === undefined
+      ? Math.min(ssoSessionGiven, refreshAbsoluteTtl)
+      : ssoSessionGiven;
   const config: Config = {
     host,
     port,
@@ -351,12 +400,14 @@ export function loadConfig(
         .map((key) => masterKey(key, 'masterKeyring') as string),
     audience: overrides.audience ?? raw('audience') ?? issuer,
     signingAlg: overrides.signingAlg ?? oneOf('signingAlg', given('signingAlg'), SIGNING_ALGS),
+    idTokenSigningAlg:
+      overrides.idTokenSigningAlg ?? oneOf('idTokenSigningAlg', given('idTokenSigningAlg'), SIGNING_ALGS),
     accessTokenTtl,
+    idTokenTtl: overrides.idTokenTtl ?? span('idTokenTtl', given('idTokenTtl'), 60, 86_400),
+    ssoSessionTtl,
     refreshIdleTtl:
       overrides.refreshIdleTtl ?? span('refreshIdleTtl', given('refreshIdleTtl'), 60, 365 * 86_400),
-    refreshAbsoluteTtl:
-      overrides.refreshAbsoluteTtl ??
-      span('refreshAbsoluteTtl', given('refreshAbsoluteTtl'), 60, 3 * 365 * 86_400),
+    refreshAbsoluteTtl,
     refreshGrace: overrides.refreshGrace ?? span('refreshGrace', given('refreshGrace'), 0, 60),
     keyRotationInterval:
       overrides.keyRotationInterval ??
@@ -397,10 +448,27 @@ export function loadConfig(
       `must not exceed refreshAbsoluteTtl (${config.refreshAbsoluteTtl} s)`,
     );
   }
-  // Keys rotate every interval; a retired key must outlive the tokens it signed, so the interval has
-  // to be longer than an access token.
+  // A signed-in browser gets new sessions without a password: a longer SSO session would outlast the
+  // absolute session limit, which exists to make users log in again.
+  if (config.ssoSessionTtl > config.refreshAbsoluteTtl) {
+    throw new ConfigError(
+      'ssoSessionTtl',
+      `must not exceed refreshAbsoluteTtl (${config.refreshAbsoluteTtl} s)`,
+    );
+  }
+  // Keys rotate every interval and a retired key stays published until the tokens it signed have
+  // expired: with tokens shorter than the interval, an algorithm has at most one retired key (two
+  // for the few minutes of RETIRED_KEY_MARGIN) beside its current and next. (Per-client lifetimes,
+  // up to a day, may exceed it: the JWKS then holds a few more retired keys, which is harmless.)
   if (config.keyRotationInterval <= config.accessTokenTtl) {
     throw new ConfigError('keyRotationInterval', 'must be longer than accessTokenTtl');
+  }
+  // The equal case is allowed: an hour is both the shortest rotation and the ID-token default.
+  if (config.idTokenTtl > config.keyRotationInterval) {
+    throw new ConfigError(
+      'idTokenTtl',
+      `must not exceed keyRotationInterval (${config.keyRotationInterval} s)`,
+    );
   }
   if (config.headersTimeout > config.requestTimeout) {
     throw new ConfigError('headersTimeout', `must not exceed requestTimeout (${config.requestTimeout} s)`);

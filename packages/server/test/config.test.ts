@@ -18,7 +18,7 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 describe('loadConfig defaults', () => {
-  it('listens on 127.0.0.1:4000 with data in ./.tessera and 15-minute ES256 tokens', () => {
+  it('listens on 127.0.0.1:4000 with data in ./.tessera, 15-minute ES256 access tokens and hour-long RS256 ID tokens', () => {
     const config = loadConfig({}, {});
     expect(config).toEqual({
       host: '127.0.0.1',
@@ -31,7 +31,10 @@ describe('loadConfig defaults', () => {
       masterKey: undefined,
       audience: 'http://127.0.0.1:4000',
       signingAlg: 'ES256',
+      idTokenSigningAlg: 'RS256',
       accessTokenTtl: 900,
+      idTokenTtl: 3600,
+      ssoSessionTtl: 86_400,
       refreshIdleTtl: 14 * 86_400,
       refreshAbsoluteTtl: 30 * 86_400,
       refreshGrace: 5,
@@ -81,7 +84,10 @@ describe('loadConfig sources', () => {
       TESSERA_MASTER_KEY: MASTER_KEY,
       TESSERA_AUDIENCE: 'https://api.example.com',
       TESSERA_SIGNING_ALG: 'EdDSA',
+      TESSERA_ID_TOKEN_SIGNING_ALG: 'PS256',
       TESSERA_ACCESS_TOKEN_TTL: '600',
+      TESSERA_ID_TOKEN_TTL: '10m',
+      TESSERA_SSO_SESSION_TTL: '8h',
       TESSERA_REFRESH_IDLE_TTL: '7d',
       TESSERA_REFRESH_ABSOLUTE_TTL: '90 days',
       TESSERA_REFRESH_GRACE: '10s',
@@ -114,7 +120,10 @@ describe('loadConfig sources', () => {
       masterKey: MASTER_KEY,
       audience: 'https://api.example.com',
       signingAlg: 'EdDSA',
+      idTokenSigningAlg: 'PS256',
       accessTokenTtl: 600,
+      idTokenTtl: 600,
+      ssoSessionTtl: 8 * 3600,
       refreshIdleTtl: 7 * 86_400,
       refreshAbsoluteTtl: 90 * 86_400,
       refreshGrace: 10,
@@ -233,6 +242,22 @@ describe('loadConfig refuses bad values, naming the setting', () => {
       'keyRotationInterval',
     ],
     ['key rotation below an hour', { TESSERA_KEY_ROTATION_INTERVAL: '10m' }, 'keyRotationInterval'],
+    ['ID-token signing alg HS256', { TESSERA_ID_TOKEN_SIGNING_ALG: 'HS256' }, 'idTokenSigningAlg'],
+    ['ID-token signing alg none', { TESSERA_ID_TOKEN_SIGNING_ALG: 'none' }, 'idTokenSigningAlg'],
+    ['ID-token ttl below a minute', { TESSERA_ID_TOKEN_TTL: '30s' }, 'idTokenTtl'],
+    ['ID-token ttl above a day', { TESSERA_ID_TOKEN_TTL: '2d' }, 'idTokenTtl'],
+    [
+      'ID-token ttl longer than the key rotation',
+      { TESSERA_KEY_ROTATION_INTERVAL: '2h', TESSERA_ID_TOKEN_TTL: '3h' },
+      'idTokenTtl',
+    ],
+    ['SSO session below five minutes', { TESSERA_SSO_SESSION_TTL: '4m' }, 'ssoSessionTtl'],
+    ['SSO session "forever"', { TESSERA_SSO_SESSION_TTL: 'forever' }, 'ssoSessionTtl'],
+    [
+      'SSO session longer than the absolute session',
+      { TESSERA_SSO_SESSION_TTL: '31d', TESSERA_REFRESH_ABSOLUTE_TTL: '30d' },
+      'ssoSessionTtl',
+    ],
     ['short admin password', { TESSERA_ADMIN_PASSWORD: 'hunter2' }, 'adminPassword'],
   ];
 
@@ -253,9 +278,38 @@ describe('loadConfig refuses bad values, naming the setting', () => {
     );
   });
 
+  it('keeps the ID-token lifetime within the rotation interval, equal included', () => {
+    // An hour is the shortest rotation and the ID-token default: a retired key outlives its tokens.
+    expect(loadConfig({ TESSERA_KEY_ROTATION_INTERVAL: '1h' })).toMatchObject({
+      keyRotationInterval: 3600,
+      idTokenTtl: 3600,
+    });
+  });
+
+  it('shortens the default SSO session to a shorter absolute session, but refuses one set longer', () => {
+    // A browser signed in longer than the session limit would get new sessions without a password.
+    expect(
+      loadConfig({ TESSERA_REFRESH_ABSOLUTE_TTL: '2h', TESSERA_REFRESH_IDLE_TTL: '1h' }).ssoSessionTtl,
+    ).toBe(7200);
+    expect(
+      configError(() =>
+        loadConfig({
+          TESSERA_REFRESH_ABSOLUTE_TTL: '2h',
+          TESSERA_REFRESH_IDLE_TTL: '1h',
+          TESSERA_SSO_SESSION_TTL: '1d',
+        }),
+      ).message,
+    ).toBe(
+      'ssoSessionTtl (TESSERA_SSO_SESSION_TTL, --sso-session-ttl): must not exceed refreshAbsoluteTtl (7200 s)',
+    );
+  });
+
   it('validates a flag the same way', () => {
     expect(configError(() => loadConfig({}, { port: '70000' })).setting).toBe('port');
     expect(configError(() => loadConfig({}, { 'signing-alg': 'HS256' })).setting).toBe('signingAlg');
+    expect(configError(() => loadConfig({}, { 'id-token-signing-alg': 'HS256' })).setting).toBe(
+      'idTokenSigningAlg',
+    );
     expect(configError(() => loadConfig({}, { issuer: 'https://a.example?x' })).setting).toBe('issuer');
   });
 

@@ -72,10 +72,21 @@ async function jwks(): Promise<{ res: Response; keys: Jwk[] }> {
   expect(res.status).toBe(200);
   return { res, keys: ((await res.json()) as { keys: Jwk[] }).keys };
 }
-const publishedKids = async () => (await jwks()).keys.map((key) => key.kid).sort();
+/**
+ * The kids the JWKS publishes for one algorithm: the access tokens' unless told (these tests follow
+ * it; signing_keys_per_alg.test.ts has the ID tokens' beside it).
+ */
+const publishedKids = async (alg: string = server.services.config.signingAlg) =>
+  (await jwks()).keys
+    .filter((key) => key.alg === alg)
+    .map((key) => key.kid)
+    .sort();
 
-async function keysByState(): Promise<Record<SigningKeyInfo['state'], SigningKeyInfo[]>> {
-  const list = await server.services.keys.list();
+/** One algorithm's keys by state: the access tokens' unless told. */
+async function keysByState(
+  alg: string = server.services.config.signingAlg,
+): Promise<Record<SigningKeyInfo['state'], SigningKeyInfo[]>> {
+  const list = (await server.services.keys.list()).filter((key) => key.alg === alg);
   return {
     current: list.filter((k) => k.state === 'current'),
     next: list.filter((k) => k.state === 'next'),
@@ -104,7 +115,8 @@ describe('signing keys', () => {
     expect(states.next).toHaveLength(1);
     expect(states.retired).toHaveLength(0);
 
-    const { res, keys } = await jwks();
+    const { res } = await jwks();
+    const keys = (await jwks()).keys.filter((k) => k.alg === server.services.config.signingAlg);
     expect(res.headers.get('content-type')).toMatch(/^application\/jwk-set\+json/);
     expect(keys.map((k) => k.kid).sort()).toEqual([states.current[0]!.kid, states.next[0]!.kid].sort());
     const cacheControl = res.headers.get('cache-control') ?? '';
@@ -216,7 +228,9 @@ describe('signing keys', () => {
       else process.env.TESSERA_MASTER_KEY = previousEnv;
     }
     expect(code).toBe(0);
-    const printed = JSON.parse(output) as SigningKeyInfo[];
+    const printed = (JSON.parse(output) as SigningKeyInfo[]).filter(
+      (k) => k.alg === server.services.config.signingAlg,
+    );
     expect(printed.find((k) => k.state === 'current')?.kid).toBe(before.next[0]!.kid);
     expect(printed.find((k) => k.state === 'retired')?.kid).toBe(before.current[0]!.kid);
 
@@ -256,7 +270,8 @@ describe('signing keys', () => {
   it('stores private keys sealed under the master key; another master key cannot open them', async () => {
     const sealer = createSealer(Buffer.from(TEST_MASTER_KEY, 'base64url'));
     const rows = await server.services.db.selectFrom('signing_keys').selectAll().execute();
-    expect(rows).toHaveLength(2);
+    // A current and a next key for access tokens (ES256) and for ID tokens (RS256).
+    expect(rows).toHaveLength(4);
     for (const row of rows) {
       const privateJwk = JSON.parse(sealer.open(row.private_jwk_sealed, 'signing-key')) as Jwk;
       expect(typeof privateJwk.d).toBe('string');
@@ -271,7 +286,7 @@ describe('signing keys', () => {
     }
 
     const dir = server.dataDir;
-    const published = await publishedKids();
+    const published = (await jwks()).keys.map((key) => key.kid).sort();
     await server.close();
     // A restart with another master key fails to start, saying why.
     await expect(startServer({ masterKey: 'B'.repeat(43) }, dir)).rejects.toThrow(
@@ -279,7 +294,7 @@ describe('signing keys', () => {
     );
     // With the right key it starts, with the same keys.
     server = await startServer({}, dir);
-    expect(await publishedKids()).toEqual(published);
+    expect((await jwks()).keys.map((key) => key.kid).sort()).toEqual(published);
     expect((await userinfo(await login())).status).toBe(200);
   });
 
