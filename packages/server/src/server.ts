@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { type AppOptions, buildApp } from './http/app.js';
 import { createMetrics, listenForMetrics } from './http/metrics.js';
-import { createServices, type Services } from './services.js';
+import { createServices, type ServerHooks, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
 import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
 
@@ -36,9 +36,11 @@ const REVOCATION_SYNC_MS = 1_000;
  */
 export async function createServer(
   config: Config,
-  options: AppOptions & { clock?: () => number } = {},
+  options: AppOptions & ServerHooks & { clock?: () => number } = {},
 ): Promise<TesseraServer> {
-  const services = await createServices(config, options.clock, createLogger(config, options.logger));
+  const services = await createServices(config, options.clock, createLogger(config, options.logger), {
+    extraClaims: options.extraClaims,
+  });
   const metrics = createMetrics(services);
   const app = await buildApp(services, { ...options, metrics });
   let metricsListener: Awaited<ReturnType<typeof listenForMetrics>> | undefined;
@@ -49,6 +51,8 @@ export async function createServer(
         await services.keys.ensure();
         await services.revocations.prune();
         await services.refreshTokens.sweep();
+        await services.ssoSessions.sweep();
+        await services.authorizationCodes.sweep();
         await services.audit.prune(config.auditRetention, config.auditUsernameRetention);
       } catch (err) {
         app.log.error({ err }, 'housekeeping failed');

@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { type ClientAssertionVerifier, createClientAssertionVerifier } from './http/client_assertion.js';
 import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
 import { createLocalFeed } from './revocation/feed.js';
@@ -6,12 +7,18 @@ import { createRedisFeed } from './revocation/redis_feed.js';
 import { createRevocations, type Revocations } from './revocation/revocations.js';
 import { createLogger, type Logger } from './shared/logger.js';
 import { openRedis, type SharedRedis } from './shared/redis.js';
+import { createMemoryReplayCache, createRedisReplayCache, type ReplayCache } from './shared/replay_cache.js';
 import { type Audit, createAudit } from './store/audit.js';
+import { type AuthorizationCodes, createAuthorizationCodes } from './store/authorization_codes.js';
 import { type Clients, createClients } from './store/clients.js';
+import { type Consents, createConsents } from './store/consents.js';
 import { type Db, openDatabase } from './store/database.js';
 import { createResources, type Resources } from './store/resources.js';
+import { createSsoSessions, type SsoSessions } from './store/sso_sessions.js';
 import { createUsers, type Users } from './store/users.js';
 import { type AccessTokens, createAccessTokens } from './tokens/access_tokens.js';
+import type { ExtraClaimsHook } from './tokens/extra_claims.js';
+import { createIdTokens, type IdTokens } from './tokens/id_tokens.js';
 import { type AccessTokenLifetimes, createAccessTokenLifetimes } from './tokens/lifetimes.js';
 import { createRefreshTokens, type RefreshTokens } from './tokens/refresh_tokens.js';
 
@@ -32,6 +39,17 @@ export interface Services {
   lifetimes: AccessTokenLifetimes;
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokens;
+  idTokens: IdTokens;
+  /** The deployment's own claims for tokens and userinfo (ServerHooks). */
+  extraClaims: ExtraClaimsHook | undefined;
+  /** One-time identifiers (client assertion `jti`s), shared by every instance through Redis. */
+  replayCache: ReplayCache;
+  /** `private_key_jwt` client authentication (RFC 7523). */
+  clientAssertions: ClientAssertionVerifier;
+  /** Browser sign-ins at the provider (single sign-on). */
+  ssoSessions: SsoSessions;
+  authorizationCodes: AuthorizationCodes;
+  consents: Consents;
   /** Shared state for several instances; undefined on one machine. */
   redis: SharedRedis | undefined;
   log: Logger;
@@ -39,24 +57,36 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** What a deployment plugs into the server in code (createServer's options). */
+export interface ServerHooks {
+  /**
+   * Claims of your own (a tenant, a department) for access tokens, ID tokens and userinfo. Names the
+   * server or the standards use are refused (tokens/extra_claims.ts RESERVED_CLAIMS).
+   */
+  extraClaims?: ExtraClaimsHook;
+}
+
 export async function createServices(
   config: Config,
   clock: () => number = Date.now,
   log: Logger = createLogger(config),
+  hooks: ServerHooks = {},
 ): Promise<Services> {
   const db = await openDatabase(config);
   const redis = config.redisUrl ? openRedis(config.redisUrl, config.redisPrefix, log) : undefined;
   try {
     const masterKey = loadMasterKey(config);
     const sealer = createSealer(masterKey.key, masterKey.keyring);
-    const keys = createSigningKeys(db, sealer, config, clock);
+    // The longest access-token lifetime (clients', kinds', resources', every instance's) decides how
+    // long retired access-token keys and revocation entries live: read it before the keys.
+    const lifetimes = createAccessTokenLifetimes(db, config.accessTokenTtl, clock);
+    await lifetimes.refresh();
+    const keys = createSigningKeys(db, sealer, config, clock, lifetimes);
     await keys.ensure();
     const users = createUsers(db, clock);
     // Clients without audiences of their own get this process's setting, read at issue time.
     const clients = createClients(db, config.audience, clock);
     await clients.ensureBuiltIn();
-    const lifetimes = createAccessTokenLifetimes(db, config.accessTokenTtl, clock);
-    await lifetimes.refresh();
     // Stream entries outlive the longest access token they could match (see record()).
     const revocations = createRevocations(
       db,
@@ -75,6 +105,7 @@ export async function createServices(
         log.warn({ reason: (err as Error).message }, 'redis not reachable at start; retrying every second');
       });
     }
+    const replayCache = redis ? createRedisReplayCache(redis) : createMemoryReplayCache(clock);
     return {
       config,
       db,
@@ -88,7 +119,19 @@ export async function createServices(
       revocations,
       lifetimes,
       refreshTokens: createRefreshTokens(db, sealer, config, clock),
-      accessTokens: createAccessTokens(config, keys, revocations, users, clock),
+      accessTokens: createAccessTokens(config, keys, revocations, users, clock, lifetimes),
+      idTokens: createIdTokens(() => keys.idTokenSigner(), config, clock),
+      extraClaims: hooks.extraClaims,
+      replayCache,
+      clientAssertions: createClientAssertionVerifier({
+        issuer: config.issuer,
+        tokenEndpoint: `${config.issuer}/token`,
+        clock,
+        replay: replayCache,
+      }),
+      ssoSessions: createSsoSessions(db, clock),
+      authorizationCodes: createAuthorizationCodes(db, clock),
+      consents: createConsents(db, clock),
       redis,
       log,
       clock,

@@ -1030,36 +1030,51 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     const { env } = await home();
     type Key = { kid: string; alg: string; state: string; expiresAt: number | null };
     const before = await tesseraJson<Key[]>(['keys', 'list'], { env });
+    // Access tokens' keys (ES256) first, then the ID tokens' (RS256).
     expect(before.map((k) => [k.state, k.alg])).toEqual([
       ['current', 'ES256'],
       ['next', 'ES256'],
+      ['current', 'RS256'],
+      ['next', 'RS256'],
     ]);
     for (const key of before) {
       expect(Object.keys(key).sort()).toEqual(
         ['activatedAt', 'alg', 'createdAt', 'expiresAt', 'kid', 'retiredAt', 'state'].sort(),
       );
     }
-    const [current, next] = before as [Key, Key];
+    const [current, next, idCurrent, idNext] = before as [Key, Key, Key, Key];
 
     // A rotation right after the keys were made is refused (verifiers may not hold the next key yet).
     const early = await tessera(['keys', 'rotate'], { env });
     expect(early.code).toBe(1);
-    expect(early.stderr).toMatch(/^error: the next key \S+ was published too recently/);
+    expect(early.stderr).toMatch(/^error: the next (ES256|RS256) key \S+ was published too recently/);
     expect(early.stderr).not.toMatch(STACK_TRACE);
     await backdateNextKey(env);
     const rotated = await tessera(['keys', 'rotate'], { env });
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toMatch(
-      new RegExp(`^retired\\s+${current.kid} ES256 created .* published until `, 'm'),
+      new RegExp(`^retired\\s+ES256\\s+${current.kid} created .* published until `, 'm'),
     );
+    expect(rotated.stdout).toMatch(/^ES256 \(access tokens\)$/m);
+    expect(rotated.stdout).toMatch(/^RS256 \(ID tokens\)$/m);
 
     const after = await tesseraJson<Key[]>(['keys', 'list'], { env });
     const byKid = new Map(after.map((k) => [k.kid, k]));
-    expect(after).toHaveLength(3);
-    expect(byKid.get(current.kid)?.state).toBe('retired');
-    expect(byKid.get(current.kid)?.expiresAt).toEqual(expect.any(Number));
-    expect(byKid.get(next.kid)?.state).toBe('current');
-    expect(after.filter((k) => k.state === 'next')).toHaveLength(1);
+    // Both algorithms rotated together.
+    expect(after).toHaveLength(6);
+    for (const [was, then] of [
+      [current, next],
+      [idCurrent, idNext],
+    ]) {
+      expect(byKid.get(was!.kid)?.state).toBe('retired');
+      expect(byKid.get(was!.kid)?.expiresAt).toEqual(expect.any(Number));
+      expect(byKid.get(then!.kid)?.state).toBe('current');
+    }
+    expect(after.filter((k) => k.state === 'next').map((k) => k.alg)).toEqual(['ES256', 'RS256']);
+
+    // --alg rotates one algorithm; one the server does not sign with is a usage error.
+    const unknown = await tessera(['keys', 'rotate', '--alg', 'PS256'], { env });
+    expectUsageError(unknown, 'this server signs with ES256 and RS256, not "PS256"');
   });
 
   it('signs, verifies and decodes access tokens', async () => {
@@ -1340,11 +1355,12 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
 
   it('revokes a signing key by kid', async () => {
     const { env } = await home();
-    type Key = { kid: string; state: string };
+    type Key = { kid: string; alg: string; state: string };
     const [current] = await tesseraJson<Key[]>(['keys', 'list'], { env });
     const revoked = await tesseraJson<Key[]>(['keys', 'revoke', current!.kid], { env });
     expect(revoked.find((k) => k.kid === current!.kid)?.state).toBe('revoked');
-    expect(revoked.filter((k) => k.state === 'current')).toHaveLength(1);
+    // Its algorithm's next key signs now; the other algorithm's keys are untouched.
+    expect(revoked.filter((k) => k.state === 'current').map((k) => k.alg)).toEqual(['ES256', 'RS256']);
     const [unknown, missing] = await Promise.all([
       tessera(['keys', 'revoke', 'no-such-kid'], { env }),
       tessera(['keys', 'revoke'], { env }),
@@ -1367,7 +1383,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     const report = await tesseraJson(['keys', 'reseal'], {
       env: { ...newKeyOnly, TESSERA_MASTER_KEYRING: me.masterKey },
     });
-    expect(report).toEqual({ keyId: expect.any(String), signingKeys: 2, refreshSuccessors: 0 });
+    expect(report).toEqual({ keyId: expect.any(String), signingKeys: 4, refreshSuccessors: 0 });
     const after = await tessera(['keys', 'list'], { env: newKeyOnly });
     expect(after.code, after.stderr).toBe(0);
     for (const output of [early, after]) expect(output.stdout + output.stderr).not.toContain(next);
@@ -1512,7 +1528,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok' });
       const jwks = (await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
-      expect(jwks.keys).toHaveLength(2);
+      // A current and a next key for access tokens (ES256) and for ID tokens (RS256).
+      expect(jwks.keys).toHaveLength(4);
       // The printed password logs in.
       const login = await fetch(`${issuer}/login`, {
         method: 'POST',

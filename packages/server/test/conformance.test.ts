@@ -798,6 +798,53 @@ describe('OpenID conformance (mirrored): Basic OP plan', () => {
 });
 
 describe('OpenID conformance (mirrored): what a serious OP must also refuse', () => {
+  // Failing tests from packages/server/test/conformance.test.ts (not committed): paste inside the
+  // describe('OpenID conformance (mirrored): what a serious OP must also refuse') block.
+  it('error_description at the redirect URI keeps to the characters RFC 6749 §4.1.2.1 allows, whatever was sent', async () => {
+    const agent = new UserAgent(server);
+    // Values the client sent are not echoed raw: a quote, a backslash or a non-ASCII letter is
+    // outside %x20-21 / %x23-5B / %x5D-7E.
+    const outside: Record<string, string>[] = [];
+    const extras: Record<string, string>[] = [
+      { scope: 'openid profil\u00e9' },
+      { scope: 'openid "quoted"' },
+      { prompt: 'x"\\' },
+    ];
+    for (const extra of extras) {
+      const { parameters, state } = authorizationRequest(rp, extra);
+      const answer = callback(await agent.authorize(parameters), state);
+      expect(answer.get('error'), JSON.stringify(extra)).toBeTruthy();
+      const description = answer.get('error_description') ?? '';
+      if (!ERROR_DESCRIPTION.test(description)) outside.push({ ...extra, error_description: description });
+    }
+    expect(outside).toEqual([]);
+  });
+
+  it('error_description at the token endpoint keeps to the characters RFC 6749 §5.2 allows, whatever was sent', async () => {
+    const { code } = await authorize(rp);
+    const requests: Record<string, string>[] = [
+      // A malformed PKCE verifier.
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: 'short' },
+      // A grant type the server does not offer.
+      { grant_type: 'password', username: 'alice', password: 'x' },
+      // A client_id outside the allowed characters.
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: 'no such client' },
+    ];
+    const outside: Record<string, string>[] = [];
+    for (const fields of requests) {
+      const response = await request(metadata.token_endpoint, {
+        method: 'POST',
+        body: new URLSearchParams(fields),
+      });
+      const body = (await response.json()) as { error?: string; error_description?: string };
+      expect(response.status, JSON.stringify(fields)).toBeGreaterThanOrEqual(400);
+      expect(body.error, JSON.stringify(fields)).toBeTruthy();
+      const description = body.error_description ?? '';
+      if (!ERROR_DESCRIPTION.test(description)) outside.push({ ...fields, error_description: description });
+    }
+    expect(outside).toEqual([]);
+  });
+
   /** A public client (an SPA), which must use PKCE. */
   async function publicClient(): Promise<string> {
     return (await addOidcClient(server)).clientId;

@@ -1,7 +1,6 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, post, removeDataDir, startServer, type TestServer } from './helpers.js';
-import { expectError } from './http.js';
 import { request } from './requests.js';
 
 let server: TestServer;
@@ -33,6 +32,7 @@ async function metadata(path: string): Promise<{ res: Response; doc: Metadata }>
 
 /** How each endpoint the metadata may list is called. A new one must be added here to be checked. */
 const ENDPOINT_METHODS: Record<string, 'GET' | 'POST'> = {
+  authorization_endpoint: 'GET',
   jwks_uri: 'GET',
   token_endpoint: 'POST',
   revocation_endpoint: 'POST',
@@ -43,7 +43,7 @@ const ENDPOINT_METHODS: Record<string, 'GET' | 'POST'> = {
 };
 
 describe('discovery', () => {
-  for (const path of ['/.well-known/oauth-authorization-server']) {
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
     it(`${path} lists the issuer and only what is implemented`, async () => {
       const { config } = server.services;
       const { res, doc } = await metadata(path);
@@ -53,11 +53,36 @@ describe('discovery', () => {
       const token = ((await (await login()).json()) as { access_token: string }).access_token;
       expect(decodeJwtUnverified(token).iss).toBe(doc.issuer);
 
-      expect(doc.grant_types_supported).toEqual(['refresh_token']);
-      expect(doc.response_types_supported).toEqual([]);
-      expect(doc).not.toHaveProperty('authorization_endpoint');
+      expect([...(doc.grant_types_supported as string[])].sort()).toEqual([
+        'authorization_code',
+        'client_credentials',
+        'refresh_token',
+      ]);
+      // OIDC Discovery §3: the code flow only, S256 only, iss in every response (RFC 9207).
+      expect(doc.response_types_supported).toEqual(['code']);
+      expect(doc.response_modes_supported).toEqual(['query']);
+      expect(doc.code_challenge_methods_supported).toEqual(['S256']);
+      expect(doc.authorization_response_iss_parameter_supported).toBe(true);
+      expect(doc.subject_types_supported).toEqual(['public']);
+      // OIDC Discovery §3: RS256 must be among the ID token algorithms.
+      expect(doc.id_token_signing_alg_values_supported).toContain('RS256');
       expect(doc.token_endpoint_auth_methods_supported).toEqual(
-        expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
+        expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),
+      );
+      expect(doc.token_endpoint_auth_signing_alg_values_supported).not.toContain('none');
+      expect(doc.request_parameter_supported).toBe(false);
+      expect(doc.request_uri_parameter_supported).toBe(false);
+      expect(doc.claims_supported).toEqual(
+        expect.arrayContaining([
+          'sub',
+          'iss',
+          'auth_time',
+          'nonce',
+          'sid',
+          'name',
+          'email',
+          'email_verified',
+        ]),
       );
       expect(doc.revocation_endpoint_auth_methods_supported).toEqual(
         expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
@@ -68,7 +93,9 @@ describe('discovery', () => {
       );
       expect(doc.introspection_endpoint_auth_methods_supported).not.toContain('none');
       expect(doc.access_token_signing_alg_values_supported).toEqual([config.signingAlg]);
-      expect(doc.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile', 'offline_access']));
+      expect(doc.scopes_supported).toEqual(
+        expect.arrayContaining(['openid', 'profile', 'email', 'offline_access']),
+      );
 
       // Every endpoint listed is on the issuer and answers its method (not 404).
       const listed = Object.keys(doc).filter((key) => key.endsWith('_endpoint') || key === 'jwks_uri');
@@ -92,13 +119,14 @@ describe('discovery', () => {
     });
   }
 
-  it('does not claim to be an OpenID Provider: no openid-configuration document', async () => {
-    const res = await request(`${server.url}/.well-known/openid-configuration`);
-    await expectError(res, 404, 'invalid_request');
+  it('serves one document under both names: OIDC Discovery and RFC 8414', async () => {
+    const { doc: openid } = await metadata('/.well-known/openid-configuration');
+    const { doc: oauth } = await metadata('/.well-known/oauth-authorization-server');
+    expect(openid).toEqual(oauth);
   });
 
   it('the token endpoint supports exactly the grant types listed', async () => {
-    const { doc } = await metadata('/.well-known/oauth-authorization-server');
+    const { doc } = await metadata('/.well-known/openid-configuration');
     const { refresh_token } = (await (await login()).json()) as { refresh_token: string };
     const ok = await post(`${server.url}/token`, {
       grant_type: 'refresh_token',
@@ -106,7 +134,12 @@ describe('discovery', () => {
       client_id: 'app',
     });
     expect(ok.status).toBe(200);
-    for (const grant of ['password', 'authorization_code', 'client_credentials', 'implicit']) {
+    // A listed grant is never unsupported (this public client may not use some: another error).
+    for (const grant of doc.grant_types_supported as string[]) {
+      const res = await post(`${server.url}/token`, { grant_type: grant, client_id: 'app' });
+      expect(await res.json()).not.toMatchObject({ error: 'unsupported_grant_type' });
+    }
+    for (const grant of ['password', 'implicit', 'urn:ietf:params:oauth:grant-type:device_code']) {
       expect(doc.grant_types_supported).not.toContain(grant);
       const res = await post(`${server.url}/token`, { grant_type: grant, client_id: 'app' });
       expect(res.status).toBe(400);

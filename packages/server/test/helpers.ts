@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../src/config.js';
 import { createServer, type TesseraServer } from '../src/server.js';
+import type { ServerHooks } from '../src/services.js';
 import { createDatabase, dropDatabase, TEST_STORE } from './databases.js';
 import { request, serveInProcess } from './requests.js';
 
@@ -54,7 +55,11 @@ export async function databaseUrlFor(dataDir: string): Promise<string | undefine
  * `overrides` adjusts the configuration; `dataDir` reuses a directory (restart tests). The store is
  * the one the suite runs on: SQLite in the data directory, or a PostgreSQL database of its own.
  */
-export async function startServer(overrides: Partial<Config> = {}, dataDir?: string): Promise<TestServer> {
+export async function startServer(
+  overrides: Partial<Config> = {},
+  dataDir?: string,
+  hooks: ServerHooks = {},
+): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'));
   // A database given in `overrides` is the caller's to create and drop.
   const databaseUrl = 'databaseUrl' in overrides ? undefined : await databaseUrlFor(dir);
@@ -72,7 +77,7 @@ export async function startServer(overrides: Partial<Config> = {}, dataDir?: str
       ...overrides,
     },
   );
-  const server = await createServer(config, { logger: false, clock });
+  const server = await createServer(config, { logger: false, clock, ...hooks });
   if (!(await server.services.users.byUsername('alice'))) {
     await server.services.users.create('alice', ADMIN_PASSWORD, { roles: ['customer'] });
   }

@@ -101,7 +101,8 @@ describe('master key rotation (keyring, then tessera keys reseal)', () => {
       dir,
     );
     const report = await resealSecrets(server.services);
-    expect(report).toEqual({ keyId: masterKeyId(NEW), signingKeys: 2, refreshSuccessors: 1 });
+    // A current and a next key for access tokens (ES256) and for ID tokens (RS256).
+    expect(report).toEqual({ keyId: masterKeyId(NEW), signingKeys: 4, refreshSuccessors: 1 });
     const rows = await server.services.db.selectFrom('signing_keys').select('private_jwk_sealed').execute();
     for (const row of rows) expect(server.services.sealer.isCurrent(row.private_jwk_sealed)).toBe(true);
     // Resealing again has nothing to do.

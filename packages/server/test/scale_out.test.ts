@@ -185,24 +185,30 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
   });
 
   it('when rotation falls due, both instances try and exactly one rotates; both then publish the same JWKS', async () => {
-    const before = await a.services.keys.list();
+    const everyBefore = await a.services.keys.list();
     for (const server of [a, b]) server.advance(a.services.config.keyRotationInterval * 1000);
     await Promise.all([a.services.keys.ensure(), b.services.keys.ensure(), a.services.keys.ensure()]);
-    const after = await a.services.keys.list();
-    expect(after.filter((k) => k.state === 'current')).toHaveLength(1);
-    expect(after.filter((k) => k.state === 'next')).toHaveLength(1);
-    // The old next signs now; the old current is retired; exactly one new key was made.
-    expect(after.find((k) => k.state === 'current')!.kid).toBe(before.find((k) => k.state === 'next')!.kid);
-    expect(after.find((k) => k.state === 'retired')!.kid).toBe(
-      before.find((k) => k.state === 'current')!.kid,
-    );
-    expect(after.filter((k) => !before.some((o) => o.kid === k.kid))).toHaveLength(1);
+    const everyAfter = await a.services.keys.list();
+    // Each algorithm (access tokens' ES256, ID tokens' RS256) rotated exactly once.
+    for (const alg of ['ES256', 'RS256']) {
+      const before = everyBefore.filter((k) => k.alg === alg);
+      const after = everyAfter.filter((k) => k.alg === alg);
+      expect(after.filter((k) => k.state === 'current')).toHaveLength(1);
+      expect(after.filter((k) => k.state === 'next')).toHaveLength(1);
+      // The old next signs now; the old current is retired; exactly one new key was made.
+      expect(after.find((k) => k.state === 'current')!.kid).toBe(before.find((k) => k.state === 'next')!.kid);
+      expect(after.find((k) => k.state === 'retired')!.kid).toBe(
+        before.find((k) => k.state === 'current')!.kid,
+      );
+      expect(after.filter((k) => !before.some((o) => o.kid === k.kid))).toHaveLength(1);
+    }
     await Promise.all([a.services.keys.refresh(), b.services.keys.refresh()]);
     const jwks = await Promise.all(
       [a, b].map(async (s) => (await fetch(`${s.url}/.well-known/jwks.json`)).json()),
     );
     expect(jwks[1]).toEqual(jwks[0]);
     expect(a.services.keys.signer().kid).toBe(b.services.keys.signer().kid);
+    expect(a.services.keys.idTokenSigner().kid).toBe(b.services.keys.idTokenSigner().kid);
   });
 
   it('a rotation made on one instance reaches the other within its sync interval', async () => {
@@ -262,10 +268,13 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
   });
 
   it('a rotation without a published next key does not start signing with a key no verifier has seen', async () => {
-    const before = await a.services.keys.list();
+    // The access tokens' keys; the ID tokens' behave the same (signing_keys_per_alg.test.ts).
+    const accessKeys = async () =>
+      (await a.services.keys.list()).filter((k) => k.alg === a.services.config.signingAlg);
+    const before = await accessKeys();
     await a.services.db.deleteFrom('signing_keys').where('state', '=', 'next').execute();
     await a.services.keys.rotate();
-    const after = await a.services.keys.list();
+    const after = await accessKeys();
     expect(after.find((k) => k.state === 'current')!.kid).toBe(
       before.find((k) => k.state === 'current')!.kid,
     );
@@ -273,12 +282,12 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
     // The next rotation promotes that key, once published long enough.
     a.advance(publishedLongEnough(a.services.config));
     await a.services.keys.rotate();
-    expect((await a.services.keys.list()).find((k) => k.state === 'current')!.kid).toBe(
+    expect((await accessKeys()).find((k) => k.state === 'current')!.kid).toBe(
       after.find((k) => k.state === 'next')!.kid,
     );
   });
 
-  it('two instances starting on an empty database create one current and one next key', async () => {
+  it('two instances starting on an empty database create one current and one next key per algorithm', async () => {
     const fresh = (await createTestDatabase())!;
     try {
       const config = loadConfig(
@@ -293,7 +302,12 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and Redis', () => {
       ]);
       const keys = await started[0]!.keys.list();
       for (const services of started) await services.close();
-      expect(keys.map((k) => k.state).sort()).toEqual(['current', 'next']);
+      expect(keys.map((k) => `${k.alg} ${k.state}`).sort()).toEqual([
+        'ES256 current',
+        'ES256 next',
+        'RS256 current',
+        'RS256 next',
+      ]);
     } finally {
       await dropTestDatabase(fresh);
     }

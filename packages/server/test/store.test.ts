@@ -51,7 +51,13 @@ describe(`the store of this run (${TEST_STORE})`, () => {
 
   it('reads times, versions and ids back as numbers', async () => {
     const keys = await server.services.keys.list();
-    expect(keys.map((k) => k.state).sort()).toEqual(['current', 'next']);
+    // A current and a next key for each algorithm: ES256 access tokens, RS256 ID tokens.
+    expect(keys.map((k) => `${k.alg} ${k.state}`).sort()).toEqual([
+      'ES256 current',
+      'ES256 next',
+      'RS256 current',
+      'RS256 next',
+    ]);
     for (const key of keys) expect(typeof key.createdAt).toBe('number');
     const user = await server.services.users.byUsername('alice');
     expect(typeof user!.createdAt).toBe('number');

@@ -27,15 +27,32 @@ const login = (body: unknown, headers: Record<string, string> = {}) =>
 const good = { username: 'alice', password: ADMIN_PASSWORD, client_id: 'app' };
 
 describe('POST /token and /token/refresh', () => {
-  it('needs a grant_type on /token and knows only refresh_token', async () => {
+  it('needs a grant_type on /token and knows only the grants it implements', async () => {
     const { refresh_token } = await loginApp(server);
     const missing = await post(`${server.url}/token`, { refresh_token, client_id: 'app' });
     expectSecurityHeaders(missing);
     await expectError(missing, 400, 'invalid_request');
-    for (const grant_type of ['password', 'client_credentials', 'authorization_code', '', 'REFRESH_TOKEN']) {
+    for (const grant_type of [
+      'password',
+      'implicit',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      '',
+      'REFRESH_TOKEN',
+    ]) {
       const res = await post(`${server.url}/token`, { grant_type, refresh_token, client_id: 'app' });
       await expectError(res, 400, 'unsupported_grant_type');
     }
+    // Known grants this public client may not use (RFC 6749 §4.4: client credentials are confidential).
+    await expectError(
+      await post(`${server.url}/token`, { grant_type: 'client_credentials', client_id: 'app' }),
+      400,
+      'unauthorized_client',
+    );
+    await expectError(
+      await post(`${server.url}/token`, { grant_type: 'authorization_code', client_id: 'app' }),
+      400,
+      'invalid_request',
+    );
     await expectError(
       await post(`${server.url}/token/refresh`, { grant_type: 'client_credentials', client_id: 'app' }),
       400,

@@ -115,6 +115,37 @@ describe('GET /userinfo', () => {
   });
 });
 
+describe('POST /userinfo (OIDC Core §5.3.1)', () => {
+  const post = (body: Record<string, string>, headers: Record<string, string> = {}) =>
+    request(`${server.url}/userinfo`, { method: 'POST', headers, body: new URLSearchParams(body) });
+
+  it('answers the same claims with the token in the header or in the form body (RFC 6750 §2.2)', async () => {
+    const { access_token } = await loginApp(server);
+    const byGet = (await (await userinfo(server, access_token)).json()) as Record<string, unknown>;
+    const byHeader = await post({}, { authorization: `Bearer ${access_token}` });
+    const byBody = await post({ access_token });
+    expect(byHeader.status).toBe(200);
+    expect(byBody.status).toBe(200);
+    expect(await byHeader.json()).toEqual(byGet);
+    expect(await byBody.json()).toEqual(byGet);
+    expect(byBody.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('refuses a token sent in two places (RFC 6750 §2), a bad one in the body, and none at all', async () => {
+    const { access_token } = await loginApp(server);
+    await expectError(
+      await post({ access_token }, { authorization: `Bearer ${access_token}` }),
+      400,
+      'invalid_request',
+    );
+    const forged = await post({ access_token: await foreignToken(server) });
+    await expectError(forged, 401, 'invalid_token');
+    const none = await post({});
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="tessera"');
+    await expectError(none, 401, 'invalid_token');
+  });
+});
+
 describe("the server's own bearer endpoints accept only tokens meant for the server (RFC 9068 §4, RFC 8725 §3.9)", () => {
   async function ordersOnlyToken(): Promise<string> {
     await server.services.clients.add({

@@ -9,6 +9,7 @@ import { OAuthError, sendOAuthError } from './errors.js';
 import { createLoginThrottle, createRedisLoginThrottle } from './login_throttle.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createRevocationBudget } from './revocation_budget.js';
+import { authorizeRoutes } from './routes/authorize.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
@@ -70,11 +71,14 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     : createLoginThrottle(services.clock, { log: services.log });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    // Security headers for an API that serves JSON only.
+    // Security headers: JSON answers, and pages with no script and nothing from elsewhere.
     reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
+    // Pages set `same-origin` (their form posts must carry a real Origin); everything else sends none.
+    if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
-    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    // Pages (the authorization endpoint's) set their own policy; everything else is JSON.
+    if (!reply.hasHeader('content-security-policy'))
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     reply.header('cross-origin-resource-policy', 'same-origin');
     if (services.config.issuer.startsWith('https:'))
       reply.header('strict-transport-security', 'max-age=31536000');
@@ -123,6 +127,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
 
   await app.register(loginRoutes, { services, throttle, metrics });
   await app.register(tokenRoutes, { services, metrics });
+  await app.register(authorizeRoutes, { services, throttle, metrics });
   const revocationBudget = createRevocationBudget(services);
   await app.register(revokeRoutes, { services, revocationBudget });
   await app.register(introspectionRoutes, { services });

@@ -1,7 +1,17 @@
 import type { FastifyReply } from 'fastify';
 
-/** RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 and our own first-party endpoints. */
+/**
+ * RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2 (`invalid_target`), OIDC
+ * Core §3.1.2.6, and our own first-party endpoints.
+ */
 export type OAuthErrorCode =
+  | 'unsupported_response_type'
+  | 'invalid_target'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
   | 'invalid_request'
   | 'invalid_client'
   | 'invalid_grant'
@@ -16,24 +26,41 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable';
 
+/**
+ * RFC 6749 §4.1.2.1 and §5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ). Descriptions
+ * often quote what the client sent (a scope, a resource), which may hold anything: quotes become
+ * apostrophes, a backslash a slash, dashes and any other character outside the set a `?`. The same
+ * text is then safe inside a quoted `WWW-Authenticate` parameter (RFC 6750 §3).
+ */
+export function errorDescription(text: string): string {
+  const cleaned = text
+    .replaceAll('"', "'")
+    .replaceAll('\\', '/')
+    .replace(/[\u2010-\u2015]/g, '-')
+    .replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
+  return cleaned === '' ? 'error' : cleaned;
+}
+
 /** An error the handlers throw; the error handler turns it into an OAuth-style JSON answer. */
 export class OAuthError extends Error {
+  readonly description: string;
   constructor(
     readonly status: number,
     readonly error: OAuthErrorCode,
-    readonly description: string,
+    description: string,
     /** Extra headers: `WWW-Authenticate`, `Retry-After`. */
     readonly headers: Record<string, string> = {},
   ) {
     super(description);
     this.name = 'OAuthError';
+    this.description = errorDescription(description);
   }
 }
 
 /** RFC 6750 §3: a bearer-protected resource answers 401 with a challenge. */
 export function invalidToken(description = 'the access token is invalid, expired or revoked'): OAuthError {
   return new OAuthError(401, 'invalid_token', description, {
-    'www-authenticate': `Bearer error="invalid_token", error_description="${description}"`,
+    'www-authenticate': `Bearer error="invalid_token", error_description="${errorDescription(description)}"`,
   });
 }
 

@@ -29,6 +29,8 @@ export const tokenResponse = {
       expires_in: integer,
       scope: string,
       refresh_token: string,
+      /** OIDC Core §3.1.3.3. */
+      id_token: string,
     },
   },
   ...errorResponses,
@@ -64,10 +66,15 @@ export const userinfoResponse = {
     properties: {
       sub: string,
       preferred_username: string,
+      name: string,
+      email: string,
+      email_verified: { type: 'boolean' },
       roles: strings,
       permissions: strings,
       sid: string,
     },
+    // The deployment's own claims (ServerHooks.extraClaims), whatever their names.
+    additionalProperties: true,
   },
   ...errorResponses,
 } as const;
@@ -83,24 +90,39 @@ export const jwksResponse = {
   },
 } as const;
 
-/** RFC 8414 §2, as far as this server implements it (plus two Tessera endpoints). */
+/**
+ * RFC 8414 §2 and OIDC Discovery 1.0 §3, as far as this server implements them (plus two Tessera
+ * endpoints).
+ */
 export const metadataResponse = {
   200: {
     type: 'object',
     required: ['issuer', 'jwks_uri', 'token_endpoint', 'response_types_supported'],
     properties: {
       issuer: string,
-      jwks_uri: string,
+      authorization_endpoint: string,
       token_endpoint: string,
+      userinfo_endpoint: string,
+      jwks_uri: string,
       revocation_endpoint: string,
       introspection_endpoint: string,
-      userinfo_endpoint: string,
       grant_types_supported: strings,
       response_types_supported: strings,
+      response_modes_supported: strings,
+      subject_types_supported: strings,
+      id_token_signing_alg_values_supported: strings,
+      code_challenge_methods_supported: strings,
+      authorization_response_iss_parameter_supported: { type: 'boolean' },
       token_endpoint_auth_methods_supported: strings,
+      token_endpoint_auth_signing_alg_values_supported: strings,
       revocation_endpoint_auth_methods_supported: strings,
       introspection_endpoint_auth_methods_supported: strings,
       scopes_supported: strings,
+      claims_supported: strings,
+      prompt_values_supported: strings,
+      claims_parameter_supported: { type: 'boolean' },
+      request_parameter_supported: { type: 'boolean' },
+      request_uri_parameter_supported: { type: 'boolean' },
       access_token_signing_alg_values_supported: strings,
       login_endpoint: string,
       revocation_events_endpoint: string,

@@ -28,7 +28,9 @@ export type AuditEventType =
   | 'client_secret_rotated'
   | 'profile_changed'
   | 'resource_added'
-  | 'resource_removed';
+  | 'resource_removed'
+  | 'consent_granted'
+  | 'authorization_code_reused';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -366,8 +366,14 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
     async remove(clientId) {
       if (clientId === WEB_CLIENT_ID)
         throw new TypeError("the built-in web client cannot be removed (its logins are the server's own)");
-      const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-      return result.numDeletedRows > 0n;
+      // What users allowed it and the codes it has not exchanged go with it: a client registered
+      // later under the same id must ask again, and cannot redeem the old one's codes.
+      return db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('consents').where('client_id', '=', clientId).execute();
+        await trx.deleteFrom('authorization_codes').where('client_id', '=', clientId).execute();
+        const result = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+        return result.numDeletedRows > 0n;
+      });
     },
     verifySecret(client, secret) {
       if (client.secretHash === null) return false;

@@ -269,6 +269,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('refresh_token_families').addColumn('sso_session_id', 'text').execute();
         await db.schema.alterTable('refresh_token_families').addColumn('auth_time', 'bigint').execute();
         await db.schema.alterTable('refresh_token_families').addColumn('amr', 'text').execute();
+        await db.schema.alterTable('refresh_token_families').addColumn('acr', 'text').execute();
         await db.schema.alterTable('refresh_token_families').addColumn('resource', 'text').execute();
 
         await db.schema
@@ -317,6 +318,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('sso_session_id', 'text', (c) => c.notNull())
           .addColumn('auth_time', 'bigint', (c) => c.notNull())
           .addColumn('amr', 'text', (c) => c.notNull())
+          .addColumn('acr', 'text', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addColumn('used_at', 'bigint')

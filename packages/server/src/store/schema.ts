@@ -138,6 +138,8 @@ export interface AuthorizationCodesTable {
   sso_session_id: string;
   auth_time: number;
   amr: JsonText<string[]>;
+  /** `1`: the user authenticated in this request; `0`: through the SSO session only (as Keycloak). */
+  acr: string;
   created_at: number;
   expires_at: number;
   /** Set by the first exchange; a second one finds it set (RFC 6749 §4.1.2: revoke what the first got). */
@@ -162,6 +164,7 @@ export interface RefreshTokenFamiliesTable {
   /** When the user authenticated, ms (ID tokens issued on refresh repeat it). */
   auth_time: number | null;
   amr: JsonText<string[]> | null;
+  acr: string | null;
   /** The RFC 8707 resource its access tokens are for, if one was asked. */
   resource: string | null;
 }

@@ -1,18 +1,49 @@
-import { createVerifier, type JwtPayload, type KeySet, type Verifier } from '@tessera/jose';
+import {
+  compactEncrypt,
+  createVerifier,
+  importJwk,
+  type Jwk,
+  type JwtPayload,
+  type Key,
+  type KeySet,
+  type Verifier,
+} from '@tessera/jose';
 import type { Config } from '../config.js';
 import type { SigningKeys } from '../keys/signing_keys.js';
 import type { Revocations } from '../revocation/revocations.js';
+import { RESOURCE_KEY_ALGS } from '../store/resources.js';
 import type { User, Users } from '../store/users.js';
+import type { AccessTokenLifetimes } from './lifetimes.js';
+
+/**
+ * What one access token is issued for. A user's token carries the session (`sid`) and the user's
+ * token version (`ver`), the revocation handles; a client's own token (client_credentials) has
+ * `sub` = client_id and neither (it is revoked by `jti`, and lives briefly).
+ */
+export interface AccessTokenRequest {
+  user: User | undefined;
+  clientId: string;
+  scope: string;
+  sid?: string;
+  audience: string | string[];
+  /** Seconds (tokens/client_lifetimes.ts). */
+  ttl: number;
+  /** The resource's public key, for a resource whose tokens are encrypted (format `jwe`). */
+  encryptTo?: Jwk;
+  /** The deployment's own claims (tokens/extra_claims.ts), already checked. */
+  extra?: Record<string, unknown>;
+}
 
 /** The claims of a Tessera access token: RFC 9068 plus `sid` (session) and `ver` (token version). */
 export interface AccessTokenClaims extends JwtPayload {
   sub: string;
   client_id: string;
   scope: string;
-  sid: string;
-  ver: number;
-  roles: string[];
-  permissions: string[];
+  /** Absent from a client's own token (client_credentials), as are `ver`, `roles` and `permissions`. */
+  sid?: string;
+  ver?: number;
+  roles?: string[];
+  permissions?: string[];
 }
 
 export class AccessTokenRejected extends Error {
@@ -23,16 +54,13 @@ export class AccessTokenRejected extends Error {
 }
 
 export interface AccessTokens {
-  issue(
-    user: User,
-    session: { familyId: string; clientId: string; scope: string },
-    audience: string | string[],
-  ): { token: string; expiresIn: number };
+  issue(request: AccessTokenRequest): { token: string; expiresIn: number };
   /**
    * The server's own check (userinfo, logout, introspection): signature with a published key, RFC 9068
-   * `typ`, `iss`, `exp`; then the revocation list, and the user's current token version and status.
+   * `typ`, `iss`, `exp`; then the revocation list, and for a user's token the user's current token
+   * version and status. A client's own token (client_credentials) comes back with `user` undefined.
    */
-  verify(token: string, audience?: string): Promise<{ claims: AccessTokenClaims; user: User }>;
+  verify(token: string, audience?: string): Promise<{ claims: AccessTokenClaims; user: User | undefined }>;
 }
 
 export function createAccessTokens(
@@ -41,6 +69,7 @@ export function createAccessTokens(
   revocations: Revocations,
   users: Users,
   clock: () => number = Date.now,
+  lifetimes?: Pick<AccessTokenLifetimes, 'issued'>,
 ): AccessTokens {
   // The published set changes on rotation: resolve through the key store each time.
   const published: KeySet = {
@@ -58,7 +87,7 @@ export function createAccessTokens(
         issuer: config.issuer,
         audience,
         typ: 'at+jwt',
-        requiredClaims: ['sub', 'jti', 'sid', 'ver', 'client_id'],
+        requiredClaims: ['sub', 'jti', 'client_id'],
         clock,
       });
       verifiers.set(cacheKey, verifier);
@@ -67,18 +96,24 @@ export function createAccessTokens(
   };
 
   return {
-    issue(user, session, audience) {
-      const token = keys.signer().sign({
-        sub: user.id,
-        aud: audience,
-        client_id: session.clientId,
-        scope: session.scope,
-        sid: session.familyId,
-        ver: user.tokenVersion,
-        roles: user.roles,
-        permissions: user.permissions,
+    issue(request) {
+      const now = Math.floor(clock() / 1000);
+      const { user } = request;
+      const signed = keys.signer().sign({
+        ...request.extra,
+        sub: user ? user.id : request.clientId,
+        aud: request.audience,
+        client_id: request.clientId,
+        scope: request.scope,
+        ...(user ? { sid: request.sid, ver: user.tokenVersion } : {}),
+        ...(user ? { roles: user.roles, permissions: user.permissions } : {}),
+        iat: now,
+        exp: now + request.ttl,
       });
-      return { token, expiresIn: config.accessTokenTtl };
+      // A lifetime longer than any noted counts at once (revocation entries and retired keys outlive it).
+      lifetimes?.issued(request.ttl);
+      const token = request.encryptTo ? encryptFor(request.encryptTo, signed) : signed;
+      return { token, expiresIn: request.ttl };
     },
     async verify(token, audience) {
       let claims: AccessTokenClaims;
@@ -88,9 +123,37 @@ export function createAccessTokens(
         throw new AccessTokenRejected('invalid');
       }
       if (revocations.isRevoked(claims)) throw new AccessTokenRejected('revoked');
+      // A client's own token: no session, no version, `sub` is the client (RFC 6749 §4.4).
+      if (claims.sid === undefined && claims.ver === undefined) {
+        if (claims.sub !== claims.client_id) throw new AccessTokenRejected('invalid');
+        return { claims, user: undefined };
+      }
+      if (typeof claims.sid !== 'string' || typeof claims.ver !== 'number')
+        throw new AccessTokenRejected('invalid');
       const user = await users.byId(claims.sub);
       if (!user || user.disabled || claims.ver < user.tokenVersion) throw new AccessTokenRejected('revoked');
       return { claims, user };
     },
   };
+}
+
+/** Imported resource keys, by their JWK text: a resource's key is parsed once, not per token. */
+const encryptionKeys = new Map<string, Key>();
+
+/**
+ * RFC 7519 §11.2 nested JWT: the signed token, encrypted to the resource's key. The outer header says
+ * `cty: "JWT"` (§5.2) so the resource knows to verify what it decrypts.
+ */
+function encryptFor(jwk: Jwk, signed: string): string {
+  const text = JSON.stringify(jwk);
+  let key = encryptionKeys.get(text);
+  const alg = RESOURCE_KEY_ALGS[jwk.kty]!;
+  if (!key) {
+    key = importJwk({ ...jwk, alg });
+    if (encryptionKeys.size > 1_000) encryptionKeys.clear();
+    encryptionKeys.set(text, key);
+  }
+  return compactEncrypt(signed, key, {
+    protectedHeader: { alg, enc: 'A256GCM', cty: 'JWT', ...(jwk.kid ? { kid: jwk.kid } : {}) },
+  });
 }

@@ -4,15 +4,16 @@ import type { Resource } from '../store/resources.js';
 
 /**
  * Lifetimes by kind of client, in seconds, where they differ from the server settings. A browser app
- * (spa) keeps its session a day at most: its refresh token sits in a page an XSS could read (OAuth for
- * browser-based apps BCP, §6.3.2); a native app a month; a server-side web app what the server says;
- * a service has no session at all and its tokens live an hour (it asks again when they expire).
+ * (spa) keeps its session a day at most (or the server's, if shorter): its refresh token sits in a
+ * page an XSS could read (OAuth for browser-based apps BCP, §6.3.2); native and server-side web apps
+ * keep what the server says; a service has no session at all and its tokens live an hour (it asks
+ * again when they expire).
  */
 export const KIND_LIFETIMES: Readonly<
   Record<ClientKind, { accessTokenTtl?: number; refreshTokenTtl?: number | 'none' }>
 > = {
   spa: { refreshTokenTtl: 86_400 },
-  native: { refreshTokenTtl: 30 * 86_400 },
+  native: {},
   web: {},
   service: { accessTokenTtl: 3_600, refreshTokenTtl: 'none' },
 };
@@ -41,7 +42,11 @@ export function clientLifetimes(
   resource?: Pick<Resource, 'accessTokenTtl'>,
 ): ClientLifetimes {
   const byKind = client.kind ? KIND_LIFETIMES[client.kind] : {};
-  const refresh = client.refreshTokenTtl ?? byKind.refreshTokenTtl ?? config.refreshAbsoluteTtl;
+  const byKindRefresh =
+    typeof byKind.refreshTokenTtl === 'number'
+      ? Math.min(byKind.refreshTokenTtl, config.refreshAbsoluteTtl)
+      : byKind.refreshTokenTtl;
+  const refresh = client.refreshTokenTtl ?? byKindRefresh ?? config.refreshAbsoluteTtl;
   const refreshTokenTtl = refresh === 'none' ? undefined : refresh;
   return {
     accessTokenTtl:

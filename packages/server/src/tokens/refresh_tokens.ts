@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Sealer } from '../keys/master_key.js';
 import type { Db } from '../store/database.js';
+import { parseJsonText, toJsonText } from '../store/schema.js';
 
 /** What a grace-window successor token is sealed for (the AAD). */
 export const REFRESH_SUCCESSOR_SEAL_PURPOSE = 'refresh-successor';
@@ -42,6 +43,27 @@ export interface RefreshSession {
   refreshToken: string;
   /** True when this answer repeats a successor already issued (a racing tab or a retry). */
   replayed: boolean;
+  /** What a session started by the authorization code flow remembers (see SessionOrigin). */
+  origin: SessionOrigin;
+}
+
+/**
+ * How a session began, for the tokens its refreshes issue: the browser (SSO) session, when and how the
+ * user authenticated (ID tokens repeat `auth_time` and `amr`, OIDC Core §12.2), the RFC 8707 resource.
+ * Empty for a password login at `/login`.
+ */
+export interface SessionOrigin {
+  ssoSessionId?: string;
+  /** Milliseconds. */
+  authTime?: number;
+  amr?: string[];
+  acr?: string;
+  resource?: string;
+}
+
+export interface SessionOptions extends SessionOrigin {
+  /** Seconds the session lives (its absolute lifetime); default the server's refreshAbsoluteTtl. */
+  ttl?: number;
 }
 
 export interface RefreshTokenInfo {
@@ -62,7 +84,13 @@ export interface RefreshTokens {
    * disabled, else {@link AccountChanged}: a change that ends every session (a password change, say)
    * while a login is checking the old password must end that login's session too.
    */
-  start(userId: string, clientId: string, scope: string, tokenVersion?: number): Promise<RefreshSession>;
+  start(
+    userId: string,
+    clientId: string,
+    scope: string,
+    tokenVersion?: number,
+    options?: SessionOptions,
+  ): Promise<RefreshSession>;
   /** Exchanges a token for its successor, with grace for duplicates and family revocation on reuse. */
   rotate(refreshToken: string, clientId: string): Promise<RefreshSession>;
   /** Looks up a token without rotating it (for revocation, logout and introspection). */
@@ -137,6 +165,11 @@ export function createRefreshTokens(
         'f.scope',
         'f.expires_at as family_expires_at',
         'f.revoked_at',
+        'f.sso_session_id',
+        'f.auth_time',
+        'f.amr',
+        'f.acr',
+        'f.resource',
       ])
       .where('refresh_tokens.token_hash', '=', hash)
       .executeTakeFirst();
@@ -146,6 +179,13 @@ export function createRefreshTokens(
       userId: row.user_id,
       clientId: row.client_id,
       scope: row.scope,
+      origin: {
+        ...(row.sso_session_id !== null ? { ssoSessionId: row.sso_session_id } : {}),
+        ...(row.auth_time !== null ? { authTime: Number(row.auth_time) } : {}),
+        ...(row.amr !== null ? { amr: parseJsonText(row.amr) } : {}),
+        ...(row.acr !== null ? { acr: row.acr } : {}),
+        ...(row.resource !== null ? { resource: row.resource } : {}),
+      },
     };
     // RFC 6749 §6: the token must have been issued to the client that presents it.
     if (row.client_id !== clientId)
@@ -208,11 +248,12 @@ export function createRefreshTokens(
   }
 
   return {
-    async start(userId, clientId, scope, tokenVersion) {
+    async start(userId, clientId, scope, tokenVersion, options = {}) {
       const now = clock();
       const familyId = `sid_${randomUUID()}`;
       const refreshToken = newRefreshToken();
-      const familyExpiresAt = now + config.refreshAbsoluteTtl * 1000;
+      const { ttl, ...origin } = options;
+      const familyExpiresAt = now + (ttl ?? config.refreshAbsoluteTtl) * 1000;
       await db.transaction().execute(async (trx) => {
         if (tokenVersion !== undefined) {
           // A write that changes nothing but locks the user's row: a concurrent endEverySession
@@ -238,6 +279,11 @@ export function createRefreshTokens(
             expires_at: familyExpiresAt,
             revoked_at: null,
             revoked_reason: null,
+            sso_session_id: origin.ssoSessionId ?? null,
+            auth_time: origin.authTime ?? null,
+            amr: origin.amr ? toJsonText(origin.amr) : null,
+            acr: origin.acr ?? null,
+            resource: origin.resource ?? null,
           })
           .execute();
         await trx
@@ -254,7 +300,7 @@ export function createRefreshTokens(
           })
           .execute();
       });
-      return { familyId, userId, clientId, scope, refreshToken, replayed: false };
+      return { familyId, userId, clientId, scope, refreshToken, replayed: false, origin };
     },
     rotate: (refreshToken, clientId) => rotate(refreshToken, clientId),
     async familyOf(refreshToken) {

@@ -286,6 +286,7 @@ async function add(
       ...(typeof refreshTokenTtl === 'number' ? { refreshTokenTtl } : {}),
     })
     .catch(asUsage);
+  await services.lifetimes.refresh();
   await services.audit.record({
     type: 'client_added',
     clientId,
@@ -314,6 +315,8 @@ async function update(
   if (Object.keys(changes).length === 0)
     throw new UsageError('nothing to change: give an option to change (tessera client --help)');
   const updated = (await services.clients.update(client.clientId, changes).catch(asUsage))!;
+  // A new lifetime counts at once for revocation entries and key retention on every instance.
+  await services.lifetimes.refresh();
   // Tokens already issued keep what they say until they expire; the next one carries the change.
   await services.audit.record({
     type: 'client_updated',

@@ -126,6 +126,8 @@ async function add(
   registration: ResourceOptions,
 ): Promise<number> {
   const added = await services.resources.add({ resource, ...registration }).catch(asUsage);
+  // Its lifetime counts at once for revocation entries and key retention on every instance.
+  await services.lifetimes.refresh();
   await services.audit.record({
     type: 'resource_added',
     detail: { resource, audience: added.audience, format: added.accessTokenFormat },

@@ -94,11 +94,14 @@ async function sign(services: Services, { values, out }: CommandContext): Promis
   const scope = [...new Set(scopes)].join(' ');
   const audiences = (values.aud as string[] | undefined) ?? [services.config.audience];
   const session = await services.refreshTokens.start(user.id, MINTED_CLIENT_ID, scope);
-  const issued = services.accessTokens.issue(
+  const issued = services.accessTokens.issue({
     user,
-    { familyId: session.familyId, clientId: MINTED_CLIENT_ID, scope },
-    audiences.length === 1 ? audiences[0]! : audiences,
-  );
+    clientId: MINTED_CLIENT_ID,
+    scope,
+    sid: session.familyId,
+    audience: audiences.length === 1 ? audiences[0]! : audiences,
+    ttl: services.config.accessTokenTtl,
+  });
   const { jti, exp } = decodeJwtUnverified(issued.token);
   await services.audit.record({
     type: 'token_minted',

@@ -91,8 +91,14 @@ export const refreshTokenGrant: GrantHandler = {
     if (narrowedScope !== undefined) session = { ...session, scope: narrowedScope };
     if (cookieClient) {
       setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
-      return tokenResponse(reply, services, user, session, client, false);
+      return tokenResponse(reply, services, { user, session, client, includeRefreshToken: false });
     }
-    return tokenResponse(reply, services, user, session, client, true);
+    return tokenResponse(reply, services, {
+      user,
+      session,
+      client,
+      includeRefreshToken: true,
+      ...(session.origin.authTime !== undefined ? { openid: { nonce: undefined } } : {}),
+    });
   },
 };

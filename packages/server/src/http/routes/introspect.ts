@@ -42,7 +42,7 @@ export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = a
             token_type: 'Bearer',
             scope: claims.scope,
             client_id: claims.client_id,
-            username: user.username,
+            ...(user ? { username: user.username } : {}),
             sub: claims.sub,
             aud: claims.aud,
             iss: claims.iss,

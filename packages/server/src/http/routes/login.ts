@@ -1,13 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { createUnknownUserCheck, hashPassword, verifyPassword } from '../../passwords.js';
+import { createUnknownUserCheck } from '../../passwords.js';
 import type { Services } from '../../services.js';
 import { MAX_PASSWORD_LENGTH } from '../../store/users.js';
+import { clientLifetimes } from '../../tokens/client_lifetimes.js';
 import { AccountChanged } from '../../tokens/refresh_tokens.js';
-import { usernameKey } from '../../usernames.js';
 import { authenticateClient } from '../client_auth.js';
 import { OAuthError } from '../errors.js';
 import type { LoginThrottle } from '../login_throttle.js';
 import type { Metrics } from '../metrics.js';
+import { checkPasswordLogin, INVALID_CREDENTIALS } from '../password_login.js';
 import { tokenResponse as tokenResponseSchema } from '../response_schemas.js';
 import { assertNotCrossOrigin, setRefreshCookie } from '../session_cookie.js';
 import { CLIENT_ID_SCHEMA } from '../token_request.js';
@@ -19,8 +20,6 @@ interface LoginBody {
   client_id?: string;
   scope?: string;
 }
-
-const INVALID_CREDENTIALS = 'invalid username or password';
 
 /** `POST /login`: first-party password login (DESIGN.md story step 1). */
 export const loginRoutes: FastifyPluginAsync<{
@@ -57,8 +56,6 @@ export const loginRoutes: FastifyPluginAsync<{
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      // Audited as the account it counts against (RFC 8265 form), whatever case or width was typed.
-      const account = usernameKey(username) ?? username;
       const client = await authenticateClient(services, request, request.body, 'web');
       if (client.type === 'confidential') {
         throw new OAuthError(
@@ -71,46 +68,17 @@ export const loginRoutes: FastifyPluginAsync<{
       // Everything that does not depend on the password is settled first, so no answer can confirm a
       // password without a session being made (and audited).
       const scope = grantedScope(client, request.body.scope);
-      const { retryAfter, lockStarted } = await throttle.begin(username, request.ip);
-      if (retryAfter > 0) {
-        metrics.login('throttled');
-        throw new OAuthError(429, 'slow_down', 'too many failed logins; try again later', {
-          'retry-after': String(retryAfter),
-        });
-      }
-      if (lockStarted) {
-        // Audited once per lock, not per refused attempt: 429s cost an attacker nothing.
-        await services.audit.record({
-          type: 'login_throttled',
-          clientId: client.clientId,
-          ip: request.ip,
-          detail: { username: account },
-        });
-      }
-      const user = await services.users.byUsername(username);
-      // Unknown users cost the same argon2 work and get the same answer: no enumeration by message or time.
-      const check = user
-        ? await verifyPassword(user.passwordHash, password)
-        : await verifyUnknownUser(password);
-      if (!user || !check.ok || user.disabled) {
-        metrics.login('failed');
-        await services.audit.record({
-          type: 'login_failed',
-          userId: user?.id,
-          clientId: client.clientId,
-          ip: request.ip,
-          detail: { username: account },
-        });
-        // RFC 6749 §5.2: invalid resource-owner credentials are invalid_grant (400), as for the password grant.
-        throw new OAuthError(400, 'invalid_grant', INVALID_CREDENTIALS);
-      }
-      await throttle.succeeded(username, request.ip);
-      // Only over the hash just checked: a password changed meanwhile stays changed.
-      if (check.needsRehash)
-        await services.users.rehash(user.id, user.passwordHash, await hashPassword(password));
+      const user = await checkPasswordLogin(services, throttle, metrics, verifyUnknownUser, {
+        username,
+        password,
+        clientId: client.clientId,
+        ip: request.ip,
+      });
       let session: Awaited<ReturnType<typeof services.refreshTokens.start>>;
       try {
-        session = await services.refreshTokens.start(user.id, client.clientId, scope, user.tokenVersion);
+        session = await services.refreshTokens.start(user.id, client.clientId, scope, user.tokenVersion, {
+          ttl: clientLifetimes(client, services.config).refreshTokenTtl,
+        });
       } catch (err) {
         // The password was changed (or every session ended) while this one was being checked.
         if (err instanceof AccountChanged) throw new OAuthError(400, 'invalid_grant', INVALID_CREDENTIALS);
@@ -126,9 +94,9 @@ export const loginRoutes: FastifyPluginAsync<{
       });
       if (client.type === 'first-party') {
         setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
-        return tokenResponse(reply, services, user, session, client, false);
+        return tokenResponse(reply, services, { user, session, client, includeRefreshToken: false });
       }
-      return tokenResponse(reply, services, user, session, client, true);
+      return tokenResponse(reply, services, { user, session, client, includeRefreshToken: true });
     },
   );
 };

@@ -23,6 +23,8 @@ export const logoutRoutes: FastifyPluginAsync<{
       try {
         // RFC 9068 §4, RFC 8725 §3.9: a token meant for another API does not speak to this server.
         const { claims, user } = await services.accessTokens.verify(token, services.config.issuer);
+        // A client's own token (client_credentials) has no user session to end.
+        if (!user || claims.sid === undefined) throw invalidToken('a client token has no session to log out');
         return { userId: user.id, sid: claims.sid, clientId: claims.client_id };
       } catch (err) {
         if (err instanceof AccessTokenRejected) throw invalidToken();

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../services.js';
 import { OAuthError } from '../errors.js';
+import { authorizationCodeGrant } from '../grants/authorization_code.js';
+import { clientCredentialsGrant } from '../grants/client_credentials.js';
 import type { GrantHandler, TokenRequestBody } from '../grants/grant.js';
 import { refreshTokenGrant } from '../grants/refresh_token.js';
 import type { Metrics } from '../metrics.js';
@@ -8,7 +10,10 @@ import { tokenResponse } from '../response_schemas.js';
 import { CLIENT_ID_SCHEMA } from '../token_request.js';
 
 const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
-  [refreshTokenGrant].map((grant) => [grant.grantType, grant]),
+  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant].map((grant) => [
+    grant.grantType,
+    grant,
+  ]),
 );
 export const SUPPORTED_GRANT_TYPES = [...GRANTS.keys()];
 
@@ -20,6 +25,24 @@ const bodySchema = {
     client_id: CLIENT_ID_SCHEMA,
     client_secret: { type: 'string', maxLength: 512 },
     scope: { type: 'string', maxLength: 1024 },
+    code: { type: 'string', maxLength: 256 },
+    redirect_uri: { type: 'string', maxLength: 2048 },
+    code_verifier: { type: 'string', maxLength: 256 },
+    client_assertion: { type: 'string', maxLength: 8192 },
+    client_assertion_type: { type: 'string', maxLength: 256 },
+    // RFC 8707 §2 allows several; the grants say how many they take (arrays come from repeats).
+    resource: {
+      anyOf: [
+        { type: 'string', maxLength: 512 },
+        { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 512 } },
+      ],
+    },
+    audience: {
+      anyOf: [
+        { type: 'string', maxLength: 512 },
+        { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 512 } },
+      ],
+    },
   },
 } as const;
 

@@ -1,6 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { JWKS_STALE_SECONDS, jwksMaxAge } from '../../keys/signing_keys.js';
 import type { Services } from '../../services.js';
+import { CLIENT_ASSERTION_SIGNING_ALGORITHMS } from '../client_assertion.js';
 import { jwksResponse, metadataResponse } from '../response_schemas.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
@@ -21,33 +22,63 @@ export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async
     return services.keys.jwks().toJSON();
   });
 
+  const endpoint = (path: string) => `${config.issuer}${path}`;
+  const secretMethods = ['client_secret_basic', 'client_secret_post'];
+  // Only what exists: each value here is implemented and tested (conformance.test.ts mirrors the
+  // OpenID conformance suite's discovery checks).
   const metadata = () => ({
     issuer: config.issuer,
-    jwks_uri: `${config.issuer}/.well-known/jwks.json`,
-    token_endpoint: `${config.issuer}/token`,
-    revocation_endpoint: `${config.issuer}/revoke`,
-    introspection_endpoint: `${config.issuer}/introspect`,
-    userinfo_endpoint: `${config.issuer}/userinfo`,
+    authorization_endpoint: endpoint('/authorize'),
+    token_endpoint: endpoint('/token'),
+    userinfo_endpoint: endpoint('/userinfo'),
+    jwks_uri: endpoint('/.well-known/jwks.json'),
+    revocation_endpoint: endpoint('/revoke'),
+    introspection_endpoint: endpoint('/introspect'),
     grant_types_supported: SUPPORTED_GRANT_TYPES,
-    response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    scopes_supported: ['openid', 'profile', 'offline_access'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [config.idTokenSigningAlg],
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207: every authorization response carries `iss`.
+    authorization_response_iss_parameter_supported: true,
+    token_endpoint_auth_methods_supported: [...secretMethods, 'private_key_jwt', 'none'],
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_SIGNING_ALGORITHMS],
+    revocation_endpoint_auth_methods_supported: [...secretMethods, 'private_key_jwt', 'none'],
+    introspection_endpoint_auth_methods_supported: [...secretMethods, 'private_key_jwt'],
+    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    claims_supported: [
+      'sub',
+      'iss',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'nonce',
+      'acr',
+      'amr',
+      'azp',
+      'sid',
+      'at_hash',
+      'name',
+      'preferred_username',
+      'email',
+      'email_verified',
+    ],
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
     access_token_signing_alg_values_supported: [config.signingAlg],
     // Tessera extensions: the first-party login and the revocation event stream.
-    login_endpoint: `${config.issuer}/login`,
-    revocation_events_endpoint: `${config.issuer}/revocations`,
+    login_endpoint: endpoint('/login'),
+    revocation_events_endpoint: endpoint('/revocations'),
   });
-  // RFC 8414 only. `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0) is not served:
-  // this server issues no ID tokens and has no authorization endpoint, and a client library that
-  // found that document would take it for an OpenID Provider.
-  app.get(
-    '/.well-known/oauth-authorization-server',
-    { schema: { response: metadataResponse } },
-    async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=3600');
-      return metadata();
-    },
-  );
+  const serve = async (_request: unknown, reply: FastifyReply) => {
+    reply.header('cache-control', 'public, max-age=3600');
+    return metadata();
+  };
+  // OIDC Discovery 1.0 §4 and RFC 8414 §3: the same document under both names.
+  app.get('/.well-known/openid-configuration', { schema: { response: metadataResponse } }, serve);
+  app.get('/.well-known/oauth-authorization-server', { schema: { response: metadataResponse } }, serve);
 };
