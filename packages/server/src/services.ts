@@ -120,7 +120,12 @@ export async function createServices(
       lifetimes,
       refreshTokens: createRefreshTokens(db, sealer, config, clock),
       accessTokens: createAccessTokens(config, keys, revocations, users, clock, lifetimes),
-      idTokens: createIdTokens(() => keys.idTokenSigner(), config, clock),
+      idTokens: createIdTokens(
+        () => keys.idTokenSigner(),
+        () => keys.jwks(),
+        config,
+        clock,
+      ),
       extraClaims: hooks.extraClaims,
       replayCache,
       clientAssertions: createClientAssertionVerifier({

@@ -111,6 +111,34 @@ describe('authorization_code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3)', () =>
     expect(await asked.text()).toContain('name="decision"');
   });
 
+  it('honours id_token_hint (OIDC Core §3.1.2.1): expired is fine, another user is not, a forged one is refused', async () => {
+    const { clientId } = await addOidcClient(server);
+    const bobs = await tokensFor(clientId, { username: 'bob' });
+    const { agent } = await tokensFor(clientId);
+    const silently = (hint: string) =>
+      agent.authorize({
+        client_id: clientId,
+        redirect_uri: REDIRECT_URI,
+        response_type: 'code',
+        scope: 'openid',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+        prompt: 'none',
+        id_token_hint: hint,
+      });
+    // This browser is alice's: a hint naming bob is not answered by her session.
+    expect(redirectParameters(await silently(bobs.tokens.id_token!)).get('error')).toBe('login_required');
+    // Her own hint, long expired, still names her (a hint is usually an old token).
+    const own = (await tokensFor(clientId, { agent })).tokens.id_token!;
+    server.advance(2 * 3600_000);
+    expect(redirectParameters(await silently(own)).get('code')).toBeTruthy();
+    const forged = createSigner({
+      key: (await generateKeyPair('RS256')).privateKey,
+      issuer: server.services.config.issuer,
+    }).sign({ sub: decodeJwtUnverified(own).sub, aud: clientId });
+    expect(redirectParameters(await silently(forged)).get('error')).toBe('invalid_request');
+  });
+
   it('revokes every token of the first exchange when a code is used twice', async () => {
     const { clientId } = await addOidcClient(server);
     const { code, verifier } = await codeFor(server, clientId);

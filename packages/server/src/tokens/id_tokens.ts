@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Signer } from '@tessera/jose';
+import { JwtExpired, type KeySet, type Signer, verifyJwt } from '@tessera/jose';
 import type { User } from '../store/users.js';
 
 /** The hash of each JWS algorithm (RFC 7518 §3.1), for `at_hash` (OIDC Core §3.1.3.6). */
@@ -47,6 +47,11 @@ export interface IdTokenRequest {
 
 export interface IdTokens {
   issue(request: IdTokenRequest): string;
+  /**
+   * The subject of an ID token this server issued, expired or not (an `id_token_hint`, OIDC Core
+   * §3.1.2.1: a hint is usually an old token), or undefined when it is not one of ours.
+   */
+  subjectOfHint(token: string): Promise<string | undefined>;
 }
 
 /**
@@ -56,10 +61,27 @@ export interface IdTokens {
  */
 export function createIdTokens(
   signer: () => Signer,
-  config: { idTokenTtl: number },
+  published: () => KeySet,
+  config: { idTokenTtl: number; idTokenSigningAlg: string; issuer: string },
   clock: () => number = Date.now,
 ): IdTokens {
   return {
+    async subjectOfHint(token) {
+      const options = {
+        algorithms: [config.idTokenSigningAlg],
+        issuer: config.issuer,
+        typ: 'JWT',
+        currentDate: new Date(clock()),
+      };
+      try {
+        const { payload } = await verifyJwt(token, published(), options);
+        return typeof payload.sub === 'string' ? payload.sub : undefined;
+      } catch (err) {
+        // Expired is fine for a hint: the signature and issuer were checked before the expiry was.
+        if (err instanceof JwtExpired && typeof err.payload?.sub === 'string') return err.payload.sub;
+        return undefined;
+      }
+    },
     issue(request) {
       const now = Math.floor(clock() / 1000);
       const current = signer();

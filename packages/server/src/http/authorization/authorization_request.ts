@@ -17,6 +17,8 @@ export interface AuthorizationRequest {
   /** Seconds. */
   maxAge: number | undefined;
   loginHint: string | undefined;
+  /** The user an `id_token_hint` names (OIDC Core §3.1.2.1): another signed-in user is not enough. */
+  hintedSubject: string | undefined;
   resource: string | undefined;
 }
 
@@ -203,6 +205,16 @@ export async function checkAuthorizationRequest(
     const loginHint = single(parameters, 'login_hint');
     if (loginHint !== undefined && loginHint.length > 256) fail('invalid_request', 'login_hint is too long');
 
+    // OIDC Core §3.1.2.1: an ID token we issued (expired is fine), naming whom the client expects.
+    const idTokenHint = single(parameters, 'id_token_hint');
+    let hintedSubject: string | undefined;
+    if (idTokenHint !== undefined) {
+      hintedSubject =
+        idTokenHint.length <= 8192 ? await services.idTokens.subjectOfHint(idTokenHint) : undefined;
+      if (hintedSubject === undefined)
+        fail('invalid_request', 'id_token_hint is not an ID token of this server');
+    }
+
     // RFC 8707 §2: the resource must be one this client may ask for, and registered.
     if (Array.isArray(parameters.resource))
       fail(
@@ -231,6 +243,7 @@ export async function checkAuthorizationRequest(
         },
         maxAge,
         loginHint,
+        hintedSubject,
         resource,
       },
     };

@@ -182,8 +182,14 @@ export const authorizeRoutes: FastifyPluginAsync<{
       session !== undefined &&
       authorization.maxAge !== undefined &&
       clock() - session.authTime >= authorization.maxAge * 1000;
-    if (!session || (!authenticated && (authorization.prompt.login || tooOld))) {
+    // §3.1.2.1: with id_token_hint, only that user's sign-in will do.
+    const otherUser =
+      session !== undefined &&
+      authorization.hintedSubject !== undefined &&
+      session.userId !== authorization.hintedSubject;
+    if (!session || otherUser || (!authenticated && (authorization.prompt.login || tooOld))) {
       if (authorization.prompt.none) fail('login_required', 'the user is not signed in');
+      if (otherUser) return loginPage(reply, request, authorization, client);
       const user = session ? await services.users.byId(session.userId) : undefined;
       return loginPage(reply, request, authorization, client, {
         username: user?.username,
