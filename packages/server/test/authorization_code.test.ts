@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endEverySession } from '../src/revocation/sessions.js';
 import { ADMIN_PASSWORD, startServer, stopServer, type TestServer } from './helpers.js';
 import { expectError, form, userinfo } from './http.js';
-import { addOidcClient, codeFor, exchange, REDIRECT_URI, redirectParameters, UserAgent } from './oidc.js';
+import {
+  addOidcClient,
+  authorizationParameters,
+  codeFor,
+  exchange,
+  REDIRECT_URI,
+  redirectParameters,
+  UserAgent,
+} from './oidc.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -77,14 +85,7 @@ describe('authorization_code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3)', () =>
   it('skips consent for a first-party client', async () => {
     const { clientId } = await addOidcClient(server, { skipConsent: true });
     const agent = new UserAgent(server);
-    const login = await agent.authorize({
-      client_id: clientId,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
+    const login = await agent.authorize(authorizationParameters(clientId, { scope: 'openid' }));
     const afterLogin = await agent.signIn(await login.text());
     expect(afterLogin.status).toBe(303);
     expect(redirectParameters(afterLogin).get('code')).toBeTruthy();
@@ -93,15 +94,7 @@ describe('authorization_code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3)', () =>
   it('asks for consent once per client, and again after the client was removed and registered anew', async () => {
     const { clientId } = await addOidcClient(server);
     const { agent } = await codeFor(server, clientId);
-    const authorize = () =>
-      agent.authorize({
-        client_id: clientId,
-        redirect_uri: REDIRECT_URI,
-        response_type: 'code',
-        scope: 'openid profile',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-        code_challenge_method: 'S256',
-      });
+    const authorize = () => agent.authorize(authorizationParameters(clientId, { scope: 'openid profile' }));
     // Consented already (to more than this): straight back with a code.
     expect((await authorize()).status).toBe(303);
     await server.services.clients.remove(clientId);
@@ -116,16 +109,9 @@ describe('authorization_code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3)', () =>
     const bobs = await tokensFor(clientId, { username: 'bob' });
     const { agent } = await tokensFor(clientId);
     const silently = (hint: string) =>
-      agent.authorize({
-        client_id: clientId,
-        redirect_uri: REDIRECT_URI,
-        response_type: 'code',
-        scope: 'openid',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-        code_challenge_method: 'S256',
-        prompt: 'none',
-        id_token_hint: hint,
-      });
+      agent.authorize(
+        authorizationParameters(clientId, { scope: 'openid', prompt: 'none', id_token_hint: hint }),
+      );
     // This browser is alice's: a hint naming bob is not answered by her session.
     expect(redirectParameters(await silently(bobs.tokens.id_token!)).get('error')).toBe('login_required');
     // Her own hint, long expired, still names her (a hint is usually an old token).
@@ -198,14 +184,7 @@ describe('authorization_code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3)', () =>
       'logout_all',
     );
     await expectError(await exchange(server, clientId, code, verifier), 400, 'invalid_grant');
-    const page = await agent.authorize({
-      client_id: clientId,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
+    const page = await agent.authorize(authorizationParameters(clientId, { scope: 'openid' }));
     expect(await page.text()).toContain('name="password"');
   });
 

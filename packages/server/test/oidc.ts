@@ -4,21 +4,18 @@ import { ADMIN_PASSWORD, type TestServer } from './helpers.js';
 import { request } from './requests.js';
 
 /**
- * A browser for the authorization endpoint without a browser: it keeps cookies as a user agent would
- * (by name, as the server sets and clears them) and follows the login and consent forms by reading
- * their hidden fields. Requests go through `request()` (app.inject for in-process servers).
+ * The cookies a user agent keeps from the provider, by name, as the server sets and clears them.
  */
-export class UserAgent {
+export class CookieJar {
   readonly cookies = new Map<string, string>();
 
-  constructor(readonly server: TestServer) {}
-
-  private cookieHeader(): Record<string, string> {
+  /** The Cookie header for the next request (empty when there is nothing to send). */
+  cookieHeader(): Record<string, string> {
     if (this.cookies.size === 0) return {};
     return { cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
   }
 
-  private keep(response: Response): void {
+  keep(response: Response): void {
     for (const line of response.headers.getSetCookie()) {
       const [pair = '', ...attributes] = line.split(';');
       const eq = pair.indexOf('=');
@@ -30,6 +27,17 @@ export class UserAgent {
       if (expired || value === '') this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
+  }
+}
+
+/**
+ * A browser for the authorization endpoint without a browser: it keeps cookies as a user agent would
+ * and follows the login and consent forms by reading their hidden fields. Requests go through
+ * `request()` (app.inject for in-process servers).
+ */
+export class UserAgent extends CookieJar {
+  constructor(readonly server: TestServer) {
+    super();
   }
 
   async get(pathAndQuery: string): Promise<Response> {
@@ -97,6 +105,23 @@ export function pkce(): { verifier: string; challenge: string } {
 }
 
 export const REDIRECT_URI = 'https://app.example/callback';
+
+/** A well-formed authorization request of `clientId` (PKCE with a fixed challenge), plus `extra`. */
+export function authorizationParameters(
+  clientId: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    response_type: 'code',
+    scope: 'openid',
+    // RFC 7636 Appendix B's challenge; tests that exchange the code use pkce() instead.
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+}
 
 /** Registers an OpenID client: a public SPA by default, or what `registration` says. */
 export async function addOidcClient(

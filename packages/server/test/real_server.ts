@@ -1,6 +1,6 @@
 import type { Config } from '../src/config.js';
 import { ADMIN_PASSWORD, startServer, type TestServer } from './helpers.js';
-import { hiddenFields } from './oidc.js';
+import { CookieJar, hiddenFields } from './oidc.js';
 import { freePort } from './redis.js';
 
 /**
@@ -27,34 +27,16 @@ export async function startRealServer(
  * server sets and clears them), sends `Origin` on form posts as browsers do, and follows the login
  * and consent pages by reading their hidden fields.
  */
-export class HttpUserAgent {
-  readonly cookies = new Map<string, string>();
+export class HttpUserAgent extends CookieJar {
   /** The pages shown on the way, by kind, for tests that check which pages a flow went through. */
   readonly pagesSeen: ('login' | 'consent')[] = [];
 
-  constructor(readonly issuer: string) {}
-
-  private keep(response: Response): void {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const expired = attributes.some(
-        (attribute) => /^\s*max-age=0\s*$/i.test(attribute) || /expires=Thu, 01 Jan 1970/i.test(attribute),
-      );
-      if (expired || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-
-  private headers(): Record<string, string> {
-    if (this.cookies.size === 0) return {};
-    return { cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
+  constructor(readonly issuer: string) {
+    super();
   }
 
   async get(url: string | URL): Promise<Response> {
-    const response = await fetch(url, { headers: this.headers(), redirect: 'manual' });
+    const response = await fetch(url, { headers: this.cookieHeader(), redirect: 'manual' });
     this.keep(response);
     return response;
   }
@@ -62,7 +44,7 @@ export class HttpUserAgent {
   async post(path: string, form: Record<string, string>): Promise<Response> {
     const response = await fetch(`${this.issuer}${path}`, {
       method: 'POST',
-      headers: { origin: new URL(this.issuer).origin, ...this.headers() },
+      headers: { origin: new URL(this.issuer).origin, ...this.cookieHeader() },
       body: new URLSearchParams(form),
       redirect: 'manual',
     });
