@@ -10,7 +10,7 @@
 //   - the user `bench`, whose password the load generator signs in with once;
 //   - BENCH_OIDC_CPU_PROFILE: a file; SIGUSR2 starts V8's CPU profiler, and SIGTERM writes the profile
 //     there before exiting, so the profile holds the load alone (not start-up, not the warm-up).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,5 +70,7 @@ if (profilePath) {
 process.on('SIGTERM', async () => {
   if (profiler) writeFileSync(profilePath, JSON.stringify((await profiler.post('Profiler.stop')).profile));
   await server.close();
+  // Each run makes a database of a few tens of MB (the codes, the sessions): not left behind.
+  rmSync(dataDir, { recursive: true, force: true });
   process.exit(0);
 });
