@@ -81,38 +81,40 @@ export function createAuthorizationCodes(db: Db, clock: () => number = Date.now)
       if (!/^[\w-]{43}$/.test(code)) return { outcome: 'unknown' };
       const codeHash = hashOf(code);
       const now = clock();
+      // One statement claims the code and reads it back (RETURNING: SQLite 3.35+, PostgreSQL).
       const claimed = await db
         .updateTable('authorization_codes')
         .set({ used_at: now })
         .where('code_hash', '=', codeHash)
         .where('used_at', 'is', null)
         .where('expires_at', '>', now)
+        .returningAll()
         .executeTakeFirst();
-      const row = await db
-        .selectFrom('authorization_codes')
-        .selectAll()
-        .where('code_hash', '=', codeHash)
-        .executeTakeFirst();
-      if (!row) return { outcome: 'unknown' };
-      if (Number(claimed.numUpdatedRows) === 1) {
+      if (claimed) {
         return {
           outcome: 'redeemed',
           codeHash,
           grant: {
-            clientId: row.client_id,
-            userId: row.user_id,
-            redirectUri: row.redirect_uri,
-            scope: row.scope,
-            nonce: row.nonce ?? undefined,
-            codeChallenge: row.code_challenge ?? undefined,
-            resource: row.resource ?? undefined,
-            ssoSessionId: row.sso_session_id,
-            authTime: Number(row.auth_time),
-            amr: parseJsonText(row.amr),
-            acr: row.acr,
+            clientId: claimed.client_id,
+            userId: claimed.user_id,
+            redirectUri: claimed.redirect_uri,
+            scope: claimed.scope,
+            nonce: claimed.nonce ?? undefined,
+            codeChallenge: claimed.code_challenge ?? undefined,
+            resource: claimed.resource ?? undefined,
+            ssoSessionId: claimed.sso_session_id,
+            authTime: Number(claimed.auth_time),
+            amr: parseJsonText(claimed.amr),
+            acr: claimed.acr,
           },
         };
       }
+      const row = await db
+        .selectFrom('authorization_codes')
+        .select(['used_at', 'family_id', 'user_id', 'client_id'])
+        .where('code_hash', '=', codeHash)
+        .executeTakeFirst();
+      if (!row) return { outcome: 'unknown' };
       if (row.used_at === null) return { outcome: 'expired' };
       // Reused. If the first exchange has not recorded its session yet, mark the code so that it
       // ends the session itself when it does (attachSession answers false).
