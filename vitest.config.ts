@@ -71,6 +71,8 @@ export default defineConfig({
     // Conformance suites run thousands of RSA verifications; give slow machines room.
     testTimeout: 60_000,
     pool: 'forks',
+    // Both cores: the suite waits on databases, sockets and child processes as much as it computes.
+    maxWorkers: 2,
     projects,
   },
 });
