@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { GuardError } from '@tessera/guard';
 import {
   createSigner,
   decodeJwtUnverified,
@@ -8,7 +9,7 @@ import {
 } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endEverySession } from '../src/revocation/sessions.js';
-import { ADMIN_PASSWORD, startServer, stopServer, type TestServer } from './helpers.js';
+import { ADMIN_PASSWORD, eventually, startServer, stopServer, type TestServer } from './helpers.js';
 import { expectError, form, userinfo } from './http.js';
 import {
   addOidcClient,
@@ -19,6 +20,8 @@ import {
   redirectParameters,
   UserAgent,
 } from './oidc.js';
+import { freePort } from './redis.js';
+import { followingGuard } from './sse.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -283,5 +286,31 @@ describe('authorization_code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3)', () =>
       client_assertion: signed,
     });
     await expectError(replayed, 401, 'invalid_client');
+  });
+
+  it('a reused code reaches the guards: an API following revocations refuses the first exchange’s token', async () => {
+    // The guard discovers the issuer: this server must listen where its issuer says.
+    const api = await startServer({ port: await freePort() });
+    const guard = await followingGuard(api);
+    try {
+      await guard.ready();
+      const { clientId } = await addOidcClient(api, { audiences: [api.services.config.audience] });
+      const { code, verifier } = await codeFor(api, clientId);
+      const first = (await (await exchange(api, clientId, code, verifier)).json()) as Tokens;
+      const authenticate = () =>
+        guard.authenticate({ headers: { authorization: `Bearer ${first.access_token}` } }).then(
+          () => 'accepted',
+          (err: GuardError) => err.reason,
+        );
+      expect(await authenticate()).toBe('accepted');
+      await expectError(await exchange(api, clientId, code, verifier), 400, 'invalid_grant');
+      await eventually(
+        async () => (await authenticate()) === 'revoked (sid)',
+        'the guard to refuse the token',
+      );
+    } finally {
+      await guard.close();
+      await stopServer(api);
+    }
   });
 });
