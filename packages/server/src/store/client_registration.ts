@@ -1,5 +1,6 @@
 import { importJwk, isLoopbackHost, type JsonWebKeySet, type Jwk } from '@tessera/jose';
 import type { ClientGrantType, ClientKind, ClientType, TokenEndpointAuthMethod } from './clients.js';
+import { holdsKeyMaterial } from './public_jwk.js';
 
 /** A client's registration as it will be stored: checked as a whole on every add and update. */
 export interface RegistrationToCheck {
@@ -32,7 +33,7 @@ const REFRESH_TTL = { min: 60, max: 3 * 365 * 86_400 };
  * wildcards; `https`, except `http` on a loopback host (RFC 8252 §7.3, development and native apps),
  * and a native app's private-use scheme with a dot in it (RFC 8252 §7.1, `com.example.app:/cb`).
  */
-export function redirectUriProblem(uri: string, kind: ClientKind | null): string | undefined {
+function redirectUriProblem(uri: string, kind: ClientKind | null): string | undefined {
   let url: URL;
   try {
     url = new URL(uri);
@@ -66,8 +67,7 @@ function checkJwks(jwks: JsonWebKeySet): void {
   for (const key of jwks.keys as unknown[]) {
     if (typeof key !== 'object' || key === null || Array.isArray(key))
       throw new TypeError('each key of a client JWKS is a JSON object (a JWK)');
-    // A private key sent to the provider is a leaked key: refuse it rather than store it.
-    if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in key))
+    if (holdsKeyMaterial(key))
       throw new TypeError(
         'a client JWKS holds public keys only (this one has private or symmetric key material)',
       );

@@ -1,5 +1,6 @@
 import { importJwk, type Jwk } from '@tessera/jose';
 import { type Db, isUniqueViolation } from './database.js';
+import { holdsKeyMaterial } from './public_jwk.js';
 import type { ResourcesTable } from './schema.js';
 
 /**
@@ -67,8 +68,7 @@ export function resourceProblem(resource: string): string | undefined {
 function checkEncryptionJwk(jwk: Jwk): void {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
     throw new TypeError("a resource's encryption key is a JSON object (a JWK)");
-  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk))
-    throw new TypeError("a resource's encryption key is its public key only");
+  if (holdsKeyMaterial(jwk)) throw new TypeError("a resource's encryption key is its public key only");
   const alg = RESOURCE_KEY_ALGS[jwk.kty];
   if (!alg) throw new TypeError('a resource encryption key is RSA (RSA-OAEP-256) or EC (ECDH-ES+A256KW)');
   if (jwk.alg !== undefined && jwk.alg !== alg)

@@ -18,11 +18,6 @@ export const KIND_LIFETIMES: Readonly<
   service: { accessTokenTtl: 3_600, refreshTokenTtl: 'none' },
 };
 
-/** The longest access-token lifetime a kind's default can give (for revocation and key retention). */
-export const LONGEST_KIND_ACCESS_TTL = Math.max(
-  ...Object.values(KIND_LIFETIMES).map((lifetimes) => lifetimes.accessTokenTtl ?? 0),
-);
-
 export interface ClientLifetimes {
   /** Seconds an access token lives. */
   accessTokenTtl: number;
