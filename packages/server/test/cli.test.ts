@@ -310,7 +310,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       ],
       [
         ['keys', '--help'],
-        ['keys list', 'keys rotate', 'keys revoke <kid>', 'keys reseal', 'TESSERA_MASTER_KEYRING'],
+        ['keys list', 'keys rotate', 'keys revoke [--] <kid>', 'keys reseal', 'TESSERA_MASTER_KEYRING'],
       ],
       [
         ['token', '--help'],
@@ -1357,7 +1357,10 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     const { env } = await home();
     type Key = { kid: string; alg: string; state: string };
     const [current] = await tesseraJson<Key[]>(['keys', 'list'], { env });
-    const revoked = await tesseraJson<Key[]>(['keys', 'revoke', current!.kid], { env });
+    // A kid is a base64url thumbprint and may begin with "-"; after `--` it is never read as an option.
+    const revoking = await tessera(['keys', 'revoke', '--json', '--', current!.kid], { env });
+    expect(revoking.code, revoking.stderr).toBe(0);
+    const revoked = JSON.parse(revoking.stdout) as Key[];
     expect(revoked.find((k) => k.kid === current!.kid)?.state).toBe('revoked');
     // Its algorithm's next key signs now; the other algorithm's keys are untouched.
     expect(revoked.filter((k) => k.state === 'current').map((k) => k.alg)).toEqual(['ES256', 'RS256']);

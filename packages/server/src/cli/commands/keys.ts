@@ -25,9 +25,10 @@ export const keysCommand: Command = {
 tessera keys rotate [--alg <alg>]  (next → current, current → retired, a new next key is published,
                                    for every algorithm at once or only --alg; refused, rotating none,
                                    until each next key has been published for the JWKS max-age)
-tessera keys revoke <kid>          (a compromised key: withdrawn from the JWKS at once, its tokens
+tessera keys revoke [--] <kid>     (a compromised key: withdrawn from the JWKS at once, its tokens
                                    refused by guards following revocations; if it was signing, the
-                                   next key of its algorithm takes over)
+                                   next key of its algorithm takes over. A kid that begins with "-"
+                                   goes after --, or it is read as an option)
 tessera keys reseal                (master key rotation: with the new TESSERA_MASTER_KEY and the old
                                    one in TESSERA_MASTER_KEYRING, seals every secret at rest again
                                    under the new key; then the old key can leave the keyring)`,
