@@ -141,6 +141,35 @@ export class JwksTimeout extends JoseError {
   }
 }
 
+/** Why a DPoP proof was refused: the RFC 9449 §4.3 check it failed, as a short machine word. */
+export type DpopFailureReason =
+  | 'syntax'
+  | 'typ'
+  | 'alg'
+  | 'jwk'
+  | 'signature'
+  | 'htm'
+  | 'htu'
+  | 'iat'
+  | 'ath'
+  | 'nonce'
+  | 'jkt';
+
+/**
+ * A DPoP proof (RFC 9449 §4) failed one of the §4.3 checks. `reason` names the check; a server
+ * answers `invalid_dpop_proof` (§5, §7.1), or `use_dpop_nonce` (§8, §9) when `reason` is `nonce`.
+ * The message never repeats the proof, the access token or the key.
+ */
+export class DpopProofInvalid extends JoseError {
+  readonly code = 'ERR_DPOP_PROOF_INVALID' as const;
+  constructor(
+    message: string,
+    readonly reason: DpopFailureReason,
+  ) {
+    super(message);
+  }
+}
+
 export type ClaimFailureReason = 'missing' | 'invalid' | 'check_failed' | 'unexpected';
 
 /** All error classes, as a union discriminated on `code`. */
@@ -159,7 +188,8 @@ export type AnyJoseError =
   | JwkInvalid
   | JwksInvalid
   | JwksNoMatchingKey
-  | JwksTimeout;
+  | JwksTimeout
+  | DpopProofInvalid;
 
 export type JoseErrorCode = AnyJoseError['code'];
 

@@ -1,5 +1,13 @@
 // The public surface of @tessera/jose. This file only re-exports; nothing imports from it.
 
+export { accessTokenHash } from './dpop/access_token_hash.js';
+export { type CreateDpopProofOptions, createDpopProof } from './dpop/create.js';
+export { dpopHtu } from './dpop/htu.js';
+export {
+  type VerifiedDpopProof,
+  type VerifyDpopProofOptions,
+  verifyDpopProof,
+} from './dpop/verify.js';
 export * from './errors.js';
 export {
   type CompactDecryptOptions,
