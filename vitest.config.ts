@@ -65,6 +65,7 @@ export default defineConfig({
         new URL('./packages/guard/src/adapters/fastify.ts', import.meta.url),
       ),
       '@tessera/guard': fileURLToPath(new URL('./packages/guard/src/index.ts', import.meta.url)),
+      '@tessera/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
     },
   },
   test: {

@@ -3,7 +3,7 @@
  * Builds the packages in place, incrementally, so that `dist/` always mirrors `src/` and is never
  * deleted (a running server or another `npm start` may be loading files from it).
  *
- * Usage: node scripts/build.mjs [jose|protocol|guard|server]…   (default: all four, in dependency order)
+ * Usage: node scripts/build.mjs [jose|protocol|guard|server|client]…   (default: all, in dependency order)
  *
  * 1. `tsc -b`: TypeScript project references (guard and server reference jose) and `.tsbuildinfo`
  *    files make a build with nothing changed a no-op that writes no file, and a build after an edit
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** In dependency order: the project references say the same, this is for pruning and bins. */
-const ALL = ['jose', 'protocol', 'guard', 'server'];
+const ALL = ['jose', 'protocol', 'guard', 'server', 'client'];
 
 const requested = process.argv.slice(2);
 for (const name of requested) {

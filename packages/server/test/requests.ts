@@ -50,5 +50,9 @@ export async function request(input: string, init: RequestInit = {}): Promise<Re
     for (const one of Array.isArray(value) ? value : [value]) answer.append(name, String(one));
   }
   const empty = res.statusCode === 204 || res.statusCode === 304 || init.method === 'HEAD';
-  return new Response(empty ? null : res.rawPayload, { status: res.statusCode, headers: answer });
+  // A Uint8Array view, which both the DOM and Node typings of BodyInit accept (the client tests use both).
+  return new Response(empty ? null : new Uint8Array(res.rawPayload), {
+    status: res.statusCode,
+    headers: answer,
+  });
 }

@@ -1,0 +1,38 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { requireAuth } from '../../guard/src/adapters/node.js';
+import { createGuard, type Guard } from '../../guard/src/index.js';
+
+/**
+ * An API behind a real `@tessera/guard` on a node:http server: `GET /me` answers the caller's `sub`.
+ * `clock` is the guard's (tests move it ahead to make tokens expire there).
+ */
+export async function startGuardedApi(
+  issuer: string,
+  audience: string,
+  clock: () => number,
+): Promise<{ url: string; hits: () => number; close(): Promise<void> }> {
+  const guard: Guard = createGuard({ issuer, audience, clock });
+  await guard.ready();
+  const auth = requireAuth(guard);
+  let hits = 0;
+  const server: Server = createServer((req, res) => {
+    hits++;
+    void auth(req, res, () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ sub: (req as unknown as { auth: { sub: string } }).auth.sub }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits: () => hits,
+    async close() {
+      await guard.close();
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
