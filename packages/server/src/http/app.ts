@@ -10,6 +10,7 @@ import { createLoginThrottle, createRedisLoginThrottle } from './login_throttle.
 import { createMetrics, type Metrics } from './metrics.js';
 import { createRevocationBudget } from './revocation_budget.js';
 import { authorizeRoutes } from './routes/authorize.js';
+import { debuggerRoutes } from './routes/debugger.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
@@ -136,5 +137,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(wellKnownRoutes, { services });
   await app.register(revocationEventsRoutes, { services });
   await app.register(healthRoutes, { services, metrics });
+  await app.register(debuggerRoutes, { services });
   return app;
 }
