@@ -1,0 +1,352 @@
+/**
+ * The token debugger in Chromium, against a real server: a token issued by /login is decoded and
+ * its signature checked against the server's JWKS; tampered, foreign, HMAC, unsigned, encrypted and
+ * malformed tokens each get the verdict or message a reader needs. Throughout, the page makes no
+ * request but the JWKS fetch, breaks no CSP rule, and keeps the token out of storage and the URL.
+ * axe checks it, and screenshots are saved at desktop and phone widths.
+ */
+import { CompactEncrypt, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_PASSWORD, stopServer, type TestServer } from '../helpers.js';
+import { startRealServer } from '../real_server.js';
+import {
+  browserUnavailable,
+  checkAccessibility,
+  describeViolations,
+  launchChromium,
+  newPage,
+  saveScreenshot,
+  seriousViolations,
+  VIEWPORTS,
+} from './chromium.js';
+
+/** What the page's CSP reports, seen from inside the page (installed before any script runs). */
+interface ViolationLog {
+  tesseraViolations: string[];
+}
+
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
+  let server: TestServer;
+  let issuer: string;
+  let browser: Browser;
+  let page: Page;
+  let accessToken: string;
+  /** Every request the page made after it loaded, by URL. */
+  const requests: string[] = [];
+  const consoleViolations: string[] = [];
+
+  beforeAll(async () => {
+    ({ server, issuer } = await startRealServer());
+    browser = await launchChromium();
+    page = await newPage(browser, VIEWPORTS.light);
+    await page.addInitScript(() => {
+      const log = globalThis as unknown as ViolationLog & {
+        document: {
+          addEventListener(type: string, listener: (event: { violatedDirective: string }) => void): void;
+        };
+      };
+      log.tesseraViolations = [];
+      log.document.addEventListener('securitypolicyviolation', (event) =>
+        log.tesseraViolations.push(event.violatedDirective),
+      );
+    });
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) consoleViolations.push(message.text());
+    });
+    const response = await fetch(`${issuer}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: issuer },
+      body: JSON.stringify({ username: 'alice', password: ADMIN_PASSWORD }),
+    });
+    expect(response.status).toBe(200);
+    accessToken = ((await response.json()) as { access_token: string }).access_token;
+
+    const loaded = await page.goto(`${issuer}/debugger`, { waitUntil: 'load' });
+    expect(loaded?.status()).toBe(200);
+    page.on('request', (request) => requests.push(request.url()));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (server) await stopServer(server);
+  });
+
+  async function paste(token: string): Promise<void> {
+    await page.getByLabel('Token (signed JWS or encrypted JWE, compact form)').fill(token);
+  }
+
+  async function chooseSource(name: RegExp): Promise<void> {
+    await page.getByRole('radio', { name }).check();
+  }
+
+  /** Waits for a settled verdict (not "Checking…") and returns its state and words. */
+  async function verdict(): Promise<{ state: string; text: string }> {
+    const box = page.locator('#verdict:not([data-state="checking"])');
+    await box.waitFor();
+    return {
+      state: (await box.getAttribute('data-state'))!,
+      text: (await box.textContent()) ?? '',
+    };
+  }
+
+  async function text(selector: string): Promise<string> {
+    return (await page.locator(selector).textContent()) ?? '';
+  }
+
+  async function partNames(): Promise<string[]> {
+    return page.locator('#segments .segment-name').allTextContents();
+  }
+
+  it('decodes a token from /login and finds its signature valid against the JWKS', async () => {
+    await paste(`Bearer ${accessToken}`);
+    expect(await partNames()).toEqual([
+      expect.stringMatching(/^Header · \d+ characters$/),
+      expect.stringMatching(/^Payload · \d+ characters$/),
+      expect.stringMatching(/^Signature · \d+ characters$/),
+    ]);
+    const [header, payload, signature] = accessToken.split('.');
+    await expect(page.locator('#segments code').allTextContents()).resolves.toEqual([
+      header,
+      payload,
+      signature,
+    ]);
+    // Each part has its own colour, and its name besides.
+    const colours = await page
+      .locator('#segments code')
+      .evaluateAll((codes) => codes.map((code) => getComputedStyle(code as Element).color));
+    expect(new Set(colours).size).toBe(3);
+
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+    expect(JSON.parse(await text('#header-json'))).toMatchObject({ typ: 'at+jwt' });
+    expect(JSON.parse(await text('#payload-json'))).toEqual(claims);
+    await expect(page.locator('#times dt').allTextContents()).resolves.toEqual(['Issued iat', 'Expires exp']);
+    await expect(page.locator('#times time').first().getAttribute('datetime')).resolves.toBe(
+      new Date((claims.iat as number) * 1000).toISOString(),
+    );
+    await expect(text('#expiry')).resolves.toMatch(/^Expires in 1[45] min( \d+ s)?$/);
+    await expect(text('#issuer-note')).resolves.toBe(`Issued by this server (${issuer}).`);
+
+    const result = await verdict();
+    expect(result.state).toBe('valid');
+    expect(result.text).toContain('Signature valid');
+    expect(result.text).toContain(`key "${JSON.parse(Buffer.from(header!, 'base64url').toString()).kid}"`);
+    // The one request after load: the JWKS, from this origin.
+    expect(requests).toEqual([`${issuer}/.well-known/jwks.json`]);
+  });
+
+  it('finds a tampered token invalid', async () => {
+    const [header, payload, signature] = accessToken.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+    await paste(`${header}.${encode({ ...claims, roles: ['admin'] })}.${signature}`);
+    expect(await verdict()).toEqual({ state: 'invalid', text: expect.stringContaining('Signature invalid') });
+
+    const flipped = `${signature!.slice(0, 10)}${signature![10] === 'A' ? 'B' : 'A'}${signature!.slice(11)}`;
+    await paste(`${header}.${payload}.${flipped}`);
+    expect((await verdict()).state).toBe('invalid');
+  });
+
+  it('checks tokens of other keys with a pasted JWK or PEM, offline', async () => {
+    const signed = [];
+    for (const alg of ['RS256', 'PS384', 'ES512', 'EdDSA'] as const) {
+      const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+      const token = await new SignJWT({ sub: 'elsewhere' })
+        .setProtectedHeader({ alg, kid: `other-${alg}` })
+        .setIssuer('https://elsewhere.example')
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      signed.push({ alg, token, publicKey });
+    }
+    await paste(signed[0]!.token);
+    const missing = await verdict();
+    expect(missing.state).toBe('no-key');
+    expect(missing.text).toContain('No key in this server’s keys has kid "other-RS256"');
+    await expect(text('#issuer-note')).resolves.toContain(
+      'Issued by https://elsewhere.example, not by this server',
+    );
+
+    // Once loaded, the page needs no server for a pasted key.
+    await page.context().setOffline(true);
+    try {
+      await chooseSource(/A public key I paste/);
+      for (const { alg, token, publicKey } of signed) {
+        await paste(token);
+        await page
+          .getByLabel('Public key', { exact: true })
+          .fill(JSON.stringify({ ...(await exportJWK(publicKey)), kid: `other-${alg}` }));
+        expect(await verdict(), alg).toEqual({ state: 'valid', text: expect.stringContaining(`(${alg})`) });
+        await page.getByLabel('Public key', { exact: true }).fill(await exportSPKI(publicKey));
+        expect(await verdict(), `${alg} PEM`).toEqual({
+          state: 'valid',
+          text: expect.stringContaining('Verified with the pasted key'),
+        });
+      }
+
+      // A private key is refused, not used.
+      const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+      await page.getByLabel('Public key', { exact: true }).fill(JSON.stringify(await exportJWK(privateKey)));
+      expect((await verdict()).text).toContain('That is a private key');
+      // The server's ES256 token against an RSA key: the key's type decides.
+      await paste(accessToken);
+      const { publicKey: rsaKey } = await generateKeyPair('RS256', { extractable: true });
+      await page.getByLabel('Public key', { exact: true }).fill(JSON.stringify(await exportJWK(rsaKey)));
+      expect(await verdict()).toEqual({
+        state: 'refused',
+        text: expect.stringContaining('is an RSA key, which cannot verify ES256'),
+      });
+    } finally {
+      await page.context().setOffline(false);
+    }
+  });
+
+  it('checks HS256 with a pasted secret, and never with public keys; refuses alg none', async () => {
+    const secret = 'a shared secret of at least thirty-two bytes';
+    const token = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 180)
+      .sign(new TextEncoder().encode(secret));
+    await paste(token);
+    await expect(text('#expiry')).resolves.toBe('Expired 3 min ago');
+
+    await chooseSource(/A shared secret/);
+    await page.getByLabel('Secret', { exact: true }).fill(secret);
+    expect(await verdict()).toEqual({
+      state: 'valid',
+      text: expect.stringContaining('Verified with the secret (HS256)'),
+    });
+    await page.getByLabel('Secret', { exact: true }).fill(`${secret}!`);
+    expect((await verdict()).state).toBe('invalid');
+    await page.getByLabel('The secret is base64url-encoded').check();
+    await page.getByLabel('Secret', { exact: true }).fill(Buffer.from(secret).toString('base64url'));
+    expect((await verdict()).state).toBe('valid');
+    await page.getByLabel('The secret is base64url-encoded').uncheck();
+
+    // The algorithm-confusion attack: an HMAC token against public keys is refused before any fetch.
+    await chooseSource(/This server’s keys/);
+    expect(await verdict()).toEqual({
+      state: 'refused',
+      text: expect.stringContaining('Algorithm not allowed'),
+    });
+    await paste(`${encode({ alg: 'none' })}.${encode({ sub: 'admin' })}.`);
+    expect(await verdict()).toEqual({ state: 'refused', text: expect.stringContaining('"alg": "none"') });
+    await chooseSource(/A shared secret/);
+    expect((await verdict()).state).toBe('refused');
+    await chooseSource(/This server’s keys/);
+  });
+
+  it('shows only the protected header of an encrypted token', async () => {
+    const { publicKey } = await generateKeyPair('RSA-OAEP-256');
+    const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify({ sub: 'secret-subject' })))
+      .setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: 'resource-key' })
+      .encrypt(publicKey);
+    await paste(jwe);
+    expect(await partNames()).toEqual([
+      expect.stringMatching(/^Protected header · /),
+      expect.stringMatching(/^Encrypted key · /),
+      expect.stringMatching(/^Initialization vector · /),
+      expect.stringMatching(/^Ciphertext · /),
+      expect.stringMatching(/^Authentication tag · /),
+    ]);
+    expect(JSON.parse(await text('#header-json'))).toEqual({
+      alg: 'RSA-OAEP-256',
+      enc: 'A256GCM',
+      kid: 'resource-key',
+    });
+    await expect(page.locator('#payload-json').isHidden()).resolves.toBe(true);
+    await expect(text('#jwe-note')).resolves.toContain('only its protected header can be read');
+    expect(await verdict()).toEqual({ state: 'info', text: expect.stringContaining('Encrypted token') });
+    await expect(text('main')).resolves.not.toContain('secret-subject');
+  });
+
+  it('says what is wrong with malformed input', async () => {
+    const problems = () => text('#token-problems');
+    const cases: [string, string][] = [
+      [
+        'abc',
+        'A token has 3 parts (signed, JWS) or 5 parts (encrypted, JWE) separated by dots; this one has 1.',
+      ],
+      ['a.b', 'this one has 2. Even an unsigned token ends with a dot'],
+      [
+        `${Buffer.from('{"alg":"HS256"}??').toString('base64')}.e30.c2ln`,
+        'The header is not base64url: character',
+      ],
+      [`${encode({ alg: 'ES256' }).slice(0, -1)}+.e30.c2ln`, 'It looks like plain base64'],
+      [`${Buffer.from('not json').toString('base64url')}.e30.c2ln`, 'The header is base64url but not JSON'],
+      [`${encode([1, 2])}.e30.c2ln`, 'The header is JSON but not an object'],
+      [`${encode({ typ: 'JWT' })}.e30.c2ln`, 'The header has no "alg"'],
+      [
+        `${encode({ alg: 'ES256' })}.${Buffer.from([0xff, 0xfe]).toString('base64url')}.c2ln`,
+        'The payload decodes to bytes that are not UTF-8 text.',
+      ],
+    ];
+    for (const [input, message] of cases) {
+      await paste(input);
+      await expect(problems(), input).resolves.toContain(message);
+      await expect(page.getByLabel(/^Token/).getAttribute('aria-invalid')).resolves.toBe('true');
+    }
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await expect(page.locator('#token-problems').isHidden()).resolves.toBe(true);
+    expect(await verdict()).toEqual({ state: 'idle', text: expect.stringContaining('Paste a token') });
+  });
+
+  it('is accessible, and kept everything to itself', async () => {
+    await paste(accessToken);
+    expect((await verdict()).state).toBe('valid');
+    const violations = await checkAccessibility(page);
+    expect(seriousViolations(violations), describeViolations(violations)).toEqual([]);
+    await saveScreenshot(page, 'debugger-light');
+
+    await paste('eyJhbGciOiJFUzI1NiJ9.bm90IGpzb24.c2ln+');
+    const withProblems = await checkAccessibility(page);
+    expect(seriousViolations(withProblems), describeViolations(withProblems)).toEqual([]);
+
+    // Nothing but the JWKS was ever requested, and the token went nowhere the page keeps things.
+    expect(requests.length).toBeGreaterThan(0);
+    expect(new Set(requests)).toEqual(new Set([`${issuer}/.well-known/jwks.json`]));
+    expect(page.url()).toBe(`${issuer}/debugger`);
+    const kept = await page.evaluate(() => {
+      const inPage = globalThis as unknown as {
+        localStorage: { length: number };
+        sessionStorage: { length: number };
+        document: { cookie: string };
+      };
+      return [inPage.localStorage.length, inPage.sessionStorage.length, inPage.document.cookie];
+    });
+    expect(kept).toEqual([0, 0, '']);
+    await expect(
+      page.evaluate(() => (globalThis as unknown as ViolationLog).tesseraViolations),
+    ).resolves.toEqual([]);
+    expect(consoleViolations).toEqual([]);
+  });
+
+  it('fits a 360 px screen, in dark mode too', async () => {
+    for (const [name, viewport] of [
+      ['debugger-narrow', VIEWPORTS.narrow],
+      ['debugger-dark', VIEWPORTS.dark],
+    ] as const) {
+      const other = await newPage(browser, viewport);
+      try {
+        await other.goto(`${issuer}/debugger`);
+        await other.getByLabel(/^Token/).fill(accessToken);
+        await other.locator('#verdict[data-state="valid"]').waitFor();
+        const overflow = await other.evaluate(() => {
+          const root = (
+            globalThis as unknown as {
+              document: { documentElement: { scrollWidth: number; clientWidth: number } };
+            }
+          ).document.documentElement;
+          return root.scrollWidth - root.clientWidth;
+        });
+        expect(overflow, name).toBe(0);
+        const violations = await checkAccessibility(other);
+        expect(seriousViolations(violations), describeViolations(violations)).toEqual([]);
+        await saveScreenshot(other, name);
+      } finally {
+        await other.context().close();
+      }
+    }
+  });
+});
