@@ -16,10 +16,24 @@ import Fastify from 'fastify';
  * @param {{ id: string, secret: string }} options.client this API's confidential client at the issuer:
  *   the revocation stream is only for authenticated resource servers (`tessera client add`)
  * @param {boolean | object} [options.logger] Fastify's logger option (pino), default `{ level: 'info' }`
+ * @param {string[]} [options.corsOrigins] browser origins whose pages may call the API (CORS), exactly
+ *   as browsers send them, like `http://localhost:5173` (examples/spa); default none
  * @returns {Promise<{ app: import('fastify').FastifyInstance, guard: import('@tessera/guard').Guard }>}
  */
-export async function buildApp({ issuer, audience, client, logger = { level: 'info' } }) {
+export async function buildApp({ issuer, audience, client, logger = { level: 'info' }, corsOrigins = [] }) {
   const app = Fastify({ logger });
+  // CORS (Fetch standard §3.2) for the listed origins only, compared exactly. No credentials: the
+  // token travels in Authorization (and its DPoP proof in DPoP), never in a cookie.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('vary', 'origin');
+    if (!corsOrigins.includes(request.headers.origin)) return;
+    reply.header('access-control-allow-origin', request.headers.origin);
+    reply.header('access-control-expose-headers', 'www-authenticate, dpop-nonce');
+    if (request.method !== 'OPTIONS' || !request.headers['access-control-request-method']) return;
+    reply.header('access-control-allow-methods', 'GET, POST, DELETE');
+    reply.header('access-control-allow-headers', 'authorization, content-type, dpop');
+    return reply.code(204).header('access-control-max-age', '600').send();
+  });
   // The guard logs its own trouble (keys it cannot fetch, a stale revocation feed) through pino.
   const guard = createGuard({ issuer, audience, client, logger: app.log });
   app.addHook('onClose', () => guard.close());

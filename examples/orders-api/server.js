@@ -7,6 +7,8 @@ const audience = process.env.API_AUDIENCE || issuer;
 const host = process.env.HOST || '127.0.0.1';
 const port = Number(process.env.PORT || 4100);
 const level = process.env.LOG_LEVEL || 'info';
+// Browser origins whose pages may call the API, comma-separated (examples/spa: http://localhost:5173).
+const corsOrigins = (process.env.CORS_ORIGINS || '').split(',').filter(Boolean);
 // The API's confidential client at the issuer: it authenticates the revocation stream.
 const client = { id: process.env.API_CLIENT_ID || 'orders-api', secret: process.env.API_CLIENT_SECRET };
 if (!client.secret) {
@@ -16,7 +18,7 @@ if (!client.secret) {
   process.exit(2);
 }
 
-const { app, guard } = await buildApp({ issuer, audience, client, logger: { level } });
+const { app, guard } = await buildApp({ issuer, audience, client, logger: { level }, corsOrigins });
 await app.listen({ host, port });
 app.log.info({ issuer, audience }, 'orders API protected by @tessera/guard');
 
