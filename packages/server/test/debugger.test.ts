@@ -13,7 +13,7 @@ import { DEBUGGER_POLICY } from '../src/http/routes/debugger.js';
 import { startServer, stopServer, type TestServer } from './helpers.js';
 
 const POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -67,6 +67,14 @@ describe('GET /debugger', () => {
     expect(page).not.toMatch(
       /<style|\sstyle=|\son[a-z]+=|<form|javascript:|https?:\/\/(?!localhost|127\.0\.0\.1)/i,
     );
+    // Everything the page loads: an empty inline icon (so that no browser asks for /favicon.ico),
+    // two stylesheets and the script, all from this origin.
+    expect([...page.matchAll(/\s(?:src|href)="([^"]*)"/g)].map((link) => link[1])).toEqual([
+      'data:,',
+      STYLESHEET_PATH,
+      '/assets/debugger.css',
+      '/assets/debugger.js',
+    ]);
   });
 
   it('points the page at the jwks_uri of discovery, as a path on its own origin', async () => {

@@ -322,6 +322,38 @@ describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
     expect(consoleViolations).toEqual([]);
   });
 
+  it('counts down to expiry live, and fetches the JWKS again for a new kid at most every 30 s', async () => {
+    const other = await newPage(browser, VIEWPORTS.light);
+    try {
+      // The page's clock, moved by the test: it starts now and runs on until fast-forwarded.
+      await other.clock.install();
+      await other.goto(`${issuer}/debugger`);
+      const fetched: string[] = [];
+      other.on('request', (request) => fetched.push(request.url()));
+      const expiry = other.locator('#expiry');
+      await other.getByLabel(/^Token/).fill(accessToken);
+      await other.locator('#verdict[data-state="valid"]').waitFor();
+      await expect(expiry.textContent()).resolves.toMatch(/^Expires in 1[45] min/);
+      expect(fetched).toEqual([`${issuer}/.well-known/jwks.json`]);
+
+      // Sixteen minutes on, the same token, not pasted again, is expired.
+      await other.clock.fastForward('16:00');
+      await expiry.filter({ hasText: /^Expired 1 min ago$/ }).waitFor();
+
+      // A kid the cached keys lack (keys rotate): one fresh fetch, then none for 30 s.
+      const { privateKey } = await generateKeyPair('ES256');
+      for (const kid of ['rotated-in', 'rotated-in-too']) {
+        await other
+          .getByLabel(/^Token/)
+          .fill(await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid }).sign(privateKey));
+        await other.locator(`#verdict[data-state="no-key"]`, { hasText: kid }).waitFor();
+      }
+      expect(fetched).toEqual([`${issuer}/.well-known/jwks.json`, `${issuer}/.well-known/jwks.json`]);
+    } finally {
+      await other.context().close();
+    }
+  });
+
   it('fits a 360 px screen, in dark mode too', async () => {
     for (const [name, viewport] of [
       ['debugger-narrow', VIEWPORTS.narrow],

@@ -32,6 +32,7 @@ export function renderDebuggerPage(input: DebuggerPageInput): string {
 <meta name="robots" content="noindex, nofollow">
 <meta name="google" content="notranslate">
 <title>Token debugger · ${DEFAULT_ISSUER_NAME}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 <link rel="stylesheet" href="${DEBUGGER_STYLESHEET.path}">
 <script type="module" src="${DEBUGGER_SCRIPT.path}"></script>

@@ -10,11 +10,13 @@ import { DEBUGGER_PATH, renderDebuggerPage } from '../pages/debugger_page.js';
 
 /**
  * The page's Content Security Policy: script and style from this origin only (no inline code, no
- * eval), `fetch` to this origin only (the JWKS), nothing else at all. No `<form>` exists and none may
- * be submitted; no other site may frame the page; no `<base>` may move its relative URLs.
+ * eval), `fetch` to this origin only (the JWKS), nothing else at all. The one image is the page's
+ * empty `data:` icon, there so that browsers do not ask the server for /favicon.ico (a request the
+ * page would not need); `data:` images reach no network. No `<form>` exists and none may be
+ * submitted; no other site may frame the page; no `<base>` may move its relative URLs.
  */
 export const DEBUGGER_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * The page and its files are revalidated on every use (`no-cache` with a strong ETag, answered by
