@@ -12,7 +12,9 @@ export async function startGuardedApi(
   audience: string,
   clock: () => number,
 ): Promise<{ url: string; hits: () => number; close(): Promise<void> }> {
-  const guard: Guard = createGuard({ issuer, audience, clock });
+  // Tests move the guard's clock ahead by a token lifetime or a day: the revocation stream must not
+  // count as silent (stale, 503) over that jump.
+  const guard: Guard = createGuard({ issuer, audience, clock, staleAfter: 7 * 86_400 });
   await guard.ready();
   const auth = requireAuth(guard);
   let hits = 0;

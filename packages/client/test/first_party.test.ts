@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, stopServer, type TestServer } from '../../server/test/helpers.js';
 import { startRealServer } from '../../server/test/real_server.js';
 import { type AuthClient, AuthError, createAuthClient } from '../src/index.js';
@@ -14,13 +14,15 @@ let issuer: string;
 let agent: NodeAgent;
 const clients: AuthClient[] = [];
 
-beforeEach(async () => {
+beforeAll(async () => {
   ({ server, issuer } = await startRealServer({ refreshGrace: 5 }));
+});
+afterAll(() => stopServer(server));
+beforeEach(() => {
   agent = new NodeAgent(new URL(issuer).origin);
 });
-afterEach(async () => {
+afterEach(() => {
   for (const client of clients.splice(0)) client.close();
-  await stopServer(server);
 });
 
 function client(options: { dpop?: boolean } = {}): AuthClient {
