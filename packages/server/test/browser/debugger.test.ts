@@ -82,9 +82,9 @@ describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
     await page.getByRole('radio', { name }).check();
   }
 
-  /** Waits for a settled verdict (not "Checking…") and returns its state and words. */
+  /** Waits for the check under way to finish and returns the verdict's state and words. */
   async function verdict(): Promise<{ state: string; text: string }> {
-    const box = page.locator('#verdict:not([data-state="checking"])');
+    const box = page.locator('#verdict[aria-busy="false"]');
     await box.waitFor();
     return {
       state: (await box.getAttribute('data-state'))!,
@@ -149,16 +149,17 @@ describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
   });
 
   it('checks tokens of other keys with a pasted JWK or PEM, offline', async () => {
-    const signed = [];
-    for (const alg of ['RS256', 'PS384', 'ES512', 'EdDSA'] as const) {
-      const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-      const token = await new SignJWT({ sub: 'elsewhere' })
-        .setProtectedHeader({ alg, kid: `other-${alg}` })
-        .setIssuer('https://elsewhere.example')
-        .setExpirationTime('5m')
-        .sign(privateKey);
-      signed.push({ alg, token, publicKey });
-    }
+    const signed = await Promise.all(
+      (['RS256', 'PS384', 'ES512', 'EdDSA'] as const).map(async (alg) => {
+        const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+        const token = await new SignJWT({ sub: 'elsewhere' })
+          .setProtectedHeader({ alg, kid: `other-${alg}` })
+          .setIssuer('https://elsewhere.example')
+          .setExpirationTime('5m')
+          .sign(privateKey);
+        return { alg, token, publicKey };
+      }),
+    );
     await paste(signed[0]!.token);
     const missing = await verdict();
     expect(missing.state).toBe('no-key');
@@ -355,30 +356,33 @@ describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
   });
 
   it('fits a 360 px screen, in dark mode too', async () => {
-    for (const [name, viewport] of [
+    const views = [
       ['debugger-narrow', VIEWPORTS.narrow],
       ['debugger-dark', VIEWPORTS.dark],
-    ] as const) {
-      const other = await newPage(browser, viewport);
-      try {
-        await other.goto(`${issuer}/debugger`);
-        await other.getByLabel(/^Token/).fill(accessToken);
-        await other.locator('#verdict[data-state="valid"]').waitFor();
-        const overflow = await other.evaluate(() => {
-          const root = (
-            globalThis as unknown as {
-              document: { documentElement: { scrollWidth: number; clientWidth: number } };
-            }
-          ).document.documentElement;
-          return root.scrollWidth - root.clientWidth;
-        });
-        expect(overflow, name).toBe(0);
-        const violations = await checkAccessibility(other);
-        expect(seriousViolations(violations), describeViolations(violations)).toEqual([]);
-        await saveScreenshot(other, name);
-      } finally {
-        await other.context().close();
-      }
-    }
+    ] as const;
+    await Promise.all(
+      views.map(async ([name, viewport]) => {
+        const other = await newPage(browser, viewport);
+        try {
+          await other.goto(`${issuer}/debugger`);
+          await other.getByLabel(/^Token/).fill(accessToken);
+          await other.locator('#verdict[data-state="valid"]').waitFor();
+          const overflow = await other.evaluate(() => {
+            const root = (
+              globalThis as unknown as {
+                document: { documentElement: { scrollWidth: number; clientWidth: number } };
+              }
+            ).document.documentElement;
+            return root.scrollWidth - root.clientWidth;
+          });
+          expect(overflow, name).toBe(0);
+          const violations = await checkAccessibility(other);
+          expect(seriousViolations(violations), describeViolations(violations)).toEqual([]);
+          await saveScreenshot(other, name);
+        } finally {
+          await other.context().close();
+        }
+      }),
+    );
   });
 });

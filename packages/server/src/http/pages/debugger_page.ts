@@ -97,7 +97,7 @@ export function renderDebuggerPage(input: DebuggerPageInput): string {
 <input id="secret" class="code-input" type="text" spellcheck="false" autocomplete="off" autocapitalize="off" autocorrect="off">
 <div class="checkbox"><input type="checkbox" id="secret-base64url"><label for="secret-base64url">The secret is base64url-encoded</label></div>
 </div>
-<div class="verdict" id="verdict" role="status" aria-live="polite" data-state="idle"><p class="verdict-title">Not checked</p><p class="verdict-detail">Paste a token to check its signature.</p></div>
+<div class="verdict" id="verdict" role="status" aria-live="polite" aria-busy="false" data-state="idle"><p class="verdict-title">Not checked</p><p class="verdict-detail">Paste a token to check its signature.</p></div>
 </section>
 </div>
 </main>

@@ -711,6 +711,7 @@ function fetchServerKeys(fresh) {
 }
 
 async function loadServerKeys() {
+  if (!serverKeys) showVerdict(new Outcome('checking', 'Checking…', 'Fetching this server’s keys.'));
   try {
     return await (serverKeys?.keys ?? fetchServerKeys(false));
   } catch (error) {
@@ -957,10 +958,14 @@ function showVerdict(outcome) {
   );
 }
 
-/** Checks the current token; a later check wins over an earlier one still running. */
+/**
+ * Checks the current token; a later check wins over an earlier one still running. While a check
+ * runs the verdict is `aria-busy` (assistive technology waits for the result rather than announce
+ * every step) and keeps showing the previous result, but for the slow case of fetching the keys.
+ */
 async function check() {
   const number = ++checkNumber;
-  showVerdict(new Outcome('checking', 'Checking…', 'Checking the signature.'));
+  verdictBox.setAttribute('aria-busy', 'true');
   let outcome;
   try {
     outcome = await checkSignature(current);
@@ -975,7 +980,9 @@ async function check() {
         error instanceof Error ? error.message : String(error),
       );
   }
-  if (number === checkNumber) showVerdict(outcome);
+  if (number !== checkNumber) return;
+  showVerdict(outcome);
+  verdictBox.setAttribute('aria-busy', 'false');
 }
 
 function update() {
