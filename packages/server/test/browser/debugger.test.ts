@@ -5,7 +5,14 @@
  * request but the JWKS fetch, breaks no CSP rule, and keeps the token out of storage and the URL.
  * axe checks it, and screenshots are saved at desktop and phone widths.
  */
-import { CompactEncrypt, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import {
+  CompactEncrypt,
+  calculateJwkThumbprint,
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  SignJWT,
+} from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, stopServer, type TestServer } from '../helpers.js';
@@ -236,6 +243,38 @@ describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
     await chooseSource(/A shared secret/);
     expect((await verdict()).state).toBe('refused');
     await chooseSource(/This server’s keys/);
+  });
+
+  it('checks a DPoP proof with the key in its header, and no other token with a key it brings', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const proof = await new SignJWT({ htm: 'POST', htu: `${issuer}/token`, jti: 'proof-1' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+      .setIssuedAt()
+      .sign(privateKey);
+    await paste(proof);
+    expect(await verdict()).toEqual({
+      state: 'valid',
+      text: expect.stringContaining(`thumbprint (jkt) is ${await calculateJwkThumbprint(jwk)}`),
+    });
+
+    // RFC 9449 §4.3: a proof whose jwk is a private key is refused.
+    const withPrivateKey = await new SignJWT({ htm: 'POST', htu: `${issuer}/token`, jti: 'proof-2' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(privateKey) })
+      .setIssuedAt()
+      .sign(privateKey);
+    await paste(withPrivateKey);
+    expect(await verdict()).toEqual({ state: 'refused', text: expect.stringContaining('not a public key') });
+
+    // Any other token that brings its own key is checked against this server's keys only.
+    const forged = await new SignJWT({ sub: 'admin', iss: issuer })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', jwk })
+      .sign(privateKey);
+    await paste(forged);
+    expect(await verdict()).toEqual({
+      state: 'invalid',
+      text: expect.stringContaining('The header’s own "jwk" is not used'),
+    });
   });
 
   it('shows only the protected header of an encrypted token', async () => {

@@ -892,6 +892,45 @@ async function checkWithSecret(parsed) {
   throw invalid('It does not verify with this secret.');
 }
 
+/**
+ * RFC 7638 §3: the SHA-256 thumbprint of a public JWK, the `jkt` that DPoP-bound tokens name in `cnf`.
+ * @param {JsonObject} jwk
+ */
+async function jwkThumbprint(jwk) {
+  const required =
+    jwk.kty === 'RSA' ? ['e', 'kty', 'n'] : jwk.kty === 'EC' ? ['crv', 'kty', 'x', 'y'] : ['crv', 'kty', 'x'];
+  // Members in lexicographic order, no whitespace: JSON.stringify keeps the order given.
+  const canonical = JSON.stringify(Object.fromEntries(required.map((member) => [member, jwk[member]])));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(canonical)));
+  return btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
+/**
+ * A DPoP proof (RFC 9449 §4.2) is signed by the key in its own header, never by a server: checking
+ * it shows that whoever made it held that key (§4.3 checks 5–6), and its thumbprint is what a token
+ * bound to the key carries as `cnf.jkt`.
+ * @param {ParsedToken} parsed
+ */
+async function checkDpopProof(parsed) {
+  const jwk = parsed.header?.jwk;
+  if (!isObject(jwk))
+    throw refused('A DPoP proof carries its public key in "jwk" (RFC 9449 §4.2); this one has none.');
+  // RFC 9449 §4.3 check 6: the key must be public.
+  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk))
+    throw refused(
+      'The proof’s "jwk" is not a public key, and a proof with a private or secret key is refused (RFC 9449 §4.3).',
+    );
+  const outcome = await checkWithKeySet(parsed, [jwk], {
+    name: 'the key in its header ("jwk")',
+    single: true,
+  });
+  const jkt = await jwkThumbprint(jwk);
+  return valid(`${outcome.detail} This is a DPoP proof: its key’s thumbprint (jkt) is ${jkt}.`);
+}
+
 /** @returns {'jwks' | 'public' | 'secret'} */
 function keySource() {
   const checked = /** @type {HTMLInputElement | null} */ (
@@ -928,6 +967,7 @@ async function checkSignature(parsed) {
     const pasted = parsePastedKey(publicKeyInput.value);
     return 'der' in pasted ? checkWithPem(parsed, pasted) : checkWithKeySet(parsed, pasted.keys, pasted);
   }
+  if (String(parsed.header.typ).toLowerCase() === 'dpop+jwt') return checkDpopProof(parsed);
   // Fail early on what needs no keys (none, HS*) before fetching any.
   if (signatureInput(parsed).spec.kind === 'secret')
     return checkWithKeySet(parsed, [], { name: 'this server’s keys', single: false });
@@ -981,6 +1021,12 @@ async function check() {
       );
   }
   if (number !== checkNumber) return;
+  const header = current?.header;
+  if (header && (outcome.state === 'invalid' || outcome.state === 'no-key')) {
+    const brought = ['jwk', 'jku', 'x5u', 'x5c'].filter((member) => member in header);
+    if (brought.length > 0)
+      outcome.detail += ` The header’s own ${brought.map((member) => `"${member}"`).join(', ')} is not used: a key the token chooses for itself proves nothing.`;
+  }
   showVerdict(outcome);
   verdictBox.setAttribute('aria-busy', 'false');
 }
