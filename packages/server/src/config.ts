@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseTimeSpan } from '@tessera/jose';
+import { webOriginProblem } from './store/web_origin.js';
 
 /** The server's settings, validated. Durations are seconds. */
 export interface Config {
@@ -80,6 +81,12 @@ export interface Config {
   auditRetention: number;
   /** Usernames in failed-login audit rows (possibly a mistyped password) are erased after this. */
   auditUsernameRetention: number;
+  /**
+   * Browser origins of the built-in web client besides those registered with `tessera client update
+   * web --web-origin`: CORS with credentials and the cookie logins (http/cors.ts). For development
+   * servers and examples that start without a setup step.
+   */
+  webOrigins: string[];
 }
 
 /** The JWS algorithms Tessera signs with (RFC 7518 §3.1, RFC 8037 §3.1). */
@@ -331,6 +338,12 @@ export const SETTINGS = {
     value: 'span',
     default: '7d',
   },
+  webOrigins: {
+    env: 'TESSERA_WEB_ORIGINS',
+    flag: 'web-origins',
+    help: 'browser origins of the built-in web client (CORS with credentials), comma-separated, besides the registered ones',
+    value: 'origins',
+  },
 } as const satisfies Record<keyof Config, SettingSpec>;
 
 const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
@@ -441,6 +454,7 @@ export function loadConfig(
     auditUsernameRetention:
       overrides.auditUsernameRetention ??
       span('auditUsernameRetention', given('auditUsernameRetention'), 3600, 10 * 365 * 86_400),
+    webOrigins: overrides.webOrigins ?? webOrigins(raw('webOrigins')),
   };
   if (config.refreshIdleTtl > config.refreshAbsoluteTtl) {
     throw new ConfigError(
@@ -605,6 +619,20 @@ function proxies(value: string | undefined): string[] {
       );
   }
   return list;
+}
+
+/** A comma-separated list of exact browser origins (`http://localhost:5173,https://app.example`). */
+function webOrigins(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const list = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  for (const origin of list) {
+    const problem = webOriginProblem(origin);
+    if (problem) throw new ConfigError('webOrigins', problem);
+  }
+  return [...new Set(list)];
 }
 
 function metricsToken(value: string | undefined): string | undefined {

@@ -295,6 +295,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
           '--refresh-token-ttl <span>',
           '--resource <uri>…',
           '--skip-consent | --no-skip-consent',
+          '--web-origin <origin>…',
         ],
       ],
       [
@@ -658,6 +659,67 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     const remaining = await tesseraJson<{ clientId: string }[]>(['client', 'list'], { env });
     expect(remaining.map((c) => c.clientId)).toEqual(['web', 'svc']);
     expectUsageError(await tessera(['client', 'remove', 'app'], { env }), 'no client "app"');
+  });
+
+  it('registers web origins (CORS) for the web client and a spa, and refuses what is not an exact origin', async () => {
+    const { env } = await home();
+    const web = await tesseraJson<Record<string, unknown>>(
+      [
+        'client',
+        'update',
+        'web',
+        '--web-origin',
+        'http://localhost:5173',
+        '--web-origin',
+        'https://app.example.com',
+      ],
+      { env },
+    );
+    expect(web).toMatchObject({
+      clientId: 'web',
+      webOrigins: ['http://localhost:5173', 'https://app.example.com'],
+    });
+    await tesseraJson(
+      [
+        'client',
+        'add',
+        'spa',
+        '--kind',
+        'spa',
+        '--redirect-uri',
+        'https://spa.example.com/cb',
+        '--web-origin',
+        'https://admin.spa.example.com',
+      ],
+      { env },
+    );
+    const listed = await tessera(['client', 'list'], { env });
+    expect(listed.stdout).toContain('  web_origins http://localhost:5173 https://app.example.com');
+    expect(listed.stdout).toContain('  web_origins https://admin.spa.example.com');
+
+    // Every rule is checked in-process (client_registration.test.ts); here, that it reaches the user.
+    const refusals = await Promise.all([
+      tessera(['client', 'update', 'web', '--web-origin', 'https://app.example.com/'], { env }),
+      tessera(['client', 'update', 'web', '--web-origin', 'null'], { env }),
+      tessera(['client', 'add', 'svc', '--kind', 'service', '--web-origin', 'https://app.example.com'], {
+        env,
+      }),
+    ]);
+    const messages = [
+      'a web origin is written as browsers send it, without a path: "https://app.example.com", not "https://app.example.com/"',
+      'the origin "null" (sandboxed frames, file: pages) names no one and cannot be registered',
+      'a service client has no browser: it has no web origins',
+    ];
+    for (const [i, result] of refusals.entries()) expectUsageError(result, messages[i]!);
+
+    // One empty value clears the list; nothing refused above changed it.
+    const cleared = await tesseraJson<Record<string, unknown>>(
+      ['client', 'update', 'web', '--web-origin', ''],
+      {
+        env,
+      },
+    );
+    expect(cleared).toMatchObject({ webOrigins: [] });
   });
 
   it('registers clients by kind, with redirect URIs, grant types, keys, lifetimes and resources', async () => {

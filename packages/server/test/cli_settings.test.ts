@@ -47,6 +47,10 @@ const SAMPLES: Record<string, [flagValue: string, expected: unknown]> = {
   revocationRateClient: ['100', 100],
   auditRetention: ['30d', 2_592_000],
   auditUsernameRetention: ['1d', 86_400],
+  webOrigins: [
+    'http://localhost:5173,https://app.example.com',
+    ['http://localhost:5173', 'https://app.example.com'],
+  ],
 };
 
 const serve = COMMANDS.find((command) => command.name === 'serve')!;

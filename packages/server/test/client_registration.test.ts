@@ -5,7 +5,7 @@
  */
 import { exportJwk, generateKeyPair, type JsonWebKeySet } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientRegistration } from '../src/store/clients.js';
+import { type ClientRegistration, corsOrigins } from '../src/store/clients.js';
 import { removeDataDir, startServer, type TestServer } from './helpers.js';
 
 let server: TestServer;
@@ -350,6 +350,70 @@ describe('each kind gets its defaults', () => {
       resources: ['https://orders.example.com'],
       skipConsent: true,
     });
+  });
+});
+
+describe('web origins (CORS)', () => {
+  it('are exact origins as browsers send them; anything else is refused naming the rule', async () => {
+    const refusals: [string, RegExp][] = [
+      ['https://app.example.com/', /without a path: "https:\/\/app.example.com"/],
+      ['https://app.example.com/app', /without a path/],
+      ['https://App.Example.com', /written as browsers send it.*"https:\/\/app.example.com"/],
+      ['https://app.example.com:443', /written as browsers send it.*"https:\/\/app.example.com"/],
+      ['https://*.example.com', /no wildcards/],
+      ['*', /no wildcards/],
+      ['null', /"null".*cannot be registered/],
+      ['http://app.example.com', /https \(http only on a loopback host\)/],
+      ['app.example.com', /scheme:\/\/host\[:port\]/],
+      ['file:///tmp/app.html', /https \(http only on a loopback host\)/],
+      ['https://user:secret@app.example.com', /no user name or password/],
+    ];
+    for (const [origin, message] of refusals) {
+      await expect(
+        server.services.clients.add(registration({ type: 'public', kind: 'spa', webOrigins: [origin] })),
+        origin,
+      ).rejects.toThrow(message);
+    }
+  });
+
+  it('take https origins and loopback http ones; a spa counts its redirect-URI origins, other kinds do not', async () => {
+    const origins = ['https://admin.example.com', 'https://admin.example.com:8443', 'http://localhost:5173'];
+    const spa = await server.services.clients.add(
+      registration({ type: 'public', kind: 'spa', redirectUris: [SPA], webOrigins: origins }),
+    );
+    expect(spa.client.webOrigins).toEqual(origins);
+    expect(corsOrigins(spa.client)).toEqual([...origins, 'https://app.example.com']);
+    const native = await server.services.clients.add(
+      registration({ type: 'public', kind: 'native', redirectUris: ['http://127.0.0.1/cb'] }),
+    );
+    expect(corsOrigins(native.client)).toEqual([]);
+    const web = await server.services.clients.add(
+      registration({ type: 'confidential', kind: 'web', redirectUris: ['https://notes.example/cb'] }),
+    );
+    expect(corsOrigins(web.client)).toEqual([]);
+  });
+
+  it('are refused for a service, and an update that breaks the rule changes nothing', async () => {
+    await expect(
+      server.services.clients.add(
+        registration({ type: 'confidential', kind: 'service', webOrigins: ['https://app.example.com'] }),
+      ),
+    ).rejects.toThrow('a service client has no browser: it has no web origins');
+    const { client } = await server.services.clients.add(
+      registration({ type: 'public', kind: 'spa', webOrigins: ['https://one.example.com'] }),
+    );
+    await expect(
+      server.services.clients.update(client.clientId, { webOrigins: ['https://two.example.com', '*'] }),
+    ).rejects.toThrow('no wildcards');
+    expect((await server.services.clients.byId(client.clientId))!.webOrigins).toEqual([
+      'https://one.example.com',
+    ]);
+  });
+
+  it('of the built-in web client can be set, and cleared', async () => {
+    const updated = await server.services.clients.update('web', { webOrigins: ['http://localhost:5173'] });
+    expect(updated!.webOrigins).toEqual(['http://localhost:5173']);
+    expect((await server.services.clients.update('web', { webOrigins: [] }))!.webOrigins).toEqual([]);
   });
 });
 

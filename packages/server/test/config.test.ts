@@ -55,6 +55,7 @@ describe('loadConfig defaults', () => {
       revocationRateClient: 1200,
       auditRetention: 90 * 86_400,
       auditUsernameRetention: 7 * 86_400,
+      webOrigins: [],
     });
   });
 
@@ -108,6 +109,7 @@ describe('loadConfig sources', () => {
       TESSERA_REVOCATION_RATE_CLIENT: '100',
       TESSERA_AUDIT_RETENTION: '30d',
       TESSERA_AUDIT_USERNAME_RETENTION: '1d',
+      TESSERA_WEB_ORIGINS: 'http://localhost:5173, https://app.example.com',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -144,6 +146,7 @@ describe('loadConfig sources', () => {
       revocationRateClient: 100,
       auditRetention: 30 * 86_400,
       auditUsernameRetention: 86_400,
+      webOrigins: ['http://localhost:5173', 'https://app.example.com'],
     });
   });
 

@@ -5,6 +5,8 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { loggerOptions } from '../shared/logger.js';
 import { isStoreUnavailable } from '../store/database.js';
+import { registerCors } from './cors.js';
+import { createWebOrigins } from './cors_origins.js';
 import { OAuthError, sendOAuthError } from './errors.js';
 import { createLoginThrottle, createRedisLoginThrottle } from './login_throttle.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -126,6 +128,11 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     sendOAuthError(reply, new OAuthError(404, 'invalid_request', 'no such endpoint')),
   );
 
+  // Before the routes, so its hooks run for every endpoint a browser app calls from another origin.
+  registerCors(app, {
+    config: services.config,
+    webOrigins: createWebOrigins(services.clients, services.config, services.clock),
+  });
   await app.register(loginRoutes, { services, throttle, metrics });
   await app.register(tokenRoutes, { services, metrics });
   await app.register(authorizeRoutes, { services, throttle, metrics });

@@ -1,6 +1,7 @@
 import { importJwk, isLoopbackHost, type JsonWebKeySet, type Jwk } from '@tessera/jose';
 import type { ClientGrantType, ClientKind, ClientType, TokenEndpointAuthMethod } from './clients.js';
 import { holdsKeyMaterial } from './public_jwk.js';
+import { webOriginProblem } from './web_origin.js';
 
 /** A client's registration as it will be stored: checked as a whole on every add and update. */
 export interface RegistrationToCheck {
@@ -14,6 +15,8 @@ export interface RegistrationToCheck {
   jwksUri: string | undefined;
   accessTokenTtl: number | undefined;
   refreshTokenTtl: number | undefined;
+  /** Browser origins allowed to call the server with CORS (exact, as the `Origin` header says them). */
+  webOrigins: string[];
 }
 
 /** The kinds a client type may have: public clients run on the user's device, confidential ones on a server. */
@@ -97,6 +100,12 @@ export function checkRegistration(registration: RegistrationToCheck): void {
     const problem = redirectUriProblem(uri, kind);
     if (problem) throw new TypeError(problem.replace('a redirect URI', 'a post-logout redirect URI'));
   }
+  for (const origin of registration.webOrigins) {
+    const problem = webOriginProblem(origin);
+    if (problem) throw new TypeError(problem);
+  }
+  if (kind === 'service' && registration.webOrigins.length > 0)
+    throw new TypeError('a service client has no browser: it has no web origins');
   if (grantTypes.includes('authorization_code') && registration.redirectUris.length === 0)
     throw new TypeError('the authorization_code grant needs at least one redirect URI');
   if (grantTypes.includes('client_credentials') && type !== 'confidential')

@@ -68,6 +68,11 @@ export interface Client {
   resources: string[];
   /** First-party: users are not asked to consent. */
   skipConsent: boolean;
+  /**
+   * Browser origins allowed to call the server with CORS, exactly as registered (http/cors.ts). A
+   * `spa` client's redirect-URI origins count too without being listed (see {@link corsOrigins}).
+   */
+  webOrigins: string[];
 }
 
 /** What `update` may change. `audiences: []` makes the client follow the server's setting. */
@@ -86,6 +91,7 @@ export interface ClientChanges {
   refreshTokenTtl?: number | null;
   resources?: string[];
   skipConsent?: boolean;
+  webOrigins?: string[];
 }
 
 /** What a new client is registered with; everything but the id, type, audiences and scopes has a default. */
@@ -195,7 +201,19 @@ function registrationColumns(registration: RegistrationToCheck) {
     jwks_uri: registration.jwksUri ?? null,
     access_token_ttl: registration.accessTokenTtl ?? null,
     refresh_token_ttl: registration.refreshTokenTtl ?? null,
+    web_origins: toJsonText(registration.webOrigins),
   };
+}
+
+/**
+ * The origins a client's browser code may call the server from: its registered web origins and, for
+ * a `spa`, the origins of its redirect URIs (the page that receives the code is the page that
+ * exchanges it at /token, so registering it twice would only invite the two lists to drift apart).
+ */
+export function corsOrigins(client: Pick<Client, 'kind' | 'redirectUris' | 'webOrigins'>): string[] {
+  const origins = new Set(client.webOrigins);
+  if (client.kind === 'spa') for (const uri of client.redirectUris) origins.add(new URL(uri).origin);
+  return [...origins];
 }
 
 /**
@@ -224,6 +242,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       refreshTokenTtl: row.refresh_token_ttl ?? undefined,
       resources: parseJsonText(row.resources),
       skipConsent: row.skip_consent === 1,
+      webOrigins: parseJsonText(row.web_origins),
     };
   };
 
@@ -289,6 +308,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         jwksUri: input.jwksUri,
         accessTokenTtl: input.accessTokenTtl,
         refreshTokenTtl: input.refreshTokenTtl,
+        webOrigins: input.webOrigins ?? [],
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       await checkResources(input.resources ?? []);
@@ -328,6 +348,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         jwksUri: pick(changes.jwksUri, client.jwksUri),
         accessTokenTtl: pick(changes.accessTokenTtl, client.accessTokenTtl),
         refreshTokenTtl: pick(changes.refreshTokenTtl, client.refreshTokenTtl),
+        webOrigins: changes.webOrigins ?? client.webOrigins,
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       // Switching to a secret method from one without a secret leaves the client with none: no secret

@@ -85,6 +85,8 @@ export interface ClientsTable {
   resources: JsonText<string[]>;
   /** A first-party app: its users are never asked for consent. */
   skip_consent: number;
+  /** Exact browser origins allowed to call the server with CORS (`https://app.example`); since 0010. */
+  web_origins: JsonText<string[]>;
 }
 
 /** An API tokens may be asked for by name (RFC 8707 `resource`), with its audience and token format. */

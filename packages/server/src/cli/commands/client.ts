@@ -62,6 +62,10 @@ Options of add and update:
   --access-token-ttl <span>          30s to 1d, like 15m ("default": back to the kind's default)
   --refresh-token-ttl <span>         the session's lifetime, 1m to 3y, like 30d ("default" likewise)
   --resource <uri>…                  RFC 8707 resources it may ask tokens for (tessera resource add)
+  --web-origin <origin>…             browser origins its pages call the server from (CORS), exact as
+                                     browsers send them: https://app.example.com (http on a loopback
+                                     host); a spa's redirect-URI origins count without it; the web
+                                     client's origins also get credentials (its refresh cookie)
   --skip-consent | --no-skip-consent whether users are asked to consent (skip it for your own apps)
 On update a list option replaces the whole list, and one empty value (--redirect-uri '') clears it;
 grant types are not derived again. A secret method's secret is printed once and stored only as a
@@ -86,6 +90,7 @@ has it when it issues them.`,
     'access-token-ttl': { type: 'string' },
     'refresh-token-ttl': { type: 'string' },
     resource: { type: 'string', multiple: true },
+    'web-origin': { type: 'string', multiple: true },
     'skip-consent': { type: 'boolean' },
     'no-skip-consent': { type: 'boolean' },
   },
@@ -124,6 +129,7 @@ function describe(client: Client): string {
     ['redirect_uris', client.redirectUris],
     ['post_logout_redirect_uris', client.postLogoutRedirectUris],
     ['resources', client.resources],
+    ['web_origins', client.webOrigins],
   ];
   for (const [label, values] of more) if (values.length) lines.push(`  ${label} ${values.join(' ')}`);
   if (client.jwks)
@@ -225,6 +231,7 @@ function clientChanges(context: CommandContext): ClientChanges {
   const redirectUris = listOption(values, 'redirect-uri');
   const postLogoutRedirectUris = listOption(values, 'post-logout-redirect-uri');
   const resources = listOption(values, 'resource');
+  const webOrigins = listOption(values, 'web-origin');
   const accessTokenTtl = lifetimeOption(values, 'access-token-ttl');
   const refreshTokenTtl = lifetimeOption(values, 'refresh-token-ttl');
   // On update the keys replace each other, and leaving private_key_jwt drops them.
@@ -248,6 +255,7 @@ function clientChanges(context: CommandContext): ClientChanges {
     ...(accessTokenTtl !== undefined ? { accessTokenTtl } : {}),
     ...(refreshTokenTtl !== undefined ? { refreshTokenTtl } : {}),
     ...(resources ? { resources } : {}),
+    ...(webOrigins ? { webOrigins } : {}),
     ...(values['skip-consent'] === true
       ? { skipConsent: true }
       : values['no-skip-consent'] === true
