@@ -65,16 +65,16 @@ export function renderDebuggerPage(input: DebuggerPageInput): string {
 <p class="placeholder" id="decoded-empty">Paste a token to see its header and claims.</p>
 <div id="decoded" hidden>
 <h3 class="part-heading part-heading-1" id="header-heading">Header</h3>
-<pre class="json" id="header-json" aria-labelledby="header-heading"></pre>
+<pre class="json" id="header-json"></pre>
 <div id="payload-block">
 <h3 class="part-heading part-heading-2" id="payload-heading">Payload (claims)</h3>
-<pre class="json" id="payload-json" aria-labelledby="payload-heading"></pre>
+<pre class="json" id="payload-json"></pre>
 </div>
 <p class="note" id="jwe-note" hidden>This token is encrypted (JWE): only its protected header can be read. Its claims can be decrypted only with the recipient’s private key, which this page never asks for.</p>
 <div id="times-block" hidden>
 <h3 id="times-heading">Times</h3>
 <p class="expiry" id="expiry"></p>
-<dl class="times" id="times" aria-labelledby="times-heading"></dl>
+<dl class="times" id="times"></dl>
 </div>
 <p class="note" id="issuer-note" hidden></p>
 </div>

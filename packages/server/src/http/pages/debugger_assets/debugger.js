@@ -385,9 +385,12 @@ function tick() {
   if (typeof nbf === 'number' && nbf > now) {
     expiryLine.dataset.state = 'early';
     expiryLine.textContent = `Not valid yet: valid ${relativeTime(nbf - now)}`;
-  } else if (typeof exp !== 'number') {
+  } else if (exp === undefined) {
     expiryLine.dataset.state = 'none';
     expiryLine.textContent = 'Never expires: it has no "exp"';
+  } else if (typeof exp !== 'number' || !Number.isFinite(exp)) {
+    expiryLine.dataset.state = 'expired';
+    expiryLine.textContent = 'Its "exp" is not a date: verifiers refuse it';
   } else if (exp > now) {
     expiryLine.dataset.state = 'valid';
     expiryLine.textContent = `Expires in ${duration(exp - now, true)}`;
