@@ -1,5 +1,12 @@
-import { type AuthenticatableRequest, assertTokenSyntax, bearerTokenOf } from './bearer.js';
+import {
+  type AuthenticatableRequest,
+  assertTokenSyntax,
+  authorizationOf,
+  schemeOf,
+  tokenAfterScheme,
+} from './bearer.js';
 import { isCompactJwe, type TokenDecryption } from './decryption.js';
+import type { ProofCheck } from './dpop/proof_check.js';
 import type { GuardError, GuardErrors } from './errors.js';
 import { type AccessTokenClaims, type Principal, principalOf, principalOfEncrypted } from './principal.js';
 import { type Authorizer, compileRequirements, type Requirements } from './requirements.js';
@@ -41,28 +48,67 @@ export interface AuthenticationDeps {
   readonly decryption: TokenDecryption | undefined;
   /** The refusal of an encrypted token by a guard without decryption keys (see decryption.ts). */
   readonly undecryptable: () => GuardError;
+  /** DPoP proofs (RFC 9449 §7.1); undefined when the guard takes Bearer tokens only. */
+  readonly dpop: ProofCheck | undefined;
+  /** Whether Bearer tokens are accepted (false with `dpop: { required: true }`). */
+  readonly bearer: boolean;
 }
 
 /**
- * A request's way to a principal: the bearer token (RFC 6750 §2.1), the verifier (from memory, or
- * waiting for the key set), the principal, then the revocation set, which sees only tokens that
- * verified. Every refusal is logged here, once, on its way out.
+ * A request's way to a principal: the token of the Authorization header, Bearer (RFC 6750 §2.1) or
+ * DPoP (RFC 9449 §7.1), the verifier (from memory, or waiting for the key set), the principal, the
+ * revocation set, which sees only tokens that verified, and for DPoP the proof. Every refusal is
+ * logged here, once, on its way out.
  */
 export function createAuthentication(deps: AuthenticationDeps): Authentication {
-  const { errors, startup, revocations, notReady, logRefusal, decryption, undecryptable } = deps;
+  const { errors, startup, revocations, notReady, logRefusal, decryption, undecryptable, dpop, bearer } =
+    deps;
 
   function authenticateNow(request: AuthenticatableRequest): Principal | Promise<Principal> {
+    let outcome: Principal | Promise<Principal>;
     // No cost when nothing throws: the accepted request allocates nothing for this.
     try {
-      return principalNow(request);
+      outcome = principalNow(request);
     } catch (err) {
       logRefusal(err);
       throw err;
     }
+    if (!isPending(outcome)) return outcome;
+    return outcome.then(undefined, (err: unknown) => {
+      logRefusal(err);
+      throw err;
+    });
   }
 
   function principalNow(request: AuthenticatableRequest): Principal | Promise<Principal> {
-    const token = bearerTokenOf(request, errors);
+    const value = authorizationOf(request, errors);
+    const scheme = schemeOf(value);
+    if (scheme === 'Bearer' && bearer)
+      return principalOfToken(tokenAfterScheme(value, 'Bearer', errors), undefined);
+    if (scheme !== 'DPoP' || dpop === undefined)
+      throw errors.missingToken(
+        scheme === 'Bearer'
+          ? 'a Bearer token, and only DPoP is accepted'
+          : 'the Authorization header uses another scheme',
+      );
+    // RFC 9449 §7.1: every refusal of a DPoP request carries a DPoP challenge.
+    let outcome: Principal | Promise<Principal>;
+    try {
+      outcome = principalOfToken(tokenAfterScheme(value, 'DPoP', errors), request);
+    } catch (err) {
+      throw errors.inDpopScheme(err);
+    }
+    if (!isPending(outcome)) return outcome;
+    return outcome.then(undefined, (err: unknown) => {
+      throw errors.inDpopScheme(err);
+    });
+  }
+
+  /** `dpopRequest` is the request when the token came with the DPoP scheme, else undefined. */
+  function principalOfToken(
+    token: string,
+    dpopRequest: AuthenticatableRequest | undefined,
+  ): Principal | Promise<Principal> {
     const verifier = startup.verifier;
     // A guard that failed to start never answers for tokens, whatever onStale says.
     if (verifier === undefined || startup.closed || startup.fatal !== undefined) throw notReady();
@@ -76,26 +122,25 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
       // background meanwhile; past staleIfError it holds no keys and the token goes the slow way).
       ({ payload, protectedHeader } = verifier.verify(signed));
     } catch (err) {
-      if (needsKeyFetch(err)) return authenticateFetchingKeys(token, signed);
+      if (needsKeyFetch(err)) return authenticateFetchingKeys(token, signed, dpopRequest);
       throw refusal(token, err);
     }
-    return admit(payload, protectedHeader.kid, token, signed);
+    return admit(payload, protectedHeader.kid, token, signed, dpopRequest);
   }
 
-  async function authenticateFetchingKeys(token: string, signed: string): Promise<Principal> {
+  async function authenticateFetchingKeys(
+    token: string,
+    signed: string,
+    dpopRequest: AuthenticatableRequest | undefined,
+  ): Promise<Principal> {
+    let payload: AccessTokenClaims;
+    let protectedHeader: { kid?: unknown };
     try {
-      let payload: AccessTokenClaims;
-      let protectedHeader: { kid?: unknown };
-      try {
-        ({ payload, protectedHeader } = await startup.verifier!.verifyAsync(signed));
-      } catch (err) {
-        throw refusal(token, err);
-      }
-      return admit(payload, protectedHeader.kid, token, signed);
+      ({ payload, protectedHeader } = await startup.verifier!.verifyAsync(signed));
     } catch (err) {
-      logRefusal(err);
-      throw err;
+      throw refusal(token, err);
     }
+    return admit(payload, protectedHeader.kid, token, signed, dpopRequest);
   }
 
   /** Why a token that failed verification is refused: malformed (400), invalid (401) or keys unavailable (503). */
@@ -108,10 +153,18 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
 
   /**
    * The principal of a verified token, unless a revocation matches it (its claims, or the `kid` of a
-   * withdrawn signing key) or the set is stale (fail-closed). `token` is the bearer token as sent,
-   * `signed` the token that verified: the same string unless `token` was encrypted.
+   * withdrawn signing key) or the set is stale (fail-closed). `token` is the token as sent, `signed`
+   * the token that verified: the same string unless `token` was encrypted. A DPoP-bound token
+   * (`cnf.jkt`) is admitted only with the DPoP scheme and a proof made with its key; a DPoP request
+   * only with a bound token.
    */
-  function admit(payload: AccessTokenClaims, kid: unknown, token: string, signed: string): Principal {
+  function admit(
+    payload: AccessTokenClaims,
+    kid: unknown,
+    token: string,
+    signed: string,
+    dpopRequest: AuthenticatableRequest | undefined,
+  ): Principal | Promise<Principal> {
     let principal: Principal;
     try {
       if (signed === token) principal = principalOf(payload, token);
@@ -122,19 +175,35 @@ export function createAuthentication(deps: AuthenticationDeps): Authentication {
     } catch (err) {
       throw verificationFailure(err, errors);
     }
+    const jkt = principal.jkt;
+    if (dpopRequest === undefined) {
+      // RFC 9449 §7.2: a bound token must not be accepted as a bearer token; the holder of a stolen
+      // copy has no key to prove.
+      if (jkt !== undefined) throw errors.boundTokenAsBearer('a DPoP-bound token (cnf.jkt) sent as Bearer');
+      revocations.check(principal.claims, kid);
+      return principal;
+    }
+    // RFC 9449 §7.1: the DPoP scheme carries a DPoP-bound access token.
+    if (jkt === undefined)
+      throw errors.invalidToken('the DPoP scheme with a token that is not DPoP-bound (no cnf.jkt)');
     revocations.check(principal.claims, kid);
-    return principal;
+    const proved = dpop!.check(dpopRequest, token, jkt);
+    return proved === undefined ? principal : proved.then(() => principal);
   }
 
-  /** The compiled requirements, logging a 403 on its way out. */
+  /**
+   * The compiled requirements, logging a 403 on its way out. A bound principal (`jkt`) came with the
+   * DPoP scheme, so its 403 carries a DPoP challenge (RFC 9449 §7.1).
+   */
   function compile(requirements: Requirements): Authorizer {
     const authorize = compileRequirements(requirements, errors);
     return (principal) => {
       try {
         authorize(principal);
       } catch (err) {
-        logRefusal(err);
-        throw err;
+        const refused = principal.jkt === undefined ? err : errors.inDpopScheme(err);
+        logRefusal(refused);
+        throw refused;
       }
     };
   }

@@ -1,12 +1,14 @@
 /**
  * The `error` codes a guard answers with. The first four are RFC 6750 §3.1 codes (and RFC 6749
- * §4.1.2.1 for `temporarily_unavailable`); `unauthorized` is used only in the body of a 401 for a
- * request without credentials, whose `WWW-Authenticate` challenge carries no error code (RFC 6750
- * §3.1: "the resource server SHOULD NOT include an error code").
+ * §4.1.2.1 for `temporarily_unavailable`); `invalid_dpop_proof` is RFC 9449 §7.1's; `unauthorized`
+ * is used only in the body of a 401 for a request without credentials, whose `WWW-Authenticate`
+ * challenge carries no error code (RFC 6750 §3.1: "the resource server SHOULD NOT include an error
+ * code").
  */
 export type GuardErrorCode =
   | 'invalid_request'
   | 'invalid_token'
+  | 'invalid_dpop_proof'
   | 'insufficient_scope'
   | 'temporarily_unavailable'
   | 'unauthorized';
@@ -82,6 +84,7 @@ const UNAVAILABLE = 'the access token cannot be checked right now; retry later';
 const MISSING_SCOPE = 'the access token does not grant the required scope';
 const MISSING_ROLE = 'the access token does not carry the required role';
 const MISSING_PERMISSION = 'the access token does not carry the required permission';
+const INVALID_DPOP_PROOF = 'the DPoP proof is not valid';
 
 /** Seconds a client should wait before retrying a 503, by cause. */
 export const RETRY_AFTER = {
@@ -108,22 +111,58 @@ export interface GuardErrors {
   insufficientPermission(reason: string): GuardError;
   /** 503 `temporarily_unavailable` with `Retry-After`: the token is not blamed. */
   unavailable(reason: string, retryAfter: number, cause?: unknown): GuardError;
+  /** 401 `invalid_dpop_proof` with a DPoP challenge (RFC 9449 §7.1): the proof is missing or fails a check. */
+  invalidDpopProof(reason: string, cause?: unknown): GuardError;
+  /**
+   * 401 `invalid_token` for a DPoP-bound token sent as Bearer (RFC 9449 §7.2), whose challenge
+   * also offers DPoP (§7.1).
+   */
+  boundTokenAsBearer(reason: string): GuardError;
+  /**
+   * The same refusal for a request that used the DPoP scheme: its challenge becomes a DPoP
+   * challenge with the same error, description and parameters, and the accepted `algs` (§7.1).
+   * Anything else (a 503, a DPoP challenge already) is returned as it is.
+   */
+  inDpopScheme(err: unknown): unknown;
+}
+
+/** How a guard takes DPoP, for its challenges; undefined for a guard that takes Bearer tokens only. */
+export interface DpopChallenge {
+  /** The proof algorithms accepted: the challenge's `algs` (RFC 9449 §7.1). */
+  readonly algorithms: readonly string[];
+  /** Whether Bearer tokens are refused: a challenge then offers DPoP alone. */
+  readonly required: boolean;
 }
 
 /**
  * Builds the error factory for one realm. The challenge strings are assembled here, once; a failure
  * only allocates its error object.
  */
-export function createGuardErrors(realm: string): GuardErrors {
+export function createGuardErrors(realm: string, dpop?: DpopChallenge): GuardErrors {
   const realmParam = `realm=${quote(realm)}`;
+  // RFC 9449 §7.1: the DPoP challenge lists the accepted algorithms (space-delimited JWS alg values).
+  const dpopParams = dpop === undefined ? '' : `${realmParam}, algs="${dpop.algorithms.join(' ')}"`;
   const challenge = (error: GuardErrorCode, description: string, extra = '') =>
     `Bearer ${realmParam}, error="${error}", error_description="${description}"${extra}`;
   const noStore = 'no-store';
   const headers = (wwwAuthenticate: string) =>
     Object.freeze({ 'www-authenticate': wwwAuthenticate, 'cache-control': noStore });
 
-  // RFC 6750 §3.1: a request without authentication information gets a challenge without an error code.
-  const missingHeaders = headers(`Bearer ${realmParam}`);
+  // RFC 6750 §3.1: a request without authentication information gets a challenge without an error
+  // code; RFC 9449 §7.1: one challenge per scheme the guard accepts.
+  const missingHeaders = headers(
+    dpop === undefined
+      ? `Bearer ${realmParam}`
+      : dpop.required
+        ? `DPoP ${dpopParams}`
+        : `Bearer ${realmParam}, DPoP ${dpopParams}`,
+  );
+  const dpopProofHeaders = headers(
+    `DPoP ${realmParam}, error="invalid_dpop_proof", error_description="${INVALID_DPOP_PROOF}", algs="${dpop?.algorithms.join(' ') ?? ''}"`,
+  );
+  const boundAsBearerHeaders = headers(`${challenge('invalid_token', INVALID_TOKEN)}, DPoP ${dpopParams}`);
+  /** DPoP forms of Bearer challenges, by the Bearer challenge: a few kinds, and a scope list per route. */
+  const dpopForms = new Map<string, Readonly<Record<string, string>>>();
   const malformedHeaders = headers(challenge('invalid_request', MALFORMED_REQUEST));
   const invalidHeaders = headers(challenge('invalid_token', INVALID_TOKEN));
   const expiredHeaders = headers(challenge('invalid_token', EXPIRED_TOKEN));
@@ -211,6 +250,46 @@ export function createGuardErrors(realm: string): GuardErrors {
         headers: retry,
         reason,
         cause,
+      });
+    },
+    invalidDpopProof: (reason, cause) =>
+      new GuardError({
+        status: 401,
+        error: 'invalid_dpop_proof',
+        description: INVALID_DPOP_PROOF,
+        headers: dpopProofHeaders,
+        reason,
+        cause,
+      }),
+    boundTokenAsBearer: (reason) =>
+      new GuardError({
+        status: 401,
+        error: 'invalid_token',
+        description: INVALID_TOKEN,
+        headers: dpop === undefined ? invalidHeaders : boundAsBearerHeaders,
+        reason,
+      }),
+    inDpopScheme(err) {
+      if (!(err instanceof GuardError)) return err;
+      const bearer = err.headers['www-authenticate'];
+      if (bearer === undefined || !bearer.startsWith('Bearer ')) return err;
+      let converted = dpopForms.get(bearer);
+      if (converted === undefined) {
+        // The missing-credentials challenge offers every scheme already; the others keep their
+        // parameters (realm, error, description, scope) under the DPoP scheme, with `algs`.
+        converted =
+          err.headers === missingHeaders
+            ? missingHeaders
+            : headers(`DPoP ${bearer.slice(7)}, algs="${dpop?.algorithms.join(' ') ?? ''}"`);
+        if (dpopForms.size < 1024) dpopForms.set(bearer, converted);
+      }
+      return new GuardError({
+        status: err.status,
+        error: err.error,
+        description: err.description,
+        headers: converted,
+        reason: err.reason,
+        cause: err.cause,
       });
     },
   };

@@ -1,6 +1,7 @@
 import { type Check, createAuthentication } from './authentication.js';
 import type { AuthenticatableRequest } from './bearer.js';
 import { createTokenDecryption, createUndecryptableRefusal } from './decryption.js';
+import { createProofCheck } from './dpop/proof_check.js';
 import { createGuardErrors } from './errors.js';
 import { type GuardHealth, guardHealth } from './health.js';
 import { type GuardOptions, resolveOptions } from './options.js';
@@ -15,9 +16,11 @@ export interface Guard {
   /** Resolves once discovery, the JWKS and the first revocation snapshot are in; rejects after `readyTimeout`. */
   ready(): Promise<void>;
   /**
-   * Authenticates a request by its `Authorization: Bearer` header: decrypts it when it is an
-   * encrypted token (with `decryptionKeys`), verifies the access token (signature, `typ`, `iss`,
-   * `aud`, `exp`, `nbf`), then checks it against the revocations.
+   * Authenticates a request by its `Authorization: Bearer` header, or `Authorization: DPoP` with a
+   * `DPoP` proof (RFC 9449 §7.1): decrypts the token when it is an encrypted token (with
+   * `decryptionKeys`), verifies it (signature, `typ`, `iss`, `aud`, `exp`, `nbf`), checks it against
+   * the revocations, and for DPoP checks the proof (`htm`, `htu`, `ath`, the key of `cnf.jkt`, `iat`,
+   * and `jti` replay when enabled). A DPoP-bound token sent as Bearer is refused (§7.2).
    * Rejects with a {@link GuardError} (400, 401 or 503).
    */
   authenticate(request: AuthenticatableRequest): Promise<Principal>;
@@ -46,7 +49,8 @@ export interface Guard {
  */
 export function createGuard(options: GuardOptions): Guard {
   const config = resolveOptions(options);
-  const errors = createGuardErrors(config.realm);
+  const errors = createGuardErrors(config.realm, config.dpop);
+  const dpop = config.dpop && createProofCheck(config.dpop, errors, config.clock);
   const revocations = createRevocationFollowing(config, errors);
   const startup = startUp(config, revocations);
   const readiness = createReadiness(startup, revocations, config, errors);
@@ -58,6 +62,8 @@ export function createGuard(options: GuardOptions): Guard {
     logRefusal: createRefusalLog(config),
     decryption: config.decryption && createTokenDecryption(config.decryption, config, errors),
     undecryptable: createUndecryptableRefusal(config, errors),
+    dpop,
+    bearer: config.dpop?.required !== true,
   });
 
   const guard: Guard = {
@@ -78,7 +84,7 @@ export function createGuard(options: GuardOptions): Guard {
     async close() {
       if (startup.closed) return;
       startup.stop();
-      await revocations.close();
+      await Promise.all([revocations.close(), dpop?.close()]);
       await startup.settled.catch(() => {});
     },
   };

@@ -1,6 +1,7 @@
 import { isLoopbackHost, parseTimeSpan } from '@tessera/jose';
 import { type ClientCredentials, type ClientOption, checkClientOption } from './client_credentials.js';
 import { type DecryptionKey, type ResolvedDecryption, resolveDecryption } from './decryption_keys.js';
+import { type DpopOptions, type ResolvedDpop, resolveDpop } from './dpop/options.js';
 import {
   consoleLogger,
   type GuardLog,
@@ -59,6 +60,12 @@ export interface GuardOptions {
   requireEncryption?: boolean;
   /** Where revocations come from (default `'stream'`). */
   revocations?: RevocationsOption;
+  /**
+   * DPoP (RFC 9449): accept `Authorization: DPoP <token>` with a `DPoP` proof, alongside Bearer
+   * (`true` or an object of {@link DpopOptions}), or instead of it (`{ required: true }`). Default
+   * `false`: Bearer only. A DPoP-bound token (`cnf.jkt`) sent as Bearer is refused either way.
+   */
+  dpop?: DpopOptions | boolean;
   /**
    * The guard's own client at the issuer (a confidential client registered for this API). The
    * revocation stream requires it: it is sent as HTTP Basic (RFC 6749 §2.3.1) on every connection.
@@ -142,6 +149,8 @@ export interface ResolvedOptions {
   /** Encrypted access tokens: undefined when the guard has no decryption key. */
   decryption: ResolvedDecryption | undefined;
   revocations: ResolvedRevocations;
+  /** DPoP: undefined when the guard takes Bearer tokens only. */
+  dpop: ResolvedDpop | undefined;
   /** The Basic credentials for the revocation stream; they print as the client id alone. */
   client: ClientCredentials | undefined;
   failOpen: boolean;
@@ -206,6 +215,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
   const readyTimeout = positiveSeconds(options.readyTimeout, 10, 'readyTimeout');
   const maxTokenAge = options.maxTokenAge === undefined ? undefined : positiveSpan(options.maxTokenAge);
   const revocations = resolveRevocations(options.revocations, allowInsecureHttp);
+  const dpop = resolveDpop(options.dpop);
   let client: ClientCredentials | undefined;
   if (options.client !== undefined) {
     client = checkClientOption(options.client);
@@ -254,6 +264,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     jwksUri,
     decryption,
     revocations,
+    dpop,
     client,
     failOpen: onStale === 'fail-open',
     staleAfterMs: staleAfter * 1000,

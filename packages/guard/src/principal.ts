@@ -13,6 +13,8 @@ export interface AccessTokenClaims extends JwtPayload {
   ver?: number;
   roles?: string[];
   permissions?: string[];
+  /** Confirmation (RFC 7800 §3.1): `jkt`, the thumbprint of the key a DPoP-bound token is bound to (RFC 9449 §6.1). */
+  cnf?: { jkt?: string; [method: string]: unknown };
 }
 
 /** Who made the request, from a verified and unrevoked access token. Frozen; shared between requests. */
@@ -29,6 +31,12 @@ export interface Principal {
   readonly clientId?: string;
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
+  /**
+   * For a DPoP-bound token (`cnf.jkt`, RFC 9449 §6.1): the RFC 7638 thumbprint of the client's key.
+   * Such a token is admitted only with a DPoP proof signed by that key, so its presence says the
+   * request proved possession of the key.
+   */
+  readonly jkt?: string;
   /** Every claim of the token, deeply frozen. */
   readonly claims: Readonly<AccessTokenClaims>;
   /**
@@ -40,8 +48,11 @@ export interface Principal {
 
 /** A claim with a shape the guard cannot use: the token is refused as invalid. */
 export class MalformedClaim extends Error {
-  constructor(readonly claim: string) {
-    super(`the "${claim}" claim has the wrong type`);
+  constructor(
+    readonly claim: string,
+    message = `the "${claim}" claim has the wrong type`,
+  ) {
+    super(message);
     this.name = 'MalformedClaim';
   }
 }
@@ -91,6 +102,7 @@ function newPrincipal(payload: AccessTokenClaims, token: string): Principal {
   if (clientId !== undefined && typeof clientId !== 'string') throw new MalformedClaim('client_id');
   if (payload.ver !== undefined && typeof payload.ver !== 'number') throw new MalformedClaim('ver');
   return new AuthenticatedPrincipal(
+    jktOf(payload.cnf),
     payload.sub,
     scope === undefined ? EMPTY : Object.freeze(splitScope(scope)),
     stringList(payload.roles, 'roles'),
@@ -115,6 +127,7 @@ class AuthenticatedPrincipal implements Principal {
   readonly #token: string;
 
   constructor(
+    readonly jkt: string | undefined,
     readonly sub: string,
     readonly scopes: readonly string[],
     readonly roles: readonly string[],
@@ -139,10 +152,27 @@ class AuthenticatedPrincipal implements Principal {
     options: object,
     inspect: (value: unknown, options: object) => string,
   ): string {
-    const { sub, scopes, roles, permissions, sid, clientId, expiresAt, claims } = this;
-    const members = { sub, scopes, roles, permissions, sid, clientId, expiresAt, claims };
+    const { sub, scopes, roles, permissions, sid, clientId, expiresAt, jkt, claims } = this;
+    const members = { sub, scopes, roles, permissions, sid, clientId, expiresAt, jkt, claims };
     return `Principal ${inspect(members, options)}`;
   }
+}
+
+/**
+ * The key a token is bound to. RFC 7800 §3.1: `cnf` is an object of confirmation methods; the
+ * guard can confirm `jkt` (RFC 9449 §6.1) only, so a token bound by any other method (an mTLS
+ * certificate's `x5t#S256`, RFC 8705 §3.1) is refused: accepting it unconfirmed would undo the binding.
+ */
+function jktOf(cnf: unknown): string | undefined {
+  if (cnf === undefined) return undefined;
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new MalformedClaim('cnf');
+  const { jkt } = cnf as { jkt?: unknown };
+  if (typeof jkt !== 'string' || jkt.length === 0)
+    throw new MalformedClaim(
+      'cnf',
+      'the token is bound ("cnf") by a method the guard cannot confirm: only "jkt" (DPoP)',
+    );
+  return jkt;
 }
 
 /** RFC 6749 §3.3: scope tokens separated by spaces (extra spaces tolerated). */

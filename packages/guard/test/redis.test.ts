@@ -4,27 +4,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type Guard, GuardError } from '../src/index.js';
 import { buildForChild, closedPort, guardFor, runCloseAndExit, type TestLogger } from './helpers/guard.js';
 import { AUDIENCE, bearer, startIssuer, type TestIssuer, waitFor } from './helpers/issuer.js';
+import { REDIS_URL, reachable } from './helpers/redis.js';
 
-const REDIS_URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CI = process.env.CI === 'true';
-
-async function reachable(url: string): Promise<boolean> {
-  const probe = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 const available = await reachable(REDIS_URL);
 if (!available && !CI)

@@ -230,14 +230,28 @@ export function createRedisFeed(options: RedisFeedOptions): RevocationFeed {
  * `blockingTimeout` is not used: it resolves a blocked command with null, which would look like a
  * live, empty reply.)
  */
-async function connect(redis: string | RedisLikeClient, blockMs: number): Promise<RedisConnectionLike> {
-  const overrides = {
+function connect(redis: string | RedisLikeClient, blockMs: number): Promise<RedisConnectionLike> {
+  return connectRedis(redis, {
     lazyConnect: true,
     maxRetriesPerRequest: null,
     socketTimeout: blockMs + 10_000,
+  });
+}
+
+/**
+ * A Redis connection of the guard's own, with these ioredis options: a new client for a URL
+ * (ioredis, an optional peer dependency, loaded only now), or a duplicate of the user's client,
+ * which the guard never sends commands on and never closes.
+ */
+export async function connectRedis(
+  redis: string | RedisLikeClient,
+  options: Record<string, unknown>,
+): Promise<RedisConnectionLike> {
+  const overrides = {
+    ...options,
     // On disconnect ioredis waits this long for a graceful close before destroying the socket, on a
     // timer that keeps the process alive even when the socket was already gone (Redis unreachable).
-    // Nothing is written on this connection, so there is nothing to wait for.
+    // The guard's connections have nothing to flush, so there is nothing to wait for.
     disconnectTimeout: 100,
   };
   if (typeof redis !== 'string') return redis.duplicate(overrides);
@@ -246,7 +260,7 @@ async function connect(redis: string | RedisLikeClient, blockMs: number): Promis
     module = (await import('ioredis')) as unknown as IoredisModule;
   } catch {
     throw new Error(
-      'revocations: { redis } with a URL needs the ioredis package (an optional peer dependency): npm install ioredis',
+      '{ redis } with a URL needs the ioredis package (an optional peer dependency): npm install ioredis',
     );
   }
   const Redis = module.Redis ?? module.default?.Redis ?? module.default;
