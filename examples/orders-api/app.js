@@ -35,7 +35,9 @@ export async function buildApp({ issuer, audience, client, logger = { level: 'in
     return reply.code(204).header('access-control-max-age', '600').send();
   });
   // The guard logs its own trouble (keys it cannot fetch, a stale revocation feed) through pino.
-  const guard = createGuard({ issuer, audience, client, logger: app.log });
+  // DPoP (RFC 9449) alongside Bearer: a browser's DPoP-bound token (examples/spa) comes with a proof
+  // of its key on every request, each proof accepted once (`jti`, §11.1) by this one process.
+  const guard = createGuard({ issuer, audience, client, logger: app.log, dpop: { replay: 'memory' } });
   app.addHook('onClose', () => guard.close());
   await app.register(tesseraGuard, { guard }); // request.auth: the caller's principal on guarded routes
 

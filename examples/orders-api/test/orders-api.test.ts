@@ -123,10 +123,13 @@ describe('the orders API behind @tessera/guard', () => {
     expect(await ready.json()).toEqual({ ready: true, revocations: 'live', keys: 'fresh' });
   });
 
-  it('answers 401 with a bare Bearer challenge without a token, and logs why at debug level', async () => {
+  it('answers 401 with bare Bearer and DPoP challenges without a token, and logs why at debug level', async () => {
     const response = await call('/orders');
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(`Bearer realm="${issuer}"`);
+    // RFC 6750 §3.1 and RFC 9449 §7.1: one challenge per scheme the API takes, without an error code.
+    expect(response.headers.get('www-authenticate')).toMatch(
+      new RegExp(`^Bearer realm="${issuer}", DPoP realm="${issuer}", algs="[\\w ]+"$`),
+    );
     expect(await response.json()).toEqual({
       error: 'unauthorized',
       error_description: 'an access token is required',

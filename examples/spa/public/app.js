@@ -65,6 +65,8 @@ function showSession(state) {
   $('token-scope').replaceChildren(
     ...(scopes.length ? scopes.map((scope) => element('span', '', scope)) : ['—']),
   );
+  const roles = Array.isArray(state.user?.roles) ? state.user.roles : [];
+  $('token-roles').textContent = roles.length ? roles.join(', ') : 'none';
   $('token-refreshes').textContent = refreshes === 1 ? '1 time' : `${refreshes} times`;
   clearInterval(countdown);
   const tick = () => {

@@ -330,6 +330,15 @@ describe.skipIf(browserUnavailable())('the app in a real browser', () => {
     ]);
   });
 
+  it('holds a DPoP-bound token: taken off the wire, it is refused without the browser’s key (RFC 9449 §7)', async () => {
+    const token = issued.at(-1)!;
+    // As a Bearer token (§7.2: a bound token is never accepted so), and as DPoP without a proof.
+    for (const authorization of [`Bearer ${token}`, `DPoP ${token}`]) {
+      const response = await fetch(`${orders.url}/orders`, { headers: { authorization } });
+      expect(response.status).toBe(401);
+    }
+  });
+
   it('is accessible in dark mode, and fits a 360 px phone signed in too', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     const violations = await checkAccessibility(page);
