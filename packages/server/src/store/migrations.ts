@@ -156,16 +156,6 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
-    '0010_web_origins': {
-      // Browser apps on other origins call the server with CORS: each client lists the exact origins
-      // its pages run on (none for every client registered before).
-      async up(db: Kysely<unknown>) {
-        await db.schema
-          .alterTable('clients')
-          .addColumn('web_origins', 'text', (c) => c.notNull().defaultTo('[]'))
-          .execute();
-      },
-    },
     '0005_access_token_lifetimes': {
       // Each access-token lifetime instances issue with, and when one last did: revocation entries
       // outlive tokens issued under a longer lifetime after it was lowered.
@@ -350,6 +340,16 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
             .where(sql.ref('state'), '=', sql.lit(state))
             .execute();
         }
+      },
+    },
+    '0010_web_origins': {
+      // Browser apps on other origins call the server with CORS: each client lists the exact origins
+      // its pages run on (none for every client registered before).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('clients')
+          .addColumn('web_origins', 'text', (c) => c.notNull().defaultTo('[]'))
+          .execute();
       },
     },
   };
