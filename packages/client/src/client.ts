@@ -74,51 +74,55 @@ const SHARED_TOKENS_WAIT = 3000;
 const RETRY_AFTER_FAILURE = 5000;
 
 class TesseraAuthClient implements AuthClient {
-  private tokens: TokenSet | undefined;
-  private started: Promise<AuthState> | undefined;
-  private refreshing: Promise<TokenSet | undefined> | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private tabs: Tabs | undefined;
+  #tokens: TokenSet | undefined;
+  #started: Promise<AuthState> | undefined;
+  #refreshing: Promise<TokenSet | undefined> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #tabs: Tabs | undefined;
   /** When this tab started: a token set a tab received after it is newer than anything here. */
-  private readonly startedAt = Date.now();
-  private readonly events = new Emitter();
-  private readonly transport: Transport;
-  private waiters = new Set<(tokens: TokenSet | undefined) => void>();
+  readonly #startedAt = Date.now();
+  readonly #events = new Emitter();
+  readonly #transport: Transport;
+  #waiters = new Set<(tokens: TokenSet | undefined) => void>();
+  #closed = false;
 
-  constructor(private readonly settings: Settings) {
-    this.transport = { fetch: settings.fetch, dpop: undefined, nonces: new DpopNonces() };
+  readonly #settings: Settings;
+
+  constructor(settings: Settings) {
+    this.#settings = settings;
+    this.#transport = { fetch: settings.fetch, dpop: undefined, nonces: new DpopNonces() };
   }
 
   get state(): AuthState {
-    return stateOf(this.tokens);
+    return stateOf(this.#tokens);
   }
 
   on<E extends AuthEventName>(event: E, listener: AuthListener<E>): () => void {
-    return this.events.on(event, listener);
+    return this.#events.on(event, listener);
   }
 
   ready(): Promise<AuthState> {
-    this.started ??= this.start();
-    return this.started;
+    this.#started ??= this.#start();
+    return this.#started;
   }
 
-  private async start(): Promise<AuthState> {
-    const { settings } = this;
-    if (settings.dpop) this.transport.dpop = await this.loadKey();
-    this.tabs = new Tabs(settings.name, (message) => this.onTabMessage(message));
-    const shared = await this.tabs.askOthers();
-    if (shared) this.adopt(shared);
+  async #start(): Promise<AuthState> {
+    const settings = this.#settings;
+    if (settings.dpop) this.#transport.dpop = await this.#loadKey();
+    this.#tabs = new Tabs(settings.name, (message) => this.#onTabMessage(message));
+    const shared = await this.#tabs.askOthers();
+    if (shared) this.#adopt(shared);
     // First-party: the HttpOnly cookie outlives the page, so a reload signs in again silently.
-    if (!this.tokens && settings.mode === 'first-party') await this.refresh(undefined);
-    else if (this.tokens && this.due(this.tokens)) await this.refresh(this.tokens);
+    if (!this.#tokens && settings.mode === 'first-party') await this.#refresh(undefined);
+    else if (this.#tokens && this.#due(this.#tokens)) await this.#refresh(this.#tokens);
     return this.state;
   }
 
-  private async loadKey(): Promise<DpopKey | undefined> {
+  async #loadKey(): Promise<DpopKey | undefined> {
     try {
-      return await loadDpopKey(`${this.settings.name}:dpop`);
+      return await loadDpopKey(`${this.#settings.name}:dpop`);
     } catch (cause) {
-      this.events.emit(
+      this.#events.emit(
         'error',
         new AuthError('ERR_NOT_SUPPORTED', 'no DPoP key: tokens will be Bearer', { cause }),
       );
@@ -127,7 +131,7 @@ class TesseraAuthClient implements AuthClient {
   }
 
   async login(credentials: LoginCredentials): Promise<AuthState> {
-    const { settings } = this;
+    const settings = this.#settings;
     if (settings.mode !== 'first-party')
       throw new AuthError('ERR_NOT_SUPPORTED', 'login() is for first-party mode; use loginWithRedirect()');
     await this.ready();
@@ -145,7 +149,7 @@ class TesseraAuthClient implements AuthClient {
     });
     let tokens: TokenSet;
     try {
-      tokens = await requestTokens(this.transport, request);
+      tokens = await requestTokens(this.#transport, request);
     } catch (err) {
       if (err instanceof AuthError && err.error === 'invalid_grant')
         throw new AuthError('ERR_LOGIN_FAILED', 'the username or password is wrong', {
@@ -154,16 +158,16 @@ class TesseraAuthClient implements AuthClient {
         });
       throw err;
     }
-    await this.received(tokens, 'login');
+    await this.#received(tokens, 'login');
     return this.state;
   }
 
   async authorizationUrl(options: RedirectLoginOptions = {}): Promise<URL> {
-    const { settings } = this;
+    const settings = this.#settings;
     if (settings.mode !== 'redirect')
       throw new AuthError('ERR_NOT_SUPPORTED', 'redirects are for redirect mode; use login()');
     await this.ready();
-    const jkt = this.transport.dpop ? await jwkThumbprint(this.transport.dpop) : undefined;
+    const jkt = this.#transport.dpop ? await jwkThumbprint(this.#transport.dpop) : undefined;
     return authorizationUrl(
       {
         issuer: settings.issuer,
@@ -184,7 +188,7 @@ class TesseraAuthClient implements AuthClient {
   }
 
   async handleRedirectCallback(url?: string | URL): Promise<AuthState> {
-    const { settings } = this;
+    const settings = this.#settings;
     await this.ready();
     const here = typeof location === 'undefined' ? undefined : location.href;
     const address = url ?? here;
@@ -211,17 +215,21 @@ class TesseraAuthClient implements AuthClient {
         code_verifier: verifier,
       }),
     });
-    await this.received(await requestTokens(this.transport, request), 'login');
+    await this.#received(await requestTokens(this.#transport, request), 'login');
     return this.state;
   }
 
   async logout(options: LogoutOptions = {}): Promise<void> {
-    const { settings } = this;
+    const settings = this.#settings;
     await this.ready();
-    const tokens = this.tokens;
+    // /logout/all with an expired token would end nothing: renew it first (redirect mode).
+    const tokens =
+      this.#tokens && settings.mode === 'redirect' && this.#due(this.#tokens)
+        ? await this.#refresh(this.#tokens)
+        : this.#tokens;
     let failure: unknown;
     try {
-      const response = await this.endAtServer(tokens, options.everywhere === true);
+      const response = await this.#endAtServer(tokens, options.everywhere === true);
       // 401: the session had already ended at the server; either way it has now.
       if (response && !response.ok && response.status !== 401) {
         failure = new AuthError('ERR_OAUTH', `logout answered ${response.status}`, {
@@ -232,7 +240,7 @@ class TesseraAuthClient implements AuthClient {
       failure = new AuthError('ERR_NETWORK', `${settings.issuer} could not be reached to log out`, { cause });
     }
     // Whatever the server said, this browser is logged out, in every tab.
-    this.end('logout', true);
+    this.#end('logout', true);
     if (failure) throw failure;
   }
 
@@ -241,11 +249,9 @@ class TesseraAuthClient implements AuthClient {
    * for the session even when the access token has expired). Redirect: the refresh token revoked
    * (RFC 7009, which ends its family and the family's access tokens), or `/logout/all` with the token.
    */
-  private async endAtServer(
-    tokens: TokenSet | undefined,
-    everywhere: boolean,
-  ): Promise<Response | undefined> {
-    const { settings, transport } = this;
+  async #endAtServer(tokens: TokenSet | undefined, everywhere: boolean): Promise<Response | undefined> {
+    const settings = this.#settings;
+    const transport = this.#transport;
     if (settings.mode === 'first-party') {
       return settings.fetch(
         new Request(`${settings.issuer}/logout${everywhere ? '/all' : ''}`, {
@@ -275,11 +281,12 @@ class TesseraAuthClient implements AuthClient {
     await this.ready();
     return authenticatedFetch(
       {
-        transport: this.transport,
-        allowed: (url) => this.settings.apiOrigins.has(new URL(url).origin),
-        tokens: async () => (this.tokens && this.due(this.tokens) ? this.refresh(this.tokens) : this.tokens),
-        refresh: (stale) => this.refresh(stale),
-        unauthorized: () => this.end('unauthorized', true),
+        transport: this.#transport,
+        allowed: (url) => this.#settings.apiOrigins.has(new URL(url).origin),
+        tokens: async () =>
+          this.#tokens && this.#due(this.#tokens) ? this.#refresh(this.#tokens) : this.#tokens,
+        refresh: (stale) => this.#refresh(stale),
+        unauthorized: () => this.#end('unauthorized', true),
       },
       input,
       init,
@@ -287,18 +294,19 @@ class TesseraAuthClient implements AuthClient {
   }
 
   close(): void {
-    clearTimeout(this.timer);
-    this.tabs?.close();
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#tabs?.close();
   }
 
   /** True once the tokens are within the leeway of their expiry. */
-  private due(tokens: TokenSet): boolean {
-    return Date.now() >= this.refreshAt(tokens);
+  #due(tokens: TokenSet): boolean {
+    return Date.now() >= this.#refreshAt(tokens);
   }
 
-  private refreshAt(tokens: TokenSet): number {
+  #refreshAt(tokens: TokenSet): number {
     const lifetime = tokens.expiresAt - tokens.issuedAt;
-    return tokens.expiresAt - Math.min(this.settings.refreshLeeway * 1000, lifetime / 4);
+    return tokens.expiresAt - Math.min(this.#settings.refreshLeeway * 1000, lifetime / 4);
   }
 
   /**
@@ -307,28 +315,28 @@ class TesseraAuthClient implements AuthClient {
    * stored time of the newest set says they are on their way — and then takes those instead of
    * rotating the refresh token once more. Resolves with the tokens, or undefined when logged out.
    */
-  private refresh(stale: TokenSet | undefined): Promise<TokenSet | undefined> {
-    this.refreshing ??= withRefreshLock(`${this.settings.name}:refresh`, () =>
-      this.refreshHoldingLock(stale),
+  #refresh(stale: TokenSet | undefined): Promise<TokenSet | undefined> {
+    this.#refreshing ??= withRefreshLock(`${this.#settings.name}:refresh`, () =>
+      this.#refreshHoldingLock(stale),
     ).finally(() => {
-      this.refreshing = undefined;
+      this.#refreshing = undefined;
     });
-    return this.refreshing;
+    return this.#refreshing;
   }
 
-  private async refreshHoldingLock(stale: TokenSet | undefined): Promise<TokenSet | undefined> {
-    const current = this.tokens;
-    if (current && current !== stale && !this.due(current)) return current;
-    const newest = await read<number>(`${this.settings.name}:newest`);
-    const mine = current?.issuedAt ?? this.startedAt;
+  async #refreshHoldingLock(stale: TokenSet | undefined): Promise<TokenSet | undefined> {
+    const current = this.#tokens;
+    if (current && current !== stale && !this.#due(current)) return current;
+    const newest = await read<number>(`${this.#settings.name}:newest`);
+    const mine = current?.issuedAt ?? this.#startedAt;
     if (newest !== undefined && newest > mine) {
-      const shared = await this.sharedTokens(newest);
+      const shared = await this.#sharedTokens(newest);
       if (shared === 'logged-out') return undefined;
-      if (shared && !this.due(shared)) return shared;
+      if (shared && !this.#due(shared)) return shared;
     }
     let tokens: TokenSet;
     try {
-      tokens = await requestTokens(this.transport, this.refreshRequest(current), current);
+      tokens = await requestTokens(this.#transport, this.#refreshRequest(current), current);
     } catch (err) {
       const error =
         err instanceof AuthError ? err : new AuthError('ERR_NETWORK', 'refresh failed', { cause: err });
@@ -336,22 +344,22 @@ class TesseraAuthClient implements AuthClient {
       if (
         error.error === 'invalid_grant' ||
         error.error === 'invalid_request' ||
-        (!current?.refreshToken && this.settings.mode === 'redirect')
+        (!current?.refreshToken && this.#settings.mode === 'redirect')
       ) {
-        this.end('session_ended', true);
+        this.#end('session_ended', true);
         return undefined;
       }
-      this.events.emit('error', error);
+      this.#events.emit('error', error);
       if (current && Date.now() < current.expiresAt)
-        this.schedule(Math.min(RETRY_AFTER_FAILURE, current.expiresAt - Date.now()));
+        this.#schedule(Math.min(RETRY_AFTER_FAILURE, current.expiresAt - Date.now()));
       return current && Date.now() < current.expiresAt ? current : undefined;
     }
-    await this.received(tokens, current ? 'refresh' : 'login');
+    await this.#received(tokens, current ? 'refresh' : 'login');
     return tokens;
   }
 
-  private refreshRequest(current: TokenSet | undefined): Request {
-    const { settings } = this;
+  #refreshRequest(current: TokenSet | undefined): Request {
+    const settings = this.#settings;
     if (settings.mode === 'first-party') {
       // The cookie is the refresh token; the header is the server's CSRF check (no body at all).
       return new Request(`${settings.issuer}/token/refresh`, {
@@ -371,72 +379,73 @@ class TesseraAuthClient implements AuthClient {
   }
 
   /** Tokens another tab announced (issued at `newest` or later), once they arrive. */
-  private sharedTokens(newest: number): Promise<TokenSet | undefined | 'logged-out'> {
-    if (this.tokens && this.tokens.issuedAt >= newest) return Promise.resolve(this.tokens);
+  #sharedTokens(newest: number): Promise<TokenSet | undefined | 'logged-out'> {
+    if (this.#tokens && this.#tokens.issuedAt >= newest) return Promise.resolve(this.#tokens);
     return new Promise((resolve) => {
       const timer = setTimeout(() => settle(undefined), SHARED_TOKENS_WAIT);
       const settle = (tokens: TokenSet | undefined | 'logged-out') => {
         clearTimeout(timer);
-        this.waiters.delete(waiter);
+        this.#waiters.delete(waiter);
         resolve(tokens);
       };
       const waiter = (tokens: TokenSet | undefined) =>
         tokens === undefined ? settle('logged-out') : tokens.issuedAt >= newest && settle(tokens);
-      this.waiters.add(waiter);
+      this.#waiters.add(waiter);
     });
   }
 
   /** New tokens from the server: kept, shared with the other tabs, and noted as the newest. */
-  private async received(tokens: TokenSet, event: 'login' | 'refresh'): Promise<void> {
-    this.adopt(tokens, event);
-    this.tabs?.post({ type: 'tokens', tokens });
+  async #received(tokens: TokenSet, event: 'login' | 'refresh'): Promise<void> {
+    this.#adopt(tokens, event);
+    this.#tabs?.post({ type: 'tokens', tokens });
     // After the message: a tab that reads this time knows the tokens are already on their way.
     await writeIf(
-      `${this.settings.name}:newest`,
+      `${this.#settings.name}:newest`,
       tokens.issuedAt,
       (stored) => stored === undefined || stored < tokens.issuedAt,
     );
   }
 
-  private adopt(tokens: TokenSet, event: 'login' | 'refresh' = this.tokens ? 'refresh' : 'login'): void {
-    this.tokens = tokens;
-    this.schedule(this.refreshAt(tokens) - Date.now());
-    for (const waiter of [...this.waiters]) waiter(tokens);
-    this.events.emit(event, this.state);
+  #adopt(tokens: TokenSet, event: 'login' | 'refresh' = this.#tokens ? 'refresh' : 'login'): void {
+    this.#tokens = tokens;
+    this.#schedule(this.#refreshAt(tokens) - Date.now());
+    for (const waiter of [...this.#waiters]) waiter(tokens);
+    this.#events.emit(event, this.state);
   }
 
-  private schedule(delay: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(
+  #schedule(delay: number): void {
+    clearTimeout(this.#timer);
+    if (this.#closed) return;
+    this.#timer = setTimeout(
       () => {
-        if (this.tokens) void this.refresh(this.tokens);
+        if (this.#tokens) void this.#refresh(this.#tokens);
       },
       Math.max(0, delay),
     );
     // Node: a pending refresh must not keep the process alive.
-    (this.timer as { unref?: () => void }).unref?.();
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   /** Logged out here; `broadcast` tells the other tabs too. */
-  private end(reason: LogoutReason, broadcast: boolean): void {
-    const wasLoggedIn = this.tokens !== undefined;
-    this.tokens = undefined;
-    clearTimeout(this.timer);
-    for (const waiter of [...this.waiters]) waiter(undefined);
-    if (broadcast) this.tabs?.post({ type: 'logout' });
-    if (wasLoggedIn) this.events.emit('logout', { reason });
+  #end(reason: LogoutReason, broadcast: boolean): void {
+    const wasLoggedIn = this.#tokens !== undefined;
+    this.#tokens = undefined;
+    clearTimeout(this.#timer);
+    for (const waiter of [...this.#waiters]) waiter(undefined);
+    if (broadcast) this.#tabs?.post({ type: 'logout' });
+    if (wasLoggedIn) this.#events.emit('logout', { reason });
   }
 
-  private onTabMessage(message: TabMessage): void {
+  #onTabMessage(message: TabMessage): void {
     switch (message.type) {
       case 'tokens':
-        if (!this.tokens || message.tokens.issuedAt > this.tokens.issuedAt) this.adopt(message.tokens);
+        if (!this.#tokens || message.tokens.issuedAt > this.#tokens.issuedAt) this.#adopt(message.tokens);
         break;
       case 'logout':
-        this.end('other_tab', false);
+        this.#end('other_tab', false);
         break;
       case 'hello':
-        this.tabs?.post(this.tokens ? { type: 'tokens', tokens: this.tokens } : { type: 'none' });
+        this.#tabs?.post(this.#tokens ? { type: 'tokens', tokens: this.#tokens } : { type: 'none' });
         break;
     }
   }

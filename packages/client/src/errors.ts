@@ -1,7 +1,7 @@
 /**
- * What went wrong, on a stable `code`:
+ * What went wrong, on a stable `code` (a session that ends is not an error: it is the `logout`
+ * event, with its reason):
  * - `ERR_LOGIN_FAILED`: the server refused the username and password (or the account).
- * - `ERR_SESSION_ENDED`: the session cannot be refreshed (logged out elsewhere, revoked, expired).
  * - `ERR_OAUTH`: another OAuth error from the server; `error` holds its code (RFC 6749 §5.2), such
  *   as `login_required` after `loginWithRedirect({ prompt: 'none' })`.
  * - `ERR_NETWORK`: the server could not be reached, or answered something that is not OAuth.
@@ -11,7 +11,6 @@
  */
 export type AuthErrorCode =
   | 'ERR_LOGIN_FAILED'
-  | 'ERR_SESSION_ENDED'
   | 'ERR_OAUTH'
   | 'ERR_NETWORK'
   | 'ERR_CALLBACK_INVALID'

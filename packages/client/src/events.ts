@@ -20,17 +20,17 @@ export type AuthListener<E extends AuthEventName> = (detail: AuthEvents[E]) => v
 
 /** A tiny typed emitter; a throwing listener does not keep the others from running. */
 export class Emitter {
-  private readonly listeners = new Map<AuthEventName, Set<(detail: never) => void>>();
+  readonly #listeners = new Map<AuthEventName, Set<(detail: never) => void>>();
 
   on<E extends AuthEventName>(event: E, listener: AuthListener<E>): () => void {
-    const set = this.listeners.get(event) ?? new Set();
-    this.listeners.set(event, set);
+    const set = this.#listeners.get(event) ?? new Set();
+    this.#listeners.set(event, set);
     set.add(listener);
     return () => set.delete(listener);
   }
 
   emit<E extends AuthEventName>(event: E, detail: AuthEvents[E]): void {
-    for (const listener of this.listeners.get(event) ?? []) {
+    for (const listener of this.#listeners.get(event) ?? []) {
       try {
         (listener as AuthListener<E>)(detail);
       } catch (err) {

@@ -16,29 +16,29 @@ export type TabMessage =
  * for. Without BroadcastChannel every method does nothing.
  */
 export class Tabs {
-  private readonly channel: BroadcastChannel | undefined;
-  private readonly presencePrefix: string;
-  private readonly presence: string;
-  private leave: (() => void) | undefined;
-  private answer: ((message: TabMessage) => void) | undefined;
+  readonly #channel: BroadcastChannel | undefined;
+  readonly #presencePrefix: string;
+  readonly #presence: string;
+  #leave: (() => void) | undefined;
+  #answer: ((message: TabMessage) => void) | undefined;
 
   constructor(name: string, onMessage: (message: TabMessage) => void) {
-    this.presencePrefix = `${name}:tab:`;
-    this.presence = `${this.presencePrefix}${randomString(9)}`;
+    this.#presencePrefix = `${name}:tab:`;
+    this.#presence = `${this.#presencePrefix}${randomString(9)}`;
     if (typeof BroadcastChannel === 'undefined') return;
-    this.channel = new BroadcastChannel(name);
+    this.#channel = new BroadcastChannel(name);
     // Node: a channel must not keep the process alive.
-    (this.channel as { unref?: () => void }).unref?.();
-    this.channel.onmessage = (event: MessageEvent<TabMessage>) => {
-      this.answer?.(event.data);
+    (this.#channel as { unref?: () => void }).unref?.();
+    this.#channel.onmessage = (event: MessageEvent<TabMessage>) => {
+      this.#answer?.(event.data);
       onMessage(event.data);
     };
     const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
-    void locks?.request(this.presence, () => new Promise<void>((release) => (this.leave = release)));
+    void locks?.request(this.#presence, () => new Promise<void>((release) => (this.#leave = release)));
   }
 
   post(message: TabMessage): void {
-    this.channel?.postMessage(message);
+    this.#channel?.postMessage(message);
   }
 
   /**
@@ -48,21 +48,21 @@ export class Tabs {
    */
   async askOthers(timeout = 1000): Promise<TokenSet | undefined> {
     const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
-    if (!this.channel || !locks) return undefined;
+    if (!this.#channel || !locks) return undefined;
     const { held = [] } = await locks.query();
     const others = held.filter(
-      (lock) => lock.name?.startsWith(this.presencePrefix) && lock.name !== this.presence,
+      (lock) => lock.name?.startsWith(this.#presencePrefix) && lock.name !== this.#presence,
     ).length;
     if (others === 0) return undefined;
     return new Promise((resolve) => {
       let none = 0;
       const done = (tokens: TokenSet | undefined) => {
-        this.answer = undefined;
+        this.#answer = undefined;
         clearTimeout(timer);
         resolve(tokens);
       };
       const timer = setTimeout(() => done(undefined), timeout);
-      this.answer = (message) => {
+      this.#answer = (message) => {
         if (message.type === 'tokens') done(message.tokens);
         else if (message.type === 'none' && ++none >= others) done(undefined);
       };
@@ -71,7 +71,7 @@ export class Tabs {
   }
 
   close(): void {
-    this.channel?.close();
-    this.leave?.();
+    this.#channel?.close();
+    this.#leave?.();
   }
 }

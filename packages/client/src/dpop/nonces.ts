@@ -4,10 +4,10 @@
  * and each API keep their own) and goes into the next proof for that origin.
  */
 export class DpopNonces {
-  private readonly byOrigin = new Map<string, string>();
+  readonly #byOrigin = new Map<string, string>();
 
   get(url: string): string | undefined {
-    return this.byOrigin.get(new URL(url).origin);
+    return this.#byOrigin.get(new URL(url).origin);
   }
 
   /** Remembers the response's nonce; true when it brought one that differs from what was used. */
@@ -15,8 +15,8 @@ export class DpopNonces {
     const nonce = response.headers.get('dpop-nonce');
     if (nonce === null || nonce === '') return false;
     const origin = new URL(url).origin;
-    const changed = this.byOrigin.get(origin) !== nonce;
-    this.byOrigin.set(origin, nonce);
+    const changed = this.#byOrigin.get(origin) !== nonce;
+    this.#byOrigin.set(origin, nonce);
     return changed;
   }
 }
