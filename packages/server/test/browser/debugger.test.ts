@@ -5,6 +5,7 @@
  * request but the JWKS fetch, breaks no CSP rule, and keeps the token out of storage and the URL.
  * axe checks it, and screenshots are saved at desktop and phone widths.
  */
+import { sign as cryptoSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
   CompactEncrypt,
   calculateJwkThumbprint,
@@ -121,9 +122,12 @@ describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
       signature,
     ]);
     // Each part has its own colour, and its name besides.
-    const colours = await page
-      .locator('#segments code')
-      .evaluateAll((codes) => codes.map((code) => getComputedStyle(code as Element).color));
+    const colours = await page.locator('#segments code').evaluateAll((codes) => {
+      const { getComputedStyle } = globalThis as unknown as {
+        getComputedStyle(element: unknown): { color: string };
+      };
+      return codes.map((code) => getComputedStyle(code).color);
+    });
     expect(new Set(colours).size).toBe(3);
 
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
@@ -275,6 +279,47 @@ describe.skipIf(browserUnavailable())('the token debugger in Chromium', () => {
       state: 'invalid',
       text: expect.stringContaining('The header’s own "jwk" is not used'),
     });
+  });
+
+  it('refuses crit, short RSA keys, keys for encryption, DER signatures and a secret for ES256', async () => {
+    const sign = (header: object, key: KeyObject, dsaEncoding: 'der' | 'ieee-p1363' = 'ieee-p1363') => {
+      const input = `${encode(header)}.${encode({ sub: 'alice' })}`;
+      return `${input}.${cryptoSign('sha256', Buffer.from(input), { key, dsaEncoding }).toString('base64url')}`;
+    };
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const ecJwk = ec.publicKey.export({ format: 'jwk' });
+    await chooseSource(/A public key I paste/);
+    const publicKeyField = page.getByLabel('Public key', { exact: true });
+    await publicKeyField.fill(JSON.stringify(ecJwk));
+
+    // RFC 7515 §4.1.11: a critical extension this page does not implement.
+    await paste(sign({ alg: 'ES256', crit: ['exp-ext'], 'exp-ext': 1 }, ec.privateKey));
+    expect(await verdict()).toEqual({ state: 'refused', text: expect.stringContaining('"crit"') });
+    // RFC 7518 §3.4: R || S, not DER.
+    await paste(sign({ alg: 'ES256' }, ec.privateKey, 'der'));
+    expect(await verdict()).toEqual({ state: 'invalid', text: expect.stringContaining('DER-encoded') });
+    // RFC 7517 §4.2: a key published for encryption does not verify.
+    const good = sign({ alg: 'ES256' }, ec.privateKey);
+    await paste(good);
+    expect((await verdict()).state).toBe('valid');
+    await publicKeyField.fill(JSON.stringify({ ...ecJwk, use: 'enc' }));
+    expect(await verdict()).toEqual({ state: 'refused', text: expect.stringContaining('"use": "enc"') });
+
+    // RFC 7518 §3.3: RSA keys under 2048 bits.
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    await publicKeyField.fill(weak.publicKey.export({ format: 'pem', type: 'spki' }).toString());
+    await paste(sign({ alg: 'RS256' }, weak.privateKey));
+    expect(await verdict()).toEqual({ state: 'refused', text: expect.stringContaining('1024 bits') });
+
+    // A public-key algorithm is never checked with a secret, whatever the secret.
+    await chooseSource(/A shared secret/);
+    await page.getByLabel('Secret', { exact: true }).fill(JSON.stringify(ecJwk));
+    await paste(good);
+    expect(await verdict()).toEqual({
+      state: 'refused',
+      text: expect.stringContaining('ES256 is a public-key algorithm'),
+    });
+    await chooseSource(/This server’s keys/);
   });
 
   it('shows only the protected header of an encrypted token', async () => {
