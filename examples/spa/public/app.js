@@ -184,14 +184,21 @@ $('sign-in-form').addEventListener('submit', (event) => {
     try {
       await client.login({ username: $('username').value, password: $('password').value });
     } catch (err) {
-      $('sign-in-error').textContent =
-        err instanceof AuthError && err.code === 'ERR_LOGIN_FAILED'
-          ? 'That username and password do not match. Try again.'
-          : `Tessera could not be reached (${err.message}).`;
+      $('sign-in-error').textContent = signInProblem(err);
       $('password').select();
     }
   });
 });
+
+/** What went wrong, in words: the password, a refusal from Tessera, or no answer at all. */
+function signInProblem(err) {
+  if (!(err instanceof AuthError)) return `Something went wrong (${err.message}).`;
+  if (err.code === 'ERR_LOGIN_FAILED') return 'That username and password do not match. Try again.';
+  // `invalid_scope`: the `web` client may not ask for orders:write yet (see the README).
+  if (err.code === 'ERR_OAUTH') return `Tessera refused the sign-in: ${err.message}.`;
+  // A CORS refusal looks like this too: the browser hides why (is the web origin registered?).
+  return `Tessera could not be reached at ${issuer}. Is it running, with this page's origin registered?`;
+}
 
 $('order-form').addEventListener('submit', (event) => {
   event.preventDefault();
