@@ -81,7 +81,8 @@ function inTime(ms) {
   if (ms <= 0) return 'now (renewing)';
   const seconds = Math.ceil(ms / 1000);
   const minutes = Math.floor(seconds / 60);
-  return minutes ? `in ${minutes} min ${seconds % 60} s` : `in ${seconds} s`;
+  // No-break spaces keep a number with its unit when the line wraps on a phone.
+  return minutes ? `in ${minutes}\u00a0min ${seconds % 60}\u00a0s` : `in ${seconds}\u00a0s`;
 }
 
 // --- Calls -----------------------------------------------------------------------------------------

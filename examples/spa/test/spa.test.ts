@@ -295,7 +295,7 @@ describe.skipIf(browserUnavailable())('the app in a real browser', () => {
     await page.setViewportSize({ width: VIEWPORTS.light.width, height: VIEWPORTS.light.height });
     await signIn(page);
     expect(await page.locator('#token-dpop').textContent()).toBe('yes');
-    expect(await page.locator('#token-expiry').textContent()).toMatch(/^in \d+ min \d+ s$/);
+    expect(await page.locator('#token-expiry').textContent()).toMatch(/^in \d+\u00a0min \d+\u00a0s$/);
     await page.getByText('No orders yet').waitFor();
 
     await page.getByLabel('Item').selectOption('Oat flat white');
