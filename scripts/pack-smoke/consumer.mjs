@@ -1,4 +1,4 @@
-// What a user of the three packages does first, run inside the scratch project that pack-smoke.mjs
+// What a user of the packages does first, run inside the scratch project that pack-smoke.mjs
 // installs the tarballs into (so every import below resolves through that project's node_modules,
 // never the repository's). Exits non-zero, saying which step failed, on the first failure.
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createAuthClient } from '@tessera/client';
 import { createGuard } from '@tessera/guard';
 import { requireAuth } from '@tessera/guard/node';
 import { createSigner, createVerifier, generateKeyPair } from '@tessera/jose';
@@ -92,6 +93,33 @@ try {
   assert.equal((await allowed.json()).sub, (await server.services.users.byUsername('smoke')).id);
   assert.equal((await fetch(apiUrl)).status, 401);
   step('@tessera/guard accepts the access token and refuses a request without one');
+
+  // 4. @tessera/client in Node: first-party login through a fetch that does what a browser does
+  // (keeps the refresh cookie, sends Origin), then the guarded API with the token it adds.
+  {
+    const cookies = new Map();
+    const browserFetch = async (request) => {
+      const headers = new Headers(request.headers);
+      headers.set('origin', new URL(issuer).origin);
+      if (cookies.size)
+        headers.set('cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+      const response = await fetch(new Request(request, { headers }));
+      for (const line of response.headers.getSetCookie()) {
+        const [pair = ''] = line.split(';');
+        cookies.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
+      }
+      return response;
+    };
+    // Bearer: this guard was not given the dpop option.
+    const auth = createAuthClient({ issuer, fetch: browserFetch, apiOrigins: [apiUrl], dpop: false });
+    assert.equal((await auth.login({ username: 'smoke', password })).loggedIn, true);
+    const me = await auth.fetch(apiUrl);
+    assert.equal(me.status, 200);
+    await auth.logout();
+    assert.equal(auth.state.loggedIn, false);
+    auth.close();
+    step('@tessera/client logs in, calls the guarded API and logs out');
+  }
 
   const logout = await fetch(`${issuer}/logout`, {
     method: 'POST',

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Are the packages publishable? Packs @tessera/jose, @tessera/protocol, @tessera/guard and @tessera/server exactly as
+ * Are the packages publishable? Packs @tessera/jose, @tessera/protocol, @tessera/guard, @tessera/server and
+ * @tessera/client exactly as
  * `npm publish` would (their `prepack` builds them), checks what each tarball holds, installs the
  * three tarballs into a scratch project in a temporary directory outside the repository, and runs
  * consumer.mjs there (jose signs and verifies; the server starts, a user logs in; the guard verifies
@@ -31,7 +32,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PACKAGES = ['@tessera/jose', '@tessera/protocol', '@tessera/guard', '@tessera/server'];
+const PACKAGES = [
+  '@tessera/jose',
+  '@tessera/protocol',
+  '@tessera/guard',
+  '@tessera/server',
+  '@tessera/client',
+];
 const started = Date.now();
 const work = mkdtempSync(join(tmpdir(), 'tessera-pack-smoke-'));
 const problems = [];
