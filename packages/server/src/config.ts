@@ -49,6 +49,12 @@ export interface Config {
   refreshAbsoluteTtl: number;
   /** A duplicate refresh of the immediate predecessor inside this window gets the same successor. */
   refreshGrace: number;
+  /**
+   * RFC 9449 §8: DPoP proofs at the token endpoint and `/login` must carry a nonce this server
+   * issued (`use_dpop_nonce` and a `DPoP-Nonce` header otherwise). On by default: a proof made in
+   * advance, or taken from a compromised client, stops working within minutes.
+   */
+  dpopNonce: boolean;
   keyRotationInterval: number;
   adminPassword: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -231,6 +237,13 @@ export const SETTINGS = {
     help: 'a repeated refresh of the previous token within this gets the same successor',
     value: 'span',
     default: '5s',
+  },
+  dpopNonce: {
+    env: 'TESSERA_DPOP_NONCE',
+    flag: 'dpop-nonce',
+    help: 'DPoP proofs at /token and /login must carry a server nonce (RFC 9449 §8)',
+    value: 'true|false',
+    default: 'true',
   },
   keyRotationInterval: {
     env: 'TESSERA_KEY_ROTATION_INTERVAL',
@@ -422,6 +435,7 @@ export function loadConfig(
       overrides.refreshIdleTtl ?? span('refreshIdleTtl', given('refreshIdleTtl'), 60, 365 * 86_400),
     refreshAbsoluteTtl,
     refreshGrace: overrides.refreshGrace ?? span('refreshGrace', given('refreshGrace'), 0, 60),
+    dpopNonce: overrides.dpopNonce ?? boolean('dpopNonce', given('dpopNonce')),
     keyRotationInterval:
       overrides.keyRotationInterval ??
       span('keyRotationInterval', given('keyRotationInterval'), 3600, 365 * 86_400),

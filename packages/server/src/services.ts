@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { type ClientAssertionVerifier, createClientAssertionVerifier } from './http/client_assertion.js';
+import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
 import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
 import { createLocalFeed } from './revocation/feed.js';
@@ -46,6 +47,8 @@ export interface Services {
   replayCache: ReplayCache;
   /** `private_key_jwt` client authentication (RFC 7523). */
   clientAssertions: ClientAssertionVerifier;
+  /** RFC 9449 DPoP proofs: checks, `jti` replay (the replay cache), server nonces. */
+  dpop: DpopProofs;
   /** Browser sign-ins at the provider (single sign-on). */
   ssoSessions: SsoSessions;
   authorizationCodes: AuthorizationCodes;
@@ -134,6 +137,8 @@ export async function createServices(
         clock,
         replay: replayCache,
       }),
+      // Nonces are keyed from the master key, so every instance issues and accepts the same ones.
+      dpop: createDpopProofs(config, masterKey.key, replayCache, clock),
       ssoSessions: createSsoSessions(db, clock),
       authorizationCodes: createAuthorizationCodes(db, clock),
       consents: createConsents(db, clock),

@@ -612,6 +612,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       tokenEndpointAuthMethod: 'client_secret_basic',
       resources: [],
       skipConsent: false,
+      webOrigins: [],
+      dpopBoundAccessTokens: false,
     });
     const followed = await tesseraJson(['client', 'update', 'svc', '--default-audience'], { env });
     expect(followed).toMatchObject({ audiences: ['http://127.0.0.1:4000'], defaultAudience: true });
@@ -878,6 +880,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
         '--access-token-ttl',
         'default',
         '--no-skip-consent',
+        '--dpop-bound-access-tokens',
       ],
       { env },
     );
@@ -885,6 +888,8 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       redirectUris: ['https://app.example.com/callback'],
       refreshTokenTtl: 43_200,
       skipConsent: false,
+      // RFC 9449 §5.2: stored as the client's dpop_bound_access_tokens.
+      dpopBoundAccessTokens: true,
     });
     expect(updated).not.toHaveProperty('accessTokenTtl');
 

@@ -33,6 +33,7 @@ const SAMPLES: Record<string, [flagValue: string, expected: unknown]> = {
   refreshIdleTtl: ['2d', 172_800],
   refreshAbsoluteTtl: ['20d', 1_728_000],
   refreshGrace: ['10s', 10],
+  dpopNonce: ['false', false],
   keyRotationInterval: ['7d', 604_800],
   logLevel: ['debug', 'debug'],
   trustProxy: ['10.0.0.0/8, ::1', ['10.0.0.0/8', '::1']],

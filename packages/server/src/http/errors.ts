@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 
 /**
  * RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2 (`invalid_target`), OIDC
- * Core §3.1.2.6, and our own first-party endpoints.
+ * Core §3.1.2.6, RFC 9449 §12.2 (DPoP), and our own first-party endpoints.
  */
 export type OAuthErrorCode =
   | 'unsupported_response_type'
@@ -24,7 +24,11 @@ export type OAuthErrorCode =
   | 'access_denied'
   | 'slow_down'
   | 'server_error'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  /** RFC 9449 §5, §7.1: the DPoP proof is missing where required, or fails a §4.3 check. */
+  | 'invalid_dpop_proof'
+  /** RFC 9449 §8: send the proof again with the nonce in the `DPoP-Nonce` header. */
+  | 'use_dpop_nonce';
 
 /**
  * RFC 6749 §4.1.2.1 and §5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ). Descriptions

@@ -54,6 +54,8 @@ export const introspectionResponse = {
       iat: integer,
       jti: string,
       sid: string,
+      /** RFC 9449 §6.2: the DPoP key a bound access token is bound to. */
+      cnf: { type: 'object', required: ['jkt'], properties: { jkt: string } },
     },
   },
   ...errorResponses,
@@ -124,6 +126,7 @@ export const metadataResponse = {
       request_parameter_supported: { type: 'boolean' },
       request_uri_parameter_supported: { type: 'boolean' },
       access_token_signing_alg_values_supported: strings,
+      dpop_signing_alg_values_supported: strings,
       login_endpoint: string,
       revocation_events_endpoint: string,
     },

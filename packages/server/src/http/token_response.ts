@@ -57,6 +57,8 @@ export interface UserTokenResponse {
   includeRefreshToken: boolean;
   /** Present when the grant answers an OpenID Connect login: an ID token goes with scope `openid`. */
   openid?: { nonce: string | undefined };
+  /** RFC 9449 §5: the key of the request's DPoP proof; the access token is bound to it. */
+  dpopJkt?: string | undefined;
 }
 
 /** RFC 6749 §5.1 (and OIDC Core §3.1.3.3 with an ID token): the token response, never cached. */
@@ -75,6 +77,7 @@ export async function tokenResponse(reply: FastifyReply, services: Services, res
     ttl: clientLifetimes(client, services.config, resource).accessTokenTtl,
     encryptTo: resource?.accessTokenFormat === 'jwe' ? resource.encryptionJwk : undefined,
     extra: await extraClaims(services.extraClaims, { ...context, target: 'access_token' }),
+    ...(response.dpopJkt !== undefined ? { jkt: response.dpopJkt } : {}),
   });
   let idToken: string | undefined;
   if (openidLogin && session.origin.authTime !== undefined) {
@@ -96,7 +99,8 @@ export async function tokenResponse(reply: FastifyReply, services: Services, res
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   return {
     access_token: access.token,
-    token_type: 'Bearer',
+    // RFC 9449 §5: a bound access token is of type DPoP.
+    token_type: response.dpopJkt !== undefined ? 'DPoP' : 'Bearer',
     expires_in: access.expiresIn,
     scope: session.scope,
     ...(response.includeRefreshToken ? { refresh_token: session.refreshToken } : {}),

@@ -22,6 +22,8 @@ export interface AuthorizationGrant {
   authTime: number;
   amr: string[];
   acr: string;
+  /** RFC 9449 §10: the DPoP key (`dpop_jkt`) the exchange must prove possession of. */
+  dpopJkt?: string;
 }
 
 export type Redemption =
@@ -73,6 +75,7 @@ export function createAuthorizationCodes(db: Db, clock: () => number = Date.now)
           expires_at: now + AUTHORIZATION_CODE_TTL_SECONDS * 1000,
           used_at: null,
           family_id: null,
+          dpop_jkt: grant.dpopJkt ?? null,
         })
         .execute();
       return code;
@@ -106,6 +109,7 @@ export function createAuthorizationCodes(db: Db, clock: () => number = Date.now)
             authTime: Number(claimed.auth_time),
             amr: parseJsonText(claimed.amr),
             acr: claimed.acr,
+            ...(claimed.dpop_jkt !== null ? { dpopJkt: claimed.dpop_jkt } : {}),
           },
         };
       }

@@ -69,6 +69,11 @@ export interface Client {
   /** First-party: users are not asked to consent. */
   skipConsent: boolean;
   /**
+   * RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof, so the
+   * client only ever gets DPoP-bound access tokens.
+   */
+  dpopBoundAccessTokens: boolean;
+  /**
    * Browser origins allowed to call the server with CORS, exactly as registered (http/cors.ts). A
    * `spa` client's redirect-URI origins count too without being listed (see {@link corsOrigins}).
    */
@@ -91,6 +96,7 @@ export interface ClientChanges {
   refreshTokenTtl?: number | null;
   resources?: string[];
   skipConsent?: boolean;
+  dpopBoundAccessTokens?: boolean;
   webOrigins?: string[];
 }
 
@@ -242,6 +248,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       refreshTokenTtl: row.refresh_token_ttl ?? undefined,
       resources: parseJsonText(row.resources),
       skipConsent: row.skip_consent === 1,
+      dpopBoundAccessTokens: row.dpop_bound_access_tokens === 1,
       webOrigins: parseJsonText(row.web_origins),
     };
   };
@@ -325,6 +332,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         ...registrationColumns(registration),
         resources: toJsonText(input.resources ?? []),
         skip_consent: (input.skipConsent ?? input.type === 'first-party') ? 1 : 0,
+        dpop_bound_access_tokens: input.dpopBoundAccessTokens ? 1 : 0,
       };
       await db.insertInto('clients').values(row).execute();
       return { client: toClient(row), secret };
@@ -360,6 +368,9 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         ...(changes.scopes ? { scopes: toJsonText(changes.scopes) } : {}),
         ...(changes.resources ? { resources: toJsonText(changes.resources) } : {}),
         ...(changes.skipConsent !== undefined ? { skip_consent: changes.skipConsent ? 1 : 0 } : {}),
+        ...(changes.dpopBoundAccessTokens !== undefined
+          ? { dpop_bound_access_tokens: changes.dpopBoundAccessTokens ? 1 : 0 }
+          : {}),
         ...registrationColumns(registration),
         // Leaving the secret methods drops the secret: it must not keep working beside the keys.
         ...(registration.tokenEndpointAuthMethod.startsWith('client_secret_') ? {} : { secret_hash: null }),

@@ -352,6 +352,19 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0011_dpop': {
+      // RFC 9449: a client may be required to send DPoP proofs (§5.2 dpop_bound_access_tokens); a
+      // session of a public or first-party client remembers the key its refresh tokens are bound to
+      // (§5), and a code remembers the key `dpop_jkt` named at the authorization endpoint (§10).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('clients')
+          .addColumn('dpop_bound_access_tokens', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema.alterTable('refresh_token_families').addColumn('dpop_jkt', 'text').execute();
+        await db.schema.alterTable('authorization_codes').addColumn('dpop_jkt', 'text').execute();
+      },
+    },
   };
 }
 

@@ -87,6 +87,8 @@ export interface ClientsTable {
   skip_consent: number;
   /** Exact browser origins allowed to call the server with CORS (`https://app.example`); since 0010. */
   web_origins: JsonText<string[]>;
+  /** RFC 9449 §5.2: 1 when every token request of the client must carry a DPoP proof. */
+  dpop_bound_access_tokens: number;
 }
 
 /** An API tokens may be asked for by name (RFC 8707 `resource`), with its audience and token format. */
@@ -148,6 +150,8 @@ export interface AuthorizationCodesTable {
   used_at: number | null;
   /** The session (refresh-token family, `sid`) the first exchange started. */
   family_id: string | null;
+  /** RFC 9449 §10: the JWK SHA-256 thumbprint the exchange's DPoP proof must be signed with. */
+  dpop_jkt: string | null;
 }
 
 export interface RefreshTokenFamiliesTable {
@@ -169,6 +173,8 @@ export interface RefreshTokenFamiliesTable {
   acr: string | null;
   /** The RFC 8707 resource its access tokens are for, if one was asked. */
   resource: string | null;
+  /** RFC 9449 §5: the thumbprint of the DPoP key its refresh tokens are bound to (public clients). */
+  dpop_jkt: string | null;
 }
 
 export interface RefreshTokensTable {

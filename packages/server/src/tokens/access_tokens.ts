@@ -32,6 +32,8 @@ export interface AccessTokenRequest {
   encryptTo?: Jwk;
   /** The deployment's own claims (tokens/extra_claims.ts), already checked. */
   extra?: Record<string, unknown>;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
+  jkt?: string;
 }
 
 /** The claims of a Tessera access token: RFC 9068 plus `sid` (session) and `ver` (token version). */
@@ -44,6 +46,8 @@ export interface AccessTokenClaims extends JwtPayload {
   ver?: number;
   roles?: string[];
   permissions?: string[];
+  /** RFC 9449 §6.1 (RFC 7800): a DPoP-bound token names its key's SHA-256 thumbprint. */
+  cnf?: { jkt: string };
 }
 
 export class AccessTokenRejected extends Error {
@@ -107,6 +111,7 @@ export function createAccessTokens(
         scope: request.scope,
         ...(user ? { sid: request.sid, ver: user.tokenVersion } : {}),
         ...(user ? { roles: user.roles, permissions: user.permissions } : {}),
+        ...(request.jkt !== undefined ? { cnf: { jkt: request.jkt } } : {}),
         iat: now,
         exp: now + request.ttl,
       });
@@ -123,6 +128,9 @@ export function createAccessTokens(
         throw new AccessTokenRejected('invalid');
       }
       if (revocations.isRevoked(claims)) throw new AccessTokenRejected('revoked');
+      // RFC 9449 §6.1: `cnf` here is only ever `{ jkt }`; anything else is not a token of ours.
+      if (claims.cnf !== undefined && typeof claims.cnf?.jkt !== 'string')
+        throw new AccessTokenRejected('invalid');
       // A client's own token: no session, no version, `sub` is the client (RFC 6749 §4.4).
       if (claims.sid === undefined && claims.ver === undefined) {
         if (claims.sub !== claims.client_id) throw new AccessTokenRejected('invalid');

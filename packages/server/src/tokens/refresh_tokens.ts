@@ -9,7 +9,13 @@ export const REFRESH_SUCCESSOR_SEAL_PURPOSE = 'refresh-successor';
 const SEAL_PURPOSE = REFRESH_SUCCESSOR_SEAL_PURPOSE;
 
 /** Why a refresh was refused. All of these answer `invalid_grant` (RFC 6749 §5.2). */
-export type RefreshFailure = 'unknown' | 'expired' | 'revoked' | 'client_mismatch' | 'reused';
+export type RefreshFailure =
+  | 'unknown'
+  | 'expired'
+  | 'revoked'
+  | 'client_mismatch'
+  | 'reused'
+  | 'dpop_mismatch';
 
 export class InvalidRefreshToken extends Error {
   constructor(
@@ -64,6 +70,11 @@ export interface SessionOrigin {
 export interface SessionOptions extends SessionOrigin {
   /** Seconds the session lives (its absolute lifetime); default the server's refreshAbsoluteTtl. */
   ttl?: number;
+  /**
+   * RFC 9449 §5: the thumbprint of the DPoP key the session's refresh tokens are bound to; every
+   * refresh must then prove possession of that key.
+   */
+  dpopJkt?: string;
 }
 
 export interface RefreshTokenInfo {
@@ -75,6 +86,8 @@ export interface RefreshTokenInfo {
   active: boolean;
   /** When it stops working (the earlier of its idle and its family's absolute lifetime). */
   expiresAt: number;
+  /** RFC 9449 §5: the DPoP key its family is bound to, if any. */
+  dpopJkt: string | undefined;
 }
 
 export interface RefreshTokens {
@@ -91,8 +104,12 @@ export interface RefreshTokens {
     tokenVersion?: number,
     options?: SessionOptions,
   ): Promise<RefreshSession>;
-  /** Exchanges a token for its successor, with grace for duplicates and family revocation on reuse. */
-  rotate(refreshToken: string, clientId: string): Promise<RefreshSession>;
+  /**
+   * Exchanges a token for its successor, with grace for duplicates and family revocation on reuse.
+   * `dpopJkt` is the key the request proved possession of: a family bound to another key (or a
+   * request without one) fails with `dpop_mismatch` before anything is rotated or revoked.
+   */
+  rotate(refreshToken: string, clientId: string, dpopJkt?: string): Promise<RefreshSession>;
   /** Looks up a token without rotating it (for revocation, logout and introspection). */
   familyOf(refreshToken: string): Promise<RefreshTokenInfo | undefined>;
   /** Revokes a family (with `executor`, inside the caller's transaction); false if it was already revoked. */
@@ -147,7 +164,12 @@ export function createRefreshTokens(
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async function rotate(refreshToken: string, clientId: string, attempt = 0): Promise<RefreshSession> {
+  async function rotate(
+    refreshToken: string,
+    clientId: string,
+    dpopJkt: string | undefined,
+    attempt = 0,
+  ): Promise<RefreshSession> {
     const now = clock();
     const hash = refreshTokenHash(refreshToken);
     const row = await db
@@ -170,6 +192,7 @@ export function createRefreshTokens(
         'f.amr',
         'f.acr',
         'f.resource',
+        'f.dpop_jkt',
       ])
       .where('refresh_tokens.token_hash', '=', hash)
       .executeTakeFirst();
@@ -190,6 +213,11 @@ export function createRefreshTokens(
     // RFC 6749 §6: the token must have been issued to the client that presents it.
     if (row.client_id !== clientId)
       throw new InvalidRefreshToken('client_mismatch', row.family_id, row.user_id);
+    // RFC 9449 §5: a bound family refreshes only with a proof of its key. Checked before anything is
+    // rotated, and before reuse is judged: someone holding a copy of the token but not the key can
+    // neither refresh nor, by replaying an old token, end the session of the one who has the key.
+    if (row.dpop_jkt !== null && row.dpop_jkt !== dpopJkt)
+      throw new InvalidRefreshToken('dpop_mismatch', row.family_id, row.user_id);
     if (row.revoked_at !== null) throw new InvalidRefreshToken('revoked', row.family_id, row.user_id);
     if (row.family_expires_at <= now) throw new InvalidRefreshToken('expired', row.family_id, row.user_id);
 
@@ -227,7 +255,7 @@ export function createRefreshTokens(
       if (won) return { ...session, refreshToken: successor, replayed: false };
       // Another request rotated it between our read and our update: answer as a duplicate.
       if (attempt > 0) throw new InvalidRefreshToken('reused', row.family_id, row.user_id);
-      return rotate(refreshToken, clientId, attempt + 1);
+      return rotate(refreshToken, clientId, dpopJkt, attempt + 1);
     }
 
     // Already rotated. Inside the grace window, and only if the successor is still the live token,
@@ -252,7 +280,7 @@ export function createRefreshTokens(
       const now = clock();
       const familyId = `sid_${randomUUID()}`;
       const refreshToken = newRefreshToken();
-      const { ttl, ...origin } = options;
+      const { ttl, dpopJkt, ...origin } = options;
       const familyExpiresAt = now + (ttl ?? config.refreshAbsoluteTtl) * 1000;
       await db.transaction().execute(async (trx) => {
         if (tokenVersion !== undefined) {
@@ -284,6 +312,7 @@ export function createRefreshTokens(
             amr: origin.amr ? toJsonText(origin.amr) : null,
             acr: origin.acr ?? null,
             resource: origin.resource ?? null,
+            dpop_jkt: dpopJkt ?? null,
           })
           .execute();
         await trx
@@ -302,7 +331,7 @@ export function createRefreshTokens(
       });
       return { familyId, userId, clientId, scope, refreshToken, replayed: false, origin };
     },
-    rotate: (refreshToken, clientId) => rotate(refreshToken, clientId),
+    rotate: (refreshToken, clientId, dpopJkt) => rotate(refreshToken, clientId, dpopJkt),
     async familyOf(refreshToken) {
       const row = await db
         .selectFrom('refresh_tokens')
@@ -316,6 +345,7 @@ export function createRefreshTokens(
           'f.expires_at as family_expires_at',
           'refresh_tokens.rotated_at',
           'refresh_tokens.expires_at',
+          'f.dpop_jkt',
         ])
         .where('refresh_tokens.token_hash', '=', refreshTokenHash(refreshToken))
         .executeTakeFirst();
@@ -328,6 +358,7 @@ export function createRefreshTokens(
         scope: row.scope,
         active: row.revoked_at === null && row.rotated_at === null && expiresAt > clock(),
         expiresAt,
+        dpopJkt: row.dpop_jkt ?? undefined,
       };
     },
     revokeFamily,

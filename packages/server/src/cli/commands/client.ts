@@ -67,6 +67,9 @@ Options of add and update:
                                      host); a spa's redirect-URI origins count without it; the web
                                      client's origins also get credentials (its refresh cookie)
   --skip-consent | --no-skip-consent whether users are asked to consent (skip it for your own apps)
+  --dpop-bound-access-tokens | --no-dpop-bound-access-tokens
+                                     whether every token request must carry a DPoP proof (RFC 9449
+                                     §5.2), so the client only gets DPoP-bound tokens (default no)
 On update a list option replaces the whole list, and one empty value (--redirect-uri '') clears it;
 grant types are not derived again. A secret method's secret is printed once and stored only as a
 hash; switching to private_key_jwt drops it, switching back prints a new one. The keys of
@@ -93,6 +96,8 @@ has it when it issues them.`,
     'web-origin': { type: 'string', multiple: true },
     'skip-consent': { type: 'boolean' },
     'no-skip-consent': { type: 'boolean' },
+    'dpop-bound-access-tokens': { type: 'boolean' },
+    'no-dpop-bound-access-tokens': { type: 'boolean' },
   },
   settings: true,
   async run(context) {
@@ -123,7 +128,7 @@ function describe(client: Client): string {
   const audiences = `${client.audiences.join(',')}${client.defaultAudience ? dim(' (the server setting)') : ''}`;
   const lines = [
     `${bold(client.clientId)} ${client.type} aud=${audiences} scope="${client.scopes.join(' ')}"`,
-    `  kind=${client.kind ?? '-'} auth=${client.tokenEndpointAuthMethod} grants=${client.grantTypes.join(',') || '-'}${client.skipConsent ? ' skip-consent' : ''}`,
+    `  kind=${client.kind ?? '-'} auth=${client.tokenEndpointAuthMethod} grants=${client.grantTypes.join(',') || '-'}${client.skipConsent ? ' skip-consent' : ''}${client.dpopBoundAccessTokens ? ' dpop-bound-access-tokens' : ''}`,
   ];
   const more: [string, string[]][] = [
     ['redirect_uris', client.redirectUris],
@@ -228,6 +233,8 @@ function clientChanges(context: CommandContext): ClientChanges {
     throw new UsageError('give --jwks-file or --jwks-uri, not both: private_key_jwt takes one of them');
   if (values['skip-consent'] === true && values['no-skip-consent'] === true)
     throw new UsageError('give --skip-consent or --no-skip-consent, not both');
+  if (values['dpop-bound-access-tokens'] === true && values['no-dpop-bound-access-tokens'] === true)
+    throw new UsageError('give --dpop-bound-access-tokens or --no-dpop-bound-access-tokens, not both');
   const redirectUris = listOption(values, 'redirect-uri');
   const postLogoutRedirectUris = listOption(values, 'post-logout-redirect-uri');
   const resources = listOption(values, 'resource');
@@ -260,6 +267,11 @@ function clientChanges(context: CommandContext): ClientChanges {
       ? { skipConsent: true }
       : values['no-skip-consent'] === true
         ? { skipConsent: false }
+        : {}),
+    ...(values['dpop-bound-access-tokens'] === true
+      ? { dpopBoundAccessTokens: true }
+      : values['no-dpop-bound-access-tokens'] === true
+        ? { dpopBoundAccessTokens: false }
         : {}),
   };
 }

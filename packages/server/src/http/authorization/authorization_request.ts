@@ -20,6 +20,8 @@ export interface AuthorizationRequest {
   /** The user an `id_token_hint` names (OIDC Core §3.1.2.1): another signed-in user is not enough. */
   hintedSubject: string | undefined;
   resource: string | undefined;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code will be bound to. */
+  dpopJkt?: string;
 }
 
 /**
@@ -227,6 +229,11 @@ export async function checkAuthorizationRequest(
         fail('invalid_target', `this client may not ask for the resource ${resource}`);
     }
 
+    // RFC 9449 §10: a JWK SHA-256 thumbprint (RFC 7638), 43 base64url characters.
+    const dpopJkt = single(parameters, 'dpop_jkt');
+    if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt))
+      fail('invalid_request', 'dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)');
+
     return {
       client,
       request: {
@@ -245,6 +252,7 @@ export async function checkAuthorizationRequest(
         loginHint,
         hintedSubject,
         resource,
+        ...(dpopJkt !== undefined ? { dpopJkt } : {}),
       },
     };
   } catch (err) {

@@ -3,6 +3,7 @@ import { endSession } from '../../revocation/sessions.js';
 import { clientLifetimes } from '../../tokens/client_lifetimes.js';
 import { AccountChanged } from '../../tokens/refresh_tokens.js';
 import { authenticateClient } from '../client_auth.js';
+import { refreshBindingKey, requireProofIfBound } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
 import { sessionResource, tokenResponse } from '../token_response.js';
 import type { GrantHandler } from './grant.js';
@@ -27,7 +28,7 @@ const invalidGrant = (description: string) => new OAuthError(400, 'invalid_grant
  */
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
-  async handle(request, reply, { services }) {
+  async handle(request, reply, { services, dpop }) {
     const { body } = request;
     const code = typeof body.code === 'string' && body.code !== '' ? body.code : undefined;
     if (code === undefined) throw new OAuthError(400, 'invalid_request', 'code is required');
@@ -44,6 +45,7 @@ export const authorizationCodeGrant: GrantHandler = {
         'unauthorized_client',
         'this client may not use the authorization_code grant',
       );
+    requireProofIfBound(client, dpop);
 
     const redemption = await services.authorizationCodes.redeem(code);
     if (redemption.outcome === 'reused') {
@@ -75,6 +77,11 @@ export const authorizationCodeGrant: GrantHandler = {
       // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade attempt.
       throw invalidGrant('the authorization request had no code_challenge');
     }
+    // RFC 9449 §10: a code asked for with dpop_jkt is exchanged only with a proof of that key.
+    if (grant.dpopJkt !== undefined && dpop?.jkt !== grant.dpopJkt)
+      throw invalidGrant(
+        'the DPoP proof is not signed with the key the authorization request named (dpop_jkt)',
+      );
     // The browser's sign-in must still stand: a logout (or log out everywhere) since the code ends it.
     const ssoSession = await services.ssoSessions.byId(grant.ssoSessionId);
     const user = await services.users.byId(grant.userId);
@@ -94,6 +101,7 @@ export const authorizationCodeGrant: GrantHandler = {
         amr: grant.amr,
         acr: grant.acr,
         resource: grant.resource,
+        dpopJkt: refreshBindingKey(client, dpop),
       });
     } catch (err) {
       if (err instanceof AccountChanged) throw invalidGrant('the sign-in this code came from has ended');
@@ -110,6 +118,7 @@ export const authorizationCodeGrant: GrantHandler = {
       client,
       includeRefreshToken,
       openid: { nonce: grant.nonce },
+      dpopJkt: dpop?.jkt,
     });
   },
 };

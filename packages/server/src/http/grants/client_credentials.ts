@@ -4,6 +4,7 @@ import type { Resource } from '../../store/resources.js';
 import { clientLifetimes } from '../../tokens/client_lifetimes.js';
 import { extraClaims } from '../../tokens/extra_claims.js';
 import { authenticateClient } from '../client_auth.js';
+import { requireProofIfBound } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
 import { grantedScope } from '../token_response.js';
 import type { GrantHandler } from './grant.js';
@@ -54,7 +55,7 @@ async function targetOf(
  */
 export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
-  async handle(request, reply, { services }) {
+  async handle(request, reply, { services, dpop }) {
     const { body } = request;
     const client = await authenticateClient(services, request, body);
     if (client.type !== 'confidential')
@@ -69,6 +70,7 @@ export const clientCredentialsGrant: GrantHandler = {
         'unauthorized_client',
         'this client may not use the client_credentials grant',
       );
+    requireProofIfBound(client, dpop);
     const asked = typeof body.scope === 'string' ? body.scope : undefined;
     const scopes = grantedScope(client, asked).split(' ').filter(Boolean);
     const userScopes = scopes.filter((scope) => USER_SCOPES.has(scope));
@@ -85,8 +87,15 @@ export const clientCredentialsGrant: GrantHandler = {
       ttl: clientLifetimes(client, services.config, resource).accessTokenTtl,
       encryptTo: resource?.accessTokenFormat === 'jwe' ? resource.encryptionJwk : undefined,
       extra: await extraClaims(services.extraClaims, { ...context, target: 'access_token' }),
+      // RFC 9449 §5: bound to the proof's key (cnf.jkt).
+      ...(dpop ? { jkt: dpop.jkt } : {}),
     });
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope };
+    return {
+      access_token: access.token,
+      token_type: dpop ? 'DPoP' : 'Bearer',
+      expires_in: access.expiresIn,
+      scope,
+    };
   },
 };

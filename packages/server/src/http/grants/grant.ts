@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
+import type { DpopProof } from '../dpop/proofs.js';
 import type { Metrics } from '../metrics.js';
 
 export interface TokenRequestBody {
@@ -19,6 +20,11 @@ export interface GrantHandler {
   handle(
     request: FastifyRequest<{ Body: TokenRequestBody }>,
     reply: FastifyReply,
-    context: { services: Services; metrics: Metrics },
+    context: {
+      services: Services;
+      metrics: Metrics;
+      /** The request's DPoP proof (RFC 9449 §5), already checked; undefined without one. */
+      dpop: DpopProof | undefined;
+    },
   ): Promise<unknown>;
 }

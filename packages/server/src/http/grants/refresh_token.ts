@@ -1,6 +1,7 @@
 import { endSession } from '../../revocation/sessions.js';
 import { InvalidRefreshToken } from '../../tokens/refresh_tokens.js';
 import { authenticateClient } from '../client_auth.js';
+import { requireProofIfBound } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
 import { assertSameOrigin, clearRefreshCookie, refreshCookie, setRefreshCookie } from '../session_cookie.js';
 import { tokenResponse } from '../token_response.js';
@@ -12,6 +13,7 @@ const MESSAGES: Record<InvalidRefreshToken['reason'], string> = {
   revoked: 'refresh token has been revoked',
   client_mismatch: 'refresh token was issued to another client',
   reused: 'refresh token was already used; the session has been revoked',
+  dpop_mismatch: 'refresh token is bound to a DPoP key: send a proof of that key',
 };
 
 /**
@@ -21,7 +23,7 @@ const MESSAGES: Record<InvalidRefreshToken['reason'], string> = {
  */
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
-  async handle(request, reply, { services, metrics }) {
+  async handle(request, reply, { services, metrics, dpop }) {
     const body = request.body;
     const fromBody =
       typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : undefined;
@@ -35,6 +37,7 @@ export const refreshTokenGrant: GrantHandler = {
       body,
       fromBody === undefined ? 'web' : undefined,
     );
+    requireProofIfBound(client, dpop);
     const cookieClient = client.type === 'first-party';
     if (cookieClient) {
       if (fromCookie === undefined)
@@ -61,7 +64,7 @@ export const refreshTokenGrant: GrantHandler = {
     }
     let session: Awaited<ReturnType<typeof services.refreshTokens.rotate>>;
     try {
-      session = await services.refreshTokens.rotate(presented, client.clientId);
+      session = await services.refreshTokens.rotate(presented, client.clientId, dpop?.jkt);
     } catch (err) {
       if (!(err instanceof InvalidRefreshToken)) throw err;
       if (err.reason === 'reused' && err.familyId) {
@@ -78,7 +81,8 @@ export const refreshTokenGrant: GrantHandler = {
       } else {
         metrics.refresh('rejected');
       }
-      if (cookieClient) clearRefreshCookie(reply);
+      // A proof of the wrong key leaves the session as it was (RFC 9449 §5): so does the cookie.
+      if (cookieClient && err.reason !== 'dpop_mismatch') clearRefreshCookie(reply);
       throw new OAuthError(400, 'invalid_grant', MESSAGES[err.reason]);
     }
     const user = await services.users.byId(session.userId);
@@ -91,13 +95,20 @@ export const refreshTokenGrant: GrantHandler = {
     if (narrowedScope !== undefined) session = { ...session, scope: narrowedScope };
     if (cookieClient) {
       setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
-      return tokenResponse(reply, services, { user, session, client, includeRefreshToken: false });
+      return tokenResponse(reply, services, {
+        user,
+        session,
+        client,
+        includeRefreshToken: false,
+        dpopJkt: dpop?.jkt,
+      });
     }
     return tokenResponse(reply, services, {
       user,
       session,
       client,
       includeRefreshToken: true,
+      dpopJkt: dpop?.jkt,
       ...(session.origin.authTime !== undefined ? { openid: { nonce: undefined } } : {}),
     });
   },

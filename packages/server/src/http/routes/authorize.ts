@@ -239,6 +239,7 @@ export const authorizeRoutes: FastifyPluginAsync<{
       nonce: authorization.nonce,
       codeChallenge: authorization.codeChallenge,
       resource: authorization.resource,
+      ...(authorization.dpopJkt !== undefined ? { dpopJkt: authorization.dpopJkt } : {}),
       ssoSessionId: session.id,
       authTime: session.authTime,
       amr: session.amr,

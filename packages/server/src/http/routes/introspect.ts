@@ -37,9 +37,12 @@ export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = a
           // RFC 7662 §4: tell a resource server only about tokens meant for it (its audiences).
           const audiences = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
           if (!audiences.some((aud) => client.audiences.includes(aud))) return { active: false };
+          const jkt = claims.cnf?.jkt;
           return {
             active: true,
-            token_type: 'Bearer',
+            // RFC 9449 §6.2: a bound token is of type DPoP and says which key it is bound to.
+            token_type: jkt !== undefined ? 'DPoP' : 'Bearer',
+            ...(jkt !== undefined ? { cnf: { jkt } } : {}),
             scope: claims.scope,
             client_id: claims.client_id,
             ...(user ? { username: user.username } : {}),

@@ -5,6 +5,7 @@ import { MAX_PASSWORD_LENGTH } from '../../store/users.js';
 import { clientLifetimes } from '../../tokens/client_lifetimes.js';
 import { AccountChanged } from '../../tokens/refresh_tokens.js';
 import { authenticateClient } from '../client_auth.js';
+import { refreshBindingKey, requireProofIfBound, tokenRequestProof } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
 import type { LoginThrottle } from '../login_throttle.js';
 import type { Metrics } from '../metrics.js';
@@ -56,6 +57,8 @@ export const loginRoutes: FastifyPluginAsync<{
     },
     async (request, reply) => {
       const { username, password } = request.body;
+      // RFC 9449 §5: the proof before the password, so a nonce retry never costs a login attempt.
+      const dpop = await tokenRequestProof(services, request, reply, '/login');
       const client = await authenticateClient(services, request, request.body, 'web');
       if (client.type === 'confidential') {
         throw new OAuthError(
@@ -65,6 +68,7 @@ export const loginRoutes: FastifyPluginAsync<{
         );
       }
       if (client.type === 'first-party') assertNotCrossOrigin(request, services.config);
+      requireProofIfBound(client, dpop);
       // Everything that does not depend on the password is settled first, so no answer can confirm a
       // password without a session being made (and audited).
       const scope = grantedScope(client, request.body.scope);
@@ -78,6 +82,7 @@ export const loginRoutes: FastifyPluginAsync<{
       try {
         session = await services.refreshTokens.start(user.id, client.clientId, scope, user.tokenVersion, {
           ttl: clientLifetimes(client, services.config).refreshTokenTtl,
+          dpopJkt: refreshBindingKey(client, dpop),
         });
       } catch (err) {
         // The password was changed (or every session ended) while this one was being checked.
@@ -94,9 +99,21 @@ export const loginRoutes: FastifyPluginAsync<{
       });
       if (client.type === 'first-party') {
         setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
-        return tokenResponse(reply, services, { user, session, client, includeRefreshToken: false });
+        return tokenResponse(reply, services, {
+          user,
+          session,
+          client,
+          includeRefreshToken: false,
+          dpopJkt: dpop?.jkt,
+        });
       }
-      return tokenResponse(reply, services, { user, session, client, includeRefreshToken: true });
+      return tokenResponse(reply, services, {
+        user,
+        session,
+        client,
+        includeRefreshToken: true,
+        dpopJkt: dpop?.jkt,
+      });
     },
   );
 };

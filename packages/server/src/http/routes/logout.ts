@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { endEverySession, endSession } from '../../revocation/sessions.js';
 import type { Services } from '../../services.js';
-import { AccessTokenRejected } from '../../tokens/access_tokens.js';
-import { bearerToken } from '../client_auth.js';
+import { authorizationToken, verifyPresentedToken } from '../dpop/protected_resource.js';
 import { invalidToken, OAuthError } from '../errors.js';
 import { emptyResponse } from '../response_schemas.js';
 import type { RevocationBudget } from '../revocation_budget.js';
@@ -17,19 +16,21 @@ export const logoutRoutes: FastifyPluginAsync<{
   services: Services;
   revocationBudget: RevocationBudget;
 }> = async (app, { services, revocationBudget }) => {
-  async function caller(request: FastifyRequest) {
-    const token = bearerToken(request);
+  async function caller(request: FastifyRequest, path: string) {
+    // RFC 6750 §2.1 Bearer, or RFC 9449 §7.1 DPoP with a proof (dpop/protected_resource.ts).
+    const token = authorizationToken(request);
     if (token !== undefined) {
-      try {
-        // RFC 9068 §4, RFC 8725 §3.9: a token meant for another API does not speak to this server.
-        const { claims, user } = await services.accessTokens.verify(token, services.config.issuer);
-        // A client's own token (client_credentials) has no user session to end.
-        if (!user || claims.sid === undefined) throw invalidToken('a client token has no session to log out');
-        return { userId: user.id, sid: claims.sid, clientId: claims.client_id };
-      } catch (err) {
-        if (err instanceof AccessTokenRejected) throw invalidToken();
-        throw err;
-      }
+      // RFC 9068 §4, RFC 8725 §3.9: a token meant for another API does not speak to this server.
+      const { claims, user } = await verifyPresentedToken(
+        services,
+        request,
+        token,
+        path,
+        services.config.issuer,
+      );
+      // A client's own token (client_credentials) has no user session to end.
+      if (!user || claims.sid === undefined) throw invalidToken('a client token has no session to log out');
+      return { userId: user.id, sid: claims.sid, clientId: claims.client_id };
     }
     const cookie = refreshCookie(request);
     if (cookie !== undefined) {
@@ -48,7 +49,7 @@ export const logoutRoutes: FastifyPluginAsync<{
     '/logout',
     { schema: { response: emptyResponse(204) } },
     async (request: FastifyRequest, reply: FastifyReply) => {
-      const { userId, sid, clientId } = await caller(request);
+      const { userId, sid, clientId } = await caller(request, '/logout');
       await revocationBudget.spend(userId, clientId);
       await endSession(services, sid, 'logout');
       await services.audit.record({
@@ -67,7 +68,7 @@ export const logoutRoutes: FastifyPluginAsync<{
     '/logout/all',
     { schema: { response: emptyResponse(204) } },
     async (request: FastifyRequest, reply: FastifyReply) => {
-      const { userId, clientId } = await caller(request);
+      const { userId, clientId } = await caller(request, '/logout/all');
       await revocationBudget.spend(userId, clientId);
       const { sids } = await endEverySession(
         services,

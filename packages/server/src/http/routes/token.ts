@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../services.js';
+import { tokenRequestProof } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
 import { authorizationCodeGrant } from '../grants/authorization_code.js';
 import { clientCredentialsGrant } from '../grants/client_credentials.js';
@@ -52,8 +53,10 @@ export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metr
   context,
 ) => {
   const handle =
-    (defaultGrant?: string) =>
+    (path: string, defaultGrant?: string) =>
     async (request: Parameters<GrantHandler['handle']>[0], reply: Parameters<GrantHandler['handle']>[1]) => {
+      // RFC 9449 §5: the proof first, before any grant changes anything (dpop/token_request.ts).
+      const dpop = await tokenRequestProof(context.services, request, reply, path);
       const body = (request.body ?? {}) as TokenRequestBody;
       const grantType = body.grant_type ?? defaultGrant;
       if (grantType === undefined) throw new OAuthError(400, 'invalid_request', 'grant_type is required');
@@ -65,7 +68,7 @@ export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metr
           `unsupported grant_type ${JSON.stringify(grantType)}`,
         );
       }
-      return grant.handle(Object.assign(request, { body }), reply, context);
+      return grant.handle(Object.assign(request, { body }), reply, { ...context, dpop });
     };
   // A body-less POST (the web client refreshing with its cookie) validates as an empty body.
   const options = {
@@ -74,6 +77,6 @@ export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metr
       request.body ??= {};
     },
   };
-  app.post<{ Body: TokenRequestBody }>('/token', options, handle());
-  app.post<{ Body: TokenRequestBody }>('/token/refresh', options, handle('refresh_token'));
+  app.post<{ Body: TokenRequestBody }>('/token', options, handle('/token'));
+  app.post<{ Body: TokenRequestBody }>('/token/refresh', options, handle('/token/refresh', 'refresh_token'));
 };

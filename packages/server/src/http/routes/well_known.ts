@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { JWKS_STALE_SECONDS, jwksMaxAge } from '../../keys/signing_keys.js';
 import type { Services } from '../../services.js';
 import { CLIENT_ASSERTION_SIGNING_ALGORITHMS } from '../client_assertion.js';
+import { DPOP_SIGNING_ALGORITHMS } from '../dpop/proofs.js';
 import { jwksResponse, metadataResponse } from '../response_schemas.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
@@ -70,6 +71,8 @@ export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     access_token_signing_alg_values_supported: [config.signingAlg],
+    // RFC 9449 §5.1: the proof algorithms the token endpoint and this server's resources accept.
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGORITHMS],
     // Tessera extensions: the first-party login and the revocation event stream.
     login_endpoint: endpoint('/login'),
     revocation_events_endpoint: endpoint('/revocations'),
