@@ -98,6 +98,15 @@ describe.skipIf(browserUnavailable())('@tessera/client across tabs in Chromium',
     const renewed = await Promise.all(tabs.map(expiresAt));
     expect(new Set(renewed).size).toBe(1);
     expect(renewed[0]).toBeGreaterThan(first!);
+
+    // A sixth tab gets the session from the others, without a request to the server.
+    const sixth = await context.newPage();
+    const toServer: string[] = [];
+    sixth.on('request', (request) => {
+      if (request.url().startsWith(issuer)) toServer.push(request.url());
+    });
+    expect(await openApp(sixth, `${page.origin}/`)).toMatchObject({ loggedIn: true, expiresAt: renewed[0] });
+    expect(toServer).toEqual([]);
   });
 
   it('the tab holding the lock closes mid-refresh: another tab completes it', async () => {
