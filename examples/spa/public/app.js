@@ -28,6 +28,8 @@ const views = { loading: $('loading'), signedOut: $('signed-out'), signedIn: $('
 
 let refreshes = 0;
 let countdown;
+/** Why Tessera could not be reached, while it could not. */
+let trouble = '';
 
 // --- Views -----------------------------------------------------------------------------------------
 
@@ -52,6 +54,16 @@ async function showSignedIn(state) {
   show('signedIn');
   showSession(state);
   await Promise.all([loadName(), loadOrders()]);
+}
+
+/** `client.fetch` rejects only when no answer came (the network, or a CORS refusal the browser hides). */
+async function call(url, init, unreachable) {
+  try {
+    return await client.fetch(url, init);
+  } catch {
+    unreachable();
+    return undefined;
+  }
 }
 
 /** What the session is, never what the token is: its expiry, its binding, its scopes. */
@@ -89,26 +101,33 @@ function inTime(ms) {
 
 /** The user's name from Tessera's /userinfo (OIDC Core §5.3), called with the client's token. */
 async function loadName() {
-  const response = await client.fetch(new URL('/userinfo', issuer));
-  if (!response.ok) return;
+  const response = await call(new URL('/userinfo', issuer), undefined, () => {});
+  if (!response?.ok) return;
   const user = await response.json();
   $('user-name').textContent = user.name ?? user.preferred_username ?? user.sub;
 }
 
 async function loadOrders() {
   $('orders-error').textContent = '';
-  const response = await client.fetch(new URL('/orders', ordersApi));
+  const response = await call(new URL('/orders', ordersApi), undefined, ordersUnreachable);
+  if (!response) return;
   if (!response.ok) return ordersFailed(response);
   const { orders } = await response.json();
   renderOrders(orders);
 }
 
 async function placeOrder(item, quantity) {
-  const response = await client.fetch(new URL('/orders', ordersApi), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ item, quantity }),
-  });
+  $('orders-error').textContent = '';
+  const response = await call(
+    new URL('/orders', ordersApi),
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ item, quantity }),
+    },
+    ordersUnreachable,
+  );
+  if (!response) return;
   if (!response.ok) return ordersFailed(response);
   const order = await response.json();
   notify(`Order placed: ${order.quantity} × ${order.item}.`);
@@ -116,6 +135,10 @@ async function placeOrder(item, quantity) {
   $('orders-list')
     .querySelector(`[data-id="${CSS.escape(order.id)}"]`)
     ?.classList.add('fresh');
+}
+
+function ordersUnreachable() {
+  $('orders-error').textContent = `The orders API could not be reached at ${ordersApi}. Is it running?`;
 }
 
 function ordersFailed(response) {
@@ -214,10 +237,16 @@ $('order-form').addEventListener('submit', (event) => {
 });
 
 $('refresh-orders').addEventListener('click', (event) => busy(event.currentTarget, loadOrders));
-$('sign-out').addEventListener('click', (event) => busy(event.currentTarget, () => client.logout()));
-$('sign-out-everywhere').addEventListener('click', (event) =>
-  busy(event.currentTarget, () => client.logout({ everywhere: true })),
-);
+// The client signs this browser out whatever the server answers; when Tessera could not be told
+// (the network), the page says so: the session may still be live there until it expires.
+const signOut = (options) => (event) =>
+  busy(event.currentTarget, () =>
+    client.logout(options).catch(() => {
+      notify('Signed out here, but Tessera could not be reached to end the session there.');
+    }),
+  );
+$('sign-out').addEventListener('click', signOut({}));
+$('sign-out-everywhere').addEventListener('click', signOut({ everywhere: true }));
 
 client.on('login', (state) => {
   notify('');
@@ -225,6 +254,10 @@ client.on('login', (state) => {
 });
 client.on('refresh', (state) => {
   refreshes += 1;
+  if (trouble) {
+    trouble = '';
+    notify('');
+  }
   showSession(state);
 });
 client.on('logout', ({ reason }) => {
@@ -240,7 +273,6 @@ client.on('logout', ({ reason }) => {
 
 // A background refresh that failed for a reason other than the session ending: the client tries
 // again shortly; the page says so meanwhile.
-let trouble = '';
 client.on('error', (err) => {
   trouble = `Trouble reaching Tessera (${err.message}).`;
   if (client.state.loggedIn) notify(`${trouble} Trying again.`);

@@ -353,6 +353,18 @@ describe.skipIf(browserUnavailable())('the app in a real browser', () => {
     await page.setViewportSize({ width: VIEWPORTS.light.width, height: VIEWPORTS.light.height });
   });
 
+  it('says so when the orders API cannot be reached, and stays signed in', async () => {
+    const ordersApi = `${orders.url}/**`;
+    await page.route(ordersApi, (route) => route.abort('connectionrefused'));
+    await page.getByRole('button', { name: 'Refresh list' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The orders API could not be reached' }).waitFor();
+    expect(await page.getByRole('heading', { name: `Hello, ${FULL_NAME}` }).isVisible()).toBe(true);
+    await page.unroute(ordersApi);
+    await page.getByRole('button', { name: 'Refresh list' }).click();
+    await page.getByRole('alert').filter({ hasText: 'could not be reached' }).waitFor({ state: 'detached' });
+    expect(await page.getByRole('listitem').count()).toBe(2);
+  });
+
   it('signs out in one tab, and the other tab follows', async () => {
     const second = await page.context().newPage();
     await second.goto(`${spa.url}/`);
