@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { CORS_ENDPOINTS, CORS_MAX_AGE } from '../src/http/cors.js';
-import { WEB_ORIGINS_TTL_MS } from '../src/http/cors_origins.js';
+import { createWebOrigins, WEB_ORIGINS_TTL_MS } from '../src/http/cors_origins.js';
+import type { Client } from '../src/store/clients.js';
 import { ADMIN_PASSWORD, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { expectError, REFRESH_COOKIE, setCookie, type TokenBody } from './http.js';
 import { request } from './requests.js';
@@ -302,6 +303,70 @@ describe('a change of registrations', () => {
       headers: { origin: NEW, authorization: 'Bearer not-a-token' },
     });
     expect(res.headers.has('access-control-allow-origin')).toBe(false);
+  });
+});
+
+describe('the list of web origins each instance keeps', () => {
+  /** The store as the list sees it: counts its reads, and fails them while `down`. */
+  function store() {
+    const state = { reads: 0, down: false };
+    const clients = [
+      { type: 'first-party', kind: null, redirectUris: [], webOrigins: [WEB] },
+      { type: 'public', kind: 'spa', redirectUris: [`${SPA}/callback`], webOrigins: [] },
+    ] as unknown as Client[];
+    const list = async () => {
+      state.reads += 1;
+      if (state.down) throw new Error('connection refused');
+      return clients;
+    };
+    return { state, list };
+  }
+
+  it('is read once per TTL, one read shared by every lookup meanwhile, and never for an unknown origin', async () => {
+    const { state, list } = store();
+    let now = 0;
+    const origins = createWebOrigins({ list }, { webOrigins: [DEV] }, () => now);
+    const asked = [WEB, SPA, DEV, EVIL, 'https://a.example', 'https://b.example'];
+    const answers = await Promise.all(
+      asked.flatMap((origin) => [origins.trust(origin), origins.trust(origin)]),
+    );
+    expect(answers).toEqual([
+      'first-party',
+      'first-party',
+      'client',
+      'client',
+      'first-party',
+      'first-party',
+      ...new Array(6).fill(undefined),
+    ]);
+    expect(state.reads).toBe(1);
+    now += WEB_ORIGINS_TTL_MS - 1;
+    await origins.trust('https://c.example');
+    expect(state.reads).toBe(1);
+    now += 1;
+    await origins.trust(WEB);
+    expect(state.reads).toBe(2);
+  });
+
+  it('keeps answering from the last list while the store cannot be read; without one the error reaches the request', async () => {
+    const { state, list } = store();
+    let now = 0;
+    const origins = createWebOrigins({ list }, { webOrigins: [] }, () => now);
+    state.down = true;
+    await expect(origins.trust(WEB)).rejects.toThrow('connection refused');
+    state.down = false;
+    expect(await origins.trust(WEB)).toBe('first-party');
+    state.down = true;
+    now += WEB_ORIGINS_TTL_MS;
+    expect(await origins.trust(WEB)).toBe('first-party');
+    expect(await origins.trust(EVIL)).toBeUndefined();
+    // Each lookup after a failure tries the store again.
+    expect(state.reads).toBe(4);
+    state.down = false;
+    expect(await origins.trust(SPA)).toBe('client');
+    expect(state.reads).toBe(5);
+    expect(await origins.trust(SPA)).toBe('client');
+    expect(state.reads).toBe(5);
   });
 });
 

@@ -89,36 +89,46 @@ export function registerCors(
   app.decorateRequest('webOriginTrust', null);
 
   // Resolved once per request, before the handler: the CSRF checks need it as much as the answer.
-  app.addHook('onRequest', async (request) => {
+  // Callback-style hooks: a request that is not cross-origin goes on without a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
     const path = request.routeOptions.url;
-    if (path === undefined || !Object.hasOwn(CORS_ENDPOINTS, path)) return;
     const origin = request.headers.origin;
     // The issuer's own pages need no CORS; `null` is never registered (store/web_origin.ts).
-    if (origin === undefined || origin === issuerOrigin || origin === 'null') return;
-    request.webOriginTrust = (await webOrigins.trust(origin)) ?? null;
+    if (
+      path === undefined ||
+      !Object.hasOwn(CORS_ENDPOINTS, path) ||
+      origin === undefined ||
+      origin === issuerOrigin ||
+      origin === 'null'
+    )
+      return done();
+    webOrigins.trust(origin).then((trust) => {
+      request.webOriginTrust = trust ?? null;
+      done();
+    }, done);
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const path = request.routeOptions.url;
-    if (path === undefined) return payload;
-    if (PUBLIC_DOCUMENTS.includes(path)) {
+    if (path !== undefined && PUBLIC_DOCUMENTS.includes(path)) {
       // The same answer for everyone, so no `Vary: Origin`; never with credentials (a `*` cannot
       // carry them anyway, Fetch §3.2.5).
       reply.header('access-control-allow-origin', '*');
-      return payload;
+    } else if (path !== undefined && Object.hasOwn(CORS_ENDPOINTS, path)) {
+      // The answer depends on the Origin: a shared cache must not hand one origin's grant to another.
+      vary(reply, 'Origin');
+      const trust = request.webOriginTrust;
+      if (trust !== null) {
+        reply.header('access-control-allow-origin', request.headers.origin);
+        // Fetch §3.2.5: credentials only with an exact origin, and here only for the pages of the
+        // client whose refresh token is a cookie; every other client's tokens travel in bodies and
+        // headers.
+        if (trust === 'first-party') reply.header('access-control-allow-credentials', 'true');
+        if (request.method !== 'OPTIONS')
+          reply.header('access-control-expose-headers', CORS_EXPOSED_HEADERS.join(', '));
+      }
     }
-    if (!Object.hasOwn(CORS_ENDPOINTS, path)) return payload;
-    // The answer depends on the Origin: a shared cache must not hand one origin's grant to another.
-    vary(reply, 'Origin');
-    const trust = request.webOriginTrust;
-    if (trust === null) return payload;
-    reply.header('access-control-allow-origin', request.headers.origin);
-    // Fetch §3.2.5: credentials only with an exact origin, and here only for the pages of the client
-    // whose refresh token is a cookie; every other client's tokens travel in bodies and headers.
-    if (trust === 'first-party') reply.header('access-control-allow-credentials', 'true');
-    if (request.method !== 'OPTIONS')
-      reply.header('access-control-expose-headers', CORS_EXPOSED_HEADERS.join(', '));
-    return payload;
+    done(null, payload);
   });
 
   const preflightSchema = { response: emptyResponse(204) };

@@ -25,9 +25,10 @@ export const WEB_ORIGINS_TTL_MS = 5_000;
 
 /**
  * The registered web origins of every client, read from the store as one map and kept for
- * {@link WEB_ORIGINS_TTL_MS}; one read at a time, whoever asks meanwhile waits for it. When the store
- * cannot be read, the error reaches the request (a 503 for an unavailable store) and the next
- * request tries again.
+ * {@link WEB_ORIGINS_TTL_MS}; one read at a time, whoever asks meanwhile waits for it. When a read
+ * fails the last list is used until one succeeds (the next request after a failure tries again): a
+ * store restarting must not cut every browser app off. With no list yet, the error reaches the
+ * request (a 503 for an unavailable store).
  */
 export function createWebOrigins(
   clients: Pick<Clients, 'list'>,
@@ -53,9 +54,14 @@ export function createWebOrigins(
 
   async function origins(): Promise<ReadonlyMap<string, WebOriginTrust>> {
     if (current && clock() - current.readAt < WEB_ORIGINS_TTL_MS) return current.origins;
-    reading ??= read().finally(() => {
-      reading = undefined;
-    });
+    reading ??= read()
+      .catch((err: unknown) => {
+        if (current === undefined) throw err;
+        return current.origins;
+      })
+      .finally(() => {
+        reading = undefined;
+      });
     return reading;
   }
 
