@@ -39,16 +39,27 @@ const ASYMMETRIC_KTY = new Set(['EC', 'OKP', 'RSA']);
  * in, which only evicts entries a repeat costs one import to restore.
  */
 const HEADER_CACHE_SIZE = 1024;
-const headers = new LruCache<string, ProofHeader>(HEADER_CACHE_SIZE);
+/**
+ * Keyed on the segment's last 32 characters (the end of the key's coordinates or modulus, random
+ * per key): a Map key that is cheap to hash, where the whole segment arrives as a fresh string with
+ * every request. A hit is confirmed by comparing the whole segment.
+ */
+const headers = new LruCache<string, { segment: string; prepared: ProofHeader }>(HEADER_CACHE_SIZE);
+const KEY_LENGTH = 32;
+
+function keyOf(segment: string): string {
+  return segment.length <= KEY_LENGTH ? segment : segment.slice(segment.length - KEY_LENGTH);
+}
 
 /** The remembered header for this segment, if a proof carrying it verified before. */
 export function rememberedHeader(segment: string): ProofHeader | undefined {
-  return headers.get(segment);
+  const known = headers.get(keyOf(segment));
+  return known !== undefined && known.segment === segment ? known.prepared : undefined;
 }
 
 /** Remembers a header once a proof carrying it has verified. */
 export function rememberHeader(segment: string, prepared: ProofHeader): void {
-  headers.set(segment, prepared);
+  headers.set(keyOf(segment), { segment, prepared });
 }
 
 /**

@@ -3,6 +3,7 @@ import { decodeBase64urlText } from '../lib/base64url.js';
 import { parseJsonObject } from '../lib/json.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../lib/jws_algorithms.js';
 import type { JwsHeaderParameters } from '../lib/jws_header.js';
+import { LruCache } from '../lib/lru.js';
 import { secondsOf } from '../lib/time.js';
 import { accessTokenHash } from './access_token_hash.js';
 import { dpopHtu } from './htu.js';
@@ -58,6 +59,18 @@ const DEFAULT_CLOCK_TOLERANCE = 5;
 const checkedAlgorithms = new WeakSet<readonly string[]>();
 
 /**
+ * The comparison form of request URIs seen lately: a resource server sees the same URLs again and
+ * again, and parsing one (the WHATWG URL parser) costs more than the rest of the claim checks.
+ */
+const requestHtus = new LruCache<string, string>(512);
+/**
+ * `ath` of access tokens seen lately, keyed on a token's last 32 characters (its signature: a Map
+ * key that is cheap to hash) and confirmed by comparing the whole token. A client sends one token
+ * with many proofs; hashing it anew each time costs as much as the rest of the claim checks.
+ */
+const tokenHashes = new LruCache<string, { token: string; ath: string }>(512);
+
+/**
  * Verifies a DPoP proof JWT (RFC 9449 §4.3, checks 2–12): `typ`, an allowed asymmetric `alg`, a
  * public `jwk` that verifies the signature, `jti`, `htm`, `htu`, `iat` within the window, `nonce`
  * when one is expected, `ath` when an access token came with it, and the key's thumbprint when `jkt`
@@ -78,7 +91,7 @@ const checkedAlgorithms = new WeakSet<readonly string[]>();
 export function verifyDpopProof(proof: string, options: VerifyDpopProofOptions): VerifiedDpopProof {
   const { htm, algorithms, accessToken, jkt, nonce } = options;
   if (typeof htm !== 'string' || htm.length === 0) throw new TypeError('options.htm must be the HTTP method');
-  const htu = dpopHtu(options.htu);
+  const htu = requestHtu(options.htu);
   checkAlgorithms(algorithms);
   if (accessToken !== undefined && (typeof accessToken !== 'string' || accessToken.length === 0)) {
     throw new TypeError('options.accessToken must be a non-empty string');
@@ -155,7 +168,7 @@ export function verifyDpopProof(proof: string, options: VerifyDpopProofOptions):
   }
   // §4.3 point 12: bound to this access token, and made with the key the token is bound to. An
   // `ath` sent where no access token is expected is not checked: §4.3 has no rule for it.
-  if (accessToken !== undefined && ath !== accessTokenHash(accessToken)) {
+  if (accessToken !== undefined && ath !== hashOf(accessToken)) {
     throw new DpopProofInvalid(
       ath === undefined
         ? 'the proof has no "ath"'
@@ -199,6 +212,25 @@ function checkAlgorithms(algorithms: readonly JwsAlgorithm[]): void {
     }
   }
   checkedAlgorithms.add(algorithms);
+}
+
+function requestHtu(url: string | URL): string {
+  if (typeof url !== 'string') return dpopHtu(url);
+  let htu = requestHtus.get(url);
+  if (htu === undefined) {
+    htu = dpopHtu(url);
+    requestHtus.set(url, htu);
+  }
+  return htu;
+}
+
+function hashOf(accessToken: string): string {
+  const key = accessToken.length <= 32 ? accessToken : accessToken.slice(-32);
+  const known = tokenHashes.get(key);
+  if (known !== undefined && known.token === accessToken) return known.ath;
+  const ath = accessTokenHash(accessToken);
+  tokenHashes.set(key, { token: accessToken, ath });
+  return ath;
 }
 
 function normalisedOrNull(htu: string): string | null {
