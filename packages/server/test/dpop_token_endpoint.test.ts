@@ -286,3 +286,34 @@ describe('discovery (RFC 9449 §5.1)', () => {
     expect(metadata.token_endpoint).toBe(htuOf(server, '/token'));
   });
 });
+
+describe('htu behind a reverse proxy (RFC 9449 §4.3 point 9)', () => {
+  it("compares htu with the issuer's public URL, path included, not the address the request reached", async () => {
+    const proxied = await startServer({ issuer: 'https://auth.example/tenant-a' });
+    try {
+      const { secret } = await proxied.services.clients.add({
+        clientId: 'billing',
+        type: 'confidential',
+        kind: 'service',
+        audiences: [API],
+        scopes: ['orders:read'],
+      });
+      const send = (proof: string) =>
+        request(`${proxied.url}/token`, {
+          method: 'POST',
+          headers: { authorization: basic('billing', secret!), dpop: proof },
+          body: new URLSearchParams({ grant_type: 'client_credentials' }),
+        });
+      const nonce = await serverNonce(proxied, key);
+      const direct = await import('dpop').then((d) =>
+        d.generateProof(key, `${proxied.url}/token`, 'POST', nonce),
+      );
+      await expectError(await send(direct), 400, 'invalid_dpop_proof');
+      const res = await send(await proofFor(proxied, key, '/token', { nonce }));
+      expect(res.status).toBe(200);
+      expect(htuOf(proxied, '/token')).toBe('https://auth.example/tenant-a/token');
+    } finally {
+      await stopServer(proxied);
+    }
+  });
+});
