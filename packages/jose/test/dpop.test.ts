@@ -196,6 +196,26 @@ describe('createDpopProof and verifyDpopProof', () => {
     expect(Object.isFrozen(a.header) && Object.isFrozen(a.header.jwk)).toBe(true);
   });
 
+  it('hashes each access token on its own, even one that ends like a token seen before', () => {
+    const suffix = TOKEN.slice(-40);
+    const [first, second] = [`aaaa.${suffix}`, `bbbb.${suffix}`];
+    const proof = createDpopProof(es256.privateKey, { htm: 'GET', htu: HTU, accessToken: first });
+    expect(verifyDpopProof(proof, { ...OPTIONS, accessToken: first }).jti).toBeTypeOf('string');
+    expect(reason(proof, { accessToken: second })).toBe('ath');
+  });
+
+  it('checks in full a header that ends like a header seen before', () => {
+    verifyDpopProof(handProof(), OPTIONS);
+    // The same key (so the same tail of the header segment), and typ changed at the front.
+    const [h] = segments(handProof());
+    const json = Buffer.from(h, 'base64url').toString();
+    const forged = json.replace('"typ":"dpop+jwt"', '"typ":"dpop+jwx"');
+    expect(b64u(forged).slice(-32)).toBe(h.slice(-32));
+    expect(
+      reason(forge(forged, { jti: 'j', htm: 'GET', htu: HTU, iat: now() }, keySigner(nodeKey, 'ES256'))),
+    ).toBe('typ');
+  });
+
   it("applies each caller's algorithms to a header it has seen before (the key cache decides nothing)", () => {
     const proof = createDpopProof(es256.privateKey, { htm: 'GET', htu: HTU });
     verifyDpopProof(proof, OPTIONS);
