@@ -4,11 +4,13 @@
  * with CORS for the app's origin. Access tokens live 4 s, so the client refreshes 1 s before
  * expiry (a quarter of the lifetime) and the tests wait for that refresh as an event.
  */
-import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { browserUnavailable, launchChromium } from '../../../server/test/browser/chromium.js';
 import { ADMIN_PASSWORD, stopServer, type TestServer } from '../../../server/test/helpers.js';
 import { startRealServer } from '../../../server/test/real_server.js';
+import { freePort } from '../../../server/test/redis.js';
+import { startHoldingProxy } from './holding_proxy.js';
 import { eventCount, openApp, startTestPage, type TestWindow, waitForEvents } from './test_page.js';
 
 const METRICS_TOKEN = 'client-tabs-metrics-token-0123456789abcdef';
@@ -19,21 +21,29 @@ describe.skipIf(browserUnavailable())('@tessera/client across tabs in Chromium',
   let page: Awaited<ReturnType<typeof startTestPage>>;
   let browser: Browser;
   let context: BrowserContext;
+  let proxy: Awaited<ReturnType<typeof startHoldingProxy>>;
 
   beforeAll(async () => {
     page = await startTestPage();
-    ({ server, issuer } = await startRealServer({
+    // The browser reaches the server through a proxy that can hold a request (see holding_proxy.ts).
+    const [proxyPort, serverPort] = [await freePort(), await freePort()];
+    issuer = `http://localhost:${proxyPort}`;
+    ({ server } = await startRealServer({
+      port: serverPort,
+      issuer,
       accessTokenTtl: 4,
       refreshGrace: 5,
       metricsToken: METRICS_TOKEN,
       webOrigins: [page.origin],
     }));
+    proxy = await startHoldingProxy(proxyPort, serverPort);
     page.issuer = issuer;
     browser = await launchChromium();
   }, 60_000);
   afterEach(() => context?.close());
   afterAll(async () => {
     await browser?.close();
+    await proxy?.close();
     await page?.close();
     if (server) await stopServer(server);
   });
@@ -113,29 +123,28 @@ describe.skipIf(browserUnavailable())('@tessera/client across tabs in Chromium',
     const tabs = await openTabs(3);
     await logIn(tabs);
     const before = await refreshes();
-    // The first refresh request of any tab is held in the browser, never reaching the server,
-    // until its tab is gone; the others pass.
+    // The first refresh to leave any tab (its lock holder) is held by the proxy, never reaching the
+    // server, until that tab is gone.
+    const held = proxy.holdNext('POST', '/token/refresh');
     let holder: Page | undefined;
-    let held: () => void = () => {};
-    const holding = new Promise<void>((resolve) => {
-      held = resolve;
-    });
     for (const tab of tabs) {
-      await tab.route(`${issuer}/token/refresh`, (route: Route) => {
-        if (route.request().method() !== 'POST' || holder) return route.continue();
-        holder = tab;
-        held();
-        return undefined;
+      tab.on('request', (request) => {
+        if (!holder && request.method() === 'POST' && request.url() === `${issuer}/token/refresh`)
+          holder = tab;
       });
     }
-    await holding;
+    await held.arrived;
+    await expect.poll(() => holder).toBeDefined();
     const others = tabs.filter((tab) => tab !== holder);
     const counts = await Promise.all(others.map((tab) => eventCount(tab, 'refresh')));
     await holder!.close();
+    await held.abandoned;
 
     await Promise.all(others.map((tab, i) => waitForEvents(tab, 'refresh', counts[i]! + 1)));
     const after = await refreshes();
+    // The server saw one refresh: the held one never arrived, and no tab repeated the other's.
     expect(after.rotated - before.rotated).toBe(1);
+    expect(after.replayed - before.replayed).toBe(0);
     expect(after.reuse_detected).toBe(0);
     const renewed = await Promise.all(others.map(expiresAt));
     expect(renewed[0]).toBe(renewed[1]);
