@@ -8,9 +8,10 @@ import { NodeAgent } from './agent.js';
 import { startGuardedApi } from './api.js';
 
 /**
- * `auth.fetch` against APIs behind a real `@tessera/guard` (Bearer tokens: `dpop: false`), with
- * tokens from a real Tessera server over HTTP. Tokens expire at the API by moving the server's and
- * the guard's clocks, never by waiting. (DPoP: dpop.test.ts.)
+ * `auth.fetch` against APIs behind a real `@tessera/guard` (with DPoP), with tokens from a real
+ * Tessera server over HTTP. Tokens expire at the API by moving the server's and the guard's clocks
+ * past their 30 s lifetime, never by waiting; the clocks move back after each test (a DPoP proof
+ * carries the client's time, which the server and the guard hold against theirs).
  */
 
 let server: TestServer;
@@ -20,7 +21,11 @@ const cleanup: (() => unknown)[] = [];
 
 beforeAll(async () => {
   // The guards follow the revocation stream without credentials of their own.
-  ({ server, issuer } = await startRealServer({ refreshGrace: 5, revocationStreamPublic: true }));
+  ({ server, issuer } = await startRealServer({
+    accessTokenTtl: 30,
+    refreshGrace: 5,
+    revocationStreamPublic: true,
+  }));
 });
 afterAll(() => stopServer(server));
 beforeEach(() => {
@@ -31,10 +36,17 @@ afterEach(async () => {
 });
 
 async function loggedIn(options: { apiOrigins: string[]; dpop?: boolean }): Promise<AuthClient> {
-  const auth = createAuthClient({ issuer, fetch: agent.fetch, dpop: false, ...options });
+  const auth = createAuthClient({ issuer, fetch: agent.fetch, ...options });
   cleanup.push(() => auth.close());
   await auth.login({ username: 'alice', password: ADMIN_PASSWORD });
   return auth;
+}
+
+/** Moves the server's clock (and so the guards') past the access tokens' lifetime until the test ends. */
+function expireTokens(): void {
+  const shift = (server.services.config.accessTokenTtl + 1) * 1000;
+  server.advance(shift);
+  cleanup.push(() => server.advance(-shift));
 }
 
 async function guardedApi(clock: () => number) {
@@ -44,7 +56,7 @@ async function guardedApi(clock: () => number) {
 }
 
 describe('auth.fetch', () => {
-  it('sends the access token to the API origins, and to no other origin', async () => {
+  it('sends the DPoP-bound token with a proof to the API origins, and nothing to other origins', async () => {
     const api = await guardedApi(server.now);
     const seen: (string | undefined)[] = [];
     const elsewhere = createServer((req, res) => {
@@ -57,7 +69,11 @@ describe('auth.fetch', () => {
 
     const me = await auth.fetch(`${api.url}/me`);
     expect(me.status).toBe(200);
-    expect(await me.json()).toEqual({ sub: auth.state.user?.sub });
+    expect(await me.json()).toEqual({
+      sub: auth.state.user?.sub,
+      scheme: 'DPoP',
+      jkt: (auth.state.user!.cnf as { jkt: string }).jkt,
+    });
     const { port } = elsewhere.address() as { port: number };
     expect((await auth.fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
     expect(seen).toEqual([undefined]);
@@ -70,7 +86,7 @@ describe('auth.fetch', () => {
     auth.on('refresh', (state) => refreshes.push(state));
     const before = agent.count('/token/refresh');
     // Past the token's lifetime at the server and the guard; the client's own clock has not moved.
-    server.advance((server.services.config.accessTokenTtl + 1) * 1000);
+    expireTokens();
 
     const me = await auth.fetch(`${api.url}/me`, { headers: { accept: 'application/json' } });
     expect(me.status).toBe(200);
@@ -83,7 +99,7 @@ describe('auth.fetch', () => {
   it('keeps the request body for the retry', async () => {
     const api = await guardedApi(server.now);
     const auth = await loggedIn({ apiOrigins: [api.url] });
-    server.advance((server.services.config.accessTokenTtl + 1) * 1000);
+    expireTokens();
     const me = await auth.fetch(`${api.url}/me`, { method: 'POST', body: JSON.stringify({ n: 1 }) });
     expect(me.status).toBe(200);
     expect(api.hits()).toBe(2);
@@ -107,8 +123,8 @@ describe('auth.fetch', () => {
   });
 
   it('never loops: an API that keeps saying expired gets two requests and one refresh', async () => {
-    // The guard's clock runs a day ahead: every token, even a fresh one, is expired there.
-    const api = await guardedApi(() => server.now() + 86_400_000);
+    // The guard's clock runs a minute ahead: every token, even a fresh one, is expired there.
+    const api = await guardedApi(() => server.now() + 60_000);
     const auth = await loggedIn({ apiOrigins: [api.url] });
     const before = agent.count('/token/refresh');
 
@@ -121,11 +137,18 @@ describe('auth.fetch', () => {
 
   it('sends logged-out requests without a token and does not try to refresh', async () => {
     const api = await guardedApi(server.now);
-    const auth = createAuthClient({ issuer, fetch: agent.fetch, dpop: false, apiOrigins: [api.url] });
+    const auth = createAuthClient({ issuer, fetch: agent.fetch, apiOrigins: [api.url] });
     cleanup.push(() => auth.close());
     await auth.ready();
     const before = agent.count('/token/refresh');
     expect((await auth.fetch(`${api.url}/me`)).status).toBe(401);
     expect(agent.count('/token/refresh')).toBe(before);
+  });
+
+  it('sends a Bearer token when DPoP is off', async () => {
+    const api = await guardedApi(server.now);
+    const auth = await loggedIn({ apiOrigins: [api.url], dpop: false });
+    expect(await (await auth.fetch(`${api.url}/me`)).json()).toMatchObject({ scheme: 'Bearer' });
+    expect(agent.sent.filter((request) => request.proof !== undefined)).toEqual([]);
   });
 });
