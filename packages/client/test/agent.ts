@@ -10,6 +10,8 @@ export interface SentRequest {
   proof: string | undefined;
   /** The response's status. */
   status?: number;
+  /** A token response's body (tests read tokens the client keeps private, to replay them). */
+  tokens?: { access_token: string; refresh_token?: string };
 }
 
 /**
@@ -40,6 +42,7 @@ export class NodeAgent extends CookieJar {
     this.sent.push(sent);
     const response = await fetch(new Request(request, { headers }));
     sent.status = response.status;
+    if (response.ok && /^\/(login|token)/.test(url.pathname)) sent.tokens = await response.clone().json();
     if (withCookies) this.keep(response);
     return response;
   };
