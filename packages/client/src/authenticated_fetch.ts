@@ -18,8 +18,8 @@ export interface FetchSession {
 /**
  * `fetch` with the access token (RFC 6750 §2.1 `Bearer`, or RFC 9449 §7.1 `DPoP` and a proof per
  * request with `ath`). On a 401 saying the token expired, one refresh and one retry; on any other
- * 401 the session ends (logged-out state); a request is sent at most three times (nonce, refresh),
- * so nothing loops. The response is returned as is, whatever it is.
+ * 401 (but a nonce still demanded) the session ends (logged-out state); a request is sent at most
+ * four times (a nonce retry for each token), so nothing loops. The response is returned as is.
  */
 export async function authenticatedFetch(
   session: FetchSession,
@@ -34,6 +34,9 @@ export async function authenticatedFetch(
     const response = await send(session.transport, request, tokens);
     if (response.status !== 401 || tokens === undefined) return response;
     const challenge = parseChallenge(response.headers.get('www-authenticate'));
+    // A nonce the API still wants after send() retried once (or gave no new nonce for): the proof
+    // is refused, not the session.
+    if (challenge.error === 'use_dpop_nonce') return response;
     if (!refreshed && expired(challenge.error, challenge.description, tokens)) {
       refreshed = true;
       const next = await session.refresh(tokens);

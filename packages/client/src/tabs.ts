@@ -21,6 +21,7 @@ export class Tabs {
   readonly #presence: string;
   #leave: (() => void) | undefined;
   #answer: ((message: TabMessage) => void) | undefined;
+  #closed = false;
 
   constructor(name: string, onMessage: (message: TabMessage) => void) {
     this.#presencePrefix = `${name}:tab:`;
@@ -34,7 +35,14 @@ export class Tabs {
       onMessage(event.data);
     };
     const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
-    void locks?.request(this.#presence, () => new Promise<void>((release) => (this.#leave = release)));
+    void locks?.request(
+      this.#presence,
+      () =>
+        new Promise<void>((release) => {
+          if (this.#closed) release();
+          else this.#leave = release;
+        }),
+    );
   }
 
   post(message: TabMessage): void {
@@ -71,6 +79,7 @@ export class Tabs {
   }
 
   close(): void {
+    this.#closed = true;
     this.#channel?.close();
     this.#leave?.();
   }

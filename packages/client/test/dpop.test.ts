@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { decodeJwtUnverified, verifyDpopProof } from '@tessera/jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, stopServer, type TestServer } from '../../server/test/helpers.js';
@@ -91,5 +93,31 @@ describe('DPoP', () => {
     const second = await auth.fetch(`${api.url}/orders`);
     expect(second.status).toBe(200);
     expect(api.requests()).toBe(3);
+  });
+
+  it('stops after one nonce retry when an API keeps asking, and keeps the session', async () => {
+    let requests = 0;
+    const stubborn = createServer((_req, res) => {
+      requests++;
+      res
+        .writeHead(401, {
+          'www-authenticate': 'DPoP error="use_dpop_nonce"',
+          'dpop-nonce': 'always-this-one',
+        })
+        .end();
+    }).listen(0, '127.0.0.1');
+    await once(stubborn, 'listening');
+    cleanup.push(() => stubborn.close());
+    const url = `http://127.0.0.1:${(stubborn.address() as { port: number }).port}`;
+    const auth = await loggedIn([url]);
+    const refreshes = agent.count('/token/refresh');
+
+    expect((await auth.fetch(`${url}/orders`)).status).toBe(401);
+    expect(requests).toBe(2);
+    // With the nonce it already has, a second call is sent once.
+    expect((await auth.fetch(`${url}/orders`)).status).toBe(401);
+    expect(requests).toBe(3);
+    expect(agent.count('/token/refresh')).toBe(refreshes);
+    expect(auth.state.loggedIn).toBe(true);
   });
 });
