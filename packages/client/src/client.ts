@@ -102,7 +102,12 @@ class TesseraAuthClient implements AuthClient {
   }
 
   ready(): Promise<AuthState> {
-    this.#started ??= this.#start();
+    // Never rejects: a platform that refuses locks or storage (an opaque origin) leaves the app
+    // logged out, told why by the `error` event.
+    this.#started ??= this.#start().catch((cause: unknown) => {
+      this.#events.emit('error', new AuthError('ERR_NOT_SUPPORTED', 'the client could not start', { cause }));
+      return this.state;
+    });
     return this.#started;
   }
 
@@ -327,7 +332,8 @@ class TesseraAuthClient implements AuthClient {
   async #refreshHoldingLock(stale: TokenSet | undefined): Promise<TokenSet | undefined> {
     const current = this.#tokens;
     if (current && current !== stale && !this.#due(current)) return current;
-    const newest = await read<number>(`${this.#settings.name}:newest`);
+    // The marker only saves a rotation: when storage fails, refresh.
+    const newest = await read<number>(`${this.#settings.name}:newest`).catch(() => undefined);
     const mine = current?.issuedAt ?? this.#startedAt;
     if (newest !== undefined && newest > mine) {
       const shared = await this.#sharedTokens(newest);
@@ -403,7 +409,7 @@ class TesseraAuthClient implements AuthClient {
       `${this.#settings.name}:newest`,
       tokens.issuedAt,
       (stored) => stored === undefined || stored < tokens.issuedAt,
-    );
+    ).catch(() => {});
   }
 
   #adopt(tokens: TokenSet, event: 'login' | 'refresh' = this.#tokens ? 'refresh' : 'login'): void {
