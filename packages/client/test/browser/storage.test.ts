@@ -124,6 +124,19 @@ describe.skipIf(browserUnavailable())('@tessera/client storage in Chromium', () 
 
   const state = () => page.evaluate(() => (globalThis as unknown as TestWindow).auth.state);
 
+  /** Redirect mode: from the app to the provider's sign-in page and back with a code. */
+  async function signInThroughProvider(): Promise<void> {
+    await page.evaluate(() => {
+      void (globalThis as unknown as TestWindow).auth.loginWithRedirect();
+    });
+    await page.waitForURL((url) => url.href.startsWith(`${issuer}/authorize`));
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.href.startsWith(testPage.redirectUri));
+    expect(await readyState(page)).toMatchObject({ loggedIn: true, user: { client_id: 'spa' } });
+  }
+
   function expectNoToken(dump: StorageDump, tokens: Set<string>): void {
     const text = JSON.stringify(dump);
     for (const token of tokens) expect(text).not.toContain(token);
@@ -168,15 +181,7 @@ describe.skipIf(browserUnavailable())('@tessera/client storage in Chromium', () 
 
   it('redirect mode: after the round trip sessionStorage is empty again and no token is anywhere', async () => {
     const tokens = await open('/spa');
-    await page.evaluate(() => {
-      void (globalThis as unknown as TestWindow).auth.loginWithRedirect();
-    });
-    await page.waitForURL((url) => url.href.startsWith(`${issuer}/authorize`));
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((url) => url.href.startsWith(testPage.redirectUri));
-    expect(await readyState(page)).toMatchObject({ loggedIn: true, user: { client_id: 'spa' } });
+    await signInThroughProvider();
     // The code and state are gone from the address bar.
     expect(page.url()).toBe(testPage.redirectUri);
 
@@ -188,6 +193,24 @@ describe.skipIf(browserUnavailable())('@tessera/client storage in Chromium', () 
       `tessera:${issuer}:spa:dpop`,
       `tessera:${issuer}:spa:newest`,
     ]);
+  });
+
+  it('redirect mode: a new tab gets the session, refresh token included, from an open tab', async () => {
+    await open('/spa');
+    await signInThroughProvider();
+    const second = await context.newPage();
+    const toServer: string[] = [];
+    second.on('request', (request) => {
+      if (request.url().startsWith(issuer)) toServer.push(new URL(request.url()).pathname);
+    });
+    expect(await openApp(second, `${testPage.origin}/spa`)).toMatchObject({ loggedIn: true });
+    expect(toServer).toEqual([]);
+    // The first tab goes; the second renews the session alone, with the refresh token it was given.
+    const refreshes = await eventCount(second, 'refresh');
+    await page.close();
+    await waitForEvents(second, 'refresh', refreshes + 1);
+    expect(toServer).toContain('/token');
+    expect(await second.evaluate(() => (globalThis as unknown as TestWindow).auth.state.loggedIn)).toBe(true);
   });
 
   it('the DPoP key is non-extractable, survives a reload, and stays the key the session is bound to', async () => {
