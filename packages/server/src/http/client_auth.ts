@@ -110,11 +110,3 @@ function parseBasic(header: string | undefined): { id: string; secret: string } 
   if (!/^[\w.~-]{1,128}$/.test(id) || secret.length > 512) throw invalidClient('malformed Basic credentials');
   return { id, secret };
 }
-
-/** RFC 6750 §2.1: the access token from `Authorization: Bearer …`, or undefined. */
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(header.trim());
-  return match?.[1];
-}
