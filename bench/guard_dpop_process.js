@@ -39,12 +39,15 @@ const input = Buffer.from('e'.repeat(420));
 const signature = createSign('sha256').update(input).sign({ key: privateKey, dsaEncoding: 'ieee-p1363' });
 if (!createVerify('sha256').update(input).verify({ key: publicKey, dsaEncoding: 'ieee-p1363' }, signature))
   throw new Error('the floor signature does not verify');
+// CPU time, as the routes are charged: on a shared machine wall time would count other processes'
+// turns on this core.
 app.get('/floor', async (request) => {
   const n = Number(request.query.n ?? 20_000);
-  const start = process.hrtime.bigint();
+  const start = process.cpuUsage();
   for (let i = 0; i < n; i++)
     verify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
-  return { microseconds: Number(process.hrtime.bigint() - start) / 1000 / n };
+  const used = process.cpuUsage(start);
+  return { microseconds: (used.user + used.system) / n };
 });
 
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
