@@ -340,19 +340,21 @@ class TesseraAuthClient implements AuthClient {
       if (shared === 'logged-out') return undefined;
       if (shared && !this.#due(shared)) return shared;
     }
+    // Only a tab that had a session tells the others it ended (a new tab without one has nothing to end).
+    if (this.#settings.mode === 'redirect' && current?.refreshToken === undefined) {
+      this.#end('session_ended', current !== undefined);
+      return undefined;
+    }
     let tokens: TokenSet;
     try {
       tokens = await requestTokens(this.#transport, this.#refreshRequest(current), current);
     } catch (err) {
       const error =
         err instanceof AuthError ? err : new AuthError('ERR_NETWORK', 'refresh failed', { cause: err });
-      // invalid_grant: the refresh token is spent, revoked or expired; invalid_request: no cookie.
-      if (
-        error.error === 'invalid_grant' ||
-        error.error === 'invalid_request' ||
-        (!current?.refreshToken && this.#settings.mode === 'redirect')
-      ) {
-        this.#end('session_ended', true);
+      // invalid_grant: the refresh token is spent, revoked or expired; 400 invalid_request: no
+      // cookie. (A 403 is the server refusing this origin: a setup problem, reported as an error.)
+      if (error.error === 'invalid_grant' || (error.error === 'invalid_request' && error.status === 400)) {
+        this.#end('session_ended', current !== undefined);
         return undefined;
       }
       this.#events.emit('error', error);
@@ -378,7 +380,7 @@ class TesseraAuthClient implements AuthClient {
       method: 'POST',
       body: new URLSearchParams({
         grant_type: 'refresh_token',
-        refresh_token: current?.refreshToken ?? '',
+        refresh_token: current!.refreshToken!,
         client_id: settings.clientId,
       }),
     });

@@ -75,6 +75,19 @@ describe('first-party mode', () => {
     expect(errors).toEqual([]);
   });
 
+  it('reports a refresh the server refuses for the origin (403) as an error, not as the end of a session', async () => {
+    await client().login({ username: 'alice', password: ADMIN_PASSWORD });
+    // The same browser's cookie, but a page on an origin the server does not know.
+    const elsewhere = new NodeAgent('https://not-registered.example');
+    for (const [name, value] of agent.cookies) elsewhere.cookies.set(name, value);
+    const auth = createAuthClient({ issuer, fetch: elsewhere.fetch });
+    clients.push(auth);
+    const errors: unknown[] = [];
+    auth.on('error', (err) => errors.push(err));
+    expect(await auth.ready()).toMatchObject({ loggedIn: false });
+    expect(errors).toMatchObject([{ code: 'ERR_OAUTH', error: 'invalid_request', status: 403 }]);
+  });
+
   it('logout ends the session at the server: the cookie no longer refreshes', async () => {
     const auth = client();
     await auth.login({ username: 'alice', password: ADMIN_PASSWORD });
