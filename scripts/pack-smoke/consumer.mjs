@@ -67,6 +67,14 @@ try {
   });
   step(`@tessera/server listens on ${issuer}`);
 
+  // The debugger's script and stylesheet are files the server reads from its package at start.
+  for (const path of ['/debugger', '/assets/debugger.js', '/assets/debugger.css']) {
+    const page = await fetch(`${issuer}${path}`);
+    assert.equal(page.status, 200, `${path}: ${page.status}`);
+    assert.ok((await page.text()).length > 100, `${path} is empty`);
+  }
+  step('serves the token debugger and its assets');
+
   const login = await fetch(`${issuer}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

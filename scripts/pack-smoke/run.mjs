@@ -174,9 +174,10 @@ function checkContents(name, dir) {
         problems.push(`${name}: ${file} names ${source}, which is not in the tarball`);
     });
   }
-  // Compiled output has its source map; the hand-written bin shims (bin/) are their own source.
+  // Compiled output (dist/) has its source map; hand-written scripts (the bin shims in bin/, the
+  // debugger page's assets in src/) are their own source.
   for (const file of files.filter(
-    (f) => (f.endsWith('.js') || f.endsWith('.d.ts')) && !f.startsWith('bin/'),
+    (f) => (f.endsWith('.js') || f.endsWith('.d.ts')) && f.startsWith('dist/'),
   )) {
     if (!files.includes(`${file}.map`)) problems.push(`${name}: ${file} has no source map`);
   }
