@@ -3,6 +3,7 @@
 export type { AuthenticatableRequest, HeaderRecord, HeadersLike } from './bearer.js';
 export type { ClientOption } from './client_credentials.js';
 export type { DecryptionKey } from './decryption_keys.js';
+export type { DpopOptions, DpopReplayOption } from './dpop/options.js';
 export {
   GuardError,
   type GuardErrorBody,
