@@ -322,6 +322,40 @@ describe('a DPoP request (RFC 9449 §7.1)', () => {
   });
 });
 
+describe('a DPoP request whose token is signed with a key the guard must fetch first', () => {
+  let rotating: Guard;
+  let ahead = 0;
+  beforeAll(async () => {
+    rotating = guardFor(issuer, {
+      revocations: 'off',
+      clock: () => issuer.clock.now() + ahead,
+      dpop: true,
+    }).guard;
+    await rotating.ready();
+  });
+  afterAll(() => rotating.close());
+
+  it('is accepted once the key set is fetched, proof checked after the wait', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { kid: 'dpop-rotated' });
+    issuer.extraKeys.push(publicKey);
+    ahead += 31_000; // past the key set's cool-down for unknown kids
+    const token = issuer.token({ cnf: { jkt } }, { key: privateKey });
+    const outcome = rotating.authenticate(dpopRequest(token, await proofFor(token)));
+    expect((await outcome).jkt).toBe(jkt);
+    const wrongMethod = dpopRequest(token, await proofFor(token, HTU, 'PUT'));
+    await expectInvalidProof(wrongMethod, rotating);
+  });
+
+  it('refuses a kid still unknown after the fetch with a DPoP challenge', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { kid: 'dpop-never-published' });
+    ahead += 31_000;
+    const token = issuer.token({ cnf: { jkt } }, { key: privateKey });
+    const err = await refusal(dpopRequest(token, await proofFor(token)), rotating);
+    expect(err.status).toBe(401);
+    expect(err.headers['www-authenticate']).toMatch(/^DPoP realm=.*error="invalid_token".*algs="/);
+  });
+});
+
 describe('a DPoP-bound token sent as Bearer (RFC 9449 §7.2)', () => {
   it('is refused, with a challenge that offers DPoP', async () => {
     const err = await refusal({ headers: { authorization: `Bearer ${boundToken()}` } });
