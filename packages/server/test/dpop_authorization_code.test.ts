@@ -66,6 +66,37 @@ describe('dpop_jkt (RFC 9449 §10)', () => {
     await expectError(res, 400, 'invalid_grant');
   });
 
+  it('a proof of another key, or none, leaves the code usable: the holder of the key still exchanges it', async () => {
+    // A thief who intercepted the code (what dpop_jkt is for) cannot spend it without the key.
+    const { code, verifier } = await codeFor(server, clientId, { parameters: { dpop_jkt: jkt } });
+    await expectError(await exchange(otherKey, code, verifier), 400, 'invalid_grant');
+    const bare = await request(`${server.url}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        client_id: clientId,
+        code,
+        code_verifier: 'x'.repeat(43),
+        redirect_uri: REDIRECT_URI,
+      }),
+    });
+    await expectError(bare, 400, 'invalid_grant');
+    const res = await exchange(key, code, verifier);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as TokenBody).token_type).toBe('DPoP');
+  });
+
+  it('a replay of the exchanged code without its key ends nothing: only a proof of the key is reuse', async () => {
+    const { code, verifier } = await codeFor(server, clientId, { parameters: { dpop_jkt: jkt } });
+    const body = (await (await exchange(key, code, verifier)).json()) as TokenBody;
+    await expectError(await exchange(otherKey, code, verifier), 400, 'invalid_grant');
+    // The session the exchange started is still there, its access token still good.
+    await expect(server.services.accessTokens.verify(body.access_token)).resolves.toBeDefined();
+    // The key's holder replaying the code is reuse, and ends it (RFC 6749 §4.1.2).
+    await expectError(await exchange(key, code, verifier), 400, 'invalid_grant');
+    await expect(server.services.accessTokens.verify(body.access_token)).rejects.toThrow();
+  });
+
   it('redirects invalid_request for a dpop_jkt that is not a SHA-256 thumbprint', async () => {
     const agent = new UserAgent(server);
     const res = await agent.authorize({

@@ -29,13 +29,19 @@ export interface AuthorizationGrant {
 export type Redemption =
   | { outcome: 'redeemed'; codeHash: string; grant: AuthorizationGrant }
   | { outcome: 'unknown' | 'expired' }
+  /** RFC 9449 §10: the code names a DPoP key (`dpop_jkt`) the exchange did not prove; nothing changed. */
+  | { outcome: 'dpop_mismatch' }
   /** A second exchange: the session the first one started, if any yet, must end. */
   | { outcome: 'reused'; familyId: string | undefined; userId: string; clientId: string };
 
 export interface AuthorizationCodes {
   issue(grant: AuthorizationGrant): Promise<string>;
-  /** Uses the code up, once: the first call gets its grant, any later one `reused`. */
-  redeem(code: string): Promise<Redemption>;
+  /**
+   * Uses the code up, once: the first call gets its grant, any later one `reused`. `dpopJkt` is the
+   * key the exchange proved possession of: a code bound to another key (or a request without one) is
+   * `dpop_mismatch` and stays as it was, neither used up nor counted as reused.
+   */
+  redeem(code: string, dpopJkt?: string): Promise<Redemption>;
   /**
    * Records the session the exchange started. False when the code was reused meanwhile: the caller
    * must end that session (RFC 6749 §4.1.2: revoke what the code gave).
@@ -80,7 +86,7 @@ export function createAuthorizationCodes(db: Db, clock: () => number = Date.now)
         .execute();
       return code;
     },
-    async redeem(code) {
+    async redeem(code, dpopJkt) {
       if (!/^[\w-]{43}$/.test(code)) return { outcome: 'unknown' };
       const codeHash = hashOf(code);
       const now = clock();
@@ -91,6 +97,13 @@ export function createAuthorizationCodes(db: Db, clock: () => number = Date.now)
         .where('code_hash', '=', codeHash)
         .where('used_at', 'is', null)
         .where('expires_at', '>', now)
+        // RFC 9449 §10: only with a proof of the key the authorization request named, so a thief
+        // holding the code but not the key can neither spend it nor end the session it started.
+        .where((eb) =>
+          dpopJkt === undefined
+            ? eb('dpop_jkt', 'is', null)
+            : eb.or([eb('dpop_jkt', 'is', null), eb('dpop_jkt', '=', dpopJkt)]),
+        )
         .returningAll()
         .executeTakeFirst();
       if (claimed) {
@@ -115,10 +128,11 @@ export function createAuthorizationCodes(db: Db, clock: () => number = Date.now)
       }
       const row = await db
         .selectFrom('authorization_codes')
-        .select(['used_at', 'family_id', 'user_id', 'client_id'])
+        .select(['used_at', 'family_id', 'user_id', 'client_id', 'dpop_jkt'])
         .where('code_hash', '=', codeHash)
         .executeTakeFirst();
       if (!row) return { outcome: 'unknown' };
+      if (row.dpop_jkt !== null && row.dpop_jkt !== dpopJkt) return { outcome: 'dpop_mismatch' };
       if (row.used_at === null) return { outcome: 'expired' };
       // Reused. If the first exchange has not recorded its session yet, mark the code so that it
       // ends the session itself when it does (attachSession answers false).

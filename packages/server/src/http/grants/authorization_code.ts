@@ -47,7 +47,13 @@ export const authorizationCodeGrant: GrantHandler = {
       );
     requireProofIfBound(client, dpop);
 
-    const redemption = await services.authorizationCodes.redeem(code);
+    // RFC 9449 §10: a code asked for with dpop_jkt is exchanged only with a proof of that key; the
+    // store judges it before the code is used up (or its reuse detected).
+    const redemption = await services.authorizationCodes.redeem(code, dpop?.jkt);
+    if (redemption.outcome === 'dpop_mismatch')
+      throw invalidGrant(
+        'the DPoP proof is not signed with the key the authorization request named (dpop_jkt)',
+      );
     if (redemption.outcome === 'reused') {
       if (redemption.familyId !== undefined) await endSession(services, redemption.familyId, 'code_reuse');
       await services.audit.record({
@@ -77,11 +83,6 @@ export const authorizationCodeGrant: GrantHandler = {
       // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade attempt.
       throw invalidGrant('the authorization request had no code_challenge');
     }
-    // RFC 9449 §10: a code asked for with dpop_jkt is exchanged only with a proof of that key.
-    if (grant.dpopJkt !== undefined && dpop?.jkt !== grant.dpopJkt)
-      throw invalidGrant(
-        'the DPoP proof is not signed with the key the authorization request named (dpop_jkt)',
-      );
     // The browser's sign-in must still stand: a logout (or log out everywhere) since the code ends it.
     const ssoSession = await services.ssoSessions.byId(grant.ssoSessionId);
     const user = await services.users.byId(grant.userId);
