@@ -23,7 +23,9 @@ import { load, pin, rate, startProcess, stopProcess } from './processes.js';
 const SECONDS = Number(process.env.BENCH_GUARD_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 9);
 const CONNECTIONS = Number(process.env.BENCH_GUARD_CONNECTIONS ?? 32);
-const ROUTES = ['bearer', 'dpop', 'dpop-replay'];
+const ROUTES = ['bearer', 'bearer-verify', 'dpop', 'dpop-replay'];
+/** The routes compared with /bearer. */
+const COMPARED = ['bearer-verify', 'dpop', 'dpop-replay'];
 const IN_PROCESS_ROUNDS = Number(process.env.BENCH_GUARD_DPOP_ROUNDS ?? 15);
 
 /** A minimal issuer: the JWKS the API verifies with, and tokens signed with its key. */
@@ -180,7 +182,7 @@ export async function runGuardDpop() {
     };
     for (const route of ROUTES) {
       const headers =
-        route === 'bearer'
+        route === 'bearer' || route === 'bearer-verify'
           ? { authorization: `Bearer ${bearerToken}` }
           : { authorization: `DPoP ${dpopToken}`, dpop: proofs(route, 1)[0] };
       const check = await fetch(`${api.url}/${route}`, { headers });
@@ -190,8 +192,10 @@ export async function runGuardDpop() {
     // they run out, more are made on the fly (on the load generator's core, not the API's).
     let expectedRate = 10_000;
     const results = Object.fromEntries(ROUTES.map((route) => [route, { rate: [], cpu: [], p99: [] }]));
-    const ratios = { dpop: [], 'dpop-replay': [] };
-    const cpuRatios = { dpop: [], 'dpop-replay': [] };
+    const ratios = Object.fromEntries(COMPARED.map((route) => [route, []]));
+    const cpuRatios = Object.fromEntries(COMPARED.map((route) => [route, []]));
+    /** dpop against bearer-verify, per round: 1 would be DPoP at its floor (throughput, CPU). */
+    const toFloor = { rate: [], cpu: [] };
     // The floor, timed every round next to the routes (a shared machine's speed drifts): one raw ES256
     // verification, the best ratio it leaves, and how much of that ratio dpop reaches.
     const floor = { us: [], ratio: [], reached: [], beyond: [] };
@@ -218,7 +222,7 @@ export async function runGuardDpop() {
         ];
       }
       const headers =
-        route === 'bearer'
+        route === 'bearer' || route === 'bearer-verify'
           ? { authorization: `Bearer ${bearerToken}` }
           : { authorization: `DPoP ${dpopToken}`, ...(route === 'dpop' ? { dpop: staticProof } : {}) };
       return {
@@ -249,10 +253,12 @@ export async function runGuardDpop() {
         results[route].p99.push(result.latency.p99);
         if (route === 'dpop-replay') expectedRate = Math.max(expectedRate, got[route]);
       }
-      for (const route of ['dpop', 'dpop-replay']) {
+      for (const route of COMPARED) {
         ratios[route].push(got[route] / got.bearer);
         cpuRatios[route].push(cpu.bearer / cpu[route]);
       }
+      toFloor.rate.push(got.dpop / got['bearer-verify']);
+      toFloor.cpu.push(cpu['bearer-verify'] / cpu.dpop);
       const floorUs = (await (await fetch(`${api.url}/floor?n=2000`)).json()).microseconds;
       const floorRatio = cpu.bearer / (cpu.bearer + floorUs);
       floor.us.push(floorUs);
@@ -260,7 +266,7 @@ export async function runGuardDpop() {
       floor.reached.push(cpuRatios.dpop.at(-1) / floorRatio);
       floor.beyond.push(cpu.dpop - cpu.bearer - floorUs);
       console.log(
-        `  round ${round + 1}: ${ROUTES.map((route) => `${route} ${got[route]} req/s (${cpu[route].toFixed(1)} µs CPU)`).join(', ')}; dpop/bearer ${ratios.dpop.at(-1).toFixed(3)} (CPU ${cpuRatios.dpop.at(-1).toFixed(3)}), dpop-replay/bearer ${ratios['dpop-replay'].at(-1).toFixed(3)} (CPU ${cpuRatios['dpop-replay'].at(-1).toFixed(3)}); floor ${floorUs.toFixed(1)} µs → ${floorRatio.toFixed(3)}`,
+        `  round ${round + 1}: ${ROUTES.map((route) => `${route} ${got[route]} req/s (${cpu[route].toFixed(1)} µs CPU)`).join(', ')}; /bearer: ${COMPARED.map((route) => `${route} ${ratios[route].at(-1).toFixed(3)} (CPU ${cpuRatios[route].at(-1).toFixed(3)})`).join(', ')}; dpop/bearer-verify ${toFloor.rate.at(-1).toFixed(3)} (CPU ${toFloor.cpu.at(-1).toFixed(3)}); tight-loop verification ${floorUs.toFixed(1)} µs`,
       );
     }
     const row = {
@@ -277,24 +283,26 @@ export async function runGuardDpop() {
         p99Ms: median(results[route].p99),
       };
     }
-    for (const route of ['dpop', 'dpop-replay']) {
+    row.dpopToFloor = { rate: median(toFloor.rate), cpu: median(toFloor.cpu) };
+    for (const route of COMPARED) {
       row[route].ratio = median(ratios[route]);
       row[route].cpuRatio = median(cpuRatios[route]);
       row[route].extraCpuUs = row[route].cpuUs - row.bearer.cpuUs;
     }
     console.log(
       `  median: bearer ${row.bearer.rate} req/s (${row.bearer.cpuUs.toFixed(1)} µs CPU, p99 ${row.bearer.p99Ms} ms); ` +
-        ['dpop', 'dpop-replay']
-          .map(
-            (route) =>
-              `${route} ${row[route].rate} req/s (${row[route].cpuUs.toFixed(1)} µs, +${row[route].extraCpuUs.toFixed(1)} µs, p99 ${row[route].p99Ms} ms) = ${row[route].ratio.toFixed(3)}× throughput, ${row[route].cpuRatio.toFixed(3)}× CPU`,
-          )
-          .join('; '),
+        COMPARED.map(
+          (route) =>
+            `${route} ${row[route].rate} req/s (${row[route].cpuUs.toFixed(1)} µs, +${row[route].extraCpuUs.toFixed(1)} µs, p99 ${row[route].p99Ms} ms) = ${row[route].ratio.toFixed(3)}× throughput, ${row[route].cpuRatio.toFixed(3)}× CPU`,
+        ).join('; '),
+    );
+    console.log(
+      `  floor in context: /bearer-verify (the Bearer route plus one raw ES256 verification in its handler) serves ${row['bearer-verify'].ratio.toFixed(3)}× /bearer (CPU ${row['bearer-verify'].cpuRatio.toFixed(3)}×), the best DPoP can do; dpop reaches ${row.dpopToFloor.rate.toFixed(3)} of it in throughput and ${row.dpopToFloor.cpu.toFixed(3)} in CPU per request (${(row.dpop.cpuUs - row['bearer-verify'].cpuUs).toFixed(1)} µs above it)`,
+    );
+    console.log(
+      `  floor in a tight loop (medians of the per-round values): one raw ES256 verification costs ${row.floorUs.toFixed(1)} µs on the API's core, which would allow ${row.floorRatio.toFixed(3)}× of bearer's CPU per request; dpop reaches ${row.floorReached.toFixed(3)} of that (${row.beyondFloorUs.toFixed(1)} µs per request beyond the verification)`,
     );
     row.inProcess = await guardWork(issuer);
-    console.log(
-      `  floor (medians of the per-round values): one raw ES256 verification costs ${row.floorUs.toFixed(1)} µs on the API's core, so DPoP can reach at best ${row.floorRatio.toFixed(3)}× of bearer's CPU per request; dpop reaches ${row.floorReached.toFixed(3)} of that floor ratio (${row.beyondFloorUs.toFixed(1)} µs per request beyond the verification)`,
-    );
     return row;
   } finally {
     if (pinned) pin(process.pid, everyCore);

@@ -1,10 +1,12 @@
 // The API of the guard DPoP benchmark, in its own process (one core): Fastify with one handler on
-// three routes behind @tessera/guard's preHandler, all with `dpop` enabled and the same key set:
+// four routes behind @tessera/guard's preHandler, all with `dpop` enabled and the same key set:
 //   /bearer       a Bearer token (the guard's usual path: token cache hit, principal, revocations)
 //   /dpop         a DPoP-bound token and a DPoP proof (the same, plus one proof verification)
 //   /dpop-replay  the same with `replay: 'memory'` (plus one set lookup and insert per proof)
-// and /floor?n=…, which times n raw node:crypto ES256 verifications on this core: the physical
-// floor of what DPoP adds per request. Configured by environment; prints one JSON line ({ url }).
+//   /bearer-verify  /bearer, whose handler also makes one raw node:crypto ES256 verification: the
+//                   physical floor of DPoP, paid where a request pays it (amid the HTTP stack)
+// and /floor?n=…, which times n raw ES256 verifications in a tight loop on this core. Configured by
+// environment; prints one JSON line ({ url }).
 //   GUARD_ISSUER, GUARD_AUDIENCE, GUARD_JWKS   the issuer, this API's audience, the JWKS URL
 import { createSign, createVerify, generateKeyPairSync, verify } from 'node:crypto';
 import { createGuard } from '@tessera/guard';
@@ -41,6 +43,11 @@ if (!createVerify('sha256').update(input).verify({ key: publicKey, dsaEncoding: 
   throw new Error('the floor signature does not verify');
 // CPU time, as the routes are charged: on a shared machine wall time would count other processes'
 // turns on this core.
+app.get('/bearer-verify', { preHandler: requireAuth(guard) }, async (request) => {
+  if (!verify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature))
+    throw new Error('the floor signature does not verify');
+  return { ok: true, sub: request.auth?.sub ?? null };
+});
 app.get('/floor', async (request) => {
   const n = Number(request.query.n ?? 20_000);
   const start = process.cpuUsage();
