@@ -7,10 +7,15 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DPOP_NONCE_WINDOW_SECONDS } from '../src/http/dpop/nonces.js';
-import { createDpopProofs, DpopRefused } from '../src/http/dpop/proofs.js';
+import {
+  createDpopProofs,
+  DPOP_CLOCK_TOLERANCE_SECONDS,
+  DPOP_PROOF_MAX_AGE_SECONDS,
+  DpopRefused,
+} from '../src/http/dpop/proofs.js';
 import { createLogger } from '../src/shared/logger.js';
 import { openRedis, type SharedRedis } from '../src/shared/redis.js';
-import { createRedisReplayCache } from '../src/shared/replay_cache.js';
+import { createMemoryReplayCache, createRedisReplayCache } from '../src/shared/replay_cache.js';
 import { type DpopKey, dpopKey, handProof, nodeEcKey, proofClaims, proofFor, serverNonce } from './dpop.js';
 import { startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, type TokenBody } from './http.js';
@@ -129,6 +134,30 @@ describe('server nonces (RFC 9449 §8)', () => {
     } finally {
       await stopServer(server);
     }
+  });
+});
+
+describe('proof replay on one instance (RFC 9449 §11.1)', () => {
+  it('a proof is refused for as long as its iat is accepted, to the last millisecond', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const clock = () => now;
+    const proofs = createDpopProofs(
+      { issuer: 'https://auth.example', dpopNonce: false },
+      Buffer.alloc(32, 7),
+      createMemoryReplayCache(clock),
+      clock,
+    );
+    const { privateKey, publicJwk } = nodeEcKey();
+    const iat = now / 1000;
+    const claims = { jti: 'one', htm: 'POST', htu: 'https://auth.example/token', iat };
+    const proof = handProof({ typ: 'dpop+jwt', alg: 'ES256', jwk: publicJwk }, claims, { es256: privateKey });
+    const check = { htm: 'POST', path: '/token', nonce: false };
+    expect(await proofs.check(proof, check)).toMatchObject({ jkt: expect.any(String) });
+    // The last instant the iat window still accepts the proof: its jti must still be remembered.
+    now = (iat + DPOP_PROOF_MAX_AGE_SECONDS + DPOP_CLOCK_TOLERANCE_SECONDS) * 1000;
+    const replayed = await proofs.check(proof, check).catch((err: unknown) => err);
+    expect(replayed).toBeInstanceOf(DpopRefused);
+    expect((replayed as DpopRefused).message).toMatch(/already used/);
   });
 });
 

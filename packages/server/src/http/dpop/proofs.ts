@@ -118,8 +118,9 @@ export function createDpopProofs(
           throw new DpopRefused('use_dpop_nonce', 'the DPoP proof needs a fresh server nonce');
         throw new DpopRefused('invalid_dpop_proof', err.message);
       }
-      // RFC 9449 §11.1: each proof is used once. Remembered per key for as long as its `iat` is accepted.
-      const expiresAt = (verified.iat + DPOP_PROOF_MAX_AGE_SECONDS + DPOP_CLOCK_TOLERANCE_SECONDS) * 1000;
+      // RFC 9449 §11.1: each proof is used once. Remembered per key for as long as its `iat` is accepted:
+      // the window includes its last millisecond and the cache forgets an id at `expiresAt`, hence + 1.
+      const expiresAt = (verified.iat + DPOP_PROOF_MAX_AGE_SECONDS + DPOP_CLOCK_TOLERANCE_SECONDS) * 1000 + 1;
       if (!(await replayCache.firstUse(`dpop:${verified.jkt}`, verified.jti, expiresAt)))
         throw new DpopRefused('invalid_dpop_proof', 'the DPoP proof was already used (its jti is known)');
       return { jkt: verified.jkt };
