@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
 import { createLogger } from '../src/shared/logger.js';
+import { dpopKey, proofFor } from './dpop.js';
 import { ADMIN_PASSWORD, databaseUrlFor, post, removeDataDir, type TestServer } from './helpers.js';
 import {
   basic,
@@ -118,6 +119,22 @@ describe('log redaction', () => {
       ).status,
     ).toBe(204);
 
+    // A DPoP login (RFC 9449): each proof is a credential until the server has used it up.
+    const key = await dpopKey();
+    const dpopLogin = (proof: string) =>
+      fetch(`${url}/login`, {
+        method: 'POST',
+        headers: { dpop: proof },
+        body: new URLSearchParams({ username: 'alice', password: ADMIN_PASSWORD, client_id: 'app' }),
+      });
+    const unused = await proofFor(s, key, '/login');
+    const asked = await dpopLogin(unused);
+    const proof = await proofFor(s, key, '/login', { nonce: asked.headers.get('dpop-nonce')! });
+    const bound = await dpopLogin(proof);
+    expect(bound.status).toBe(200);
+    const boundTokens = (await bound.json()) as Required<TokenBody>;
+    secrets.push(unused, proof, boundTokens.access_token, boundTokens.refresh_token);
+
     // The web client: the refresh token in cookies, both ways.
     const web = await loginWeb(s);
     secrets.push(web.access_token, web.cookie);
@@ -155,6 +172,7 @@ describe('log redaction', () => {
       expect(log).toContain('"authorization":"[redacted]"');
       expect(log).toContain('"cookie":"[redacted]"');
       expect(log).toContain('"set-cookie":"[redacted]"');
+      expect(log).toContain('"dpop":"[redacted]"');
       expect(log).toContain('"origin":');
     }
   });

@@ -12,6 +12,8 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-tessera-csrf"]',
+  // RFC 9449 §4.1: a DPoP proof is logged as the request arrives, before it is used up.
+  'req.headers.dpop',
   'res.headers["set-cookie"]',
 ];
 
