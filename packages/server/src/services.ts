@@ -47,7 +47,7 @@ export interface Services {
   replayCache: ReplayCache;
   /** `private_key_jwt` client authentication (RFC 7523). */
   clientAssertions: ClientAssertionVerifier;
-  /** RFC 9449 DPoP proofs: checks, `jti` replay (the replay cache), server nonces. */
+  /** RFC 9449 DPoP proofs: checks, `jti` replay (a replay cache of their own in memory), server nonces. */
   dpop: DpopProofs;
   /** Browser sign-ins at the provider (single sign-on). */
   ssoSessions: SsoSessions;
@@ -138,7 +138,15 @@ export async function createServices(
         replay: replayCache,
       }),
       // Nonces are keyed from the master key, so every instance issues and accepts the same ones.
-      dpop: createDpopProofs(config, masterKey.key, replayCache, clock),
+      // In memory the proofs' jti cache is their own: anyone can make valid proofs (keys cost
+      // nothing and proofs are checked first), and a flood of them filling the cache client
+      // assertions use would lock every private_key_jwt client out. Redis has no such cap.
+      dpop: createDpopProofs(
+        config,
+        masterKey.key,
+        redis ? replayCache : createMemoryReplayCache(clock),
+        clock,
+      ),
       ssoSessions: createSsoSessions(db, clock),
       authorizationCodes: createAuthorizationCodes(db, clock),
       consents: createConsents(db, clock),

@@ -15,7 +15,11 @@ import {
 } from '../src/http/dpop/proofs.js';
 import { createLogger } from '../src/shared/logger.js';
 import { openRedis, type SharedRedis } from '../src/shared/redis.js';
-import { createMemoryReplayCache, createRedisReplayCache } from '../src/shared/replay_cache.js';
+import {
+  createMemoryReplayCache,
+  createRedisReplayCache,
+  ReplayCacheUnavailable,
+} from '../src/shared/replay_cache.js';
 import { type DpopKey, dpopKey, handProof, nodeEcKey, proofClaims, proofFor, serverNonce } from './dpop.js';
 import { startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, type TokenBody } from './http.js';
@@ -158,6 +162,27 @@ describe('proof replay on one instance (RFC 9449 §11.1)', () => {
     const replayed = await proofs.check(proof, check).catch((err: unknown) => err);
     expect(replayed).toBeInstanceOf(DpopRefused);
     expect((replayed as DpopRefused).message).toMatch(/already used/);
+  });
+});
+
+describe('the replay cache of proofs, on one machine', () => {
+  it('a flood of proofs fills only its own: client assertions still get their one-time ids', async () => {
+    const server = await startServer();
+    try {
+      // What anyone can leave behind with valid proofs of keys of their own (no client, no account
+      // needed: proofs are checked first): the proofs' jti cache full of live ids.
+      const until = server.now() + 60_000;
+      const flood = async () => {
+        for (let i = 0; ; i++) await server.services.dpop.replayCache.firstUse('dpop:flood', `${i}`, until);
+      };
+      expect(await flood().catch((err: unknown) => err)).toBeInstanceOf(ReplayCacheUnavailable);
+      // private_key_jwt (RFC 7523 §3 item 7) still records a new assertion's jti.
+      expect(await server.services.replayCache.firstUse('client_assertion:partner', 'jti-1', until)).toBe(
+        true,
+      );
+    } finally {
+      await stopServer(server);
+    }
   });
 });
 

@@ -72,6 +72,8 @@ export interface DpopProofCheck {
 export interface DpopProofs {
   /** Server nonces; undefined with `dpopNonce` off. */
   readonly nonces: DpopNonces | undefined;
+  /** Where each proof's `jti` is remembered (RFC 9449 §11.1). */
+  readonly replayCache: ReplayCache;
   /**
    * Every RFC 9449 §4.3 check of the request's `DPoP` header: one header (point 1), the proof's
    * syntax, header and signature (2–7), `htm`, `htu` (8–9), `ath` and the key (10), `nonce` and
@@ -92,6 +94,7 @@ export function createDpopProofs(
   const isFresh = (nonce: string | undefined) => nonces!.isFresh(nonce);
   return {
     nonces,
+    replayCache,
     async check(header, check) {
       if (header === undefined) return undefined;
       // RFC 9449 §4.3 point 1: exactly one header. Node joins repeated headers with ", ", and a
