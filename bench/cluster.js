@@ -93,7 +93,16 @@ export async function runCluster() {
     const accessTokens = [];
     for (let i = 0; i < REVOCATIONS; i++) {
       const session = await services.refreshTokens.start(user.id, 'app', 'openid');
-      accessTokens.push(services.accessTokens.issue(user, session, 'https://api.example').token);
+      accessTokens.push(
+        services.accessTokens.issue({
+          user,
+          clientId: 'app',
+          scope: 'openid',
+          sid: session.familyId,
+          audience: 'https://api.example',
+          ttl: services.config.accessTokenTtl,
+        }).token,
+      );
     }
     await services.close();
 

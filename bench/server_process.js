@@ -31,7 +31,14 @@ const refreshTokens = [];
 for (let i = 0; i < sessions; i++)
   refreshTokens.push((await services.refreshTokens.start(user.id, 'app', 'openid')).refreshToken);
 const session = await services.refreshTokens.start(user.id, 'app', 'openid');
-const { token: accessToken } = services.accessTokens.issue(user, session, config.audience);
+const { token: accessToken } = services.accessTokens.issue({
+  user,
+  clientId: 'app',
+  scope: 'openid',
+  sid: session.familyId,
+  audience: config.audience,
+  ttl: config.accessTokenTtl,
+});
 const url = await server.listen();
 process.stdout.write(`${JSON.stringify({ url, refreshTokens, accessToken, clientSecret: secret })}\n`);
 process.on('SIGTERM', async () => {
