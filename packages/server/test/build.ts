@@ -1,10 +1,11 @@
 /**
  * The current sources, runnable by child processes: TypeScript's `transpileModule`, file by file,
  * the way `tsc` emits them (a few seconds), into a private directory under `node_modules/.cache/`.
- * @tessera/jose, @tessera/protocol and @tessera/guard are placed at `node_modules/@tessera/*` inside it (with their
- * package.json, so their `exports` resolve), the server at `server/`. Children thus run exactly the
- * code in `src/` without depending on `dist/` being fresh and without touching it; third-party
- * packages resolve from the repository's `node_modules` as usual. Type errors are `tsc`'s job.
+ * @tessera/jose, @tessera/protocol and @tessera/guard are placed at `node_modules/@tessera/*` inside
+ * it (with their package.json, so their `exports` resolve), the server at `server/` as it is packed
+ * (code in `dist/`, the files it reads at run time in `src/`). Children thus run exactly the code in
+ * `src/` without depending on `dist/` being fresh and without touching it; third-party packages
+ * resolve from the repository's `node_modules` as usual. Type errors are `tsc`'s job.
  */
 import {
   copyFileSync,
@@ -49,6 +50,17 @@ export interface SourceBuild {
   remove(): void;
 }
 
+/** Copies the files of `src` that are not TypeScript (the debugger page's assets) into `out`. */
+function copyAssets(src: string, out: string): void {
+  for (const entry of readdirSync(src, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || entry.name.endsWith('.ts')) continue;
+    const file = join(entry.parentPath, entry.name);
+    const target = join(out, relative(src, file));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(file, target);
+  }
+}
+
 /** Builds jose, protocol, guard and server from `src/` into a fresh directory; `remove()` deletes it. */
 export function buildSources(name: string): SourceBuild {
   const cache = join(ROOT, 'node_modules', '.cache');
@@ -60,13 +72,16 @@ export function buildSources(name: string): SourceBuild {
     transpileTree(join(ROOT, `packages/${pkg}/src`), join(target, 'dist'));
     copyFileSync(join(ROOT, `packages/${pkg}/package.json`), join(target, 'package.json'));
   }
-  transpileTree(join(ROOT, 'packages/server/src'), join(dir, 'server'));
+  // Laid out as the package is: the code in dist/, and beside it the src/ files the code reads at
+  // run time (the debugger's script and stylesheet, which are served as written).
+  transpileTree(join(ROOT, 'packages/server/src'), join(dir, 'server', 'dist'));
+  copyAssets(join(ROOT, 'packages/server/src'), join(dir, 'server', 'src'));
   // `tessera --version` reads the nearest package.json named @tessera/server above the CLI.
   copyFileSync(join(ROOT, 'packages/server/package.json'), join(dir, 'server', 'package.json'));
   return {
     dir,
-    cli: join(dir, 'server', 'cli', 'main.js'),
-    server: join(dir, 'server', 'index.js'),
+    cli: join(dir, 'server', 'dist', 'cli', 'main.js'),
+    server: join(dir, 'server', 'dist', 'index.js'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
