@@ -10,7 +10,7 @@ import {
   LOG_LEVELS,
   type LogLevel,
 } from './logger.js';
-import type { RedisLikeClient } from './revocation/redis.js';
+import { checkRedisOption, type RedisLikeClient } from './revocation/redis.js';
 import type { GuardFetch } from './revocation/stream.js';
 
 /** Where revocations come from. */
@@ -331,15 +331,7 @@ function resolveRevocations(
     }
     if ('redis' in value) {
       const { redis, key = 'tessera:revocations' } = value;
-      const isUrl = typeof redis === 'string' && /^rediss?:\/\//i.test(redis);
-      const isClient =
-        typeof redis === 'object' &&
-        redis !== null &&
-        typeof (redis as RedisLikeClient).duplicate === 'function';
-      if (!isUrl && !isClient)
-        throw new TypeError(
-          'options.revocations.redis must be a redis:// or rediss:// URL or an ioredis client',
-        );
+      checkRedisOption(redis, 'options.revocations.redis');
       if (typeof key !== 'string' || key.length === 0)
         throw new TypeError('options.revocations.key must be a non-empty string');
       return { mode: 'redis', redis, key };

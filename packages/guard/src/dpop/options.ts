@@ -1,4 +1,4 @@
-import type { RedisLikeClient } from '../revocation/redis.js';
+import { checkRedisOption, type RedisLikeClient } from '../revocation/redis.js';
 
 /**
  * DPoP (RFC 9449) at this API. With the option (`true` for the defaults below), a guard accepts both
@@ -182,15 +182,7 @@ function resolveReplay(value: DpopReplayOption | undefined): ResolvedReplay {
     }
     if ('redis' in value) {
       const { redis, prefix = 'tessera:dpop:' } = value;
-      const isUrl = typeof redis === 'string' && /^rediss?:\/\//i.test(redis);
-      const isClient =
-        typeof redis === 'object' &&
-        redis !== null &&
-        typeof (redis as RedisLikeClient).duplicate === 'function';
-      if (!isUrl && !isClient)
-        throw new TypeError(
-          'options.dpop.replay.redis must be a redis:// or rediss:// URL or an ioredis client',
-        );
+      checkRedisOption(redis, 'options.dpop.replay.redis');
       if (typeof prefix !== 'string') throw new TypeError('options.dpop.replay.prefix must be a string');
       return { mode: 'redis', redis, prefix };
     }

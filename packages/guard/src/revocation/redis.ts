@@ -21,6 +21,15 @@ export interface RedisLikeClient {
   duplicate(override?: Record<string, unknown>): RedisConnectionLike;
 }
 
+/** Checks a `redis` option (revocations, DPoP replay): a redis:// or rediss:// URL, or an ioredis client. */
+export function checkRedisOption(redis: unknown, name: string): asserts redis is string | RedisLikeClient {
+  const isUrl = typeof redis === 'string' && /^rediss?:\/\//i.test(redis);
+  const isClient =
+    typeof redis === 'object' && redis !== null && typeof (redis as RedisLikeClient).duplicate === 'function';
+  if (!isUrl && !isClient)
+    throw new TypeError(`${name} must be a redis:// or rediss:// URL or an ioredis client`);
+}
+
 export interface RedisFeedOptions extends FeedContext {
   redis: string | RedisLikeClient;
   key: string;
