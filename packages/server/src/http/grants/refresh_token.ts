@@ -93,23 +93,15 @@ export const refreshTokenGrant: GrantHandler = {
     }
     metrics.refresh(session.replayed ? 'replayed' : 'rotated');
     if (narrowedScope !== undefined) session = { ...session, scope: narrowedScope };
-    if (cookieClient) {
-      setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
-      return tokenResponse(reply, services, {
-        user,
-        session,
-        client,
-        includeRefreshToken: false,
-        dpopJkt: dpop?.jkt,
-      });
-    }
+    if (cookieClient) setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
     return tokenResponse(reply, services, {
       user,
       session,
       client,
-      includeRefreshToken: true,
+      includeRefreshToken: !cookieClient,
       dpopJkt: dpop?.jkt,
-      ...(session.origin.authTime !== undefined ? { openid: { nonce: undefined } } : {}),
+      // OIDC Core §12.2: a session that began with an OpenID sign-in gets a new ID token.
+      ...(!cookieClient && session.origin.authTime !== undefined ? { openid: { nonce: undefined } } : {}),
     });
   },
 };

@@ -97,21 +97,14 @@ export const loginRoutes: FastifyPluginAsync<{
         ip: request.ip,
         detail: { sid: session.familyId },
       });
-      if (client.type === 'first-party') {
-        setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
-        return tokenResponse(reply, services, {
-          user,
-          session,
-          client,
-          includeRefreshToken: false,
-          dpopJkt: dpop?.jkt,
-        });
-      }
+      // The web client's refresh token travels only in its HttpOnly cookie, never in the body.
+      const inCookie = client.type === 'first-party';
+      if (inCookie) setRefreshCookie(reply, session.refreshToken, services.config.refreshAbsoluteTtl);
       return tokenResponse(reply, services, {
         user,
         session,
         client,
-        includeRefreshToken: true,
+        includeRefreshToken: !inCookie,
         dpopJkt: dpop?.jkt,
       });
     },
