@@ -1,4 +1,11 @@
 export {
+  type BrokerMessage,
+  encodeBrokerHeartbeat,
+  encodeBrokerRevocation,
+  MAX_BROKER_MESSAGE_BYTES,
+  parseBrokerMessage,
+} from './revocation/broker_message.js';
+export {
   checkedEntry,
   isRevocationKind,
   MAX_VALUE_LENGTH,

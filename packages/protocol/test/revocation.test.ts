@@ -2,8 +2,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   createRevocationSet,
+  encodeBrokerHeartbeat,
+  encodeBrokerRevocation,
   encodeRevocationEvent,
+  MAX_BROKER_MESSAGE_BYTES,
   MAX_VALUE_LENGTH,
+  parseBrokerMessage,
   parseRevocationData,
   parseStreamFields,
   type RevocationEntry,
@@ -11,8 +15,17 @@ import {
 } from '../src/index.js';
 
 interface Contract {
-  events: { entry: RevocationEntry; eventId: string; sse: string; rowId: number; streamFields: string[] }[];
+  events: {
+    entry: RevocationEntry;
+    eventId: string;
+    sse: string;
+    rowId: number;
+    streamFields: string[];
+    brokerMessage: string;
+  }[];
   malformedData: string[];
+  brokerHeartbeat: { at: number; instance: string; message: string };
+  malformedBrokerMessages: string[];
 }
 const contract = JSON.parse(
   readFileSync(new URL('./contract/revocation_events.json', import.meta.url), 'utf8'),
@@ -30,6 +43,32 @@ describe('the revocation wire format (the contract server and guard share)', () 
       expect(parseStreamFields(fields)).toEqual({ entry, rowId });
     });
   }
+
+  for (const { entry, rowId, brokerMessage } of contract.events) {
+    it(`writes and reads a ${entry.kind} entry as a broker message (RabbitMQ stream, NATS JetStream)`, () => {
+      expect(encodeBrokerRevocation(entry, rowId).toString('utf8')).toBe(brokerMessage);
+      expect(parseBrokerMessage(Buffer.from(brokerMessage))).toEqual({ type: 'revocation', entry, rowId });
+    });
+  }
+
+  it('writes and reads a heartbeat as a broker message', () => {
+    const { at, instance, message } = contract.brokerHeartbeat;
+    expect(encodeBrokerHeartbeat(at, instance).toString('utf8')).toBe(message);
+    expect(parseBrokerMessage(Buffer.from(message))).toEqual({ type: 'heartbeat', at, instance });
+  });
+
+  it('refuses malformed broker messages and oversized ones', () => {
+    for (const message of contract.malformedBrokerMessages)
+      expect(parseBrokerMessage(Buffer.from(message)), message).toBeUndefined();
+    const big = JSON.stringify({
+      type: 'revocation',
+      kind: 'jti',
+      value: 'x'.repeat(MAX_BROKER_MESSAGE_BYTES),
+      ver: null,
+      exp: 1,
+    });
+    expect(parseBrokerMessage(Buffer.from(big))).toBeUndefined();
+  });
 
   it('refuses malformed event data: unknown kinds, empty or non-string values, a string ver or expiry', () => {
     for (const data of contract.malformedData) expect(parseRevocationData(data)).toBeUndefined();
