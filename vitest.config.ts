@@ -11,23 +11,32 @@ import { postgresUnreachable } from './packages/server/test/databases.js';
  * saying why — except on CI (`CI=true`), where it stays in and fails, saying why. The browser tests
  * (packages/server/test/browser/) run once, in `server-sqlite`: a browser is slow to drive, and the
  * store behind the pages is covered on both databases by the rest of the suite.
+ *
+ * Tests that talk to RabbitMQ or NATS (any package's, named `*rabbitmq*` or `*nats*`) run in one
+ * project of their own, `brokers`, one file at a time: some restart the machine's broker to prove
+ * nothing is lost, which must not pull the broker from under another file's test.
  */
 const packages = readdirSync(new URL('./packages/', import.meta.url), { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && entry.name !== 'server')
   .map((entry) => entry.name);
 const serverTests = ['packages/server/test/**/*.test.ts'];
 const browserTests = 'packages/server/test/browser/**';
+const brokerTests = [
+  'packages/*/test/**/*{rabbitmq,nats}*.test.ts',
+  'examples/*/test/**/*{rabbitmq,nats}*.test.ts',
+];
+const exclude = [...configDefaults.exclude, ...brokerTests];
 
 const projects: TestProjectInlineConfiguration[] = [
   ...packages.map((name) => ({
     extends: true as const,
-    test: { name, include: [`packages/${name}/test/**/*.test.ts`] },
+    test: { name, include: [`packages/${name}/test/**/*.test.ts`], exclude },
   })),
   {
     extends: true,
-    test: { name: 'server-sqlite', include: serverTests, env: { TESSERA_TEST_STORE: 'sqlite' } },
+    test: { name: 'server-sqlite', include: serverTests, exclude, env: { TESSERA_TEST_STORE: 'sqlite' } },
   },
-  { extends: true, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
+  { extends: true, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'], exclude } },
 ];
 // Vitest evaluates this file again for each project that extends it: probe and warn only once.
 const state = globalThis as { tesseraPostgresProbe?: Promise<string | undefined> };
@@ -46,13 +55,30 @@ if (unreachable && process.env.CI !== 'true') {
     test: {
       name: 'server-postgres',
       include: serverTests,
-      exclude: [...configDefaults.exclude, browserTests],
+      exclude: [...exclude, browserTests],
       env: { TESSERA_TEST_STORE: 'postgres' },
       globalSetup: ['packages/server/test/postgres_setup.ts'],
       setupFiles: ['packages/server/test/postgres_required.ts'],
     },
   });
 }
+
+projects.push({
+  extends: true,
+  test: {
+    name: 'brokers',
+    include: brokerTests,
+    fileParallelism: false,
+    // On PostgreSQL where there is one (the way a cluster on brokers runs), else on SQLite.
+    env: { TESSERA_TEST_STORE: unreachable && process.env.CI !== 'true' ? 'sqlite' : 'postgres' },
+    ...(unreachable && process.env.CI !== 'true'
+      ? {}
+      : {
+          globalSetup: ['packages/server/test/postgres_setup.ts'],
+          setupFiles: ['packages/server/test/postgres_required.ts'],
+        }),
+  },
+});
 
 export default defineConfig({
   // Tests run against the sources, so `npm test` works on a fresh clone before any build.
