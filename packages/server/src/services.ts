@@ -14,6 +14,7 @@ import { type AuthorizationCodes, createAuthorizationCodes } from './store/autho
 import { type Clients, createClients } from './store/clients.js';
 import { type Consents, createConsents } from './store/consents.js';
 import { type Db, openDatabase } from './store/database.js';
+import { createReceivers, type Receivers } from './store/receivers.js';
 import { createResources, type Resources } from './store/resources.js';
 import { createSsoSessions, type SsoSessions } from './store/sso_sessions.js';
 import { createUsers, type Users } from './store/users.js';
@@ -53,6 +54,8 @@ export interface Services {
   ssoSessions: SsoSessions;
   authorizationCodes: AuthorizationCodes;
   consents: Consents;
+  /** Receivers of security event tokens (RFC 8417) pushed to them (RFC 8935). */
+  receivers: Receivers;
   /** Shared state for several instances; undefined on one machine. */
   redis: SharedRedis | undefined;
   log: Logger;
@@ -150,6 +153,7 @@ export async function createServices(
       ssoSessions: createSsoSessions(db, clock),
       authorizationCodes: createAuthorizationCodes(db, clock),
       consents: createConsents(db, clock),
+      receivers: createReceivers(db, sealer, clock),
       redis,
       log,
       clock,

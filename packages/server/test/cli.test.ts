@@ -1453,7 +1453,12 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     const report = await tesseraJson(['keys', 'reseal'], {
       env: { ...newKeyOnly, TESSERA_MASTER_KEYRING: me.masterKey },
     });
-    expect(report).toEqual({ keyId: expect.any(String), signingKeys: 4, refreshSuccessors: 0 });
+    expect(report).toEqual({
+      keyId: expect.any(String),
+      signingKeys: 4,
+      refreshSuccessors: 0,
+      receiverTokens: 0,
+    });
     const after = await tessera(['keys', 'list'], { env: newKeyOnly });
     expect(after.code, after.stderr).toBe(0);
     for (const output of [early, after]) expect(output.stdout + output.stderr).not.toContain(next);

@@ -102,7 +102,12 @@ describe('master key rotation (keyring, then tessera keys reseal)', () => {
     );
     const report = await resealSecrets(server.services);
     // A current and a next key for access tokens (ES256) and for ID tokens (RS256).
-    expect(report).toEqual({ keyId: masterKeyId(NEW), signingKeys: 4, refreshSuccessors: 1 });
+    expect(report).toEqual({
+      keyId: masterKeyId(NEW),
+      signingKeys: 4,
+      refreshSuccessors: 1,
+      receiverTokens: 0,
+    });
     const rows = await server.services.db.selectFrom('signing_keys').select('private_jwk_sealed').execute();
     for (const row of rows) expect(server.services.sealer.isCurrent(row.private_jwk_sealed)).toBe(true);
     // Resealing again has nothing to do.
@@ -110,6 +115,7 @@ describe('master key rotation (keyring, then tessera keys reseal)', () => {
       keyId: masterKeyId(NEW),
       signingKeys: 0,
       refreshSuccessors: 0,
+      receiverTokens: 0,
     });
     await server.close();
 

@@ -8,6 +8,7 @@ import type { Command } from './command.js';
 import { clientCommand } from './commands/client.js';
 import { keygenCommand } from './commands/keygen.js';
 import { keysCommand } from './commands/keys.js';
+import { receiverCommand } from './commands/receiver.js';
 import { resourceCommand } from './commands/resource.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   userCommand,
   clientCommand,
   resourceCommand,
+  receiverCommand,
   keysCommand,
   tokenCommand,
   keygenCommand,

@@ -1,4 +1,5 @@
 import type { Services } from '../services.js';
+import { RECEIVER_TOKEN_SEAL_PURPOSE } from '../store/receivers.js';
 import { REFRESH_SUCCESSOR_SEAL_PURPOSE } from '../tokens/refresh_tokens.js';
 import { SIGNING_KEY_SEAL_PURPOSE } from './signing_keys.js';
 
@@ -7,6 +8,8 @@ export interface ResealReport {
   keyId: string;
   signingKeys: number;
   refreshSuccessors: number;
+  /** Security event receivers' push bearer tokens. */
+  receiverTokens: number;
 }
 
 /**
@@ -48,6 +51,24 @@ export async function resealSecrets(services: Pick<Services, 'db' | 'sealer'>): 
         .executeTakeFirst();
       refreshSuccessors += Number(result.numUpdatedRows);
     }
-    return { keyId: sealer.keyId, signingKeys, refreshSuccessors };
+    let receiverTokens = 0;
+    const receivers = await trx
+      .selectFrom('security_event_receivers')
+      .select(['name', 'bearer_token_sealed'])
+      .where('bearer_token_sealed', 'is not', null)
+      .execute();
+    for (const row of receivers) {
+      const value = row.bearer_token_sealed as string;
+      if (sealer.isCurrent(value)) continue;
+      const plaintext = sealer.open(value, RECEIVER_TOKEN_SEAL_PURPOSE);
+      const result = await trx
+        .updateTable('security_event_receivers')
+        .set({ bearer_token_sealed: sealer.seal(plaintext, RECEIVER_TOKEN_SEAL_PURPOSE) })
+        .where('name', '=', row.name)
+        .where('bearer_token_sealed', '=', value)
+        .executeTakeFirst();
+      receiverTokens += Number(result.numUpdatedRows);
+    }
+    return { keyId: sealer.keyId, signingKeys, refreshSuccessors, receiverTokens };
   });
 }

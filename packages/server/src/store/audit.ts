@@ -30,7 +30,10 @@ export type AuditEventType =
   | 'resource_added'
   | 'resource_removed'
   | 'consent_granted'
-  | 'authorization_code_reused';
+  | 'authorization_code_reused'
+  | 'receiver_added'
+  | 'receiver_removed'
+  | 'security_event_rejected';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -365,6 +365,21 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('authorization_codes').addColumn('dpop_jkt', 'text').execute();
       },
     },
+    '0015_security_events': {
+      // Receivers of security event tokens (RFC 8417) pushed to them (RFC 8935): each names its
+      // endpoint, the `aud` its SETs carry, the event types it wants and, sealed, a bearer token.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('security_event_receivers')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('endpoint', 'text', (c) => c.notNull())
+          .addColumn('audience', 'text', (c) => c.notNull())
+          .addColumn('event_types', 'text', (c) => c.notNull())
+          .addColumn('bearer_token_sealed', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

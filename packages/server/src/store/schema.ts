@@ -33,6 +33,7 @@ export interface Database {
   sso_sessions: SsoSessionsTable;
   consents: ConsentsTable;
   authorization_codes: AuthorizationCodesTable;
+  security_event_receivers: SecurityEventReceiversTable;
 }
 
 export interface AccessTokenLifetimesTable {
@@ -228,5 +229,18 @@ export interface AuditEventsTable {
   client_id: string | null;
   ip: string | null;
   detail: JsonText<Record<string, unknown>>;
+  created_at: number;
+}
+
+/** RFC 8935 push receivers of security event tokens (security_events/). */
+export interface SecurityEventReceiversTable {
+  name: string;
+  endpoint: string;
+  /** The `aud` of the SETs it receives. */
+  audience: string;
+  /** The event type URIs it wants. */
+  event_types: JsonText<string[]>;
+  /** `Authorization: Bearer` for its pushes, sealed under the master key; null: none. */
+  bearer_token_sealed: string | null;
   created_at: number;
 }

@@ -81,7 +81,7 @@ async function reseal(services: Services, { out }: CommandContext): Promise<numb
   await services.audit.record({ type: 'secrets_resealed', detail: { ...report } });
   out.print(
     report,
-    `${green('resealed')} under master key ${bold(report.keyId)}: ${report.signingKeys} signing keys, ${report.refreshSuccessors} refresh successors`,
+    `${green('resealed')} under master key ${bold(report.keyId)}: ${report.signingKeys} signing keys, ${report.refreshSuccessors} refresh successors, ${report.receiverTokens} receiver tokens`,
   );
   return 0;
 }
