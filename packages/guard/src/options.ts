@@ -10,6 +10,12 @@ import {
   LOG_LEVELS,
   type LogLevel,
 } from './logger.js';
+import {
+  checkNatsOption,
+  checkNatsStream,
+  DEFAULT_NATS_STREAM,
+  type NatsConnectionLike,
+} from './revocation/nats.js';
 import { checkRedisOption, type RedisLikeClient } from './revocation/redis.js';
 import type { GuardFetch } from './revocation/stream.js';
 
@@ -21,6 +27,11 @@ export type RevocationsOption =
   | { url: string }
   /** The server's Redis stream, read directly: a URL (needs `ioredis`) or your ioredis client. */
   | { redis: string | RedisLikeClient; key?: string }
+  /**
+   * The server's NATS JetStream stream (its `revocationBroker`), read directly: a nats:// or tls://
+   * URL (needs the `nats` package) or your NatsConnection; `stream` default `TESSERA_REVOCATIONS`.
+   */
+  | { nats: string | NatsConnectionLike; stream?: string }
   /** No revocation checks: tokens stay valid until `exp` (keep their lifetime short). */
   | 'off';
 
@@ -138,7 +149,8 @@ const DEFAULT_TOKEN_CACHE = 5000;
 export type ResolvedRevocations =
   | { mode: 'off' }
   | { mode: 'stream'; url: string | undefined }
-  | { mode: 'redis'; redis: string | RedisLikeClient; key: string };
+  | { mode: 'redis'; redis: string | RedisLikeClient; key: string }
+  | { mode: 'nats'; nats: string | NatsConnectionLike; stream: string };
 
 /** The options, checked and with defaults applied: everything a guard decides once. */
 export interface ResolvedOptions {
@@ -223,7 +235,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     // misunderstanding (Redis is authenticated by its URL or client), better said now.
     if (revocations.mode !== 'stream')
       throw new TypeError(
-        `options.client is sent to the issuer's revocation stream only; with revocations ${revocations.mode === 'off' ? "'off'" : '{ redis }'} it would never be used`,
+        `options.client is sent to the issuer's revocation stream only; with revocations ${revocations.mode === 'off' ? "'off'" : `{ ${revocations.mode} }`} it would never be used`,
       );
   }
 
@@ -336,8 +348,16 @@ function resolveRevocations(
         throw new TypeError('options.revocations.key must be a non-empty string');
       return { mode: 'redis', redis, key };
     }
+    if ('nats' in value) {
+      const { nats, stream = DEFAULT_NATS_STREAM } = value;
+      checkNatsOption(nats, 'options.revocations.nats');
+      checkNatsStream(stream, 'options.revocations.stream');
+      return { mode: 'nats', nats, stream };
+    }
   }
-  throw new TypeError("options.revocations must be 'stream', 'off', { url } or { redis, key? }");
+  throw new TypeError(
+    "options.revocations must be 'stream', 'off', { url }, { redis, key? } or { nats, stream? }",
+  );
 }
 
 function checkUrl(value: unknown, name: string, allowInsecureHttp: boolean): URL {

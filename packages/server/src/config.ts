@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseTimeSpan } from '@tessera/jose';
+import { brokerUrlProblem } from './revocation/broker_url.js';
 import { webOriginProblem } from './store/web_origin.js';
 
 /** The server's settings, validated. Durations are seconds. */
@@ -20,6 +21,12 @@ export interface Config {
   redisUrl: string | undefined;
   /** Prefix of every Redis key, so several deployments can share one Redis. */
   redisPrefix: string;
+  /**
+   * A message broker that carries revocations between instances instead of Redis (which, if also
+   * set, stays for rate limits and replay caches): a NATS JetStream stream (`nats://`, `tls://`).
+   * The scheme picks the broker (revocation/broker_feed.ts). May hold credentials: never printed.
+   */
+  revocationBroker: string | undefined;
   /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
   masterKey: string | undefined;
   /**
@@ -165,6 +172,12 @@ export const SETTINGS = {
     help: 'prefix of every Redis key',
     value: 'prefix',
     default: 'tessera:',
+  },
+  revocationBroker: {
+    env: 'TESSERA_REVOCATION_BROKER',
+    flag: 'revocation-broker',
+    help: 'message broker carrying revocations between instances: nats://[user:pass@]host:4222[?stream=…&subject=…] (JetStream)',
+    value: 'nats://…',
   },
   masterKey: {
     env: 'TESSERA_MASTER_KEY',
@@ -365,6 +378,7 @@ const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
   'adminPassword',
   'databaseUrl',
   'redisUrl',
+  'revocationBroker',
   'metricsToken',
 ]);
 const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'];
@@ -416,6 +430,7 @@ export function loadConfig(
     databaseUrl: overrides.databaseUrl ?? databaseUrl(raw('databaseUrl')),
     redisUrl: overrides.redisUrl ?? redisUrl(raw('redisUrl')),
     redisPrefix: overrides.redisPrefix ?? redisPrefix(given('redisPrefix')),
+    revocationBroker: overrides.revocationBroker ?? revocationBroker(raw('revocationBroker')),
     masterKey: overrides.masterKey ?? masterKey(raw('masterKey')),
     masterKeyring:
       overrides.masterKeyring ??
@@ -579,6 +594,14 @@ function redisUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (!/^rediss?:\/\/[^\s]+$/.test(value))
     throw new ConfigError('redisUrl', 'must be a redis:// or rediss:// URL');
+  return value;
+}
+
+function revocationBroker(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  // The reason never repeats the URL: it may carry a password or a token.
+  const problem = brokerUrlProblem(value);
+  if (problem !== undefined) throw new ConfigError('revocationBroker', problem);
   return value;
 }
 

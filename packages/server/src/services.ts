@@ -3,6 +3,7 @@ import { type ClientAssertionVerifier, createClientAssertionVerifier } from './h
 import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
 import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
+import { createBrokerFeed } from './revocation/broker_feed.js';
 import { createLocalFeed } from './revocation/feed.js';
 import { createRedisFeed } from './revocation/redis_feed.js';
 import { createRevocations, type Revocations } from './revocation/revocations.js';
@@ -93,22 +94,31 @@ export async function createServices(
     // Clients without audiences of their own get this process's setting, read at issue time.
     const clients = createClients(db, config.audience, clock);
     await clients.ensureBuiltIn();
-    // Stream entries outlive the longest access token they could match (see record()).
+    // Stream entries outlive the longest access token they could match (see record()). A broker,
+    // when set, carries revocations between instances; Redis, if also set, keeps the rest.
+    const feedOptions = { retentionMs: () => lifetimes.retentionMs(), clock };
+    const broker = config.revocationBroker;
     const revocations = createRevocations(
       db,
       lifetimes,
       (entries) =>
-        redis
-          ? createRedisFeed(redis, log, { retentionMs: () => lifetimes.retentionMs(), clock })
-          : createLocalFeed(entries, clock),
+        broker
+          ? createBrokerFeed(broker, log, feedOptions)
+          : redis
+            ? createRedisFeed(redis, log, feedOptions)
+            : createLocalFeed(entries, clock),
       clock,
     );
     await revocations.load();
-    if (redis) {
-      // Seeds the shared stream now if Redis lost it (or never had it), so the first subscribers
-      // get it whole; if Redis is unreachable the server starts anyway and the sync loop retries.
+    if (revocations.feed.shared) {
+      // Seeds the shared stream now if it was lost (or never there), so the first subscribers get
+      // it whole; if Redis or the broker is unreachable the server starts anyway and the sync loop
+      // retries.
       await revocations.sync().catch((err: unknown) => {
-        log.warn({ reason: (err as Error).message }, 'redis not reachable at start; retrying every second');
+        log.warn(
+          { reason: (err as Error).message },
+          'revocation feed not reachable at start; retrying every second',
+        );
       });
     }
     const replayCache = redis ? createRedisReplayCache(redis) : createMemoryReplayCache(clock);

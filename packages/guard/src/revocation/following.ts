@@ -3,6 +3,7 @@ import { type GuardErrors, RETRY_AFTER } from '../errors.js';
 import { isAllowedUrl, type ResolvedOptions } from '../options.js';
 import type { RevocationFeed } from './feed.js';
 import { createLiveness, type Liveness, type RevocationState } from './liveness.js';
+import { createNatsFeed } from './nats.js';
 import { createRedisFeed } from './redis.js';
 import { createStreamFeed, type GuardFetch } from './stream.js';
 
@@ -11,9 +12,9 @@ const PRUNE_INTERVAL_MS = 60_000;
 
 /** What `guard.health().revocations` reports. */
 export interface RevocationHealth {
-  mode: 'stream' | 'redis' | 'off';
+  mode: 'stream' | 'redis' | 'nats' | 'off';
   state: RevocationState;
-  /** Where the feed resumes from (SSE last event ID or Redis stream id). */
+  /** Where the feed resumes from (SSE last event ID, Redis stream id or NATS stream sequence). */
   lastEventId: string | null;
   /** Last proof of liveness, milliseconds since the epoch. */
   lastLiveAt: number | null;
@@ -25,11 +26,11 @@ export interface RevocationHealth {
 
 /**
  * The guard's side of revocations: the set in force, the feed that keeps it current (the issuer's
- * event stream or its Redis stream), whether it is current, and what a verified token's claims
+ * event stream, its Redis stream or its NATS JetStream stream), whether it is current, and what a verified token's claims
  * meet there.
  */
 export interface RevocationFollowing {
-  readonly mode: 'stream' | 'redis' | 'off';
+  readonly mode: 'stream' | 'redis' | 'nats' | 'off';
   /**
    * Starts the feed (once discovery has named the stream, when it had to) and returns a promise of
    * its first snapshot. Throws at once when the stream's URL is missing or not allowed.
@@ -84,6 +85,8 @@ export function createRevocationFollowing(config: ResolvedOptions, errors: Guard
       const context = { set, liveness, clock, logger, staleAfterMs: config.staleAfterMs };
       if (revocations.mode === 'redis') {
         feed = createRedisFeed({ ...context, redis: revocations.redis, key: revocations.key });
+      } else if (revocations.mode === 'nats') {
+        feed = createNatsFeed({ ...context, nats: revocations.nats, stream: revocations.stream });
       } else {
         const url = revocations.url ?? discoveredUrl;
         if (url === undefined)
