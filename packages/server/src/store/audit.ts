@@ -30,7 +30,9 @@ export type AuditEventType =
   | 'resource_added'
   | 'resource_removed'
   | 'consent_granted'
-  | 'authorization_code_reused';
+  | 'authorization_code_reused'
+  /** The outbox stopped trying to deliver something (a logout token): refused, or too long failing. */
+  | 'delivery_gave_up';
 
 export interface AuditEvent {
   type: AuditEventType;
