@@ -3,6 +3,7 @@ import { type ClientAssertionVerifier, createClientAssertionVerifier } from './h
 import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
 import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
+import { createOutbox, type Outbox } from './outbox/outbox.js';
 import { createBrokerFeed } from './revocation/broker_feed.js';
 import { createLocalFeed } from './revocation/feed.js';
 import { createRedisFeed } from './revocation/redis_feed.js';
@@ -55,6 +56,11 @@ export interface Services {
   ssoSessions: SsoSessions;
   authorizationCodes: AuthorizationCodes;
   consents: Consents;
+  /**
+   * Deliveries to other servers (back-channel logout tokens), written in the transaction that decided
+   * them; every server instance delivers them (outbox/delivery.ts, started by server.ts).
+   */
+  outbox: Outbox;
   /** Receivers of security event tokens (RFC 8417) pushed to them (RFC 8935). */
   receivers: Receivers;
   /** Shared state for several instances; undefined on one machine. */
@@ -163,6 +169,7 @@ export async function createServices(
       ssoSessions: createSsoSessions(db, clock),
       authorizationCodes: createAuthorizationCodes(db, clock),
       consents: createConsents(db, clock),
+      outbox: createOutbox(db, config.databaseUrl ? 'postgres' : 'sqlite', clock),
       receivers: createReceivers(db, sealer, clock),
       redis,
       log,

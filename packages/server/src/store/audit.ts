@@ -31,9 +31,10 @@ export type AuditEventType =
   | 'resource_removed'
   | 'consent_granted'
   | 'authorization_code_reused'
+  /** The outbox stopped trying to deliver something (a logout token): refused, or too long failing. */
+  | 'delivery_gave_up'
   | 'receiver_added'
-  | 'receiver_removed'
-  | 'security_event_rejected';
+  | 'receiver_removed';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -78,6 +78,13 @@ export interface Client {
    * `spa` client's redirect-URI origins count too without being listed (see {@link corsOrigins}).
    */
   webOrigins: string[];
+  /**
+   * OpenID Connect Back-Channel Logout 1.0 §2.2: where the client's server hears (a logout token, §2.5)
+   * that one of its sessions ended at the provider; undefined when it does not want to.
+   */
+  backchannelLogoutUri: string | undefined;
+  /** BCL §2.2 `backchannel_logout_session_required`: it needs `sid` (which logout tokens always carry). */
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /** What `update` may change. `audiences: []` makes the client follow the server's setting. */
@@ -98,11 +105,17 @@ export interface ClientChanges {
   skipConsent?: boolean;
   dpopBoundAccessTokens?: boolean;
   webOrigins?: string[];
+  /** `null` removes it (and `backchannelLogoutSessionRequired` with it, unless that is given). */
+  backchannelLogoutUri?: string | null;
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 /** What a new client is registered with; everything but the id, type, audiences and scopes has a default. */
 export interface ClientRegistration
-  extends Omit<ClientChanges, 'jwks' | 'jwksUri' | 'accessTokenTtl' | 'refreshTokenTtl'> {
+  extends Omit<
+    ClientChanges,
+    'jwks' | 'jwksUri' | 'accessTokenTtl' | 'refreshTokenTtl' | 'backchannelLogoutUri'
+  > {
   clientId: string;
   type: ClientType;
   /** Default: `native` for public clients, `web` for confidential ones. */
@@ -113,6 +126,7 @@ export interface ClientRegistration
   jwksUri?: string;
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
+  backchannelLogoutUri?: string;
 }
 
 /** The client every fresh installation has: the browser app served next to the auth server. */
@@ -208,6 +222,8 @@ function registrationColumns(registration: RegistrationToCheck) {
     access_token_ttl: registration.accessTokenTtl ?? null,
     refresh_token_ttl: registration.refreshTokenTtl ?? null,
     web_origins: toJsonText(registration.webOrigins),
+    backchannel_logout_uri: registration.backchannelLogoutUri ?? null,
+    backchannel_logout_session_required: registration.backchannelLogoutSessionRequired ? 1 : 0,
   };
 }
 
@@ -250,6 +266,8 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       skipConsent: row.skip_consent === 1,
       dpopBoundAccessTokens: row.dpop_bound_access_tokens === 1,
       webOrigins: parseJsonText(row.web_origins),
+      backchannelLogoutUri: row.backchannel_logout_uri ?? undefined,
+      backchannelLogoutSessionRequired: row.backchannel_logout_session_required === 1,
     };
   };
 
@@ -316,6 +334,8 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         accessTokenTtl: input.accessTokenTtl,
         refreshTokenTtl: input.refreshTokenTtl,
         webOrigins: input.webOrigins ?? [],
+        backchannelLogoutUri: input.backchannelLogoutUri,
+        backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       await checkResources(input.resources ?? []);
@@ -357,6 +377,11 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         accessTokenTtl: pick(changes.accessTokenTtl, client.accessTokenTtl),
         refreshTokenTtl: pick(changes.refreshTokenTtl, client.refreshTokenTtl),
         webOrigins: changes.webOrigins ?? client.webOrigins,
+        backchannelLogoutUri: pick(changes.backchannelLogoutUri, client.backchannelLogoutUri),
+        // Without a URI the flag means nothing: removing the URI clears it unless it is set again.
+        backchannelLogoutSessionRequired:
+          changes.backchannelLogoutSessionRequired ??
+          (changes.backchannelLogoutUri === null ? false : client.backchannelLogoutSessionRequired),
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       // Switching to a secret method from one without a secret leaves the client with none: no secret
