@@ -6,6 +6,7 @@ import { backchannelLogoutKind } from './logout/backchannel_logout.js';
 import { createLogoutTokens } from './logout/logout_tokens.js';
 import { createOutboxDelivery, type OutboxDelivery } from './outbox/delivery.js';
 import { type OutboxKinds, outboxKinds } from './outbox/kinds.js';
+import { securityEventBrokerKind, securityEventKind } from './security_events/outbox_kind.js';
 import { createServices, type ServerHooks, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
 import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
@@ -39,7 +40,12 @@ function deliveryKinds(services: Services): OutboxKinds {
     services.config,
     services.clock,
   );
-  return outboxKinds(backchannelLogoutKind(logoutTokens));
+  const broker = services.revocations.feed.securityEvents;
+  return outboxKinds(
+    backchannelLogoutKind(logoutTokens),
+    securityEventKind(services.securityEventTokens, services.receivers),
+    ...(broker ? [securityEventBrokerKind(services.securityEventTokens, broker)] : []),
+  );
 }
 
 /**

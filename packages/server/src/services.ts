@@ -8,6 +8,8 @@ import { createBrokerFeed } from './revocation/broker_feed.js';
 import { createLocalFeed } from './revocation/feed.js';
 import { createRedisFeed } from './revocation/redis_feed.js';
 import { createRevocations, type Revocations } from './revocation/revocations.js';
+import { createSecurityEvents, type SecurityEvents } from './security_events/emitter.js';
+import { createSecurityEventTokens, type SecurityEventTokens } from './security_events/set.js';
 import { createLogger, type Logger } from './shared/logger.js';
 import { openRedis, type SharedRedis } from './shared/redis.js';
 import { createMemoryReplayCache, createRedisReplayCache, type ReplayCache } from './shared/replay_cache.js';
@@ -63,6 +65,10 @@ export interface Services {
   outbox: Outbox;
   /** Receivers of security event tokens (RFC 8417) pushed to them (RFC 8935). */
   receivers: Receivers;
+  /** Security event tokens: their claims and signatures (the ID-token key, typ secevent+jwt). */
+  securityEventTokens: SecurityEventTokens;
+  /** Writes the SETs an event causes to the outbox, in the transaction of the cause. */
+  securityEvents: SecurityEvents;
   /** Shared state for several instances; undefined on one machine. */
   redis: SharedRedis | undefined;
   log: Logger;
@@ -128,6 +134,9 @@ export async function createServices(
       });
     }
     const replayCache = redis ? createRedisReplayCache(redis) : createMemoryReplayCache(clock);
+    const outbox = createOutbox(db, config.databaseUrl ? 'postgres' : 'sqlite', clock);
+    const receivers = createReceivers(db, sealer, clock);
+    const securityEventTokens = createSecurityEventTokens(() => keys.idTokenSigner(), config.issuer, clock);
     return {
       config,
       db,
@@ -169,8 +178,17 @@ export async function createServices(
       ssoSessions: createSsoSessions(db, clock),
       authorizationCodes: createAuthorizationCodes(db, clock),
       consents: createConsents(db, clock),
-      outbox: createOutbox(db, config.databaseUrl ? 'postgres' : 'sqlite', clock),
-      receivers: createReceivers(db, sealer, clock),
+      outbox,
+      receivers,
+      securityEventTokens,
+      // Published to the broker too when the revocation feed runs on one that carries SETs.
+      securityEvents: createSecurityEvents({
+        db,
+        receivers,
+        tokens: securityEventTokens,
+        outbox,
+        broker: revocations.feed.securityEvents,
+      }),
       redis,
       log,
       clock,

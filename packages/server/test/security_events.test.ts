@@ -1,32 +1,48 @@
-import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CommandContext, Values } from '../src/cli/command.js';
 import { receiverCommand } from '../src/cli/commands/receiver.js';
+import { userCommand } from '../src/cli/commands/user.js';
 import { UsageError } from '../src/cli/errors.js';
 import { createOutput } from '../src/cli/output.js';
 import { SECURITY_EVENT_TYPES } from '../src/security_events/event_types.js';
 import { createSecurityEventTokens, type SecurityEvent } from '../src/security_events/set.js';
-import { startServer, stopServer, type TestServer } from './helpers.js';
+import { breakWrites } from './failures.js';
+import { eventually, post, startServer, stopServer, type TestServer } from './helpers.js';
+import { addClients, form, loginApp, refreshApp } from './http.js';
 import { request } from './requests.js';
+import { SetReceiver } from './set_receiver.js';
+
+const SESSION_REVOKED = SECURITY_EVENT_TYPES['session-revoked'];
+const CREDENTIAL_CHANGE = SECURITY_EVENT_TYPES['credential-change'];
+const ACCOUNT_DISABLED = SECURITY_EVENT_TYPES['account-disabled'];
+const REFRESH_TOKEN_REUSE = SECURITY_EVENT_TYPES['refresh-token-reuse'];
+const AUDIENCE = 'https://rp.example.com/caep';
 
 let server: TestServer;
+let receiver: SetReceiver;
+const extra: { stop(): Promise<void> }[] = [];
 
 beforeEach(async () => {
-  server = await startServer();
-  await server.services.receivers.add({
-    name: 'rp',
-    endpoint: 'http://127.0.0.1:9/events',
-    audience: 'https://rp.example.com/caep',
+  server = await startServer({ refreshGrace: 0 });
+  await addClients(server);
+  receiver = await SetReceiver.start({
+    issuer: server.services.config.issuer,
+    server: server.url,
+    audience: AUDIENCE,
   });
+  await server.services.receivers.add({ name: 'rp', endpoint: receiver.endpoint, audience: AUDIENCE });
 });
 
 afterEach(async () => {
+  await receiver.stop();
+  for (const other of extra.splice(0)) await other.stop();
   await stopServer(server);
 });
 
 /** Runs a `tessera` command in this process against the test server's store, as an operator would. */
 async function tessera(
-  command: typeof receiverCommand,
+  command: typeof userCommand,
   sub: string,
   args: string[],
   values: Values = {},
@@ -48,11 +64,29 @@ async function tessera(
   }
 }
 
+/** Waits until `target` has accepted `count` SETs of `type`, waking the delivery job as it polls. */
+async function received(target: SetReceiver, type: string, count = 1) {
+  await eventually(() => {
+    server.delivery.wake();
+    return target.of(type).length >= count;
+  }, `${count} ${type} SET(s)`);
+  return target.of(type);
+}
+
+async function outboxRows() {
+  return server.services.db
+    .selectFrom('outbox')
+    .selectAll()
+    .where('kind', '=', 'security_event')
+    .orderBy('id')
+    .execute();
+}
+
 describe('the SET format (RFC 8417)', () => {
   async function verify(token: string, audience?: string) {
     const jwks = (await (await request(`${server.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
-    return jwtVerify(token, createLocalJWKSet(jwks), {
-      issuer: server.url,
+    return jwtVerify(token, createLocalJWKSet({ keys: jwks.keys }), {
+      issuer: server.services.config.issuer,
       typ: 'secevent+jwt',
       ...(audience ? { audience } : {}),
     });
@@ -88,7 +122,7 @@ describe('the SET format (RFC 8417)', () => {
   ])(
     '%s: typ secevent+jwt, one event, sub_id, verified with the JWKS',
     async (name, event, subId, payload) => {
-      const issuer = server.url;
+      const issuer = server.services.config.issuer;
       const fill = (value: unknown): unknown =>
         JSON.parse(JSON.stringify(value).replaceAll('"iss":""', `"iss":${JSON.stringify(issuer)}`));
       const tokens = createSecurityEventTokens(
@@ -125,7 +159,7 @@ describe('the SET format (RFC 8417)', () => {
   it('a SET is no access token or ID token: their verifiers refuse it', async () => {
     const tokens = createSecurityEventTokens(
       () => server.services.keys.idTokenSigner(),
-      server.url,
+      server.services.config.issuer,
       server.now,
     );
     const token = tokens.sign(tokens.claims({ name: 'account-disabled', userId: 'usr_1' }, { txn: 't' }));
@@ -133,6 +167,269 @@ describe('the SET format (RFC 8417)', () => {
     expect(await server.services.idTokens.subjectOfHint(token)).toBeUndefined();
     // Without aud (the broker's): a receiver requiring its own refuses it.
     await expect(verify(token, 'https://rp.example.com/caep')).rejects.toThrow(/aud/);
+  });
+});
+
+describe('the SETs (RFC 8417) each cause sends', () => {
+  it('POST /logout: a CAEP session-revoked SET, signed with a key of the JWKS, typ secevent+jwt', async () => {
+    const login = await loginApp(server);
+    const sid = decodeJwt(login.access_token).sid as string;
+    const res = await post(`${server.url}/logout`, {}, { authorization: `Bearer ${login.access_token}` });
+    expect(res.status).toBe(204);
+    const [set] = await received(receiver, SESSION_REVOKED);
+    // RFC 8935 §2.1: the request.
+    expect(set!.contentType).toBe('application/secevent+jwt');
+    expect(set!.accept).toBe('application/json');
+    expect(set!.authorization).toBeUndefined();
+    // RFC 8417 §2.3; the ID-token key signs it.
+    expect(set!.header.typ).toBe('secevent+jwt');
+    const jwks = (await (await request(`${server.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    expect(jwks.keys.map((key) => key.kid)).toContain(set!.header.kid);
+    expect(set!.header.alg).toBe(server.services.config.idTokenSigningAlg);
+    const { claims } = set!;
+    expect(claims.iss).toBe(server.services.config.issuer);
+    expect(claims.aud).toBe(AUDIENCE);
+    expect(claims.iat).toBeTypeOf('number');
+    expect(claims.jti).toMatch(/^[\w-]{16,}$/);
+    expect(claims.txn).toMatch(/^[\w-]{16,}$/);
+    // No exp, no sub: the subject is sub_id (RFC 9493, as CAEP's session examples name a session).
+    expect(claims.exp).toBeUndefined();
+    expect(claims.sub).toBeUndefined();
+    const alice = (await server.services.users.byUsername('alice'))!;
+    expect(claims.sub_id).toEqual({
+      format: 'complex',
+      user: { format: 'iss_sub', iss: server.services.config.issuer, sub: alice.id },
+      session: { format: 'opaque', id: sid },
+    });
+    expect(claims.events).toEqual({
+      [SESSION_REVOKED]: {
+        event_timestamp: claims.iat,
+        initiating_entity: 'user',
+        reason_admin: { en: 'logout' },
+      },
+    });
+  });
+
+  it('POST /revoke of a refresh token: session-revoked, revoked by the user', async () => {
+    const res = await form(
+      `${server.url}/revoke`,
+      { token: (await loginApp(server, 'app')).refresh_token, client_id: 'app' },
+      {},
+    );
+    expect(res.status).toBe(200);
+    const [set] = await received(receiver, SESSION_REVOKED);
+    expect(set!.claims.events[SESSION_REVOKED]).toMatchObject({
+      initiating_entity: 'user',
+      reason_admin: { en: 'revoked' },
+    });
+  });
+
+  it('POST /logout/all: one session-revoked per session, all with one txn', async () => {
+    const first = await loginApp(server);
+    await loginApp(server);
+    const res = await post(`${server.url}/logout/all`, {}, { authorization: `Bearer ${first.access_token}` });
+    expect(res.status).toBe(204);
+    const sets = await received(receiver, SESSION_REVOKED, 2);
+    expect(new Set(sets.map((set) => (set.claims.sub_id.session as { id: string }).id)).size).toBe(2);
+    expect(new Set(sets.map((set) => set.claims.txn)).size).toBe(1);
+    expect(new Set(sets.map((set) => set.claims.jti)).size).toBe(2);
+  });
+
+  it('refresh-token reuse: our refresh-token-reuse event and session-revoked, one txn', async () => {
+    const login = await loginApp(server);
+    const sid = decodeJwt(login.access_token).sid as string;
+    expect((await refreshApp(server, login.refresh_token)).status).toBe(200);
+    // The rotated token again (no grace window): theft.
+    expect((await refreshApp(server, login.refresh_token)).status).toBe(400);
+    const [reuse] = await received(receiver, REFRESH_TOKEN_REUSE);
+    const [revoked] = await received(receiver, SESSION_REVOKED);
+    expect(reuse!.claims.sub_id).toMatchObject({ format: 'complex', session: { format: 'opaque', id: sid } });
+    expect(reuse!.claims.events).toEqual({
+      [REFRESH_TOKEN_REUSE]: { event_timestamp: reuse!.claims.iat, client_id: 'app' },
+    });
+    expect(revoked!.claims.events[SESSION_REVOKED]).toMatchObject({
+      initiating_entity: 'policy',
+      reason_admin: { en: 'reuse_detected' },
+    });
+    expect(reuse!.claims.txn).toBe(revoked!.claims.txn);
+  });
+
+  it('`tessera user disable`: RISC account-disabled and each session revoked, written by the command', async () => {
+    await loginApp(server);
+    await loginApp(server);
+    expect(await tessera(userCommand, 'disable', ['alice'])).toBe(0);
+    const [disabled] = await received(receiver, ACCOUNT_DISABLED);
+    const alice = (await server.services.users.byUsername('alice'))!;
+    expect(disabled!.claims.sub_id).toEqual({
+      format: 'iss_sub',
+      iss: server.services.config.issuer,
+      sub: alice.id,
+    });
+    expect(disabled!.claims.events).toEqual({ [ACCOUNT_DISABLED]: {} });
+    const sessions = await received(receiver, SESSION_REVOKED, 2);
+    for (const set of sessions) {
+      expect(set.claims.txn).toBe(disabled!.claims.txn);
+      expect(set.claims.events[SESSION_REVOKED]).toMatchObject({
+        initiating_entity: 'admin',
+        reason_admin: { en: 'disabled' },
+      });
+    }
+  });
+
+  it('`tessera user set-password`: CAEP credential-change, a password updated', async () => {
+    await loginApp(server);
+    expect(await tessera(userCommand, 'set-password', ['alice'], { generate: true })).toBe(0);
+    const [change] = await received(receiver, CREDENTIAL_CHANGE);
+    expect(change!.claims.events).toEqual({
+      [CREDENTIAL_CHANGE]: {
+        credential_type: 'password',
+        change_type: 'update',
+        event_timestamp: change!.claims.iat,
+        initiating_entity: 'admin',
+      },
+    });
+    const [revoked] = await received(receiver, SESSION_REVOKED);
+    expect(revoked!.claims.txn).toBe(change!.claims.txn);
+  });
+
+  it('a receiver gets only the events it registered for, with its own aud', async () => {
+    const narrow = await SetReceiver.start({
+      issuer: server.services.config.issuer,
+      server: server.url,
+      audience: 'urn:example:hr',
+    });
+    extra.push(narrow);
+    await server.services.receivers.add({
+      name: 'hr',
+      endpoint: narrow.endpoint,
+      audience: 'urn:example:hr',
+      events: ['account-disabled'],
+    });
+    const login = await loginApp(server);
+    await post(`${server.url}/logout`, {}, { authorization: `Bearer ${login.access_token}` });
+    await received(receiver, SESSION_REVOKED);
+    await tessera(userCommand, 'disable', ['alice']);
+    const [disabled] = await received(narrow, ACCOUNT_DISABLED);
+    expect(disabled!.claims.aud).toBe('urn:example:hr');
+    expect(narrow.received).toHaveLength(1);
+    // The same event for each receiver is its own SET.
+    const [forRp] = await received(receiver, ACCOUNT_DISABLED);
+    expect(forRp!.claims.jti).not.toBe(disabled!.claims.jti);
+  });
+
+  it('a failed transaction writes no SET: the session stays whole and nobody is told', async () => {
+    const login = await loginApp(server);
+    const broken = await breakWrites(server.services.db, 'revocations', 'insert');
+    const res = await post(`${server.url}/logout`, {}, { authorization: `Bearer ${login.access_token}` });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(await outboxRows()).toHaveLength(0);
+    await broken.heal();
+    const again = await post(`${server.url}/logout`, {}, { authorization: `Bearer ${login.access_token}` });
+    expect(again.status).toBe(204);
+    await received(receiver, SESSION_REVOKED);
+    expect(await outboxRows()).toHaveLength(1);
+  });
+});
+
+describe('push delivery (RFC 8935)', () => {
+  async function logout() {
+    const login = await loginApp(server);
+    const res = await post(`${server.url}/logout`, {}, { authorization: `Bearer ${login.access_token}` });
+    expect(res.status).toBe(204);
+  }
+
+  it('5xx and 429 are retried with back-off, with the same jti, until 202', async () => {
+    receiver.answer = (n) =>
+      n === 1
+        ? { status: 503 }
+        : n === 2
+          ? { status: 429, headers: { 'retry-after': '1' } }
+          : { status: 202 };
+    await logout();
+    await eventually(() => {
+      server.delivery.wake();
+      return receiver.requests >= 1;
+    }, 'a first attempt');
+    // Retries are due on the server's clock: move it to the next attempt rather than wait.
+    await eventually(
+      async () => {
+        const [pending] = await outboxRows();
+        if (pending && pending.lease_owner === null && pending.next_attempt_at > server.now())
+          server.advance(pending.next_attempt_at - server.now());
+        server.delivery.wake();
+        return pending?.delivered_at != null;
+      },
+      `the SET delivered after two failures (refused: ${receiver.rejected.join('; ')})`,
+    );
+    expect(receiver.rejected).toEqual([]);
+    expect(receiver.requests).toBe(3);
+    expect(new Set(receiver.attemptJtis).size).toBe(1);
+    const [row] = await outboxRows();
+    expect(row!.delivered_at).not.toBeNull();
+    expect(row!.attempts).toBe(3);
+  });
+
+  it('a 400 {err, description} is a refusal: not sent again, audited with the err', async () => {
+    receiver.answer = () => ({
+      status: 400,
+      body: { err: 'invalid_audience', description: 'not for us' },
+    });
+    await logout();
+    await eventually(async () => {
+      server.delivery.wake();
+      return (await outboxRows())[0]?.gave_up_at != null;
+    }, 'the delivery given up');
+    server.advance(3_600_000);
+    server.delivery.wake();
+    const audit = await server.services.audit.recent(20);
+    const gaveUp = audit.find((event) => event.type === 'delivery_gave_up');
+    expect(gaveUp?.detail).toMatchObject({
+      kind: 'security_event',
+      receiver: 'rp',
+      event: SESSION_REVOKED,
+      err: 'invalid_audience',
+      description: 'not for us',
+    });
+    expect(receiver.requests).toBe(1);
+  });
+
+  it('a bearer token is sent with each push, kept sealed at rest, never listed', async () => {
+    const token = 'rcv-token_0123456789abcdef';
+    const guarded = await SetReceiver.start({
+      issuer: server.services.config.issuer,
+      server: server.url,
+      audience: 'urn:example:bearer',
+    });
+    extra.push(guarded);
+    await server.services.receivers.add({
+      name: 'guarded',
+      endpoint: guarded.endpoint,
+      audience: 'urn:example:bearer',
+      bearerToken: token,
+    });
+    await logout();
+    const [set] = await received(guarded, SESSION_REVOKED);
+    expect(set!.authorization).toBe(`Bearer ${token}`);
+    const rows = await server.services.db.selectFrom('security_event_receivers').selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain(token);
+    expect(JSON.stringify(await server.services.receivers.list())).not.toContain(token);
+    expect(JSON.stringify(await outboxRows())).not.toContain(token);
+  });
+
+  it('removing a receiver drops its SETs not yet delivered', async () => {
+    receiver.answer = () => ({ status: 503 });
+    await logout();
+    await eventually(() => {
+      server.delivery.wake();
+      return receiver.requests >= 1;
+    }, 'a first attempt');
+    expect(await tessera(receiverCommand, 'remove', ['rp'])).toBe(0);
+    expect(await outboxRows()).toHaveLength(0);
+    const audit = await server.services.audit.recent(5);
+    expect(audit.find((event) => event.type === 'receiver_removed')?.detail).toEqual({
+      receiver: 'rp',
+      dropped: 1,
+    });
   });
 });
 
@@ -199,5 +496,53 @@ describe('receivers', () => {
     await expect(tessera(receiverCommand, 'add', ['x'], { audience: 'a' })).rejects.toThrow(UsageError);
     await expect(tessera(receiverCommand, 'remove', ['nobody'])).rejects.toThrow(UsageError);
     expect((await server.services.receivers.list()).map((r) => r.name)).toEqual(['rp']);
+  });
+});
+
+describe('logs', () => {
+  it('never carry a SET, a bearer token or the endpoint query', async () => {
+    const lines: string[] = [];
+    const logged = await startServer({ refreshGrace: 0, logLevel: 'trace' }, undefined, {
+      logger: { stream: { write: (line: string) => void lines.push(line) } },
+    } as object);
+    extra.push({ stop: () => stopServer(logged) });
+    await addClients(logged);
+    const token = 'rcv-secret-token-9f8e7d6c5b4a';
+    const target = await SetReceiver.start({
+      issuer: logged.services.config.issuer,
+      server: logged.url,
+      audience: 'urn:example:logs',
+    });
+    extra.push(target);
+    await logged.services.receivers.add({
+      name: 'logs',
+      endpoint: `${target.endpoint}?key=query-secret-1234`,
+      audience: 'urn:example:logs',
+      bearerToken: token,
+    });
+    // One retried, one delivered, one refused: every line the delivery job writes.
+    target.answer = (n) =>
+      n === 1
+        ? { status: 500 }
+        : n === 2
+          ? { status: 202 }
+          : { status: 400, body: { err: 'invalid_request' } };
+    for (let i = 0; i < 2; i++) {
+      const login = await loginApp(logged);
+      await post(`${logged.url}/logout`, {}, { authorization: `Bearer ${login.access_token}` });
+    }
+    await eventually(async () => {
+      logged.advance(60_000);
+      logged.delivery.wake();
+      const rows = await logged.services.db.selectFrom('outbox').selectAll().execute();
+      return rows.length === 2 && rows.every((row) => row.delivered_at !== null || row.gave_up_at !== null);
+    }, 'both deliveries finished');
+    const log = lines.join('\n');
+    expect(log).toContain('security_event');
+    expect(log).not.toContain(token);
+    expect(log).not.toContain('query-secret-1234');
+    for (const set of target.received) expect(log).not.toContain(set.token.split('.')[2]);
+    expect(target.received.length).toBeGreaterThan(0);
+    expect(decodeProtectedHeader(target.received[0]!.token).typ).toBe('secevent+jwt');
   });
 });

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { BACKCHANNEL_LOGOUT } from '../logout/backchannel_logout.js';
 import type { DeliveryOutcome } from '../outbox/delivery.js';
+import { SECURITY_EVENT_BROKER_KIND, SECURITY_EVENT_KIND } from '../security_events/emitter.js';
 import type { Services } from '../services.js';
 
 /** Each outbox kind's counter of attempts by outcome (a kind added to the outbox adds its line here). */
@@ -9,6 +10,14 @@ const DELIVERY_COUNTERS: Readonly<Record<string, { name: string; help: string }>
   [BACKCHANNEL_LOGOUT]: {
     name: 'tessera_backchannel_logout_deliveries_total',
     help: 'Back-channel logout attempts by outcome: delivered, retried (failed, tried again later), gave_up',
+  },
+  [SECURITY_EVENT_KIND]: {
+    name: 'tessera_security_event_deliveries_total',
+    help: 'Security event token pushes (RFC 8935) by outcome: delivered, retried, gave_up',
+  },
+  [SECURITY_EVENT_BROKER_KIND]: {
+    name: 'tessera_security_event_broker_publications_total',
+    help: 'Security event tokens published to the revocation broker by outcome: delivered, retried, gave_up',
   },
 };
 

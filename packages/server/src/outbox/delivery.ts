@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../shared/logger.js';
 import type { Audit } from '../store/audit.js';
-import type { OutboxKinds, ResponseOutcome } from './kinds.js';
+import type { OutboxKind, OutboxKinds, ResponseOutcome } from './kinds.js';
 import type { ClaimedDelivery, Outbox } from './outbox.js';
 
 /** How an attempt ended, for the metrics: delivered, failed and to be tried again, or given up. */
@@ -118,13 +118,17 @@ export function createOutboxDelivery(deps: {
     } catch (err) {
       return giveUp(row, undefined, `unreadable payload: ${(err as Error).message}`);
     }
-    let outcome: { result: ResponseOutcome; error?: string; retryAfterMs?: number };
-    try {
-      const request = kind.request(payload, row.target);
-      outcome = await post(row.target, request.headers, request.body, (status) => kind.outcome(status));
-    } catch (err) {
-      // The request could not be made (no signing key loaded yet): nothing was sent.
-      outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
+    let outcome: Outcome;
+    if (kind.send) {
+      outcome = await sent(kind.send(payload, stopping.signal));
+    } else {
+      try {
+        const request = await kind.request(payload, row.target);
+        outcome = await post(row.target, request.headers, request.body, kind);
+      } catch (err) {
+        // The request could not be made (no signing key loaded yet): nothing was sent.
+        outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
+      }
     }
     try {
       if (outcome.result === 'delivered') {
@@ -132,7 +136,7 @@ export function createOutboxDelivery(deps: {
         deps.onOutcome?.(row.kind, 'delivered');
         return;
       }
-      if (outcome.result === 'give_up') return await giveUp(row, payload, outcome.error!);
+      if (outcome.result === 'give_up') return await giveUp(row, payload, outcome.error!, outcome.refusal);
       if (stopping.signal.aborted) {
         // Interrupted by shutdown: due again at once, for whichever instance is still up.
         await outbox.retryAt(row, clock(), 'interrupted: the server stopped');
@@ -162,11 +166,23 @@ export function createOutboxDelivery(deps: {
     }
   }
 
-  async function giveUp(row: ClaimedDelivery, payload: unknown, error: string): Promise<void> {
+  async function giveUp(
+    row: ClaimedDelivery,
+    payload: unknown,
+    error: string,
+    refusal?: Record<string, unknown>,
+  ): Promise<void> {
     if (!(await outbox.giveUp(row, error))) return;
     deps.onOutcome?.(row.kind, 'gave_up');
     const about = payload === undefined ? { detail: {} } : kinds.get(row.kind)!.describe(payload);
-    const detail = { kind: row.kind, outboxId: row.id, attempts: row.attempts, error, ...about.detail };
+    const detail = {
+      kind: row.kind,
+      outboxId: row.id,
+      attempts: row.attempts,
+      error,
+      ...about.detail,
+      ...refusal,
+    };
     // The request (and the token in it) is never logged; neither is the target, whose query may
     // carry the receiver's own secret.
     log.warn({ ...detail, userId: about.userId, clientId: about.clientId }, 'outbox: delivery given up');
@@ -178,13 +194,32 @@ export function createOutboxDelivery(deps: {
     });
   }
 
+  /** A kind's own attempt (OutboxKind.send), timed out like a POST. */
+  async function sent(attempt: Promise<ResponseOutcome>): Promise<Outcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([attempt, timeout]);
+      return result === 'delivered' ? { result } : { result, error: 'refused' };
+    } catch (err) {
+      return { result: 'retry', error: (err as Error).message };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** The HTTP exchange: POST, no redirects followed, a timeout; what happened, in a line without secrets. */
   async function post(
     target: string,
     headers: Record<string, string>,
     body: string,
-    outcomeOf: (status: number) => ResponseOutcome,
-  ): Promise<{ result: ResponseOutcome; error?: string; retryAfterMs?: number }> {
+    kind: OutboxKind<unknown>,
+  ): Promise<Outcome> {
     const timeout = AbortSignal.timeout(options.timeoutMs);
     let response: Response;
     try {
@@ -202,15 +237,21 @@ export function createOutboxDelivery(deps: {
       if (stopping.signal.aborted) return { result: 'retry', error: 'interrupted' };
       return { result: 'retry', error: `connection failed (${errorCode(err)})` };
     }
-    // The answer's body means nothing to the outcome; reading it frees the connection for reuse.
+    const result = kind.outcome(response.status);
+    // A refusal's body, for a kind whose receivers say why (RFC 8935 §2.3), is read (bounded) for the
+    // audit; otherwise the body means nothing, and dropping it frees the connection for reuse.
+    const refusal =
+      result === 'give_up' && kind.refusal
+        ? kind.refusal(response.status, await boundedText(response).catch(() => ''))
+        : undefined;
     await response.body?.cancel().catch(() => {});
-    const result = outcomeOf(response.status);
     if (result === 'delivered') return { result };
     const retryAfterMs = retryAfter(response.headers.get('retry-after'), clock());
     return {
       result,
       error: `HTTP ${response.status}`,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(refusal !== undefined ? { refusal } : {}),
     };
   }
 
@@ -236,6 +277,36 @@ export function createOutboxDelivery(deps: {
     wake: () => void pump(),
     inFlight: () => running.size,
   };
+}
+
+/** What one attempt came to, in a line without secrets (and what the receiver said when it refused). */
+interface Outcome {
+  result: ResponseOutcome;
+  error?: string;
+  retryAfterMs?: number;
+  refusal?: Record<string, unknown>;
+}
+
+/** A refusal's body is read only this far. */
+const MAX_REFUSAL_BODY = 16 * 1024;
+
+/** The response body as text, at most {@link MAX_REFUSAL_BODY} bytes (the rest is not read). */
+async function boundedText(response: Response): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size >= MAX_REFUSAL_BODY) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY).toString('utf8');
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date; undefined when absent or unreadable. */

@@ -24,9 +24,20 @@ export interface OutboxKind<Payload = unknown> {
    * `jti` and the current key). Throws when it cannot be made right now (keys not loaded): the attempt
    * is retried. The body and headers are never logged or stored.
    */
-  request(payload: Payload, target: string): OutboundRequest;
+  request(payload: Payload, target: string): OutboundRequest | Promise<OutboundRequest>;
   /** What a response status means: got through, try again later, or never (§ of the kind's spec). */
   outcome(status: number): ResponseOutcome;
+  /**
+   * For a kind whose receivers say why they refuse (RFC 8935 §2.3 `{err, description}`): what of a
+   * refusal's body (read only for a give-up, at most 16 KiB) goes into the audit event. Undefined:
+   * the body is not read.
+   */
+  refusal?(status: number, body: string): Record<string, unknown> | undefined;
+  /**
+   * A kind that is not an HTTP POST (a message broker): makes the attempt itself, in place of the
+   * request above. Resolves to what happened; throws for a failure worth retrying.
+   */
+  send?(payload: Payload, signal: AbortSignal): Promise<ResponseOutcome>;
   /** Who and what it concerns, for the audit event and log lines of a give-up: no secrets. */
   describe(payload: Payload): { userId?: string; clientId?: string; detail: Record<string, unknown> };
 }

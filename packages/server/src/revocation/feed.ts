@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { RevocationKind, RevocationEntry as WireEntry } from '@tessera/protocol';
+import type { SecurityEventBroker } from '../security_events/broker.js';
 
 /**
  * A revocation, by one of the three handles every verifier can check without a database: one access
@@ -44,6 +45,8 @@ export interface FeedEvent extends RevocationEntry {
 export interface RevocationFeed {
   /** Whether entries must be marked once delivered (and sent again from the store if they were not). */
   readonly shared: boolean;
+  /** A broker feed's publisher of security event tokens, on the same connection (security_events/broker.ts). */
+  readonly securityEvents?: SecurityEventBroker;
   /** Delivers an entry already written to the store. False when it could not be delivered now. */
   publish(entry: RevocationEntry): Promise<boolean>;
   /** What a subscriber gets on connect: every live event, or only those after `lastEventId`. */

@@ -14,6 +14,7 @@ import {
   StorageType,
   type StreamInfo,
 } from 'nats';
+import { createNatsSecurityEventBroker } from '../security_events/nats_broker.js';
 import type { Logger } from '../shared/logger.js';
 import { type FeedEvent, type RevocationFeed, wireEntry } from './feed.js';
 import type { NatsBroker } from './nats_url.js';
@@ -277,6 +278,11 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
 
   return {
     shared: true,
+    // SETs travel on this connection too, in a stream of their own.
+    securityEvents: createNatsSecurityEventBroker(
+      () => (connected && js !== undefined && jsm !== undefined ? { js, jsm } : undefined),
+      broker,
+    ),
     async publish(entry) {
       if (entry.expiresAt <= clock()) return true;
       if (!connected || js === undefined) {

@@ -1,38 +1,34 @@
 import { randomUUID } from 'node:crypto';
+import type { NewDelivery, Outbox } from '../outbox/outbox.js';
 import type { Db } from '../store/database.js';
 import type { Receivers } from '../store/receivers.js';
 import type { SecurityEventBroker } from './broker.js';
 import type { SecurityEvent, SecurityEventClaims, SecurityEventTokens } from './set.js';
 
-/** The outbox kind of a SET pushed to one registered receiver (RFC 8935). */
+/** The outbox kind of a SET pushed to one registered receiver (RFC 8935): security_events/outbox_kind.ts. */
 export const SECURITY_EVENT_KIND = 'security_event';
+/** The outbox kind of a SET published to the revocation broker: security_events/outbox_kind.ts. */
+export const SECURITY_EVENT_BROKER_KIND = 'security_event_broker';
 
-/** A SET on its way to a receiver: its claims, decided once, so every retry sends the same `jti`. */
+/**
+ * A SET on its way: its claims, decided once, so every attempt sends the same `jti` and `iat`; the
+ * receiver by name (its bearer token is read at each attempt, never stored here). None for the broker.
+ */
 export interface SecurityEventPayload {
-  receiver: string;
+  receiver?: string;
   claims: SecurityEventClaims;
-}
-
-/** Where deliveries are written inside the caller's transaction: the durable outbox (outbox/outbox.ts). */
-export interface SecurityEventOutbox {
-  enqueue(
-    executor: Db,
-    deliveries: readonly { kind: string; payload: SecurityEventPayload; target: string }[],
-  ): Promise<void>;
-  notify(): void;
 }
 
 export interface SecurityEvents {
   /**
-   * Writes the SETs for `events` in the caller's transaction: one per event for each receiver that
-   * wants its type, its `aud` that receiver's. A row committed is delivered (retried with back-off)
-   * by some instance; a transaction rolled back leaves none, so no receiver hears of what did not
-   * happen. The events of one call are one cause: their SETs share a `txn` (RFC 8417 §2.2).
+   * Writes the SETs for `events` to the outbox in the caller's transaction: one per event for each
+   * receiver that wants its type (its `aud` that receiver's), and one per event for the broker when
+   * the revocation feed runs on one. A row committed is delivered (retried with back-off) by some
+   * instance; a transaction rolled back leaves none, so nobody hears of what did not happen. The
+   * events of one call are one cause: their SETs share a `txn` (RFC 8417 §2.2).
    */
   record(trx: Db, events: readonly SecurityEvent[]): Promise<void>;
-  /** After the transaction that recorded events committed: delivery starts now, not at the next poll. */
-  committed(): void;
-  /** {@link record} in a transaction of its own, then {@link committed}: for a cause that is no transaction. */
+  /** {@link record} in a transaction of its own, for a cause that is not one; delivery starts at once. */
   emit(events: readonly SecurityEvent[]): Promise<void>;
 }
 
@@ -40,22 +36,32 @@ export function createSecurityEvents(deps: {
   db: Db;
   receivers: Pick<Receivers, 'wanting'>;
   tokens: SecurityEventTokens;
-  outbox: SecurityEventOutbox;
-  /** Publishes each SET once committed, when the revocation feed runs over a broker. */
+  outbox: Pick<Outbox, 'enqueue' | 'notify'>;
+  /** The revocation broker's SET publisher, when the feed runs on a broker that has one. */
   broker: SecurityEventBroker | undefined;
 }): SecurityEvents {
-  const { db, receivers, tokens, outbox } = deps;
+  const { db, receivers, tokens, outbox, broker } = deps;
   async function record(trx: Db, events: readonly SecurityEvent[]): Promise<void> {
     if (events.length === 0) return;
     const txn = randomUUID();
-    const deliveries: { kind: string; payload: SecurityEventPayload; target: string }[] = [];
+    const deliveries: NewDelivery[] = [];
     for (const event of events) {
       for (const receiver of await receivers.wanting(event.name, trx)) {
         const claims = tokens.claims(event, { aud: receiver.audience, txn });
         deliveries.push({
           kind: SECURITY_EVENT_KIND,
-          payload: { receiver: receiver.name, claims },
+          payload: { receiver: receiver.name, claims } satisfies SecurityEventPayload,
           target: receiver.endpoint,
+        });
+      }
+      if (broker) {
+        // The broker's consumers are many and unnamed: no `aud`. A push receiver, which requires its
+        // own, refuses such a SET if it is ever replayed to it.
+        const claims = tokens.claims(event, { txn });
+        deliveries.push({
+          kind: SECURITY_EVENT_BROKER_KIND,
+          payload: { claims } satisfies SecurityEventPayload,
+          target: broker.destination,
         });
       }
     }
@@ -63,7 +69,6 @@ export function createSecurityEvents(deps: {
   }
   return {
     record,
-    committed: () => outbox.notify(),
     async emit(events) {
       if (events.length === 0) return;
       await db.transaction().execute((trx) => record(trx, events));

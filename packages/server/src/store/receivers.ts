@@ -1,5 +1,6 @@
 import { isLoopbackHost } from '@tessera/jose';
 import type { Sealer } from '../keys/master_key.js';
+import { SECURITY_EVENT_KIND } from '../security_events/emitter.js';
 import {
   isSecurityEventName,
   SECURITY_EVENT_NAMES,
@@ -45,8 +46,11 @@ export interface Receivers {
   wanting(event: SecurityEventName, executor?: Db): Promise<Receiver[]>;
   /** TypeError for a bad value and for a name already registered. */
   add(input: ReceiverRegistration): Promise<Receiver>;
-  /** False when there was none. Its SETs not yet delivered are dropped at their next attempt. */
-  remove(name: string): Promise<boolean>;
+  /**
+   * Removes a receiver and, in the same transaction, its SETs not delivered yet (it asked to hear no
+   * more). Undefined when there was none; else how many SETs were dropped.
+   */
+  remove(name: string): Promise<{ dropped: number } | undefined>;
   /** The receiver's push bearer token, opened from its sealed form; undefined without one. */
   bearerToken(name: string): Promise<string | undefined>;
 }
@@ -151,11 +155,26 @@ export function createReceivers(db: Db, sealer: Sealer, clock: () => number = Da
       return toReceiver(row);
     },
     async remove(name) {
-      const { numDeletedRows } = await db
-        .deleteFrom('security_event_receivers')
-        .where('name', '=', name)
-        .executeTakeFirst();
-      return Number(numDeletedRows) > 0;
+      return db.transaction().execute(async (trx) => {
+        const { numDeletedRows } = await trx
+          .deleteFrom('security_event_receivers')
+          .where('name', '=', name)
+          .executeTakeFirst();
+        if (Number(numDeletedRows) === 0) return undefined;
+        const pending = await trx
+          .selectFrom('outbox')
+          .select(['id', 'payload'])
+          .where('kind', '=', SECURITY_EVENT_KIND)
+          .where('delivered_at', 'is', null)
+          .where('gave_up_at', 'is', null)
+          .execute();
+        // The receiver is named inside the JSON payload: read, not matched in SQL (both dialects).
+        const ids = pending
+          .filter((row) => (parseJsonText(row.payload) as { receiver?: unknown } | null)?.receiver === name)
+          .map((row) => row.id);
+        if (ids.length) await trx.deleteFrom('outbox').where('id', 'in', ids).execute();
+        return { dropped: ids.length };
+      });
     },
     async bearerToken(name) {
       const row = await db

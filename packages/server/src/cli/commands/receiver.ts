@@ -130,8 +130,15 @@ async function add(
 }
 
 async function remove(services: Services, { out }: CommandContext, name: string): Promise<number> {
-  if (!(await services.receivers.remove(name))) throw new UsageError(`no receiver ${JSON.stringify(name)}`);
-  await services.audit.record({ type: 'receiver_removed', detail: { receiver: name } });
-  out.print({ name, removed: true }, `${red('removed receiver')} ${bold(name)}`);
+  const removed = await services.receivers.remove(name);
+  if (!removed) throw new UsageError(`no receiver ${JSON.stringify(name)}`);
+  await services.audit.record({
+    type: 'receiver_removed',
+    detail: { receiver: name, dropped: removed.dropped },
+  });
+  out.print(
+    { name, removed: true, dropped: removed.dropped },
+    `${red('removed receiver')} ${bold(name)}${removed.dropped ? `; ${removed.dropped} undelivered SETs dropped` : ''}`,
+  );
   return 0;
 }

@@ -202,7 +202,9 @@ async function enable(services: Services, { out }: CommandContext, user: User): 
 }
 
 async function disable(services: Services, { out }: CommandContext, user: User): Promise<number> {
-  await endEverySession(services, user.id, (trx) => services.users.disable(user.id, trx), 'disabled');
+  await endEverySession(services, user.id, (trx) => services.users.disable(user.id, trx), 'disabled', [
+    { name: 'account-disabled', userId: user.id },
+  ]);
   await services.audit.record({ type: 'user_disabled', userId: user.id });
   out.print(
     { id: user.id, disabled: true },
@@ -215,7 +217,10 @@ async function remove(services: Services, { out }: CommandContext, user: User): 
   // First disabled, every session ended and every token revoked (guards included, through the `sub`
   // entry), in one transaction; then the account and its sessions' rows go. Should the second step
   // fail, the account is left disabled and logged out, and running the command again finishes it.
-  await endEverySession(services, user.id, (trx) => services.users.disable(user.id, trx), 'deleted');
+  // Receivers hear it as disabled (RISC account-disabled): it is, from this step on.
+  await endEverySession(services, user.id, (trx) => services.users.disable(user.id, trx), 'deleted', [
+    { name: 'account-disabled', userId: user.id },
+  ]);
   await services.users.delete(user.id);
   await services.audit.record({ type: 'user_deleted', userId: user.id, detail: { username: user.username } });
   out.print({ id: user.id, deleted: true }, `${red('deleted')} ${bold(user.username)}; every session ended`);
@@ -239,6 +244,7 @@ async function setPassword(
     user.id,
     (trx) => services.users.setPasswordHash(user.id, passwordHash, trx),
     'password_changed',
+    [{ name: 'credential-change', userId: user.id, initiatingEntity: 'admin' }],
   );
   await services.audit.record({ type: 'password_changed', userId: user.id });
   const generated = values.generate === true;

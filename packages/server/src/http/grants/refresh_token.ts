@@ -70,7 +70,9 @@ export const refreshTokenGrant: GrantHandler = {
       if (err.reason === 'reused' && err.familyId) {
         metrics.refresh('reuse_detected');
         // Theft: the family and every access token of the session go at once (RFC 9700 §4.14.2).
-        await endSession(services, err.familyId, 'reuse_detected');
+        await endSession(services, err.familyId, 'reuse_detected', [
+          { name: 'refresh-token-reuse', userId: err.userId!, sid: err.familyId, clientId: client.clientId },
+        ]);
         await services.audit.record({
           type: 'refresh_reuse_detected',
           userId: err.userId,
