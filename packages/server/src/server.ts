@@ -4,6 +4,7 @@ import { type AppOptions, buildApp } from './http/app.js';
 import { createMetrics, listenForMetrics } from './http/metrics.js';
 import { createServices, type ServerHooks, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
+import { sweepImpersonations } from './tokens/impersonation.js';
 import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
 
 export interface TesseraServer {
@@ -53,6 +54,7 @@ export async function createServer(
         await services.refreshTokens.sweep();
         await services.ssoSessions.sweep();
         await services.authorizationCodes.sweep();
+        await sweepImpersonations(services);
         await services.audit.prune(config.auditRetention, config.auditUsernameRetention);
       } catch (err) {
         app.log.error({ err }, 'housekeeping failed');

@@ -31,6 +31,8 @@ export const tokenResponse = {
       refresh_token: string,
       /** OIDC Core §3.1.3.3. */
       id_token: string,
+      /** RFC 8693 §2.2.1: the type of a token from token exchange. */
+      issued_token_type: string,
     },
   },
   ...errorResponses,
