@@ -29,6 +29,7 @@ export async function beginImpersonation(
           user: impersonation.userId,
           sid: impersonation.sid,
           exp: Math.floor(impersonation.expiresAt / 1000),
+          jti: impersonation.jti,
         },
       },
       trx,
@@ -53,7 +54,13 @@ export async function endImpersonation(
         type: 'impersonation_ended',
         userId: impersonation.userId,
         clientId: impersonation.clientId,
-        detail: { admin: impersonation.adminId, user: impersonation.userId, sid: impersonation.sid, reason },
+        detail: {
+          admin: impersonation.adminId,
+          user: impersonation.userId,
+          sid: impersonation.sid,
+          jti: impersonation.jti,
+          reason,
+        },
       },
       trx,
     );
