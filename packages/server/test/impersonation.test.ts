@@ -7,6 +7,7 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endEverySession, endSession } from '../src/revocation/sessions.js';
 import { sweepImpersonations } from '../src/tokens/impersonation.js';
+import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, form } from './http.js';
 
@@ -205,6 +206,22 @@ describe('impersonation', () => {
       expect(await server.services.impersonations.byJti(jti!)).toMatchObject({ endReason: 'expired' });
     } finally {
       server.advance(-901_000);
+    }
+  });
+
+  it('issues nothing when the record cannot be written: row and audit event commit together', async () => {
+    const adminToken = await login('root');
+    for (const table of ['impersonations', 'audit_events'] as const) {
+      const before = await written();
+      const broken = await breakWrites(server.services.db, table, 'insert');
+      try {
+        const res = await impersonate(adminToken, ids.bob!);
+        expect(res.status).toBe(500);
+        expect(await res.json()).not.toHaveProperty('access_token');
+      } finally {
+        await broken.heal();
+      }
+      expect(await written()).toEqual(before);
     }
   });
 

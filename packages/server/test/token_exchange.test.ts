@@ -6,6 +6,7 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endSession } from '../src/revocation/sessions.js';
+import { dpopKey, dpopPost, thumbprint } from './dpop.js';
 import { ADMIN_PASSWORD, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, form } from './http.js';
 import { request } from './requests.js';
@@ -145,13 +146,14 @@ describe('downscoping (RFC 8693 §2.1)', () => {
     const subject = await login();
     const subjectExp = decodeJwtUnverified(subject).exp!;
     // Five minutes before the subject expires, the resource's 10-minute lifetime is cut to what is left.
-    server.advance((subjectExp - Math.floor(server.now() / 1000) - 300) * 1000);
+    const skip = (subjectExp - Math.floor(server.now() / 1000) - 300) * 1000;
+    server.advance(skip);
     try {
       const { claims, body } = await exchanged(await exchange({ subject_token: subject, resource: ORDERS }));
       expect(claims.exp).toBeLessThanOrEqual(subjectExp);
       expect(body.expires_in).toBeLessThanOrEqual(300);
     } finally {
-      server.advance(-(subjectExp - Math.floor(server.now() / 1000) - 300) * 1000);
+      server.advance(-skip);
     }
   });
 
@@ -390,6 +392,42 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
       400,
       'invalid_request',
     );
+  });
+});
+
+describe('DPoP (RFC 9449) at the exchange', () => {
+  it('binds the exchanged token to the proof’s key, at /token/exchange as at /token', async () => {
+    const key = await dpopKey();
+    for (const path of ['/token', '/token/exchange']) {
+      const res = await dpopPost(
+        server,
+        path,
+        key,
+        {
+          grant_type: EXCHANGE,
+          subject_token: await login(),
+          subject_token_type: ACCESS_TOKEN,
+          resource: ORDERS,
+        },
+        { authorization: basic('gateway', secrets.gateway!) },
+      );
+      const { body, claims } = await exchanged(res);
+      expect(body.token_type).toBe('DPoP');
+      expect(claims.cnf).toEqual({ jkt: await thumbprint(key) });
+    }
+  });
+
+  it('requires a proof of a client with dpop_bound_access_tokens', async () => {
+    await server.services.clients.update('downscoper', { dpopBoundAccessTokens: true });
+    try {
+      await expectError(
+        await exchange({ subject_token: await login(), resource: ORDERS }, 'downscoper'),
+        400,
+        'invalid_dpop_proof',
+      );
+    } finally {
+      await server.services.clients.update('downscoper', { dpopBoundAccessTokens: false });
+    }
   });
 });
 
