@@ -51,6 +51,7 @@ beforeAll(async () => {
   await confidential('gateway', { targets: [ORDERS, INVENTORY], delegation: true });
   await confidential('downscoper', { targets: [ORDERS] });
   await confidential('no-policy', {});
+  await confidential('orders-api', {}, [ORDERS]);
   await confidential('elsewhere', { targets: [ORDERS], delegation: true }, ['https://elsewhere.example']);
   await services.clients.update('gateway', { grantTypes: ['client_credentials'] });
 });
@@ -329,6 +330,28 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
       }),
     );
     expect(narrowed.claims.act).toEqual({ sub: 'gateway', client_id: 'gateway' });
+  });
+
+  it('introspection (RFC 7662) shows the actor to the resource server the token is for', async () => {
+    const { claims, body } = await exchanged(
+      await exchange({
+        subject_token: await login(),
+        actor_token: await ownToken('gateway'),
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+    );
+    const res = await form(
+      `${server.url}/introspect`,
+      { token: body.access_token },
+      { authorization: basic('orders-api', secrets['orders-api']!) },
+    );
+    expect(await res.json()).toMatchObject({
+      active: true,
+      sub: claims.sub,
+      client_id: 'gateway',
+      act: { sub: 'gateway', client_id: 'gateway' },
+    });
   });
 
   it('lets only the party may_act names act for the subject', async () => {

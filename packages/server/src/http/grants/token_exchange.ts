@@ -107,6 +107,8 @@ export const tokenExchangeGrant: GrantHandler = {
 
     const scope = narrowedScope(subject.claims.scope, body.scope);
     const ttl = Math.min(clientLifetimes(client, services.config, resource).accessTokenTtl, maxTtl);
+    // Within the verifier's clock tolerance a subject may pass with nothing left to give.
+    if (ttl < 1) throw invalidRequest('subject_token expires too soon to exchange');
     const scopes = scope.split(' ').filter(Boolean);
     const context = { user, clientId: client.clientId, scopes, resource: resource?.resource };
     const access = services.accessTokens.issue({
