@@ -9,6 +9,7 @@ import { type OutboxKinds, outboxKinds } from './outbox/kinds.js';
 import { securityEventBrokerKind, securityEventKind } from './security_events/outbox_kind.js';
 import { createServices, type ServerHooks, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
+import { sweepImpersonations } from './tokens/impersonation.js';
 import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
 
 export interface TesseraServer {
@@ -77,6 +78,7 @@ export async function createServer(
         await services.refreshTokens.sweep();
         await services.ssoSessions.sweep();
         await services.authorizationCodes.sweep();
+        await sweepImpersonations(services);
         await services.audit.prune(config.auditRetention, config.auditUsernameRetention);
         await services.outbox.prune(services.clock() - OUTBOX_RETENTION_MS);
       } catch (err) {

@@ -85,6 +85,21 @@ export interface Client {
   backchannelLogoutUri: string | undefined;
   /** BCL §2.2 `backchannel_logout_session_required`: it needs `sid` (which logout tokens always carry). */
   backchannelLogoutSessionRequired: boolean;
+  /** RFC 8693 token exchange: what this client may exchange tokens for (http/grants/token_exchange.ts). */
+  tokenExchange: TokenExchangePolicy;
+}
+
+/**
+ * A client's RFC 8693 policy. With no targets the client may not exchange at all. A target is an
+ * audience, or the identifier of a registered RFC 8707 resource (then its audience, lifetime and
+ * token format apply).
+ */
+export interface TokenExchangePolicy {
+  targets: string[];
+  /** May exchange with an `actor_token`: the issued token names the actor in `act` (§4.1). */
+  delegation: boolean;
+  /** May exchange an admin's token for a token of another user (`requested_subject`). */
+  impersonation: boolean;
 }
 
 /** What `update` may change. `audiences: []` makes the client follow the server's setting. */
@@ -108,6 +123,8 @@ export interface ClientChanges {
   /** `null` removes it (and `backchannelLogoutSessionRequired` with it, unless that is given). */
   backchannelLogoutUri?: string | null;
   backchannelLogoutSessionRequired?: boolean;
+  /** The members named change; the others stay. */
+  tokenExchange?: Partial<TokenExchangePolicy>;
 }
 
 /** What a new client is registered with; everything but the id, type, audiences and scopes has a default. */
@@ -224,6 +241,9 @@ function registrationColumns(registration: RegistrationToCheck) {
     web_origins: toJsonText(registration.webOrigins),
     backchannel_logout_uri: registration.backchannelLogoutUri ?? null,
     backchannel_logout_session_required: registration.backchannelLogoutSessionRequired ? 1 : 0,
+    token_exchange_targets: toJsonText(registration.tokenExchange.targets),
+    token_exchange_delegation: registration.tokenExchange.delegation ? 1 : 0,
+    token_exchange_impersonation: registration.tokenExchange.impersonation ? 1 : 0,
   };
 }
 
@@ -268,6 +288,11 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       webOrigins: parseJsonText(row.web_origins),
       backchannelLogoutUri: row.backchannel_logout_uri ?? undefined,
       backchannelLogoutSessionRequired: row.backchannel_logout_session_required === 1,
+      tokenExchange: {
+        targets: parseJsonText(row.token_exchange_targets),
+        delegation: row.token_exchange_delegation === 1,
+        impersonation: row.token_exchange_impersonation === 1,
+      },
     };
   };
 
@@ -336,6 +361,11 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         webOrigins: input.webOrigins ?? [],
         backchannelLogoutUri: input.backchannelLogoutUri,
         backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
+        tokenExchange: {
+          targets: input.tokenExchange?.targets ?? [],
+          delegation: input.tokenExchange?.delegation ?? false,
+          impersonation: input.tokenExchange?.impersonation ?? false,
+        },
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       await checkResources(input.resources ?? []);
@@ -382,6 +412,11 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         backchannelLogoutSessionRequired:
           changes.backchannelLogoutSessionRequired ??
           (changes.backchannelLogoutUri === null ? false : client.backchannelLogoutSessionRequired),
+        tokenExchange: {
+          targets: changes.tokenExchange?.targets ?? client.tokenExchange.targets,
+          delegation: changes.tokenExchange?.delegation ?? client.tokenExchange.delegation,
+          impersonation: changes.tokenExchange?.impersonation ?? client.tokenExchange.impersonation,
+        },
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       // Switching to a secret method from one without a secret leaves the client with none: no secret
