@@ -7,9 +7,10 @@ import { UsageError } from '../src/cli/errors.js';
 import { createOutput } from '../src/cli/output.js';
 import { SECURITY_EVENT_TYPES } from '../src/security_events/event_types.js';
 import { createSecurityEventTokens, type SecurityEvent } from '../src/security_events/set.js';
+import { sweepImpersonations } from '../src/tokens/impersonation.js';
 import { breakWrites } from './failures.js';
-import { eventually, post, startServer, stopServer, type TestServer } from './helpers.js';
-import { addClients, form, loginApp, refreshApp } from './http.js';
+import { ADMIN_PASSWORD, eventually, post, startServer, stopServer, type TestServer } from './helpers.js';
+import { addClients, basic, form, loginApp, refreshApp } from './http.js';
 import { request } from './requests.js';
 import { SetReceiver } from './set_receiver.js';
 
@@ -17,6 +18,8 @@ const SESSION_REVOKED = SECURITY_EVENT_TYPES['session-revoked'];
 const CREDENTIAL_CHANGE = SECURITY_EVENT_TYPES['credential-change'];
 const ACCOUNT_DISABLED = SECURITY_EVENT_TYPES['account-disabled'];
 const REFRESH_TOKEN_REUSE = SECURITY_EVENT_TYPES['refresh-token-reuse'];
+const IMPERSONATION_STARTED = SECURITY_EVENT_TYPES['impersonation-started'];
+const IMPERSONATION_ENDED = SECURITY_EVENT_TYPES['impersonation-ended'];
 const AUDIENCE = 'https://rp.example.com/caep';
 
 let server: TestServer;
@@ -315,6 +318,60 @@ describe('the SETs (RFC 8417) each cause sends', () => {
     // The same event for each receiver is its own SET.
     const [forRp] = await received(receiver, ACCOUNT_DISABLED);
     expect(forRp!.claims.jti).not.toBe(disabled!.claims.jti);
+  });
+
+  it('impersonation by token exchange: started and ended, the admin as actor', async () => {
+    const { services } = server;
+    const root = await services.users.create('root', ADMIN_PASSWORD, { roles: ['admin'] });
+    const alice = (await services.users.byUsername('alice'))!;
+    await services.clients.add({
+      clientId: 'console-ui',
+      type: 'public',
+      audiences: [services.config.audience],
+      scopes: ['openid'],
+    });
+    const { secret } = await services.clients.add({
+      clientId: 'console',
+      type: 'confidential',
+      kind: 'service',
+      audiences: [services.config.audience],
+      scopes: [],
+      tokenExchange: { targets: ['https://support.example'], impersonation: true, delegation: false },
+    });
+    const login = await post(`${server.url}/login`, {
+      username: 'root',
+      password: ADMIN_PASSWORD,
+      client_id: 'console-ui',
+    });
+    const adminToken = ((await login.json()) as { access_token: string }).access_token;
+    const res = await form(
+      `${server.url}/token/exchange`,
+      {
+        subject_token: adminToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        requested_subject: alice.id,
+        audience: 'https://support.example',
+      },
+      { authorization: basic('console', secret!) },
+    );
+    expect(res.status).toBe(200);
+    const [started] = await received(receiver, IMPERSONATION_STARTED);
+    const issuer = services.config.issuer;
+    expect(started!.claims.sub_id).toEqual({ format: 'iss_sub', iss: issuer, sub: alice.id });
+    expect(started!.claims.events).toEqual({
+      [IMPERSONATION_STARTED]: {
+        event_timestamp: started!.claims.iat,
+        actor: { format: 'iss_sub', iss: issuer, sub: root.id },
+        client_id: 'console',
+      },
+    });
+    // The admin logs out: the impersonation token is revoked with the session, and housekeeping ends it.
+    await post(`${server.url}/logout`, {}, { authorization: `Bearer ${adminToken}` });
+    await sweepImpersonations(services);
+    const [ended] = await received(receiver, IMPERSONATION_ENDED);
+    expect(ended!.claims.events[IMPERSONATION_ENDED]).toMatchObject({
+      actor: { format: 'iss_sub', iss: issuer, sub: root.id },
+    });
   });
 
   it('a failed transaction writes no SET: the session stays whole and nobody is told', async () => {

@@ -1,15 +1,19 @@
 import type { Services } from '../services.js';
 import type { Impersonation, ImpersonationEnd } from '../store/impersonations.js';
 
-type ImpersonationServices = Pick<Services, 'db' | 'impersonations' | 'audit' | 'revocations' | 'clock'>;
+type ImpersonationServices = Pick<
+  Services,
+  'db' | 'impersonations' | 'audit' | 'revocations' | 'clock' | 'securityEvents' | 'outbox'
+>;
 
 /** RFC 8693 gives no bound; an admin acting as someone else should be brief and visibly so. */
 export const IMPERSONATION_MAX_TTL = 900;
 
 /**
- * The one place an impersonation begins: its row and the `impersonation_started` audit event, in one
- * transaction, so an impersonation is never issued unrecorded (the caller hands out the token only
- * after this resolves). A hook announcing impersonations (a Security Event Token, say) goes here.
+ * The one place an impersonation begins: its row, the `impersonation_started` audit event and the
+ * impersonation-started security events for the receivers (the user hears someone acts as them), in
+ * one transaction, so an impersonation is never issued unrecorded or untold (the caller hands out the
+ * token only after this resolves).
  */
 export async function beginImpersonation(
   services: ImpersonationServices,
@@ -34,12 +38,22 @@ export async function beginImpersonation(
       },
       trx,
     );
+    await services.securityEvents.record(trx, [
+      {
+        name: 'impersonation-started',
+        userId: impersonation.userId,
+        actorId: impersonation.adminId,
+        clientId: impersonation.clientId,
+      },
+    ]);
   });
+  services.outbox.notify();
 }
 
 /**
- * The one place an impersonation ends: the row closed (once, whichever instance sees it first) and
- * `impersonation_ended` audited, in one transaction. False when it had ended already.
+ * The one place an impersonation ends: the row closed (once, whichever instance sees it first),
+ * `impersonation_ended` audited and the impersonation-ended security events written, in one
+ * transaction. False when it had ended already.
  */
 export async function endImpersonation(
   services: ImpersonationServices,
@@ -47,7 +61,7 @@ export async function endImpersonation(
   reason: ImpersonationEnd,
 ): Promise<boolean> {
   const at = services.clock();
-  return services.db.transaction().execute(async (trx) => {
+  const ended = await services.db.transaction().execute(async (trx) => {
     if (!(await services.impersonations.close(trx, impersonation.jti, reason, at))) return false;
     await services.audit.record(
       {
@@ -64,8 +78,18 @@ export async function endImpersonation(
       },
       trx,
     );
+    await services.securityEvents.record(trx, [
+      {
+        name: 'impersonation-ended',
+        userId: impersonation.userId,
+        actorId: impersonation.adminId,
+        clientId: impersonation.clientId,
+      },
+    ]);
     return true;
   });
+  if (ended) services.outbox.notify();
+  return ended;
 }
 
 /**
@@ -92,43 +116,4 @@ export async function sweepImpersonations(services: ImpersonationServices): Prom
     if (reason && (await endImpersonation(services, open, reason))) ended++;
   }
   return ended;
-}
-
-/**
- * Ends impersonations as soon as this instance hears a revocation that could match one (a `sid`, a
- * `sub` or a `jti`), rather than at the next housekeeping: the audit trail then shows when the
- * admin's or the user's logout ended it. Sweeps run one at a time; revocations heard during one
- * cause one more. Returns the function that stops following.
- */
-export function endImpersonationsOnRevocation(
-  services: ImpersonationServices,
-  onError: (err: unknown) => void,
-): () => void {
-  let running = false;
-  let again = false;
-  let stopped = false;
-  const sweep = async () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      do {
-        again = false;
-        await sweepImpersonations(services);
-      } while (again && !stopped);
-    } catch (err) {
-      if (!stopped) onError(err);
-    } finally {
-      running = false;
-    }
-  };
-  const unsubscribe = services.revocations.subscribe((event) => {
-    if (!stopped && event.kind !== 'kid') void sweep();
-  });
-  return () => {
-    stopped = true;
-    unsubscribe();
-  };
 }
