@@ -237,7 +237,10 @@ async function passwordHashOf({ dataDir, databaseUrl }: Home, username: string):
 describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
   it('prints help for the top level and every command, even with a bad setting', async () => {
     const topics: [string[], string[]][] = [
-      [['--help'], ['serve', 'user', 'client', 'resource', 'keys', 'token', 'keygen', '--help', '--version']],
+      [
+        ['--help'],
+        ['serve', 'user', 'client', 'resource', 'receiver', 'keys', 'token', 'keygen', '--help', '--version'],
+      ],
       [
         ['serve', '--help'],
         [
@@ -1000,6 +1003,56 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
     } finally {
       await services.close();
     }
+  });
+
+  it('adds, lists and removes security event receivers; the bearer token from stdin is never printed', async () => {
+    const { env } = await home();
+    const token = 'receiver-token-7Qw2xZ9kLm';
+    const added = await tesseraJson<{ name: string; hasBearerToken: boolean; events: string[] }>(
+      [
+        'receiver',
+        'add',
+        'hr',
+        '--endpoint',
+        'https://hr.example.com/events',
+        '--audience',
+        'https://hr.example.com',
+        '--event',
+        'account-disabled',
+        '--bearer-token-stdin',
+      ],
+      { env, input: `${token}\n` },
+    );
+    expect(added).toMatchObject({ name: 'hr', hasBearerToken: true, events: ['account-disabled'] });
+    expect(JSON.stringify(added)).not.toContain(token);
+    const listed = await tessera(['receiver', 'list'], { env });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('hr https://hr.example.com/events aud=https://hr.example.com');
+    expect(listed.stdout).not.toContain(token);
+    expectUsageError(
+      await tessera(['receiver', 'add', 'x', '--endpoint', 'http://hr.example.com/e', '--audience', 'a'], {
+        env,
+      }),
+      /https \(http only on a loopback host\)/,
+    );
+    expectUsageError(
+      await tessera(
+        [
+          'receiver',
+          'add',
+          'y',
+          '--endpoint',
+          'https://h.example/e',
+          '--audience',
+          'a',
+          '--bearer-token-stdin',
+        ],
+        { env, input: '' },
+      ),
+      /nothing was read from standard input/,
+    );
+    expect((await tessera(['receiver', 'remove', 'hr'], { env })).code).toBe(0);
+    expectUsageError(await tessera(['receiver', 'remove', 'hr'], { env }), /no receiver "hr"/);
   });
 
   it('adds, lists and removes resources; an encrypted one takes a public key only', async () => {
