@@ -513,9 +513,19 @@ describe('receivers', () => {
     expect((await server.services.receivers.byName('rp'))!.events).toEqual(Object.keys(SECURITY_EVENT_TYPES));
     expect(await tessera(receiverCommand, 'remove', ['soc'])).toBe(0);
     expect(await server.services.receivers.byName('soc')).toBeUndefined();
-    const types = (await server.services.audit.recent(10)).map((event) => event.type);
-    expect(types).toContain('receiver_added');
-    expect(types).toContain('receiver_removed');
+    const audit = await server.services.audit.recent(10);
+    expect(audit.find((event) => event.type === 'receiver_added')?.detail).toEqual({
+      receiver: 'soc',
+      // The query (which may carry the receiver's own secret) is not kept.
+      endpoint: 'https://soc.example.com/events',
+      audience: 'https://soc.example.com',
+      events: ['account-disabled', 'credential-change'],
+      bearerToken: false,
+    });
+    expect(audit.find((event) => event.type === 'receiver_removed')?.detail).toEqual({
+      receiver: 'soc',
+      dropped: 0,
+    });
   });
 
   it.each([

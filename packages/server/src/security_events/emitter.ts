@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NewDelivery, Outbox } from '../outbox/outbox.js';
 import type { Db } from '../store/database.js';
-import type { Receivers } from '../store/receivers.js';
+import type { Receiver, Receivers } from '../store/receivers.js';
 import type { SecurityEventBroker } from './broker.js';
 import type { SecurityEvent, SecurityEventClaims, SecurityEventTokens } from './set.js';
 
@@ -45,8 +45,11 @@ export function createSecurityEvents(deps: {
     if (events.length === 0) return;
     const txn = randomUUID();
     const deliveries: NewDelivery[] = [];
+    // Read once per event type per cause: ending every session of a user is many events of one type.
+    const wanting = new Map<SecurityEvent['name'], Promise<Receiver[]>>();
     for (const event of events) {
-      for (const receiver of await receivers.wanting(event.name, trx)) {
+      if (!wanting.has(event.name)) wanting.set(event.name, receivers.wanting(event.name, trx));
+      for (const receiver of await (wanting.get(event.name) as Promise<Receiver[]>)) {
         const claims = tokens.claims(event, { aud: receiver.audience, txn });
         deliveries.push({
           kind: SECURITY_EVENT_KIND,

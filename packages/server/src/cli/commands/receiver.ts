@@ -119,7 +119,8 @@ async function add(
     type: 'receiver_added',
     detail: {
       receiver: name,
-      endpoint: receiver.endpoint,
+      // Without the query, which may carry the receiver's own secret.
+      endpoint: withoutQuery(receiver.endpoint),
       audience: receiver.audience,
       events: receiver.events,
       bearerToken: receiver.hasBearerToken,
@@ -141,4 +142,10 @@ async function remove(services: Services, { out }: CommandContext, name: string)
     `${red('removed receiver')} ${bold(name)}${removed.dropped ? `; ${removed.dropped} undelivered SETs dropped` : ''}`,
   );
   return 0;
+}
+
+/** The endpoint as the audit keeps it: scheme, host and path. */
+function withoutQuery(endpoint: string): string {
+  const url = new URL(endpoint);
+  return `${url.origin}${url.pathname}`;
 }
