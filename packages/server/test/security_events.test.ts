@@ -430,6 +430,28 @@ describe('push delivery (RFC 8935)', () => {
     expect(row!.attempts).toBe(3);
   });
 
+  it('a receiver that does not answer in time is tried again, with the same jti', async () => {
+    receiver.answer = (n) => (n === 1 ? 'hang' : { status: 202 });
+    await logout();
+    await eventually(
+      async () => {
+        const [pending] = await outboxRows();
+        if (pending && pending.lease_owner === null && pending.next_attempt_at > server.now())
+          server.advance(pending.next_attempt_at - server.now());
+        server.delivery.wake();
+        return pending?.delivered_at != null;
+      },
+      'the SET delivered after a timeout',
+      30_000,
+    );
+    const [row] = await outboxRows();
+    expect(row!.last_error).toBeNull();
+    expect(row!.attempts).toBe(2);
+    expect(receiver.attemptJtis).toHaveLength(2);
+    expect(new Set(receiver.attemptJtis).size).toBe(1);
+    expect(receiver.received).toHaveLength(1);
+  });
+
   it('a 400 {err, description} is a refusal: not sent again, audited with the err', async () => {
     receiver.answer = () => ({
       status: 400,
