@@ -70,18 +70,27 @@ export function createOutboxDelivery(deps: {
   const running = new Set<Promise<void>>();
   let poll: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
-  let pumping = false;
+  let pumping: Promise<void> | undefined;
   let again = false;
   let storeFailing = false;
 
-  /** Claims as many due rows as there is room for, and starts them; again while rows keep coming. */
-  async function pump(): Promise<void> {
-    if (stopping.signal.aborted) return;
+  /** Claims as many due rows as there is room for, and starts them; one claimer at a time. */
+  function pump(): Promise<void> {
+    if (stopping.signal.aborted) return Promise.resolve();
     if (pumping) {
       again = true;
-      return;
+      return pumping;
     }
-    pumping = true;
+    pumping = claimAndStart().finally(() => {
+      pumping = undefined;
+      // Woken after the last look (a notify while the claim was finishing): look again.
+      if (again) void pump();
+    });
+    return pumping;
+  }
+
+  /** Claims and starts attempts while there is room and rows keep coming. */
+  async function claimAndStart(): Promise<void> {
     try {
       do {
         again = false;
@@ -104,8 +113,6 @@ export function createOutboxDelivery(deps: {
       if (!storeFailing)
         log.warn({ reason: (err as Error).message }, 'outbox: claiming deliveries failed; retrying');
       storeFailing = true;
-    } finally {
-      pumping = false;
     }
   }
 
@@ -121,7 +128,7 @@ export function createOutboxDelivery(deps: {
     let outcome: { result: ResponseOutcome; error?: string; retryAfterMs?: number };
     try {
       const request = kind.request(payload, row.target);
-      outcome = await post(row.target, request.headers, request.body, (status) => kind.outcome(status));
+      outcome = await post(request.url, request.headers, request.body, (status) => kind.outcome(status));
     } catch (err) {
       // The request could not be made (no signing key loaded yet): nothing was sent.
       outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
@@ -231,7 +238,9 @@ export function createOutboxDelivery(deps: {
       clearInterval(poll);
       unsubscribe?.();
       stopping.abort();
-      await Promise.allSettled([...running]);
+      // A claim in progress may still start attempts (they end at once, interrupted): wait for both.
+      await pumping;
+      while (running.size > 0) await Promise.allSettled([...running]);
     },
     wake: () => void pump(),
     inFlight: () => running.size,
