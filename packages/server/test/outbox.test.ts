@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfter } from '../src/outbox/delivery.js';
-import { endSession } from '../src/revocation/sessions.js';
+import { endEverySession, endSession } from '../src/revocation/sessions.js';
 import { createServices } from '../src/services.js';
 import { addRpClient, outboxRows, settled, startRp } from './backchannel.js';
 import type { BackchannelRp } from './backchannel_rp.js';
@@ -123,6 +123,36 @@ describe('retries', () => {
     expect(row!.last_error).toMatch(/^HTTP 500 \(failing for 24 h\)$/);
     const event = (await server.services.audit.recent()).find((e) => e.type === 'delivery_gave_up');
     expect(event).toMatchObject({ clientId: CLIENT, detail: { kind: 'backchannel_logout', sid } });
+  });
+});
+
+describe('a receiver that hangs', () => {
+  it('holds back its own rows, not other receivers: one wave of attempts, then the others go first', async () => {
+    const { server, rp: hung } = await setUp();
+    hung.answer = () => 'hang';
+    const other = await startRp(server, 'other-rp');
+    cleanup.push(() => other.stop());
+    await addRpClient(server, other);
+    // Forty sessions of the hanging RP end together: more rows than the instance's 16 slots.
+    const user = (await server.services.users.byUsername('alice'))!;
+    for (let i = 0; i < 40; i++)
+      await server.services.refreshTokens.start(user.id, CLIENT, 'openid', user.tokenVersion);
+    await endEverySession(
+      server.services,
+      user.id,
+      (trx) => server.services.users.bumpTokenVersion(user.id, trx),
+      'logout_all',
+    );
+    await eventually(() => hung.requests === 16, 'the first wave of attempts');
+    // Then a session of another RP ends. When the first wave times out, its other 24 rows wait out
+    // the same back-off, and this one is attempted first.
+    const { familyId } = await server.services.refreshTokens.start(user.id, 'other-rp', 'openid');
+    await endSession(server.services, familyId, 'logout');
+    const [received] = await other.waitFor(1);
+    expect(received!.claims.sid).toBe(familyId);
+    expect(hung.requests).toBe(16);
+    const waiting = (await outboxRows(server)).filter((row) => row.target === hung.uri && row.attempts === 0);
+    expect(waiting).toHaveLength(24);
   });
 });
 

@@ -155,6 +155,7 @@ export function createOutboxDelivery(deps: {
       const at =
         now + Math.max(backoff(row.attempts), Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
       await outbox.retryAt(row, at, outcome.error!);
+      await outbox.deferTarget(row.target, at);
       deps.onOutcome?.(row.kind, 'retried');
       log.debug(
         { outboxId: row.id, kind: row.kind, attempts: row.attempts, error: outcome.error },
