@@ -175,6 +175,18 @@ describe('giving up', () => {
     expect(rp.requests).toBe(1);
   });
 
+  it('a row whose payload cannot be read is given up without a request', async () => {
+    const { server, rp } = await setUp();
+    await server.services.outbox.enqueue(server.services.db, [
+      { kind: 'backchannel_logout', payload: { clientId: CLIENT }, target: rp.uri },
+    ]);
+    server.services.outbox.notify();
+    const [row] = await settled([server]);
+    expect(row!.last_error).toMatch(/^unreadable payload: /);
+    expect(row!.gave_up_at).not.toBeNull();
+    expect(rp.requests).toBe(0);
+  });
+
   it('a redirect is not followed: the token never reaches where it points, and the delivery is given up', async () => {
     const { server, rp } = await setUp();
     let reachedTarget = 0;

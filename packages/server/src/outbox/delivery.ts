@@ -123,7 +123,14 @@ export function createOutboxDelivery(deps: {
     try {
       payload = kind.parse(row.payload);
     } catch (err) {
-      return giveUp(row, undefined, `unreadable payload: ${(err as Error).message}`);
+      // Written by a version that made it differently: no attempt can ever succeed.
+      return giveUp(row, undefined, `unreadable payload: ${(err as Error).message}`).catch(
+        (failure: unknown) =>
+          log.warn(
+            { outboxId: row.id, reason: (failure as Error).message },
+            'outbox: recording an attempt failed',
+          ),
+      );
     }
     let outcome: { result: ResponseOutcome; error?: string; retryAfterMs?: number };
     try {
