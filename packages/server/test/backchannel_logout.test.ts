@@ -181,6 +181,15 @@ describe('back-channel logout from the command line, while the server runs', () 
     expect(JSON.parse(row!.payload).reason).toBe('disabled');
   });
 
+  it('`tessera user delete`: the RP hears of it though the account is gone', async () => {
+    const tokens = await loginApp(server, CLIENT);
+    expect((await runCli(server, ['user', 'delete', 'alice'])).code).toBe(0);
+    expect(await server.services.users.byUsername('alice')).toBeUndefined();
+    const [received] = await rp.waitFor(1);
+    const { sid, sub } = sessionOf(tokens.access_token);
+    expect(received!.claims).toMatchObject({ sid, sub });
+  });
+
   it('`tessera user set-password`: every session of the user is told', async () => {
     const first = await loginApp(server, CLIENT);
     const second = await loginApp(server, CLIENT);

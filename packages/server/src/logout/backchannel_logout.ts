@@ -73,9 +73,10 @@ export function backchannelLogoutKind(logoutTokens: LogoutTokens): OutboxKind<Ba
         throw new TypeError('a back-channel logout payload has clientId, sub and sid');
       return { clientId, sub, sid, reason: typeof reason === 'string' ? reason : 'unknown' };
     },
-    request(payload) {
+    request(payload, target) {
       const logoutToken = logoutTokens.issue(payload);
       return {
+        url: target,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ logout_token: logoutToken }).toString(),
       };

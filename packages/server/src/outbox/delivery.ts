@@ -70,18 +70,27 @@ export function createOutboxDelivery(deps: {
   const running = new Set<Promise<void>>();
   let poll: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
-  let pumping = false;
+  let pumping: Promise<void> | undefined;
   let again = false;
   let storeFailing = false;
 
-  /** Claims as many due rows as there is room for, and starts them; again while rows keep coming. */
-  async function pump(): Promise<void> {
-    if (stopping.signal.aborted) return;
+  /** Claims as many due rows as there is room for, and starts them; one claimer at a time. */
+  function pump(): Promise<void> {
+    if (stopping.signal.aborted) return Promise.resolve();
     if (pumping) {
       again = true;
-      return;
+      return pumping;
     }
-    pumping = true;
+    pumping = claimAndStart().finally(() => {
+      pumping = undefined;
+      // Woken after the last look (a notify while the claim was finishing): look again.
+      if (again) void pump();
+    });
+    return pumping;
+  }
+
+  /** Claims and starts attempts while there is room and rows keep coming. */
+  async function claimAndStart(): Promise<void> {
     try {
       do {
         again = false;
@@ -104,8 +113,6 @@ export function createOutboxDelivery(deps: {
       if (!storeFailing)
         log.warn({ reason: (err as Error).message }, 'outbox: claiming deliveries failed; retrying');
       storeFailing = true;
-    } finally {
-      pumping = false;
     }
   }
 
@@ -116,7 +123,14 @@ export function createOutboxDelivery(deps: {
     try {
       payload = kind.parse(row.payload);
     } catch (err) {
-      return giveUp(row, undefined, `unreadable payload: ${(err as Error).message}`);
+      // Written by a version that made it differently: no attempt can ever succeed.
+      return giveUp(row, undefined, `unreadable payload: ${(err as Error).message}`).catch(
+        (failure: unknown) =>
+          log.warn(
+            { outboxId: row.id, reason: (failure as Error).message },
+            'outbox: recording an attempt failed',
+          ),
+      );
     }
     let outcome: Outcome;
     if (kind.send) {
@@ -124,7 +138,7 @@ export function createOutboxDelivery(deps: {
     } else {
       try {
         const request = await kind.request(payload, row.target);
-        outcome = await post(row.target, request.headers, request.body, kind);
+        outcome = await post(request.url, request.headers, request.body, kind);
       } catch (err) {
         // The request could not be made (no signing key loaded yet): nothing was sent.
         outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
@@ -152,6 +166,7 @@ export function createOutboxDelivery(deps: {
       const at =
         now + Math.max(backoff(row.attempts), Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
       await outbox.retryAt(row, at, outcome.error!);
+      await outbox.deferTarget(row.target, at);
       deps.onOutcome?.(row.kind, 'retried');
       log.debug(
         { outboxId: row.id, kind: row.kind, attempts: row.attempts, error: outcome.error },
@@ -272,7 +287,9 @@ export function createOutboxDelivery(deps: {
       clearInterval(poll);
       unsubscribe?.();
       stopping.abort();
-      await Promise.allSettled([...running]);
+      // A claim in progress may still start attempts (they end at once, interrupted): wait for both.
+      await pumping;
+      while (running.size > 0) await Promise.allSettled([...running]);
     },
     wake: () => void pump(),
     inFlight: () => running.size,

@@ -42,8 +42,10 @@ export interface OutboxKind<Payload = unknown> {
   describe(payload: Payload): { userId?: string; clientId?: string; detail: Record<string, unknown> };
 }
 
+/** One attempt's request. Always a POST: back-channel logout (BCL §2.5) and SET push (RFC 8935 §2) are. */
 export interface OutboundRequest {
-  /** Always POST: both back-channel logout (BCL §2.5) and SET push (RFC 8935 §2) are. */
+  /** Where to POST: normally the row's `target` as it was written. */
+  url: string;
   headers: Record<string, string>;
   body: string;
 }

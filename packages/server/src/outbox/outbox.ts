@@ -50,6 +50,13 @@ export interface Outbox {
   delivered(row: ClaimedDelivery): Promise<boolean>;
   /** The attempt failed; the next one not before `at`. */
   retryAt(row: ClaimedDelivery, at: number, error: string): Promise<boolean>;
+  /**
+   * After an attempt to `target` failed and will be retried at `at`: its other waiting rows wait
+   * until then too (not counted as attempts). A receiver that is down or hanging then costs one wave
+   * of attempts per back-off step instead of one per row, and cannot fill every delivery slot while
+   * other receivers wait.
+   */
+  deferTarget(target: string, at: number): Promise<void>;
   /** No more attempts: refused, or failing for too long. */
   giveUp(row: ClaimedDelivery, error: string): Promise<boolean>;
   /** Deletes finished rows (delivered or given up) created before `before`; returns how many. */
@@ -139,6 +146,18 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
     delivered: (row) => finish(row, { delivered_at: clock(), last_error: null }),
     retryAt: (row, at, error) => finish(row, { next_attempt_at: at, last_error: error }),
     giveUp: (row, error) => finish(row, { gave_up_at: clock(), last_error: error }),
+    async deferTarget(target, at) {
+      const now = clock();
+      await db
+        .updateTable('outbox')
+        .set({ next_attempt_at: at })
+        .where('target', '=', target)
+        .where('delivered_at', 'is', null)
+        .where('gave_up_at', 'is', null)
+        .where('next_attempt_at', '<', at)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+        .execute();
+    },
     async prune(before) {
       const result = await db
         .deleteFrom('outbox')

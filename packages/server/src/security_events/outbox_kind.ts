@@ -58,10 +58,12 @@ export function securityEventKind(
       if (parsed.receiver === undefined) throw new TypeError('a push names its receiver');
       return parsed;
     },
-    async request(payload) {
+    async request(payload, target) {
       // Read at each attempt: a token the operator replaced is used from the next attempt on.
       const bearerToken = await receivers.bearerToken(payload.receiver as string);
       return {
+        // The endpoint the receiver had when its SET was written.
+        url: target,
         headers: {
           'content-type': SET_MEDIA_TYPE,
           accept: 'application/json',

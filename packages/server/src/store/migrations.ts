@@ -396,6 +396,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .column('next_attempt_at')
           .where(sql<boolean>`delivered_at is null and gave_up_at is null`)
           .execute();
+        // A receiver that fails holds back its other waiting rows (outbox.deferTarget): by target.
+        await db.schema
+          .createIndex('outbox_pending_target')
+          .on('outbox')
+          .column('target')
+          .where(sql<boolean>`delivered_at is null and gave_up_at is null`)
+          .execute();
         // Pruning finished rows reads them by age.
         await db.schema.createIndex('outbox_created').on('outbox').column('created_at').execute();
       },
