@@ -93,3 +93,42 @@ export async function sweepImpersonations(services: ImpersonationServices): Prom
   }
   return ended;
 }
+
+/**
+ * Ends impersonations as soon as this instance hears a revocation that could match one (a `sid`, a
+ * `sub` or a `jti`), rather than at the next housekeeping: the audit trail then shows when the
+ * admin's or the user's logout ended it. Sweeps run one at a time; revocations heard during one
+ * cause one more. Returns the function that stops following.
+ */
+export function endImpersonationsOnRevocation(
+  services: ImpersonationServices,
+  onError: (err: unknown) => void,
+): () => void {
+  let running = false;
+  let again = false;
+  let stopped = false;
+  const sweep = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await sweepImpersonations(services);
+      } while (again && !stopped);
+    } catch (err) {
+      if (!stopped) onError(err);
+    } finally {
+      running = false;
+    }
+  };
+  const unsubscribe = services.revocations.subscribe((event) => {
+    if (!stopped && event.kind !== 'kid') void sweep();
+  });
+  return () => {
+    stopped = true;
+    unsubscribe();
+  };
+}
