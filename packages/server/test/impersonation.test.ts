@@ -7,6 +7,7 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endEverySession, endSession } from '../src/revocation/sessions.js';
 import { sweepImpersonations } from '../src/tokens/impersonation.js';
+import { dpopKey, dpopPost, thumbprint } from './dpop.js';
 import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, eventually, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, form } from './http.js';
@@ -238,6 +239,38 @@ describe('impersonation', () => {
       }
       expect(await written()).toEqual(before);
     }
+  });
+
+  it('refuses a DPoP-bound admin token without a proof: the impersonation stays bound, nothing written', async () => {
+    const key = await dpopKey();
+    const res = await dpopPost(server, '/login', key, {
+      username: 'root',
+      password: ADMIN_PASSWORD,
+      client_id: 'console-ui',
+    });
+    const adminToken = ((await res.json()) as { access_token: string }).access_token;
+    expect(decodeJwtUnverified(adminToken).cnf).toEqual({ jkt: await thumbprint(key) });
+    const before = await written();
+    await expectError(await impersonate(adminToken, ids.bob!), 400, 'invalid_dpop_proof');
+    expect(await written()).toEqual(before);
+    // With a proof (the console's own key: the admin's token was sent to it) the token is bound to it.
+    const consoleKey = await dpopKey();
+    const bound = await dpopPost(
+      server,
+      '/token/exchange',
+      consoleKey,
+      {
+        subject_token: adminToken,
+        subject_token_type: ACCESS_TOKEN,
+        requested_subject: ids.bob!,
+        audience: SUPPORT,
+      },
+      { authorization: basic('console', secrets.console!) },
+    );
+    const body = (await bound.json()) as { access_token: string; token_type: string };
+    expect(bound.status, JSON.stringify(body)).toBe(200);
+    expect(body.token_type).toBe('DPoP');
+    expect(decodeJwtUnverified(body.access_token).cnf).toEqual({ jkt: await thumbprint(consoleKey) });
   });
 
   it('refuses a non-admin, an unknown, disabled or own subject, a client without the policy: nothing issued or written', async () => {

@@ -6,7 +6,7 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endSession } from '../src/revocation/sessions.js';
-import { dpopKey, dpopPost, thumbprint } from './dpop.js';
+import { clientCredentials, type DpopKey, dpopKey, dpopPost, thumbprint } from './dpop.js';
 import { ADMIN_PASSWORD, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, form } from './http.js';
 import { request } from './requests.js';
@@ -438,6 +438,83 @@ describe('DPoP (RFC 9449) at the exchange', () => {
       expect(body.token_type).toBe('DPoP');
       expect(claims.cnf).toEqual({ jkt: await thumbprint(key) });
     }
+  });
+
+  /** The exchange with a DPoP proof of `key`, as `clientId`. */
+  const dpopExchange = (key: DpopKey, fields: Record<string, string>, clientId = 'gateway') =>
+    dpopPost(
+      server,
+      '/token',
+      key,
+      { grant_type: EXCHANGE, subject_token_type: ACCESS_TOKEN, ...fields },
+      { authorization: basic(clientId, secrets[clientId]!) },
+    );
+
+  it('keeps a bound subject of this client bound: a proof of its own key, no other and not none', async () => {
+    const key = await dpopKey();
+    // A token issued to the gateway itself (an earlier exchange) and bound to the gateway's key.
+    const bound = await exchanged(
+      await dpopExchange(key, { subject_token: await login(), audience: INVENTORY }),
+    );
+    expect(bound.claims.cnf).toEqual({ jkt: await thumbprint(key) });
+    // Without a proof it would come out a plain Bearer token anyone holding it could use.
+    await expectError(
+      await exchange({ subject_token: bound.body.access_token, resource: ORDERS }),
+      400,
+      'invalid_dpop_proof',
+    );
+    // A proof of another key is not the holder's.
+    await expectError(
+      await dpopExchange(await dpopKey(), { subject_token: bound.body.access_token, resource: ORDERS }),
+      400,
+      'invalid_request',
+    );
+    const again = await exchanged(
+      await dpopExchange(key, { subject_token: bound.body.access_token, resource: ORDERS }),
+    );
+    expect(again.body.token_type).toBe('DPoP');
+    expect(again.claims.cnf).toEqual({ jkt: await thumbprint(key) });
+  });
+
+  it('binds a bound user token the client was sent (its aud) to the client’s own key, never to none', async () => {
+    const userKey = await dpopKey();
+    const login = await dpopPost(server, '/login', userKey, {
+      username: 'alice',
+      password: ADMIN_PASSWORD,
+      client_id: 'app',
+    });
+    const userToken = ((await login.json()) as { access_token: string }).access_token;
+    expect(decodeJwtUnverified(userToken).cnf).toEqual({ jkt: await thumbprint(userKey) });
+    await expectError(
+      await exchange({ subject_token: userToken, resource: ORDERS }),
+      400,
+      'invalid_dpop_proof',
+    );
+    // The gateway cannot sign with the user's key: the result is bound to the gateway's own.
+    const gatewayKey = await dpopKey();
+    const { body, claims } = await exchanged(
+      await dpopExchange(gatewayKey, { subject_token: userToken, resource: ORDERS }),
+    );
+    expect(body.token_type).toBe('DPoP');
+    expect(claims.cnf).toEqual({ jkt: await thumbprint(gatewayKey) });
+  });
+
+  it('refuses a bound actor token without a proof of its key', async () => {
+    const key = await dpopKey();
+    const res = await clientCredentials(server, key, 'gateway', secrets.gateway!);
+    const actor = ((await res.json()) as { access_token: string }).access_token;
+    expect(decodeJwtUnverified(actor).cnf).toEqual({ jkt: await thumbprint(key) });
+    const fields = {
+      subject_token: await login(),
+      actor_token: actor,
+      actor_token_type: ACCESS_TOKEN,
+      resource: ORDERS,
+    };
+    await expectError(await exchange(fields), 400, 'invalid_dpop_proof');
+    await expectError(await dpopExchange(await dpopKey(), fields), 400, 'invalid_request');
+    const { claims } = await exchanged(await dpopExchange(key, fields));
+    expect(claims.cnf).toEqual({ jkt: await thumbprint(key) });
+    expect(claims.act).toEqual({ sub: 'gateway', client_id: 'gateway' });
   });
 
   it('requires a proof of a client with dpop_bound_access_tokens', async () => {

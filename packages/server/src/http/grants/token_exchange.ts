@@ -8,6 +8,7 @@ import { clientLifetimes } from '../../tokens/client_lifetimes.js';
 import { extraClaims } from '../../tokens/extra_claims.js';
 import { beginImpersonation, IMPERSONATION_MAX_TTL } from '../../tokens/impersonation.js';
 import { authenticateClient } from '../client_auth.js';
+import type { DpopProof } from '../dpop/proofs.js';
 import { requireProofIfBound } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
 import type { GrantHandler } from './grant.js';
@@ -82,6 +83,7 @@ export const tokenExchangeGrant: GrantHandler = {
 
     const { resource, audience } = await exchangeTarget(services, client, body.resource, body.audience);
     const subject = await presented(services, client, subjectToken, 'subject_token');
+    keepsBinding(client, subject.claims, dpop, 'subject_token');
     const nowSeconds = Math.floor(services.clock() / 1000);
 
     let user: User;
@@ -96,6 +98,7 @@ export const tokenExchangeGrant: GrantHandler = {
       user = subject.user;
       if (actorToken !== undefined) {
         const actor = await presented(services, client, actorToken, 'actor_token');
+        keepsBinding(client, actor.claims, dpop, 'actor_token');
         checkMayAct(subject.claims.may_act, actor.claims);
         // §4.1: the actor's own chain, if it acts for someone, else the subject's prior actors.
         act = actorOf(actor.claims, actor.claims.act ?? subject.claims.act);
@@ -229,6 +232,31 @@ async function presented(
     claims.client_id === client.clientId || audiences.some((aud) => client.audiences.includes(aud!));
   if (!forClient) throw invalidRequest(`${name} was issued neither to nor for this client`);
   return result;
+}
+
+/**
+ * RFC 9449 §6: a token bound to a key (`cnf.jkt`) is only good with a proof of that key; exchanged
+ * without one it would come out a Bearer token, and the binding would be lost. So a bound subject or
+ * actor token needs a DPoP proof on the exchange, and the issued token is bound to the proof's key:
+ *
+ * - a token issued to this client (`client_id`): the proof must be of the very key it is bound to
+ *   (the holder proves possession, as at a resource server);
+ * - a token issued to another client and sent to this one (its `aud`, a gateway's users' tokens):
+ *   this client cannot sign with the user's key, having checked the user's proof itself; a proof of
+ *   its own key keeps the result sender-constrained, to the exchanger.
+ */
+function keepsBinding(
+  client: Client,
+  claims: AccessTokenClaims,
+  proof: DpopProof | undefined,
+  name: 'subject_token' | 'actor_token',
+): void {
+  const jkt = claims.cnf?.jkt;
+  if (jkt === undefined) return;
+  if (proof === undefined)
+    throw new OAuthError(400, 'invalid_dpop_proof', `the ${name} is DPoP-bound: send a DPoP proof`);
+  if (claims.client_id === client.clientId && proof.jkt !== jkt)
+    throw invalidRequest(`the DPoP proof is not signed with the key the ${name} is bound to`);
 }
 
 /** §4.1: the actor's identity (`sub`, and the client it acted through), with its prior chain. */
