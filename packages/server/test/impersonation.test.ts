@@ -21,10 +21,12 @@ const secrets: Record<string, string> = {};
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
-  server = await startServer();
+  // Users' tokens last an hour here, so the 15-minute cap, not the admin's token, bounds an impersonation.
+  server = await startServer({ accessTokenTtl: 3600 });
   const { services } = server;
   ids.root = (await services.users.create('root', ADMIN_PASSWORD, { roles: ['admin'] })).id;
   ids.bob = (await services.users.create('bob', ADMIN_PASSWORD)).id;
+  ids.dave = (await services.users.create('dave', ADMIN_PASSWORD, { roles: ['support', 'admin'] })).id;
   const carol = await services.users.create('carol', ADMIN_PASSWORD);
   ids.carol = carol.id;
   await services.users.disable(carol.id);
@@ -271,6 +273,21 @@ describe('impersonation', () => {
     expect(bound.status, JSON.stringify(body)).toBe(200);
     expect(body.token_type).toBe('DPoP');
     expect(decodeJwtUnverified(body.access_token).cnf).toEqual({ jkt: await thumbprint(consoleKey) });
+  });
+
+  it('refuses to impersonate another admin: their roles are not the impersonating admin’s to take', async () => {
+    const adminToken = await login('root');
+    const before = await written();
+    await expectError(await impersonate(adminToken, ids.dave!), 400, 'invalid_request');
+    expect(await written()).toEqual(before);
+    // Once the role is gone, dave is a user like any other.
+    await server.services.users.setRoles(ids.dave!, ['support']);
+    try {
+      const { token } = await started(adminToken, ids.dave!);
+      expect(decodeJwtUnverified(token)).toMatchObject({ sub: ids.dave, roles: ['support'] });
+    } finally {
+      await server.services.users.setRoles(ids.dave!, ['support', 'admin']);
+    }
   });
 
   it('refuses a non-admin, an unknown, disabled or own subject, a client without the policy: nothing issued or written', async () => {

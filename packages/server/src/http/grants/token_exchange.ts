@@ -287,6 +287,10 @@ async function impersonated(services: Services, admin: Presented, userId: string
   if (userId === admin.user.id) throw invalidRequest('an admin does not impersonate themselves');
   const user = await services.users.byId(userId);
   if (!user || user.disabled) throw invalidRequest('requested_subject is not an active user');
+  // The token carries the target's roles: an admin becoming another admin would take up powers the
+  // role does not give them (and act under a second admin's name). Admins are not impersonated.
+  if (user.roles.includes(ADMIN_ROLE))
+    throw invalidRequest(`requested_subject has the ${ADMIN_ROLE} role: admins are not impersonated`);
   return user;
 }
 
