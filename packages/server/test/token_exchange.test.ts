@@ -379,6 +379,39 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
     );
   });
 
+  it('carries may_act into every token exchanged from the subject: a second hop cannot escape it', async () => {
+    const subject = await login('delegating-app');
+    // First hop: the gateway narrows the token (no actor); the hook gives the gateway's tokens no may_act.
+    const firstHop = await exchanged(await exchange({ subject_token: subject, audience: INVENTORY }));
+    expect(firstHop.claims.may_act).toEqual({ sub: 'gateway' });
+    // Second hop: an actor that is not the gateway (alice herself, through a token of the gateway).
+    const notTheGateway = await exchanged(
+      await exchange({ subject_token: await login(), audience: INVENTORY }),
+    );
+    expect(notTheGateway.claims.sub).not.toBe('gateway');
+    await expectError(
+      await exchange({
+        subject_token: firstHop.body.access_token,
+        actor_token: notTheGateway.body.access_token,
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
+    // The party may_act names may still act, through the narrowed token too.
+    const { claims } = await exchanged(
+      await exchange({
+        subject_token: firstHop.body.access_token,
+        actor_token: await ownToken('gateway'),
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+    );
+    expect(claims.act).toEqual({ sub: 'gateway', client_id: 'gateway' });
+    expect(claims.may_act).toEqual({ sub: 'gateway' });
+  });
+
   it('refuses delegation to a client whose policy does not allow it, and a bad actor token', async () => {
     const subject = await login();
     await expectError(

@@ -114,6 +114,11 @@ export const tokenExchangeGrant: GrantHandler = {
     if (ttl < 1) throw invalidRequest('subject_token expires too soon to exchange');
     const scopes = scope.split(' ').filter(Boolean);
     const context = { user, clientId: client.clientId, scopes, resource: resource?.resource };
+    const extra = await extraClaims(services.extraClaims, { ...context, target: 'access_token' });
+    // §4.4: who may act for the subject is said once, in the subject's token; every token exchanged
+    // from it (for the same `sub`) says the same, whatever the hook says for the exchanging client,
+    // or a second hop (narrow, then delegate) would escape it. An impersonation has another subject.
+    const mayAct = requestedSubject === undefined ? subject.claims.may_act : undefined;
     const access = services.accessTokens.issue({
       user,
       clientId: client.clientId,
@@ -123,7 +128,7 @@ export const tokenExchangeGrant: GrantHandler = {
       audience,
       ttl,
       encryptTo: resource?.accessTokenFormat === 'jwe' ? resource.encryptionJwk : undefined,
-      extra: await extraClaims(services.extraClaims, { ...context, target: 'access_token' }),
+      extra: mayAct !== undefined ? { ...extra, may_act: mayAct } : extra,
       ...(dpop ? { jkt: dpop.jkt } : {}),
       ...(act ? { act } : {}),
     });
