@@ -53,7 +53,12 @@ beforeAll(async () => {
   await confidential('no-policy', {});
   await confidential('orders-api', {}, [ORDERS]);
   await confidential('elsewhere', { targets: [ORDERS], delegation: true }, ['https://elsewhere.example']);
-  await services.clients.update('gateway', { grantTypes: ['client_credentials'] });
+  // No audiences of its own: its tokens get the server's default audience, the web client's too.
+  await confidential('defaulted', { targets: [ORDERS] }, []);
+  // Shares the gateway's audience, and is not the gateway.
+  await confidential('neighbour', {});
+  for (const clientId of ['gateway', 'neighbour'])
+    await services.clients.update(clientId, { grantTypes: ['client_credentials'] });
 });
 afterAll(() => stopServer(server));
 
@@ -226,6 +231,20 @@ describe('downscoping (RFC 8693 §2.1)', () => {
     );
   });
 
+  it('counts only audiences registered on the client: not the server’s default audience it falls back to', async () => {
+    const defaulted = await server.services.clients.byId('defaulted');
+    expect(defaulted!.defaultAudience).toBe(true);
+    // The built-in web client's users' tokens are for the default audience too.
+    const webToken = await login('web');
+    const aud = decodeJwtUnverified(webToken).aud;
+    expect([aud].flat()).toEqual(expect.arrayContaining(defaulted!.audiences));
+    await expectError(
+      await exchange({ subject_token: webToken, resource: ORDERS }, 'defaulted'),
+      400,
+      'invalid_request',
+    );
+  });
+
   it('refuses malformed requests: missing or wrong token types, a repeated token', async () => {
     const subject = await login();
     await expectError(await exchange({ resource: ORDERS }), 400, 'invalid_request');
@@ -366,10 +385,37 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
       }),
     );
     expect((allowed.claims.act as { sub: string }).sub).toBe('gateway');
-    // Alice's own token as the actor: a party may_act does not name.
+    // A token of the gateway's for alice as the actor: a party may_act does not name.
+    const alices = await exchanged(await exchange({ subject_token: await login(), audience: INVENTORY }));
     await expectError(
       await exchange({
         subject_token: subject,
+        actor_token: alices.body.access_token,
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
+  });
+
+  it('takes an actor token issued to the exchanging client only: sharing an audience forges no act', async () => {
+    const neighbours = await ownToken('neighbour');
+    expect(decodeJwtUnverified(neighbours).aud).toBe(API);
+    await expectError(
+      await exchange({
+        subject_token: await login(),
+        actor_token: neighbours,
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
+    // Alice's token from the app is for the gateway's audience: fine as a subject, not as an actor.
+    await expectError(
+      await exchange({
+        subject_token: await login(),
         actor_token: await login(),
         actor_token_type: ACCESS_TOKEN,
         resource: ORDERS,

@@ -214,9 +214,16 @@ async function exchangeTarget(
 
 /**
  * A token presented as subject or actor: one of ours, passing the server's own verification (keys,
- * expiry, revocations, the user's current version and status), and presented by the party it was
- * issued to (`client_id`) or for (its `aud` names one of the client's audiences, as a gateway's
- * users' tokens name the gateway). A token that leaked to any other client is of no use to it.
+ * expiry, revocations, the user's current version and status), and the exchanging client's to
+ * present. A token that leaked to any other client is of no use to it.
+ *
+ * - subject: issued to the client (`client_id`), or for it: its `aud` names an audience registered
+ *   on the client, as a gateway's users' tokens name the gateway. The server's default audience,
+ *   which a client without audiences of its own falls back to, does not count: every such client
+ *   shares it with the web client, so it says nothing about this one.
+ * - actor: issued to the client (`client_id`; for its own client_credentials token that is also its
+ *   `sub`). The actor is who the issued `act` names: a token merely sent to the client (its `aud`)
+ *   would let it name anyone who ever called it.
  */
 async function presented(
   services: Services,
@@ -232,9 +239,11 @@ async function presented(
     throw err;
   }
   const { claims } = result;
+  if (claims.client_id === client.clientId) return result;
+  if (name === 'actor_token') throw invalidRequest('actor_token was not issued to this client');
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   const forClient =
-    claims.client_id === client.clientId || audiences.some((aud) => client.audiences.includes(aud!));
+    !client.defaultAudience && audiences.some((aud) => aud !== undefined && client.audiences.includes(aud));
   if (!forClient) throw invalidRequest(`${name} was issued neither to nor for this client`);
   return result;
 }
