@@ -51,6 +51,17 @@ beforeAll(async () => {
     });
     secrets[clientId] = secret!;
   }
+  // May both impersonate and delegate, and has a token of its own to act with.
+  const { secret } = await services.clients.add({
+    clientId: 'desk',
+    type: 'confidential',
+    kind: 'service',
+    audiences: [API],
+    scopes: [],
+    grantTypes: ['client_credentials'],
+    tokenExchange: { targets: [SUPPORT], impersonation: true, delegation: true },
+  });
+  secrets.desk = secret!;
 });
 afterAll(() => stopServer(server));
 
@@ -288,6 +299,43 @@ describe('impersonation', () => {
     } finally {
       await server.services.users.setRoles(ids.dave!, ['support', 'admin']);
     }
+  });
+
+  it('refuses to delegate an impersonation’s token: the admin would vanish from act', async () => {
+    const adminToken = await login('root');
+    const res = await impersonate(adminToken, ids.bob!, {}, 'desk');
+    const { access_token: token } = (await res.json()) as { access_token: string };
+    expect(res.status).toBe(200);
+    const own = await form(
+      `${server.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basic('desk', secrets.desk!) },
+    );
+    const actorToken = ((await own.json()) as { access_token: string }).access_token;
+    await expectError(
+      await form(
+        `${server.url}/token/exchange`,
+        {
+          subject_token: token,
+          subject_token_type: ACCESS_TOKEN,
+          actor_token: actorToken,
+          actor_token_type: ACCESS_TOKEN,
+          audience: SUPPORT,
+        },
+        { authorization: basic('desk', secrets.desk!) },
+      ),
+      400,
+      'invalid_request',
+    );
+    // Narrowing it (no actor) keeps the admin in act.
+    const narrowed = await form(
+      `${server.url}/token/exchange`,
+      { subject_token: token, subject_token_type: ACCESS_TOKEN, audience: SUPPORT },
+      { authorization: basic('desk', secrets.desk!) },
+    );
+    const body = (await narrowed.json()) as { access_token: string };
+    expect(narrowed.status).toBe(200);
+    expect(decodeJwtUnverified(body.access_token).act).toEqual({ sub: ids.root, client_id: 'console-ui' });
   });
 
   it('refuses a non-admin, an unknown, disabled or own subject, a client without the policy: nothing issued or written', async () => {

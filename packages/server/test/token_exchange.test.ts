@@ -349,6 +349,17 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
       }),
     );
     expect(narrowed.claims.act).toEqual({ sub: 'gateway', client_id: 'gateway' });
+    // A delegated token is not delegated again: its own chain would be lost under the new actor's.
+    await expectError(
+      await exchange({
+        subject_token: firstHop.body.access_token,
+        actor_token: await ownToken('gateway'),
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('introspection (RFC 7662) shows the actor to the resource server the token is for', async () => {

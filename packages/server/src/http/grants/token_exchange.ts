@@ -97,11 +97,16 @@ export const tokenExchangeGrant: GrantHandler = {
       if (!subject.user) throw invalidRequest("subject_token is a client's own token: it has no user");
       user = subject.user;
       if (actorToken !== undefined) {
+        // §4.1 nests one chain: the actor's. A subject that is already acted for (an impersonation,
+        // a delegated token) has a chain of its own, and one of the two would be lost: the admin
+        // behind an impersonation would vanish from `act`. Delegate from the user's own token.
+        if (subject.claims.act !== undefined)
+          throw invalidRequest('the subject_token already has an actor (act): it is not delegated again');
         const actor = await presented(services, client, actorToken, 'actor_token');
         keepsBinding(client, actor.claims, dpop, 'actor_token');
         checkMayAct(subject.claims.may_act, actor.claims);
-        // §4.1: the actor's own chain, if it acts for someone, else the subject's prior actors.
-        act = actorOf(actor.claims, actor.claims.act ?? subject.claims.act);
+        // §4.1: the actor, with its own chain if it acts for someone itself.
+        act = actorOf(actor.claims, actor.claims.act);
       } else {
         // Downscoping keeps who acts: a narrowed token of an impersonation still names the admin.
         act = subject.claims.act;
