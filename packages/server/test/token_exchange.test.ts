@@ -37,13 +37,14 @@ beforeAll(async () => {
     clientId: string,
     tokenExchange: { targets?: string[]; delegation?: boolean; impersonation?: boolean },
     audiences = [API],
+    scopes = ['orders:read'],
   ) => {
     const { secret } = await services.clients.add({
       clientId,
       type: 'confidential',
       kind: 'service',
       audiences,
-      scopes: ['orders:read'],
+      scopes,
       tokenExchange,
     });
     secrets[clientId] = secret!;
@@ -57,6 +58,8 @@ beforeAll(async () => {
   await confidential('defaulted', { targets: [ORDERS] }, []);
   // Shares the gateway's audience, and is not the gateway.
   await confidential('neighbour', {});
+  // No scope list: it relays its users' scopes, capped by their tokens alone.
+  await confidential('relay', { targets: [ORDERS] }, [API], []);
   for (const clientId of ['gateway', 'neighbour'])
     await services.clients.update(clientId, { grantTypes: ['client_credentials'] });
 });
@@ -140,8 +143,8 @@ describe('downscoping (RFC 8693 §2.1)', () => {
     );
     const { claims, body } = await exchanged(res);
     expect(claims.aud).toBe(INVENTORY);
-    // No scope asked: the subject's whole scope.
-    expect(body.scope.split(' ').sort()).toEqual([...SCOPES].sort());
+    // No scope asked: all of the subject's the gateway may have.
+    expect(body.scope).toBe('orders:read');
     const metadata = (await (await request(`${server.url}/.well-known/openid-configuration`)).json()) as {
       grant_types_supported: string[];
     };
@@ -170,6 +173,23 @@ describe('downscoping (RFC 8693 §2.1)', () => {
       400,
       'invalid_scope',
     );
+  });
+
+  it('caps the scope at the exchanging client’s registered scopes, as every grant does', async () => {
+    const subject = await login();
+    expect(decodeJwtUnverified(subject).scope).toContain('orders:write');
+    const { body, claims } = await exchanged(await exchange({ subject_token: subject, resource: ORDERS }));
+    expect(body.scope).toBe('orders:read');
+    expect(claims.scope).toBe('orders:read');
+    // The subject has orders:write; the gateway is not registered for it.
+    await expectError(
+      await exchange({ subject_token: subject, resource: ORDERS, scope: 'orders:read orders:write' }),
+      400,
+      'invalid_scope',
+    );
+    // A client registered without scopes is capped by the subject's alone.
+    const relayed = await exchanged(await exchange({ subject_token: subject, resource: ORDERS }, 'relay'));
+    expect(relayed.body.scope.split(' ').sort()).toEqual([...SCOPES].sort());
   });
 
   it('refuses a target outside the policy, two targets, or none: invalid_target / invalid_request', async () => {

@@ -113,7 +113,7 @@ export const tokenExchangeGrant: GrantHandler = {
       }
     }
 
-    const scope = narrowedScope(subject.claims.scope, body.scope);
+    const scope = narrowedScope(subject.claims.scope, body.scope, client);
     const ttl = Math.min(clientLifetimes(client, services.config, resource).accessTokenTtl, maxTtl);
     // Within the verifier's clock tolerance a subject may pass with nothing left to give.
     if (ttl < 1) throw invalidRequest('subject_token expires too soon to exchange');
@@ -313,14 +313,27 @@ async function impersonated(services: Services, admin: Presented, userId: string
   return user;
 }
 
-/** §2.1 `scope`: at most the subject token's scope (RFC 6749 §3.3); absent, all of it. */
-function narrowedScope(granted: string, requested: unknown): string {
-  if (requested === undefined || (typeof requested === 'string' && requested.trim() === '')) return granted;
+/**
+ * §2.1 `scope`: at most the subject token's scope (RFC 6749 §3.3), and, as in every other grant
+ * (http/token_response.ts grantedScope), at most the scopes registered on the exchanging client when
+ * it has a list. A client registered without scopes (a gateway relaying its users' calls) is capped
+ * by the subject alone. Absent: all of the subject's the client may have.
+ */
+function narrowedScope(granted: string, requested: unknown, client: Client): string {
+  const registered = client.scopes.length > 0 ? new Set(client.scopes) : undefined;
+  const held = new Set(
+    granted.split(' ').filter((scope) => scope !== '' && (registered?.has(scope) ?? true)),
+  );
+  if (requested === undefined || (typeof requested === 'string' && requested.trim() === ''))
+    return [...held].join(' ');
   if (typeof requested !== 'string') throw invalidRequest('scope must be given once');
-  const held = new Set(granted.split(' ').filter(Boolean));
   const asked = [...new Set(requested.trim().split(/ +/))];
   const extra = asked.filter((scope) => !held.has(scope));
   if (extra.length)
-    throw new OAuthError(400, 'invalid_scope', `scope beyond the subject_token's: ${extra.join(' ')}`);
+    throw new OAuthError(
+      400,
+      'invalid_scope',
+      `scope beyond the subject_token's or this client's: ${extra.join(' ')}`,
+    );
   return asked.join(' ');
 }
