@@ -382,6 +382,30 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
     );
   });
 
+  it('never outlives the actor token either: exp is at most the actor’s', async () => {
+    const actor = await ownToken('gateway');
+    const actorExp = decodeJwtUnverified(actor).exp!;
+    // Two minutes before the actor's token expires, alice logs in afresh: her token outlives it.
+    const skip = (actorExp - Math.floor(server.now() / 1000) - 120) * 1000;
+    server.advance(skip);
+    try {
+      const subject = await login();
+      expect(decodeJwtUnverified(subject).exp!).toBeGreaterThan(actorExp);
+      const { claims, body } = await exchanged(
+        await exchange({
+          subject_token: subject,
+          actor_token: actor,
+          actor_token_type: ACCESS_TOKEN,
+          resource: ORDERS,
+        }),
+      );
+      expect(claims.exp).toBeLessThanOrEqual(actorExp);
+      expect(body.expires_in).toBeLessThanOrEqual(120);
+    } finally {
+      server.advance(-skip);
+    }
+  });
+
   it('introspection (RFC 7662) shows the actor to the resource server the token is for', async () => {
     const { claims, body } = await exchanged(
       await exchange({

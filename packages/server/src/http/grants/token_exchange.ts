@@ -107,6 +107,8 @@ export const tokenExchangeGrant: GrantHandler = {
         checkMayAct(subject.claims.may_act, actor.claims);
         // §4.1: the actor, with its own chain if it acts for someone itself.
         act = actorOf(actor.claims, actor.claims.act);
+        // The actor's authority ends with its token: a token naming it in `act` ends no later.
+        maxTtl = Math.min(maxTtl, actor.claims.exp! - nowSeconds);
       } else {
         // Downscoping keeps who acts: a narrowed token of an impersonation still names the admin.
         act = subject.claims.act;
@@ -116,7 +118,7 @@ export const tokenExchangeGrant: GrantHandler = {
     const scope = narrowedScope(subject.claims.scope, body.scope, client);
     const ttl = Math.min(clientLifetimes(client, services.config, resource).accessTokenTtl, maxTtl);
     // Within the verifier's clock tolerance a subject may pass with nothing left to give.
-    if (ttl < 1) throw invalidRequest('subject_token expires too soon to exchange');
+    if (ttl < 1) throw invalidRequest('the subject_token or actor_token expires too soon to exchange');
     const scopes = scope.split(' ').filter(Boolean);
     const context = { user, clientId: client.clientId, scopes, resource: resource?.resource };
     const extra = await extraClaims(services.extraClaims, { ...context, target: 'access_token' });
