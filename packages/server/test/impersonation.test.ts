@@ -238,6 +238,30 @@ describe('impersonation', () => {
     }
   });
 
+  it('housekeeping pages through every open impersonation, none left behind older ones', async () => {
+    const adminToken = await login('root');
+    const jtis: string[] = [];
+    for (const userId of [ids.bob!, ids.alice!, ids.bob!])
+      jtis.push(decodeJwtUnverified((await started(adminToken, userId)).token).jti!);
+    // Pages of one row, keyset by (started_at, jti): each page goes on after the last.
+    const [first] = await server.services.impersonations.open({ limit: 1 });
+    const [second] = await server.services.impersonations.open({ limit: 1, after: first! });
+    expect(second).toBeDefined();
+    expect([second!.startedAt, second!.jti]).not.toEqual([first!.startedAt, first!.jti]);
+    expect(second!.startedAt).toBeGreaterThanOrEqual(first!.startedAt);
+    server.advance(901_000);
+    try {
+      expect(await sweepImpersonations(server.services, { pageSize: 1 })).toBeGreaterThanOrEqual(3);
+      for (const jti of jtis)
+        expect(await server.services.impersonations.byJti(jti)).toMatchObject({ endReason: 'expired' });
+      // What is left open is still running (an earlier test's, started on an advanced clock).
+      for (const open of await server.services.impersonations.open())
+        expect(open.expiresAt).toBeGreaterThan(server.now());
+    } finally {
+      server.advance(-901_000);
+    }
+  });
+
   it('issues nothing when the record cannot be written: row and audit event commit together', async () => {
     const adminToken = await login('root');
     for (const table of ['impersonations', 'audit_events'] as const) {
