@@ -38,15 +38,17 @@ interface Presented {
  * one audience and no refresh token (§2.2.1: the client exchanges again):
  *
  * - downscoping: `subject_token` (a user's access token of ours) → a token for `audience` or
- *   `resource` with at most the subject's scope and expiry;
- * - delegation (§1.1): plus `actor_token` → the same, naming the actor in `act` (§4.1), when the
- *   subject's `may_act` (§4.4), if any, names it;
+ *   `resource` with at most the subject's scope (and the client's registered scopes) and expiry;
+ * - delegation (§1.1): plus `actor_token` (the client's own) → the same, naming the actor in `act`
+ *   (§4.1) and ending no later than the actor token, when the subject's `may_act` (§4.4), if any,
+ *   names it and the subject has no `act` of its own;
  * - impersonation: `subject_token` an admin's token plus `requested_subject` (a user id, as
  *   Keycloak names the parameter) → a token for that user, with the admin in `act`, at most 15
  *   minutes, carrying the admin's session, audited (tokens/impersonation.ts).
  *
  * The issued token keeps the subject's `sub`, `sid` and `ver`, so the user's logout (or the admin's,
- * for an impersonation) and logout-everywhere revoke it wherever the original would be refused.
+ * for an impersonation) and logout-everywhere revoke it wherever the original would be refused; its
+ * `may_act`, so no later hop escapes it; and a DPoP binding (keepsBinding).
  */
 export const tokenExchangeGrant: GrantHandler = {
   grantType: TOKEN_EXCHANGE_GRANT,
