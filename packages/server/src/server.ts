@@ -9,7 +9,7 @@ import { type OutboxKinds, outboxKinds } from './outbox/kinds.js';
 import { securityEventBrokerKind, securityEventKind } from './security_events/outbox_kind.js';
 import { createServices, type ServerHooks, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
-import { sweepImpersonations } from './tokens/impersonation.js';
+import { endImpersonationsOnRevocation, sweepImpersonations } from './tokens/impersonation.js';
 import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
 
 export interface TesseraServer {
@@ -87,6 +87,11 @@ export async function createServer(
     })();
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
+  // Impersonations end at the revocation that ends them (housekeeping above catches expiry, and any
+  // revocation this instance missed).
+  const stopFollowingImpersonations = endImpersonationsOnRevocation(services, (err) =>
+    app.log.error({ err }, 'ending impersonations failed'),
+  );
   // Each second: revocations other processes wrote (and, scaled out, any the shared stream has not
   // received yet), and keys another instance rotated. One warning per outage, not one per second.
   let failing = false;
@@ -131,6 +136,7 @@ export async function createServer(
     async close() {
       clearInterval(housekeeping);
       clearInterval(revocationSync);
+      stopFollowingImpersonations();
       // Attempts in flight end first (interrupted ones are due again at once), while the store is open.
       await delivery.stop();
       await metricsListener?.close();
