@@ -202,6 +202,10 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
 
     proxy.cut();
     await eventually(() => !c.services.revocations.feed.live(), 'C to notice NATS is gone');
+    // Out of rotation while its revocations cannot reach the others' guards at once.
+    const ready = await fetch(`${c.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'broker' });
     expect((await logout(c, session.access_token)).status).toBe(204);
     const row = await c.services.db
       .selectFrom('revocations')
@@ -233,6 +237,7 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
       return marked.published_at !== null;
     }, 'the row marked delivered');
     await eventually(() => c.services.revocations.feed.live(), 'C live again', 15_000);
+    expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
     expect(
       (await revocationsIn(nats.stream)).filter(
         (m) => m.message?.type === 'revocation' && m.message.entry.value === sid,

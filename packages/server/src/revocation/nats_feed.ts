@@ -182,6 +182,10 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
         if (info.state.messages === 0 || lastSeq >= info.state.last_seq) caughtUp = true;
         const consumer = await (js as JetStreamClient).consumers.get(stream, { opt_start_seq: lastSeq + 1 });
         messages = await consumer.consume({ max_messages: 1_000 });
+        if (closed) {
+          await messages.close().catch(() => {});
+          return;
+        }
         for await (const message of messages) {
           liveAt = Date.now();
           lastSeq = message.seq;
