@@ -6,6 +6,7 @@
  * it can be delivered.
  */
 import { decodeJwtUnverified } from '@tessera/jose';
+import { nanos, StorageType } from 'nats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
 import {
@@ -17,7 +18,15 @@ import {
   type TestServer,
 } from './helpers.js';
 import { addClients, form, loginApp } from './http.js';
-import { deleteStream, natsSkip, storedMessages, TcpProxy, type TestStream, uniqueStream } from './nats.js';
+import {
+  deleteStream,
+  natsConnection,
+  natsSkip,
+  storedMessages,
+  TcpProxy,
+  type TestStream,
+  uniqueStream,
+} from './nats.js';
 import { SseStream, streamAuth } from './sse.js';
 
 const skip = await natsSkip('the NATS revocation feed tests');
@@ -171,6 +180,28 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
     const [beat] = (await storedMessages(nats.stream)).filter((m) => m.message?.type === 'heartbeat');
     expect(beat!.subject).toBe(`${nats.subject}.heartbeat`);
     expect(beat!.message).toMatchObject({ type: 'heartbeat', at: expect.any(Number) });
+  });
+
+  it('keeps the stream on disk for the revocation retention, and widens it when it falls short', async () => {
+    const nc = await natsConnection();
+    try {
+      const jsm = await nc.jetstreamManager();
+      const { config } = await jsm.streams.info(nats.stream);
+      const retention = nanos(a.services.lifetimes.retentionMs());
+      expect(config).toMatchObject({
+        storage: StorageType.File,
+        max_age: retention,
+        allow_rollup_hdrs: true,
+        subjects: [nats.subject, `${nats.subject}.heartbeat`],
+      });
+      expect(config.duplicate_window).toBeGreaterThan(0);
+      // As left by a configuration with shorter tokens: the next sync raises it again.
+      await jsm.streams.update(nats.stream, { ...config, max_age: nanos(150_000) });
+      await a.services.revocations.sync();
+      expect((await jsm.streams.info(nats.stream)).config.max_age).toBe(retention);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('resumes with Last-Event-ID on either instance; an id of another stream gets the whole stream', async () => {

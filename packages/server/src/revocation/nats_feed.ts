@@ -210,8 +210,17 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
     const maxAge = nanos(options.retentionMs());
     try {
       const info = await manager.streams.info(stream);
-      if (info.config.max_age >= maxAge) return info;
-      return await manager.streams.update(stream, { ...info.config, max_age: maxAge });
+      const { config } = info;
+      const subjects = config.subjects ?? [];
+      // Only ever widened: a stream made by an older or shorter-lived configuration, or by hand.
+      if (config.max_age >= maxAge && config.allow_rollup_hdrs && subjects.includes(heartbeatSubject))
+        return info;
+      return await manager.streams.update(stream, {
+        ...config,
+        max_age: Math.max(config.max_age, maxAge),
+        allow_rollup_hdrs: true,
+        subjects: [...new Set([...subjects, subject, heartbeatSubject])],
+      });
     } catch (err) {
       if (apiError(err) !== STREAM_NOT_FOUND) throw err;
     }
