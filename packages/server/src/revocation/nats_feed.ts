@@ -282,7 +282,15 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
 
   const opened = open();
   void read();
-  const ticker = setInterval(() => void tick(), HEARTBEAT_MS / 3);
+  let ticking = false;
+  // One tick at a time: a slow NATS must not pile them up.
+  const ticker = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    void tick().finally(() => {
+      ticking = false;
+    });
+  }, HEARTBEAT_MS / 3);
   ticker.unref();
 
   /** Whether this instance's copy of the stream is whole: seeded, and read up to where it stood. */
