@@ -1,7 +1,7 @@
 import { connect } from 'nats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGuard, type Guard, GuardError, type GuardOptions } from '../src/index.js';
-import { guardFor, type TestLogger } from './helpers/guard.js';
+import { closedPort, guardFor, runCloseAndExit, type TestLogger } from './helpers/guard.js';
 import { AUDIENCE, bearer, startIssuer, type TestIssuer, waitFor } from './helpers/issuer.js';
 import { NATS_URL, natsUnreachable, TcpProxy, TestStream } from './helpers/nats.js';
 
@@ -203,6 +203,23 @@ describe.skipIf(unreachable)('revocations from a NATS JetStream stream', () => {
       await mine.close();
     }
   });
+
+  it('leaves nothing open: a process that closed its guard exits on its own, NATS reachable or not', async () => {
+    await stream.heartbeat(issuer.clock.now());
+    const env = { GUARD_ISSUER: issuer.url, GUARD_AUDIENCE: AUDIENCE, GUARD_NATS_STREAM: stream.name };
+    const read = await runCloseAndExit({
+      ...env,
+      GUARD_NATS: NATS_URL,
+      GUARD_TOKEN: issuer.token({}, { expiresIn: 3600 }),
+    });
+    expect(read).toEqual({ code: 0, stdout: 'closed user-1\n', stderr: '' });
+    const unreachable = await runCloseAndExit({
+      ...env,
+      GUARD_NATS: `nats://127.0.0.1:${await closedPort()}`,
+      GUARD_UNREACHABLE: '1',
+    });
+    expect(unreachable).toEqual({ code: 0, stdout: 'closed nobody\n', stderr: '' });
+  }, 30_000);
 
   it('never names the credentials of its URL', async () => {
     const { guard, logger } = start({

@@ -6,8 +6,10 @@
  * it can be delivered.
  */
 import { decodeJwtUnverified } from '@tessera/jose';
+import { nanos, StorageType } from 'nats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
+import { TEST_STORE } from './databases.js';
 import {
   createTestDatabase,
   dropTestDatabase,
@@ -17,10 +19,24 @@ import {
   type TestServer,
 } from './helpers.js';
 import { addClients, form, loginApp } from './http.js';
-import { deleteStream, natsSkip, storedMessages, TcpProxy, type TestStream, uniqueStream } from './nats.js';
+import {
+  deleteStream,
+  natsConnection,
+  natsSkip,
+  storedMessages,
+  TcpProxy,
+  type TestStream,
+  uniqueStream,
+} from './nats.js';
 import { SseStream, streamAuth } from './sse.js';
 
-const skip = await natsSkip('the NATS revocation feed tests');
+// Two instances share one store: PostgreSQL, as scaled out (the brokers project runs on it where
+// there is one, and always on CI).
+const skip =
+  TEST_STORE !== 'postgres'
+    ? 'two instances share a store on PostgreSQL only'
+    : await natsSkip('the NATS revocation feed tests');
+if (skip && TEST_STORE !== 'postgres') console.warn(`skipping the NATS revocation feed tests: ${skip}`);
 
 const claimsOf = (token: string) => decodeJwtUnverified(token) as { sid: string; sub: string; jti: string };
 const userinfo = (server: TestServer, token: string) =>
@@ -173,6 +189,28 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
     expect(beat!.message).toMatchObject({ type: 'heartbeat', at: expect.any(Number) });
   });
 
+  it('keeps the stream on disk for the revocation retention, and widens it when it falls short', async () => {
+    const nc = await natsConnection();
+    try {
+      const jsm = await nc.jetstreamManager();
+      const { config } = await jsm.streams.info(nats.stream);
+      const retention = nanos(a.services.lifetimes.retentionMs());
+      expect(config).toMatchObject({
+        storage: StorageType.File,
+        max_age: retention,
+        allow_rollup_hdrs: true,
+        subjects: [nats.subject, `${nats.subject}.heartbeat`],
+      });
+      expect(config.duplicate_window).toBeGreaterThan(0);
+      // As left by a configuration with shorter tokens: the next sync raises it again.
+      await jsm.streams.update(nats.stream, { ...config, max_age: nanos(150_000) });
+      await a.services.revocations.sync();
+      expect((await jsm.streams.info(nats.stream)).config.max_age).toBe(retention);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('resumes with Last-Event-ID on either instance; an id of another stream gets the whole stream', async () => {
     const stream = await subscribe(b);
     const one = await loginApp(a);
@@ -202,6 +240,10 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
 
     proxy.cut();
     await eventually(() => !c.services.revocations.feed.live(), 'C to notice NATS is gone');
+    // Out of rotation while its revocations cannot reach the others' guards at once.
+    const ready = await fetch(`${c.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'broker' });
     expect((await logout(c, session.access_token)).status).toBe(204);
     const row = await c.services.db
       .selectFrom('revocations')
@@ -233,6 +275,7 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
       return marked.published_at !== null;
     }, 'the row marked delivered');
     await eventually(() => c.services.revocations.feed.live(), 'C live again', 15_000);
+    expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
     expect(
       (await revocationsIn(nats.stream)).filter(
         (m) => m.message?.type === 'revocation' && m.message.entry.value === sid,

@@ -195,7 +195,10 @@ export function createNatsFeed(options: NatsFeedOptions): RevocationFeed {
         loadedIfWhole();
         const consumer = await js.consumers.get(stream, { opt_start_seq: lastSeq + 1 });
         messages = await consumer.consume({ max_messages: 1_000 });
-        if (closing.signal.aborted) break;
+        if (closing.signal.aborted) {
+          await messages.close().catch(() => {});
+          break;
+        }
         recovered();
         // The checks of this consumer's stream end with it (and with close()).
         const round = new AbortController();

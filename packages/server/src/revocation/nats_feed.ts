@@ -183,6 +183,10 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
         if (info.state.messages === 0 || lastSeq >= info.state.last_seq) caughtUp = true;
         const consumer = await (js as JetStreamClient).consumers.get(stream, { opt_start_seq: lastSeq + 1 });
         messages = await consumer.consume({ max_messages: 1_000 });
+        if (closed) {
+          await messages.close().catch(() => {});
+          return;
+        }
         for await (const message of messages) {
           liveAt = Date.now();
           lastSeq = message.seq;
@@ -207,8 +211,17 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
     const maxAge = nanos(options.retentionMs());
     try {
       const info = await manager.streams.info(stream);
-      if (info.config.max_age >= maxAge) return info;
-      return await manager.streams.update(stream, { ...info.config, max_age: maxAge });
+      const { config } = info;
+      const subjects = config.subjects ?? [];
+      // Only ever widened: a stream made by an older or shorter-lived configuration, or by hand.
+      if (config.max_age >= maxAge && config.allow_rollup_hdrs && subjects.includes(heartbeatSubject))
+        return info;
+      return await manager.streams.update(stream, {
+        ...config,
+        max_age: Math.max(config.max_age, maxAge),
+        allow_rollup_hdrs: true,
+        subjects: [...new Set([...subjects, subject, heartbeatSubject])],
+      });
     } catch (err) {
       if (apiError(err) !== STREAM_NOT_FOUND) throw err;
     }
@@ -270,7 +283,15 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
 
   const opened = open();
   void read();
-  const ticker = setInterval(() => void tick(), HEARTBEAT_MS / 3);
+  let ticking = false;
+  // One tick at a time: a slow NATS must not pile them up.
+  const ticker = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    void tick().finally(() => {
+      ticking = false;
+    });
+  }, HEARTBEAT_MS / 3);
   ticker.unref();
 
   /** Whether this instance's copy of the stream is whole: seeded, and read up to where it stood. */

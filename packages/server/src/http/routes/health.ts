@@ -8,7 +8,7 @@ import { healthResponse } from '../response_schemas.js';
 
 /**
  * `GET /healthz` (the process is up), `/readyz` (it can serve: the store answers and, when scaled
- * out, Redis too), `/metrics` (Prometheus) when the operator set `metricsToken`: counters of logins,
+ * out, Redis and the revocation broker too), `/metrics` (Prometheus) when the operator set `metricsToken`: counters of logins,
  * refreshes and routes are for the operator, not for anyone on the internet. (`metricsPort` serves
  * them on a listener of their own instead, see metrics.ts.)
  */
@@ -23,10 +23,14 @@ export const healthRoutes: FastifyPluginAsync<{ services: Services; metrics: Met
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'database' });
     }
-    // Without Redis this instance still issues and refreshes (the store is the truth), but its
-    // revocations reach other instances' guards late and its login limits are its own: take it out
-    // of rotation until Redis is back.
-    if (services.redis && !services.revocations.feed.live()) {
+    // Without Redis (or the revocation broker) this instance still issues and refreshes (the store
+    // is the truth), but its revocations reach other instances' guards late and its login limits
+    // are its own: take it out of rotation until it is back.
+    const broker = services.config.revocationBroker !== undefined;
+    if (services.revocations.feed.shared && !services.revocations.feed.live()) {
+      return reply.code(503).send({ status: 'unavailable', reason: broker ? 'broker' : 'redis' });
+    }
+    if (broker && services.redis && !services.redis.ready()) {
       return reply.code(503).send({ status: 'unavailable', reason: 'redis' });
     }
     return { status: 'ready' };
