@@ -9,6 +9,7 @@ export type AuditEventType =
   | 'login_throttled'
   | 'refresh_reuse_detected'
   | 'session_revoked'
+  | 'sso_session_ended'
   | 'user_logged_out_everywhere'
   | 'token_revoked'
   | 'token_minted'

@@ -1,0 +1,301 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Sealer } from '../../keys/master_key.js';
+import { type EndedSession, endBrowserSession } from '../../revocation/end_browser_session.js';
+import type { Services } from '../../services.js';
+import type { SsoSession } from '../../store/sso_sessions.js';
+import { type IdTokenHint, InvalidIdTokenHint, verifyIdTokenHint } from '../../tokens/id_token_hint.js';
+import { newCsrfToken } from '../authorization/interaction.js';
+import { renderEndSessionPage, renderSignedOutPage } from '../pages/end_session_pages.js';
+import { renderErrorPage } from '../pages/error_page.js';
+import { sendPage } from '../pages/page_reply.js';
+import { clearSsoCookie, interactionCookie, setInteractionCookie, ssoCookie } from '../sso_cookies.js';
+
+/** The end-session endpoint (OIDC RP-Initiated Logout 1.0 §2), advertised as `end_session_endpoint`. */
+export const END_SESSION_PATH = '/logout/end';
+/** Where the confirmation page's form posts: apart from the endpoint, which apps may post to as well. */
+export const END_SESSION_CONFIRM_PATH = '/logout/end/confirm';
+
+/** What the sealed confirmation is sealed for (the AAD): nothing sealed for another use opens as one. */
+const SEAL_PURPOSE = 'end-session-confirmation';
+/** A confirmation page may sit open this long before its form is refused. */
+const CONFIRMATION_TTL_MS = 10 * 60_000;
+
+/** §2's parameters (the same from the query of a GET and the form of a POST); others are ignored. */
+interface EndSessionParameters {
+  id_token_hint?: string;
+  logout_hint?: string;
+  client_id?: string;
+  post_logout_redirect_uri?: string;
+  state?: string;
+  ui_locales?: string;
+}
+
+const parameterSchema = {
+  type: 'object',
+  properties: {
+    id_token_hint: { type: 'string', maxLength: 8192 },
+    logout_hint: { type: 'string', maxLength: 512 },
+    client_id: { type: 'string', maxLength: 128 },
+    post_logout_redirect_uri: { type: 'string', maxLength: 2048 },
+    state: { type: 'string', maxLength: 2048 },
+    ui_locales: { type: 'string', maxLength: 256 },
+  },
+} as const;
+
+/** Pages are HTML; these routes declare it (errors are pages too, never JSON). */
+const htmlResponse = { '2xx': { type: 'string' }, '4xx': { type: 'string' } } as const;
+
+/**
+ * The request a confirmation page asks about, carried in its form rather than stored: sealed under
+ * the master key (the browser can neither read nor change where it will be sent back to), and bound
+ * to the browser by `csrf`, the value of the SameSite=Strict interaction cookie set with the page,
+ * which a cross-site form cannot know (double submit).
+ */
+interface Confirmation {
+  csrf: string;
+  /** The `id_token_hint`'s session, ended with the browser's. */
+  sid?: string;
+  /** Checked against the client's registration before the page was shown. */
+  postLogoutRedirectUri?: string;
+  state?: string;
+  expiresAt: number;
+}
+
+/** A request the endpoint answers with an error page; nothing has been ended. */
+class EndSessionError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly description: string,
+  ) {
+    super(description);
+  }
+}
+
+function openConfirmation(
+  sealer: Sealer,
+  sealed: unknown,
+  csrfCookie: string | undefined,
+  now: number,
+): Confirmation | undefined {
+  if (typeof sealed !== 'string' || csrfCookie === undefined) return undefined;
+  let confirmation: Confirmation;
+  try {
+    confirmation = JSON.parse(sealer.open(sealed, SEAL_PURPOSE)) as Confirmation;
+  } catch {
+    return undefined;
+  }
+  if (confirmation.expiresAt <= now) return undefined;
+  const expected = Buffer.from(confirmation.csrf);
+  const actual = Buffer.from(csrfCookie);
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+  return confirmation;
+}
+
+/**
+ * OIDC RP-Initiated Logout 1.0: an app sends the browser here (GET, or a form POST) to sign the user
+ * out of the provider. With a valid `id_token_hint` about the browser's user (or a browser not signed
+ * in), the sign-out happens at once; otherwise the user is asked first, on a page whose form is bound
+ * to the browser. Signing out ends the SSO session and every session apps started from it
+ * (`endBrowserSession`), then sends the browser back to a registered `post_logout_redirect_uri` with
+ * `state`, or shows that it is signed out.
+ */
+export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  const { config, clock, sealer } = services;
+  const issuerOrigin = new URL(config.issuer).origin;
+
+  app.setErrorHandler((error, request, reply) => {
+    const status =
+      error instanceof EndSessionError
+        ? error.status
+        : ((error as { statusCode?: number }).statusCode ?? 500);
+    if (status >= 500) request.log.error({ err: error }, 'end session failed');
+    const { title, description } =
+      error instanceof EndSessionError
+        ? error
+        : status >= 500
+          ? {
+              title: 'Something went wrong',
+              description: 'The sign-out could not be completed. Try again shortly.',
+            }
+          : {
+              title: 'Invalid request',
+              description: 'The sign-out request could not be understood. Go back to the application.',
+            };
+    return sendPage(
+      reply,
+      Math.min(status, 500),
+      renderErrorPage({ title, description, note: 'You have not been signed out. You can close this page.' }),
+    );
+  });
+
+  async function currentSession(request: FastifyRequest): Promise<SsoSession | undefined> {
+    const cookie = ssoCookie(request);
+    return cookie === undefined ? undefined : services.ssoSessions.byCookie(cookie);
+  }
+
+  /** Ends the browser's sign-in and the hinted session, audits it, and says so (redirect or page). */
+  async function signOut(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    browser: SsoSession | undefined,
+    sid: string | undefined,
+    back: { postLogoutRedirectUri?: string; state?: string },
+  ) {
+    const { ssoSessionEnded, ended } = await endBrowserSession(services, browser, sid);
+    clearSsoCookie(reply);
+    await audit(request, browser, ssoSessionEnded, ended);
+    if (back.postLogoutRedirectUri === undefined)
+      return sendPage(reply, 200, renderSignedOutPage({ issuer: config.issuer }));
+    // §3: `state` goes back unchanged; the URI is the registered one, byte for byte, plus `state`.
+    const target = new URL(back.postLogoutRedirectUri);
+    if (back.state !== undefined) target.searchParams.append('state', back.state);
+    return reply.code(303).header('cache-control', 'no-store').redirect(target.href, 303);
+  }
+
+  async function audit(
+    request: FastifyRequest,
+    browser: SsoSession | undefined,
+    ssoSessionEnded: boolean,
+    ended: EndedSession[],
+  ) {
+    for (const session of ended)
+      await services.audit.record({
+        type: 'session_revoked',
+        userId: session.userId,
+        clientId: session.clientId,
+        ip: request.ip,
+        detail: { sid: session.sid, reason: 'end_session' },
+      });
+    if (browser && ssoSessionEnded)
+      await services.audit.record({
+        type: 'sso_session_ended',
+        userId: browser.userId,
+        ip: request.ip,
+        detail: { reason: 'end_session', sessions: ended.length },
+      });
+  }
+
+  async function verifyHint(request: FastifyRequest, token: string): Promise<IdTokenHint> {
+    try {
+      return await verifyIdTokenHint(services.db, config, token);
+    } catch (err) {
+      if (!(err instanceof InvalidIdTokenHint)) throw err;
+      // The message names the check that failed, never the token.
+      request.log.info({ reason: err.message }, 'end session refused');
+      throw new EndSessionError(
+        400,
+        'Invalid sign-out request',
+        'The application sent a sign-out request this server cannot verify. Go back to the application.',
+      );
+    }
+  }
+
+  async function endSessionRequest(request: FastifyRequest, reply: FastifyReply, raw: EndSessionParameters) {
+    // An empty value is the parameter left out (a form's empty field).
+    const parameters = Object.fromEntries(
+      Object.entries(raw).filter(([, value]) => typeof value === 'string' && value !== ''),
+    ) as EndSessionParameters;
+    // `ui_locales`: these pages exist in English only. `logout_hint`: the hint, when there is one,
+    // names the user; the browser's own sign-in decides what ends. Both are accepted (§2) and unused.
+    const hint =
+      parameters.id_token_hint === undefined
+        ? undefined
+        : await verifyHint(request, parameters.id_token_hint);
+    // §2: a client_id given with a hint must be one the ID token was issued to.
+    if (hint && parameters.client_id !== undefined && !hint.aud.includes(parameters.client_id))
+      throw new EndSessionError(
+        400,
+        'Invalid sign-out request',
+        'The application does not match the sign-in it asks to end. Go back to the application.',
+      );
+    const clientId =
+      parameters.client_id ?? (hint ? (hint.aud.length === 1 ? hint.aud[0] : hint.azp) : undefined);
+    const client = clientId === undefined ? undefined : await services.clients.byId(clientId);
+    if (parameters.client_id !== undefined && !client)
+      throw new EndSessionError(400, 'Unknown application', 'The application is not registered here.');
+    // §3: the browser goes back only to a URI registered for the client, compared as exact strings; a
+    // request that names none, or no client, gets the pages instead — never an open redirect.
+    const uri = parameters.post_logout_redirect_uri;
+    if (uri !== undefined && !client?.postLogoutRedirectUris.includes(uri))
+      throw new EndSessionError(
+        400,
+        'Invalid redirect',
+        'The application asked to be sent back to an address it has not registered.',
+      );
+    const back = {
+      ...(uri !== undefined ? { postLogoutRedirectUri: uri } : {}),
+      ...(uri !== undefined && parameters.state !== undefined ? { state: parameters.state } : {}),
+    };
+    const browser = await currentSession(request);
+    // A valid hint about this browser's user (or a browser not signed in, where only the hinted
+    // session is at stake) is the user's own app asking: no question (§2, §6).
+    if (hint && (!browser || browser.userId === hint.sub))
+      return signOut(request, reply, browser, hint.sid, back);
+    const csrf = interactionCookie(request) ?? newCsrfToken();
+    setInteractionCookie(reply, csrf);
+    const confirmation: Confirmation = {
+      csrf,
+      ...(hint?.sid !== undefined ? { sid: hint.sid } : {}),
+      ...back,
+      expiresAt: clock() + CONFIRMATION_TTL_MS,
+    };
+    const user = browser ? await services.users.byId(browser.userId) : undefined;
+    return sendPage(
+      reply,
+      200,
+      renderEndSessionPage({
+        issuer: config.issuer,
+        userName: user ? (user.profile.name ?? user.username) : undefined,
+        clientName: client?.name,
+        action: END_SESSION_CONFIRM_PATH,
+        hidden: { confirmation: sealer.seal(JSON.stringify(confirmation), SEAL_PURPOSE) },
+      }),
+      uri,
+    );
+  }
+
+  app.get<{ Querystring: EndSessionParameters }>(
+    END_SESSION_PATH,
+    { schema: { querystring: parameterSchema, response: htmlResponse } },
+    (request, reply) => endSessionRequest(request, reply, request.query ?? {}),
+  );
+  // §2: the endpoint takes the same parameters as a form POST.
+  app.post<{ Body: EndSessionParameters }>(
+    END_SESSION_PATH,
+    { schema: { body: parameterSchema, response: htmlResponse } },
+    (request, reply) => endSessionRequest(request, reply, request.body ?? {}),
+  );
+
+  app.post<{ Body: { confirmation?: string } }>(
+    END_SESSION_CONFIRM_PATH,
+    {
+      schema: {
+        body: { type: 'object', properties: { confirmation: { type: 'string', maxLength: 8192 } } },
+        response: htmlResponse,
+      },
+    },
+    async (request, reply) => {
+      // Only our own confirmation page posts here: a foreign (or `null`) Origin is a forgery, and so
+      // is a form whose sealed token does not match this browser's cookie.
+      const origin = request.headers.origin;
+      const confirmation =
+        origin === undefined || origin === issuerOrigin
+          ? openConfirmation(sealer, request.body?.confirmation, interactionCookie(request), clock())
+          : undefined;
+      if (!confirmation)
+        throw new EndSessionError(
+          403,
+          'This page has expired',
+          'The sign-out page was opened too long ago or in another browser. Go back to the application and sign out again.',
+        );
+      return signOut(request, reply, await currentSession(request), confirmation.sid, {
+        ...(confirmation.postLogoutRedirectUri !== undefined
+          ? { postLogoutRedirectUri: confirmation.postLogoutRedirectUri }
+          : {}),
+        ...(confirmation.state !== undefined ? { state: confirmation.state } : {}),
+      });
+    },
+  );
+};

@@ -1,0 +1,578 @@
+/**
+ * OIDC RP-Initiated Logout 1.0 at `/logout/end`, through the whole app (app.inject): with a valid
+ * `id_token_hint` the browser is signed out at once, without one the user is asked on a page whose
+ * form is bound to the browser; either way the SSO session and every session apps started from it
+ * end (their access tokens refused, their `sid` published), and the browser goes back only to a
+ * registered `post_logout_redirect_uri`.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createSigner,
+  decodeJwtUnverified,
+  decodeProtectedHeader,
+  encodeUnsecuredJwt,
+  generateKeyPair,
+} from '@tessera/jose';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SSO_COOKIE } from '../src/http/sso_cookies.js';
+import { revokeSigningKey } from '../src/keys/revoke_key.js';
+import { publishedLongEnough, RETIRED_KEY_MARGIN } from '../src/keys/signing_keys.js';
+import { ADMIN_PASSWORD, startServer, stopServer, type TestServer } from './helpers.js';
+import { expectError, form, userinfo } from './http.js';
+import { addOidcClient, codeFor, exchange, hiddenFields, UserAgent } from './oidc.js';
+import { request } from './requests.js';
+
+const SIGNED_OUT = 'https://app.example/signed-out';
+/** A registered URI with a query of its own: `state` is added to it. */
+const SIGNED_OUT_WITH_QUERY = 'https://app.example/bye?from=tessera';
+const BOB_PASSWORD = 'another correct horse battery staple';
+
+interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  id_token: string;
+}
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startServer();
+  await server.services.users.create('bob', BOB_PASSWORD);
+});
+afterEach(() => stopServer(server));
+
+/** An app that may send the browser back to SIGNED_OUT and SIGNED_OUT_WITH_QUERY after a logout. */
+async function addApp(): Promise<string> {
+  const { clientId } = await addOidcClient(server, {
+    postLogoutRedirectUris: [SIGNED_OUT, SIGNED_OUT_WITH_QUERY],
+  });
+  return clientId;
+}
+
+/** Signs `agent` (a new browser by default) in to `clientId` and exchanges the code. */
+async function signIn(
+  clientId: string,
+  options: { agent?: UserAgent; username?: string; password?: string } = {},
+): Promise<{ agent: UserAgent; tokens: Tokens; sid: string }> {
+  const flow = await codeFor(server, clientId, options);
+  const response = await exchange(server, clientId, flow.code, flow.verifier);
+  expect(response.status).toBe(200);
+  const tokens = (await response.json()) as Tokens;
+  return { agent: flow.agent, tokens, sid: decodeJwtUnverified(tokens.id_token).sid as string };
+}
+
+function endSession(agent: UserAgent, parameters: Record<string, string>): Promise<Response> {
+  return agent.get(`/logout/end?${new URLSearchParams(parameters)}`);
+}
+
+async function familyRevoked(
+  sid: string,
+): Promise<{ revoked_at: number | null; revoked_reason: string | null }> {
+  return server.services.db
+    .selectFrom('refresh_token_families')
+    .select(['revoked_at', 'revoked_reason'])
+    .where('id', '=', sid)
+    .executeTakeFirstOrThrow();
+}
+
+/** Whether the browser's SSO cookie still stands for a live session at the provider. */
+async function signedInAtProvider(agent: UserAgent): Promise<boolean> {
+  const cookie = agent.cookies.get(SSO_COOKIE);
+  return cookie !== undefined && (await server.services.ssoSessions.byCookie(cookie)) !== undefined;
+}
+
+/** Records every revocation the server publishes until `stop` is called. */
+function listen(): { heard: string[]; stop: () => void } {
+  const heard: string[] = [];
+  const stop = server.services.revocations.subscribe(
+    (event) => void heard.push(`${event.kind}:${event.value}`),
+  );
+  return { heard, stop };
+}
+
+function expectPageHeaders(response: Response): void {
+  expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(response.headers.get('cache-control')).toBe('no-store');
+  const policy = response.headers.get('content-security-policy') ?? '';
+  expect(policy).toContain("default-src 'none'");
+  expect(policy).not.toContain('script-src');
+}
+
+/** Everything a refused request must leave as it was. */
+async function expectNothingEnded(agent: UserAgent, sids: string[]): Promise<void> {
+  expect(await signedInAtProvider(agent)).toBe(true);
+  for (const sid of sids) expect((await familyRevoked(sid)).revoked_at).toBeNull();
+}
+
+/** A refused logout request: an error page (400), no redirect anywhere. */
+async function expectErrorPage(response: Response, status = 400): Promise<string> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('location')).toBeNull();
+  expectPageHeaders(response);
+  const page = await response.text();
+  expect(page).toContain('You have not been signed out');
+  return page;
+}
+
+describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §2)', () => {
+  it('ends the SSO session and every session started from it at once, and publishes their sids', async () => {
+    const gallery = await addApp();
+    const recipes = await addApp();
+    const first = await signIn(gallery);
+    // The second app signs in through the same browser (single sign-on): the same SSO session.
+    const second = await signIn(recipes, { agent: first.agent });
+    // Another browser of the same user is not signed out.
+    const elsewhere = await signIn(gallery);
+    const { heard, stop } = listen();
+    let response: Response;
+    try {
+      response = await endSession(first.agent, { id_token_hint: first.tokens.id_token });
+    } finally {
+      stop();
+    }
+    expect(response.status).toBe(200);
+    expectPageHeaders(response);
+    expect(await response.text()).toContain('You are signed out');
+    // The SSO cookie is cleared and its session ended.
+    expect(first.agent.cookies.has(SSO_COOKIE)).toBe(false);
+    const ssoRows = await server.services.db
+      .selectFrom('sso_sessions')
+      .select('revoked_at')
+      .where('revoked_at', 'is not', null)
+      .execute();
+    expect(ssoRows).toHaveLength(1);
+    // Both apps' sessions: their access tokens are refused, their refresh tokens dead.
+    for (const { tokens, sid } of [first, second]) {
+      expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
+      expect((await userinfo(server, tokens.access_token)).status).toBe(401);
+      expect(server.services.revocations.isRevoked({ sid })).toBe(true);
+    }
+    await expectError(
+      await form(`${server.url}/token`, {
+        grant_type: 'refresh_token',
+        refresh_token: first.tokens.refresh_token,
+        client_id: gallery,
+      }),
+      400,
+      'invalid_grant',
+    );
+    expect(heard.sort()).toEqual([`sid:${first.sid}`, `sid:${second.sid}`].sort());
+    // The other browser's session stands.
+    expect((await userinfo(server, elsewhere.tokens.access_token)).status).toBe(200);
+    expect(await signedInAtProvider(elsewhere.agent)).toBe(true);
+    // Audited: each session, and the browser's sign-in.
+    const events = await server.services.audit.recent();
+    expect(
+      events
+        .filter((e) => e.type === 'session_revoked')
+        .map((e) => e.detail)
+        .sort((a, b) => String(a.sid).localeCompare(String(b.sid))),
+    ).toEqual([first.sid, second.sid].sort().map((sid) => ({ sid, reason: 'end_session' })));
+    expect(events.filter((e) => e.type === 'sso_session_ended').map((e) => e.detail)).toEqual([
+      { reason: 'end_session', sessions: 2 },
+    ]);
+    // The browser must sign in again.
+    const again = await first.agent.authorize({
+      client_id: gallery,
+      redirect_uri: 'https://app.example/callback',
+      response_type: 'code',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    expect(again.status).toBe(200);
+    expect(await again.text()).toContain('name="password"');
+  });
+
+  it('sends the browser back to the registered post_logout_redirect_uri with state (303)', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const state = `s-${randomBytes(6).toString('hex')}`;
+    const response = await endSession(agent, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+      state,
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=${state}`);
+    expect(await signedInAtProvider(agent)).toBe(false);
+    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+
+    // A URI registered with a query keeps it; client_id may name the client alongside the hint.
+    const other = await signIn(clientId);
+    const withQuery = await endSession(other.agent, {
+      id_token_hint: other.tokens.id_token,
+      client_id: clientId,
+      post_logout_redirect_uri: SIGNED_OUT_WITH_QUERY,
+      state: 'a b&c',
+    });
+    expect(withQuery.status).toBe(303);
+    expect(withQuery.headers.get('location')).toBe(`${SIGNED_OUT_WITH_QUERY}&state=a+b%26c`);
+    // Without state, the URI exactly as registered.
+    const third = await signIn(clientId);
+    const plain = await endSession(third.agent, {
+      id_token_hint: third.tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    expect(plain.headers.get('location')).toBe(SIGNED_OUT);
+  });
+
+  it('takes the same parameters as a form POST from the app (§2)', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    // A cross-site form post: the app's Origin, not the issuer's.
+    const response = await agent.post(
+      '/logout/end',
+      { id_token_hint: tokens.id_token, post_logout_redirect_uri: SIGNED_OUT, state: 'xyz' },
+      { origin: 'https://app.example' },
+    );
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=xyz`);
+    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+  });
+
+  it('accepts an expired hint (§2: the OP should)', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    server.advance((server.services.config.idTokenTtl + 3600) * 1000);
+    expect(decodeJwtUnverified(tokens.id_token).exp! * 1000).toBeLessThan(server.now());
+    const response = await endSession(agent, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    expect(response.status).toBe(303);
+    expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
+    expect(await signedInAtProvider(agent)).toBe(false);
+  });
+
+  it('accepts a hint signed by a retired key, even one no longer in the JWKS', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const kid = decodeProtectedHeader(tokens.id_token).kid!;
+    const { keys, config } = server.services;
+    for (let rotation = 0; rotation < 2; rotation++) {
+      server.advance(publishedLongEnough(config));
+      await keys.rotate();
+    }
+    // Past the key's publication: it is no longer in the JWKS, but still in the store as retired.
+    server.advance((config.idTokenTtl + RETIRED_KEY_MARGIN) * 1000);
+    await keys.refresh();
+    expect(
+      keys
+        .jwks()
+        .toJSON()
+        .keys.map((key) => key.kid),
+    ).not.toContain(kid);
+    expect((await keys.list()).find((key) => key.kid === kid)?.state).toBe('retired');
+    expect(await signedInAtProvider(agent)).toBe(true);
+    const response = await endSession(agent, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+      state: 'rotated',
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=rotated`);
+    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+  });
+
+  it('ends the hinted session even when the browser is not signed in at the provider any more', async () => {
+    const clientId = await addApp();
+    const { tokens, sid } = await signIn(clientId);
+    const response = await endSession(new UserAgent(server), {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    expect(response.status).toBe(303);
+    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+    expect((await userinfo(server, tokens.access_token)).status).toBe(401);
+  });
+});
+
+describe('refused logout requests: an error page, no redirect, nothing ended', () => {
+  it('refuses a post_logout_redirect_uri the client did not register, however near', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    for (const uri of [
+      'https://attacker.example/signed-out',
+      `${SIGNED_OUT}/`,
+      `${SIGNED_OUT}?x=1`,
+      'https://app.example/bye?from=tessera&x=1',
+      'https://app.example/bye',
+      'https://APP.example/signed-out',
+      'http://app.example/signed-out',
+      `${SIGNED_OUT}#top`,
+      'https://app.example/callback',
+    ]) {
+      const response = await endSession(agent, {
+        id_token_hint: tokens.id_token,
+        post_logout_redirect_uri: uri,
+        state: 'x',
+      });
+      expect(await expectErrorPage(response)).toContain('Invalid redirect');
+    }
+    await expectNothingEnded(agent, [sid]);
+  });
+
+  it('refuses a post_logout_redirect_uri when no client is identified, or another client registered it', async () => {
+    const clientId = await addApp();
+    const other = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    // No hint and no client_id: whose registration would it be checked against?
+    await expectErrorPage(await endSession(agent, { post_logout_redirect_uri: SIGNED_OUT }));
+    // Registered by a client of its own that this URI is not registered for.
+    const { clientId: bare } = await addOidcClient(server);
+    await expectErrorPage(await endSession(agent, { client_id: bare, post_logout_redirect_uri: SIGNED_OUT }));
+    // An unknown client_id.
+    await expectErrorPage(
+      await endSession(agent, { client_id: 'nobody', post_logout_redirect_uri: SIGNED_OUT }),
+    );
+    // The hint is for `clientId`; client_id names another (§2: it must be among the hint's aud).
+    const mismatch = await endSession(agent, {
+      id_token_hint: tokens.id_token,
+      client_id: other,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    await expectErrorPage(mismatch);
+    const mismatchNoRedirect = await endSession(agent, { id_token_hint: tokens.id_token, client_id: other });
+    await expectErrorPage(mismatchNoRedirect);
+    await expectNothingEnded(agent, [sid]);
+  });
+
+  it('refuses hints that are not ID tokens this server issued', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const { config, keys } = server.services;
+    const claims = decodeJwtUnverified(tokens.id_token);
+    const { iss: _iss, iat: _iat, exp: _exp, ...rest } = claims;
+    const ours = keys.idTokenSigner();
+    const [header, payload, signature] = tokens.id_token.split('.') as [string, string, string];
+    const flip = (text: string, at: number) =>
+      text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
+    const unknownKey = (await generateKeyPair(config.idTokenSigningAlg)).privateKey;
+    const hints: Record<string, string> = {
+      'another issuer (signed with our own key)': createSigner({
+        key: ours.key,
+        kid: ours.kid,
+        typ: 'JWT',
+        issuer: 'https://other.example',
+        expiresIn: 600,
+      }).sign(rest),
+      'a tampered signature': `${header}.${payload}.${flip(signature, 10)}`,
+      'a tampered payload': `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url')}.${signature}`,
+      'an unknown key': createSigner({
+        key: unknownKey,
+        kid: 'not-ours',
+        typ: 'JWT',
+        issuer: config.issuer,
+        expiresIn: 600,
+      }).sign(rest),
+      'an unknown key claiming our kid': createSigner({
+        key: unknownKey,
+        kid: ours.kid,
+        typ: 'JWT',
+        issuer: config.issuer,
+        expiresIn: 600,
+      }).sign(rest),
+      'an access token (typ at+jwt)': tokens.access_token,
+      'alg none': encodeUnsecuredJwt({ ...claims }),
+      'not a JWT': 'not-a-jwt',
+      'three empty parts': '..',
+      'garbage parts': 'a.b.c',
+    };
+    for (const [what, hint] of Object.entries(hints)) {
+      const response = await endSession(agent, { id_token_hint: hint, post_logout_redirect_uri: SIGNED_OUT });
+      expect({ what, status: response.status }).toEqual({ what, status: 400 });
+      await expectErrorPage(response);
+    }
+    await expectNothingEnded(agent, [sid]);
+  });
+
+  it('refuses a hint signed by a REVOKED (compromised) key', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    // A second session in another browser: the hint's key is revoked before it is used.
+    const kid = decodeProtectedHeader(tokens.id_token).kid!;
+    await revokeSigningKey(server.services, kid);
+    await server.services.keys.refresh();
+    const response = await endSession(agent, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    await expectErrorPage(response);
+    expect(await signedInAtProvider(agent)).toBe(true);
+    expect((await familyRevoked(sid)).revoked_at).toBeNull();
+  });
+
+  it('refuses repeated or oversized parameters with an error page', async () => {
+    const clientId = await addApp();
+    const { agent, sid } = await signIn(clientId);
+    await expectErrorPage(
+      await agent.get(`/logout/end?state=a&state=b&post_logout_redirect_uri=${SIGNED_OUT}`),
+    );
+    await expectErrorPage(await endSession(agent, { id_token_hint: 'x'.repeat(9000) }));
+    await expectNothingEnded(agent, [sid]);
+  });
+});
+
+describe('without a hint: the confirmation page', () => {
+  it('asks before signing out, and a GET ends nothing', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    for (const parameters of <Record<string, string>[]>[
+      {},
+      { client_id: clientId },
+      { client_id: clientId, post_logout_redirect_uri: SIGNED_OUT, state: 'q' },
+    ]) {
+      const response = await endSession(agent, parameters);
+      expect(response.status).toBe(200);
+      expectPageHeaders(response);
+      // The form may be followed by the redirect to the app (Chromium applies form-action to it).
+      if ('post_logout_redirect_uri' in parameters)
+        expect(response.headers.get('content-security-policy')).toContain(
+          "form-action 'self' https://app.example",
+        );
+      const page = await response.text();
+      expect(page).toContain(`Sign out of ${server.services.config.issuer}?`);
+      expect(page).toContain('<form method="post" action="/logout/end/confirm">');
+      expect(page).toContain('Signed in as <strong>alice</strong>');
+    }
+    await expectNothingEnded(agent, [sid]);
+    expect((await userinfo(server, tokens.access_token)).status).toBe(200);
+  });
+
+  it('asks when the hint names another user than the browser signed in, then ends both', async () => {
+    const clientId = await addApp();
+    const bobs = await signIn(clientId, { username: 'bob', password: BOB_PASSWORD });
+    const alices = await signIn(clientId, { username: 'alice', password: ADMIN_PASSWORD });
+    const response = await endSession(alices.agent, {
+      id_token_hint: bobs.tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+      state: 'st',
+    });
+    expect(response.status).toBe(200);
+    const page = await response.text();
+    expect(page).toContain('Sign out of');
+    await expectNothingEnded(alices.agent, [alices.sid, bobs.sid]);
+    const confirmed = await alices.agent.post('/logout/end/confirm', hiddenFields(page));
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('location')).toBe(`${SIGNED_OUT}?state=st`);
+    expect(await signedInAtProvider(alices.agent)).toBe(false);
+    expect((await familyRevoked(alices.sid)).revoked_at).not.toBeNull();
+    expect((await familyRevoked(bobs.sid)).revoked_at).not.toBeNull();
+  });
+
+  it('refuses a confirmation without the browser’s CSRF token, with a wrong one, or from another origin (403)', async () => {
+    const clientId = await addApp();
+    const { agent, sid } = await signIn(clientId);
+    const page = await (await endSession(agent, {})).text();
+    const fields = hiddenFields(page);
+    const csrf = agent.cookies.get('__Host-tessera_interaction')!;
+    expect(csrf).toBeTruthy();
+    const attempts: [string, () => Promise<Response>][] = [
+      [
+        'no CSRF cookie',
+        async () => {
+          agent.cookies.delete('__Host-tessera_interaction');
+          try {
+            return await agent.post('/logout/end/confirm', fields);
+          } finally {
+            agent.cookies.set('__Host-tessera_interaction', csrf);
+          }
+        },
+      ],
+      [
+        'a wrong CSRF cookie',
+        async () => {
+          agent.cookies.set('__Host-tessera_interaction', randomBytes(32).toString('base64url'));
+          try {
+            return await agent.post('/logout/end/confirm', fields);
+          } finally {
+            agent.cookies.set('__Host-tessera_interaction', csrf);
+          }
+        },
+      ],
+      ['no form field', () => agent.post('/logout/end/confirm', {})],
+      ['a forged form field', () => agent.post('/logout/end/confirm', { confirmation: 'v1.x.y' })],
+      [
+        'a foreign Origin',
+        () => agent.post('/logout/end/confirm', fields, { origin: 'https://attacker.example' }),
+      ],
+      ['Origin null', () => agent.post('/logout/end/confirm', fields, { origin: 'null' })],
+      [
+        'a cross-site form without any cookie but the SSO one',
+        () =>
+          request(`${server.url}/logout/end/confirm`, {
+            method: 'POST',
+            headers: {
+              origin: 'https://attacker.example',
+              cookie: `${SSO_COOKIE}=${agent.cookies.get(SSO_COOKIE)}`,
+            },
+            body: new URLSearchParams(fields),
+            redirect: 'manual',
+          }),
+      ],
+    ];
+    // Another browser's page: its token is bound to that browser's cookie, not this one's.
+    const stranger = new UserAgent(server);
+    const strangersFields = hiddenFields(await (await endSession(stranger, {})).text());
+    attempts.push(["another browser's form", () => agent.post('/logout/end/confirm', strangersFields)]);
+    for (const [what, attempt] of attempts) {
+      const response = await attempt();
+      expect({ what, status: response.status }).toEqual({ what, status: 403 });
+      await expectErrorPage(response, 403);
+    }
+    await expectNothingEnded(agent, [sid]);
+    // The page expires.
+    server.advance(11 * 60_000);
+    const late = await agent.post('/logout/end/confirm', fields);
+    expect(late.status).toBe(403);
+    await expectNothingEnded(agent, [sid]);
+  });
+
+  it('signs out when the user confirms: the SSO session and its sessions end', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const { heard, stop } = listen();
+    const page = await (await endSession(agent, { client_id: clientId })).text();
+    let confirmed: Response;
+    try {
+      confirmed = await agent.post('/logout/end/confirm', hiddenFields(page));
+    } finally {
+      stop();
+    }
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.text()).toContain('You are signed out');
+    expect(agent.cookies.has(SSO_COOKIE)).toBe(false);
+    expect(await signedInAtProvider(agent)).toBe(false);
+    expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
+    expect((await userinfo(server, tokens.access_token)).status).toBe(401);
+    expect(heard).toEqual([`sid:${sid}`]);
+  });
+});
+
+describe('post_logout_redirect_uris registration', () => {
+  it('refuses URIs a redirect URI could not be: relative, a fragment, http off loopback, wildcards', async () => {
+    for (const [uri, problem] of [
+      ['/signed-out', /absolute URI/],
+      ['https://app.example/bye#x', /no fragment/],
+      ['http://app.example/bye', /uses https/],
+      ['https://*.app.example/bye', /no wildcards/],
+      ['https://app.example/a b', /absolute URI|no spaces/],
+    ] as const) {
+      await expect(addOidcClient(server, { postLogoutRedirectUris: [uri] }), uri).rejects.toThrow(problem);
+    }
+    // Loopback http is allowed, as for redirect URIs (RFC 8252 §7.3).
+    const { clientId } = await addOidcClient(server, {
+      postLogoutRedirectUris: ['http://127.0.0.1:8080/bye'],
+    });
+    expect((await server.services.clients.byId(clientId))!.postLogoutRedirectUris).toEqual([
+      'http://127.0.0.1:8080/bye',
+    ]);
+    // And on update, where a bad one leaves the registration as it was.
+    await expect(
+      server.services.clients.update(clientId, { postLogoutRedirectUris: ['https://app.example/#'] }),
+    ).rejects.toThrow(/no fragment/);
+    expect((await server.services.clients.byId(clientId))!.postLogoutRedirectUris).toEqual([
+      'http://127.0.0.1:8080/bye',
+    ]);
+  });
+});
