@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SSO_COOKIE } from '../src/http/sso_cookies.js';
 import { revokeSigningKey } from '../src/keys/revoke_key.js';
 import { publishedLongEnough, RETIRED_KEY_MARGIN } from '../src/keys/signing_keys.js';
+import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, startServer, stopServer, type TestServer } from './helpers.js';
 import { expectError, form, userinfo } from './http.js';
 import { addOidcClient, codeFor, exchange, hiddenFields, UserAgent } from './oidc.js';
@@ -230,6 +231,31 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
   });
 
+  it('leaves the browser signed in when ending a session fails, so that a retry ends everything', async () => {
+    const gallery = await addApp();
+    const recipes = await addApp();
+    const first = await signIn(gallery);
+    const second = await signIn(recipes, { agent: first.agent });
+    const broken = await breakWrites(server.services.db, 'revocations', 'insert');
+    let failed: Response;
+    try {
+      failed = await endSession(first.agent, { id_token_hint: first.tokens.id_token });
+    } finally {
+      await broken.heal();
+    }
+    expect(failed.status).toBe(500);
+    expect(await failed.text()).toContain('You have not been signed out');
+    // Nothing half-done: every session and the sign-in stand, no revocation was recorded.
+    await expectNothingEnded(first.agent, [first.sid, second.sid]);
+    expect(server.services.revocations.isRevoked({ sid: first.sid })).toBe(false);
+    expect((await userinfo(server, first.tokens.access_token)).status).toBe(200);
+    // The retry ends all of it.
+    const retried = await endSession(first.agent, { id_token_hint: first.tokens.id_token });
+    expect(retried.status).toBe(200);
+    expect(await signedInAtProvider(first.agent)).toBe(false);
+    for (const sid of [first.sid, second.sid]) expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+  });
+
   it('accepts an expired hint (§2: the OP should)', async () => {
     const clientId = await addApp();
     const { agent, tokens, sid } = await signIn(clientId);
@@ -386,6 +412,36 @@ describe('refused logout requests: an error page, no redirect, nothing ended', (
     await expectNothingEnded(agent, [sid]);
   });
 
+  it('refuses an access token as a hint even when ID tokens and access tokens share their keys (typ)', async () => {
+    // One algorithm for both: the same key signs both kinds of token, and only `typ` tells them apart.
+    const shared = await startServer({ signingAlg: 'ES256', idTokenSigningAlg: 'ES256' });
+    try {
+      const { clientId } = await addOidcClient(shared, { postLogoutRedirectUris: [SIGNED_OUT] });
+      const flow = await codeFor(shared, clientId);
+      const tokens = (await (await exchange(shared, clientId, flow.code, flow.verifier)).json()) as Tokens;
+      expect(decodeProtectedHeader(tokens.access_token).kid).toBe(decodeProtectedHeader(tokens.id_token).kid);
+      const response = await flow.agent.get(
+        `/logout/end?${new URLSearchParams({ id_token_hint: tokens.access_token, post_logout_redirect_uri: SIGNED_OUT })}`,
+      );
+      expect(response.status).toBe(400);
+      expect(response.headers.get('location')).toBeNull();
+      const sid = decodeJwtUnverified(tokens.id_token).sid as string;
+      const family = await shared.services.db
+        .selectFrom('refresh_token_families')
+        .select('revoked_at')
+        .where('id', '=', sid)
+        .executeTakeFirstOrThrow();
+      expect(family.revoked_at).toBeNull();
+      // The ID token itself is accepted there.
+      const accepted = await flow.agent.get(
+        `/logout/end?${new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: SIGNED_OUT })}`,
+      );
+      expect(accepted.status).toBe(303);
+    } finally {
+      await stopServer(shared);
+    }
+  });
+
   it('refuses a hint signed by a REVOKED (compromised) key', async () => {
     const clientId = await addApp();
     const { agent, tokens, sid } = await signIn(clientId);
@@ -437,6 +493,14 @@ describe('without a hint: the confirmation page', () => {
     }
     await expectNothingEnded(agent, [sid]);
     expect((await userinfo(server, tokens.access_token)).status).toBe(200);
+  });
+
+  it('escapes the app name it shows', async () => {
+    const { clientId } = await addOidcClient(server, { name: '<b>Evil</b> & "Co"' });
+    const { agent } = await signIn(clientId);
+    const page = await (await endSession(agent, { client_id: clientId })).text();
+    expect(page).toContain('&lt;b&gt;Evil&lt;/b&gt; &amp; &quot;Co&quot; asked to sign you out.');
+    expect(page).not.toContain('<b>Evil</b>');
   });
 
   it('asks when the hint names another user than the browser signed in, then ends both', async () => {

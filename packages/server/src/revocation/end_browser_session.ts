@@ -12,40 +12,47 @@ export interface EndedSession {
 /**
  * Signs a browser out of the provider (OIDC RP-Initiated Logout 1.0 §2): its SSO session, every
  * session an app started from it (the families the authorization code grant tied to it) and, when
- * the logout request named one (the `id_token_hint`'s `sid`), that session too.
+ * the logout request named one (the `id_token_hint`'s `sid`), that session too. Each session ends
+ * through `endSession` (its family and its `sid` revocation in one transaction, published after
+ * commit), which is also what tells any other party that follows ended sessions.
  *
- * The SSO session ends first, so no code issued under it can be exchanged from then on (the grant
- * checks that the SSO session still stands); then each session ends through `endSession` (its family
- * and its `sid` revocation in one transaction, published after commit), which is also what tells any
- * other party that follows ended sessions. A failure part way leaves the rest live for a retry.
- * Returns the sessions this call ended (not those ended already).
+ * The sessions end first and the SSO session last, so a failure part way leaves the SSO session
+ * standing and its cookie still finds every session left for a retry. Then the families are read
+ * once more: a code exchanged while this ran (the grant checks that the SSO session stands before it
+ * starts a family) started one that the first read could not see. Returns the sessions this call
+ * ended (not those ended already).
  */
 export async function endBrowserSession(
   services: Pick<Services, 'db' | 'ssoSessions' | 'refreshTokens' | 'revocations'>,
   browser: SsoSession | undefined,
   hintedSid: string | undefined,
 ): Promise<{ ssoSessionEnded: boolean; ended: EndedSession[] }> {
-  const ssoSessionEnded = browser ? await services.ssoSessions.end(browser.id) : false;
-  if (!browser && hintedSid === undefined) return { ssoSessionEnded, ended: [] };
-  const families = await services.db
-    .selectFrom('refresh_token_families')
-    .select(['id', 'user_id', 'client_id'])
-    .where('revoked_at', 'is', null)
-    .where((eb) =>
-      eb.or([
-        // By the user first: the families of one user are indexed, their SSO session is not.
-        ...(browser
-          ? [eb.and([eb('user_id', '=', browser.userId), eb('sso_session_id', '=', browser.id)])]
-          : []),
-        ...(hintedSid !== undefined ? [eb('id', '=', hintedSid)] : []),
-      ]),
-    )
-    .orderBy('created_at')
-    .execute();
   const ended: EndedSession[] = [];
-  for (const family of families) {
-    if (await endSession(services, family.id, 'end_session'))
-      ended.push({ sid: family.id, userId: family.user_id, clientId: family.client_id });
+  async function endLive(sid: string | undefined): Promise<void> {
+    if (!browser && sid === undefined) return;
+    const families = await services.db
+      .selectFrom('refresh_token_families')
+      .select(['id', 'user_id', 'client_id'])
+      .where('revoked_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          // By the user first: the families of one user are indexed, their SSO session is not.
+          ...(browser
+            ? [eb.and([eb('user_id', '=', browser.userId), eb('sso_session_id', '=', browser.id)])]
+            : []),
+          ...(sid !== undefined ? [eb('id', '=', sid)] : []),
+        ]),
+      )
+      .orderBy('created_at')
+      .execute();
+    for (const family of families) {
+      if (await endSession(services, family.id, 'end_session'))
+        ended.push({ sid: family.id, userId: family.user_id, clientId: family.client_id });
+    }
   }
+  await endLive(hintedSid);
+  if (!browser) return { ssoSessionEnded: false, ended };
+  const ssoSessionEnded = await services.ssoSessions.end(browser.id);
+  await endLive(undefined);
   return { ssoSessionEnded, ended };
 }
