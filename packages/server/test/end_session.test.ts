@@ -217,6 +217,21 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     expect(plain.headers.get('location')).toBe(SIGNED_OUT);
   });
 
+  it('answers no HEAD request, which must change nothing', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const head = await request(
+      `${server.url}/logout/end?${new URLSearchParams({ id_token_hint: tokens.id_token })}`,
+      {
+        method: 'HEAD',
+        headers: agent.cookieHeader(),
+        redirect: 'manual',
+      },
+    );
+    expect(head.status).toBe(404);
+    await expectNothingEnded(agent, [sid]);
+  });
+
   it('takes the same parameters as a form POST from the app (§2)', async () => {
     const clientId = await addApp();
     const { agent, tokens, sid } = await signIn(clientId);

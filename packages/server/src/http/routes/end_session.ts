@@ -258,7 +258,9 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
 
   app.get<{ Querystring: EndSessionParameters }>(
     END_SESSION_PATH,
-    { schema: { querystring: parameterSchema, response: htmlResponse } },
+    // No HEAD twin: a request that may sign someone out is one the standard defines (GET, POST),
+    // never a HEAD that a link checker or prefetcher sends expecting it to change nothing.
+    { exposeHeadRoute: false, schema: { querystring: parameterSchema, response: htmlResponse } },
     (request, reply) => endSessionRequest(request, reply, request.query ?? {}),
   );
   // §2: the endpoint takes the same parameters as a form POST.
