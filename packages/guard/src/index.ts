@@ -13,7 +13,7 @@ export { createGuard, type Guard } from './guard.js';
 export type { GuardHealth } from './health.js';
 export type { GuardLogger, LogLevel } from './logger.js';
 export type { GuardOptions, RevocationsOption } from './options.js';
-export type { AccessTokenClaims, Principal } from './principal.js';
+export type { AccessTokenClaims, Actor, Principal } from './principal.js';
 export type { Requirements } from './requirements.js';
 export type { RevocationState } from './revocation/liveness.js';
 export type { RedisConnectionLike, RedisLikeClient } from './revocation/redis.js';

@@ -4,6 +4,7 @@ import { type AppOptions, buildApp } from './http/app.js';
 import { createMetrics, listenForMetrics } from './http/metrics.js';
 import { createServices, type ServerHooks, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
+import { endImpersonationsOnRevocation, sweepImpersonations } from './tokens/impersonation.js';
 import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
 
 export interface TesseraServer {
@@ -53,6 +54,7 @@ export async function createServer(
         await services.refreshTokens.sweep();
         await services.ssoSessions.sweep();
         await services.authorizationCodes.sweep();
+        await sweepImpersonations(services);
         await services.audit.prune(config.auditRetention, config.auditUsernameRetention);
       } catch (err) {
         app.log.error({ err }, 'housekeeping failed');
@@ -60,6 +62,11 @@ export async function createServer(
     })();
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
+  // Impersonations end at the revocation that ends them (housekeeping above catches expiry, and any
+  // revocation this instance missed).
+  const stopFollowingImpersonations = endImpersonationsOnRevocation(services, (err) =>
+    app.log.error({ err }, 'ending impersonations failed'),
+  );
   // Each second: revocations other processes wrote (and, scaled out, any the shared stream has not
   // received yet), and keys another instance rotated. One warning per outage, not one per second.
   let failing = false;
@@ -93,6 +100,7 @@ export async function createServer(
     async close() {
       clearInterval(housekeeping);
       clearInterval(revocationSync);
+      stopFollowingImpersonations();
       await metricsListener?.close();
       await app.close();
       await services.close();

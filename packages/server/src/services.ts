@@ -14,6 +14,7 @@ import { type AuthorizationCodes, createAuthorizationCodes } from './store/autho
 import { type Clients, createClients } from './store/clients.js';
 import { type Consents, createConsents } from './store/consents.js';
 import { type Db, openDatabase } from './store/database.js';
+import { createImpersonations, type Impersonations } from './store/impersonations.js';
 import { createResources, type Resources } from './store/resources.js';
 import { createSsoSessions, type SsoSessions } from './store/sso_sessions.js';
 import { createUsers, type Users } from './store/users.js';
@@ -52,6 +53,8 @@ export interface Services {
   /** Browser sign-ins at the provider (single sign-on). */
   ssoSessions: SsoSessions;
   authorizationCodes: AuthorizationCodes;
+  /** Admins acting as users through token exchange, open until each token expires or is revoked. */
+  impersonations: Impersonations;
   consents: Consents;
   /** Shared state for several instances; undefined on one machine. */
   redis: SharedRedis | undefined;
@@ -149,6 +152,7 @@ export async function createServices(
       ),
       ssoSessions: createSsoSessions(db, clock),
       authorizationCodes: createAuthorizationCodes(db, clock),
+      impersonations: createImpersonations(db),
       consents: createConsents(db, clock),
       redis,
       log,

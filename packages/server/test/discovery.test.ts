@@ -58,6 +58,7 @@ describe('discovery', () => {
         'authorization_code',
         'client_credentials',
         'refresh_token',
+        'urn:ietf:params:oauth:grant-type:token-exchange',
       ]);
       // OIDC Discovery §3: the code flow only, S256 only, iss in every response (RFC 9207).
       expect(doc.response_types_supported).toEqual(['code']);

@@ -31,6 +31,8 @@ export const tokenResponse = {
       refresh_token: string,
       /** OIDC Core §3.1.3.3. */
       id_token: string,
+      /** RFC 8693 §2.2.1: the type of a token from token exchange. */
+      issued_token_type: string,
     },
   },
   ...errorResponses,
@@ -56,6 +58,8 @@ export const introspectionResponse = {
       sid: string,
       /** RFC 9449 §6.2: the DPoP key a bound access token is bound to. */
       cnf: { type: 'object', required: ['jkt'], properties: { jkt: string } },
+      /** RFC 8693 §4.1 (and §4.1's introspection note): who acts for the subject. */
+      act: { type: 'object', required: ['sub'], additionalProperties: true, properties: { sub: string } },
     },
   },
   ...errorResponses,

@@ -31,7 +31,9 @@ export type AuditEventType =
   | 'resource_added'
   | 'resource_removed'
   | 'consent_granted'
-  | 'authorization_code_reused';
+  | 'authorization_code_reused'
+  | 'impersonation_started'
+  | 'impersonation_ended';
 
 export interface AuditEvent {
   type: AuditEventType;
@@ -55,7 +57,8 @@ const ERASE_BATCH = 500;
 const ERASE_OVERLAP_MS = 3_600_000;
 
 export interface Audit {
-  record(event: AuditEvent): Promise<void>;
+  /** With `executor`, inside the caller's transaction (the event commits with what it records). */
+  record(event: AuditEvent, executor?: Db): Promise<void>;
   /**
    * Housekeeping: deletes rows older than `retention` seconds, and erases the username from the
    * detail of failed and throttled logins older than `usernameRetention` seconds (the rest of those
@@ -78,8 +81,8 @@ export function createAudit(db: Db, clock: () => number = Date.now): Audit {
   // Rows before this were erased by an earlier run (the first run after start reads them all).
   let erasedBefore = 0;
   return {
-    async record(event) {
-      await db
+    async record(event, executor = db) {
+      await executor
         .insertInto('audit_events')
         .values({
           type: event.type,

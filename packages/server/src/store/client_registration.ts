@@ -1,5 +1,11 @@
 import { importJwk, isLoopbackHost, type JsonWebKeySet, type Jwk } from '@tessera/jose';
-import type { ClientGrantType, ClientKind, ClientType, TokenEndpointAuthMethod } from './clients.js';
+import type {
+  ClientGrantType,
+  ClientKind,
+  ClientType,
+  TokenEndpointAuthMethod,
+  TokenExchangePolicy,
+} from './clients.js';
 import { holdsKeyMaterial } from './public_jwk.js';
 import { webOriginProblem } from './web_origin.js';
 
@@ -17,6 +23,7 @@ export interface RegistrationToCheck {
   refreshTokenTtl: number | undefined;
   /** Browser origins allowed to call the server with CORS (exact, as the `Origin` header says them). */
   webOrigins: string[];
+  tokenExchange: TokenExchangePolicy;
 }
 
 /** The kinds a client type may have: public clients run on the user's device, confidential ones on a server. */
@@ -87,6 +94,31 @@ function checkJwks(jwks: JsonWebKeySet): void {
   }
 }
 
+/** RFC 7519 §4.1.3 StringOrURI, here without spaces or control characters (as client audiences). */
+const EXCHANGE_TARGET = /^[^\s\p{Cc}]{1,512}$/u;
+
+/**
+ * RFC 8693 §2.1 leaves who may exchange what to the server's policy. Here: confidential clients only
+ * (an exchange turns one party's token into another's: the client must prove who it is), and
+ * delegation or impersonation only beside targets to exchange for.
+ */
+function checkTokenExchange(type: ClientType, policy: TokenExchangePolicy): void {
+  const { targets, delegation, impersonation } = policy;
+  if (!Array.isArray(targets) || targets.length > 64)
+    throw new TypeError('token-exchange targets are a list of at most 64 audiences or resources');
+  for (const target of targets)
+    if (typeof target !== 'string' || !EXCHANGE_TARGET.test(target))
+      throw new TypeError(
+        `a token-exchange target is an audience or resource of 1–512 characters without spaces, got ${JSON.stringify(target)}`,
+      );
+  if (targets.length > 0 && type !== 'confidential')
+    throw new TypeError('only confidential clients may exchange tokens (RFC 8693): they authenticate');
+  if ((delegation || impersonation) && targets.length === 0)
+    throw new TypeError(
+      'delegation and impersonation need token-exchange targets (the audiences to ask for)',
+    );
+}
+
 /** Throws a TypeError naming the first rule the registration breaks. */
 export function checkRegistration(registration: RegistrationToCheck): void {
   const { type, kind, grantTypes } = registration;
@@ -136,6 +168,7 @@ export function checkRegistration(registration: RegistrationToCheck): void {
         `a JWKS URI is https (http only on a loopback host), got ${JSON.stringify(registration.jwksUri)}`,
       );
   }
+  checkTokenExchange(type, registration.tokenExchange);
   checkTtl('the access-token lifetime', registration.accessTokenTtl, ACCESS_TTL);
   checkTtl('the refresh-token lifetime', registration.refreshTokenTtl, REFRESH_TTL);
   if (registration.refreshTokenTtl !== undefined && !grantTypes.includes('refresh_token'))

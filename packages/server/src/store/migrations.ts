@@ -365,6 +365,39 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('authorization_codes').addColumn('dpop_jkt', 'text').execute();
       },
     },
+    '0014_token_exchange': {
+      // RFC 8693: a client's exchange policy (the audiences or resources it may ask exchanged tokens
+      // for, and whether it may delegate or impersonate), and the impersonations begun, each open
+      // until its token expires or is revoked (closed by housekeeping: http/grants/impersonation.ts).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('clients')
+          .addColumn('token_exchange_targets', 'text', (c) => c.notNull().defaultTo('[]'))
+          .execute();
+        await db.schema
+          .alterTable('clients')
+          .addColumn('token_exchange_delegation', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .alterTable('clients')
+          .addColumn('token_exchange_impersonation', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .createTable('impersonations')
+          .addColumn('jti', 'text', (c) => c.primaryKey())
+          .addColumn('admin_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('client_id', 'text', (c) => c.notNull())
+          .addColumn('sid', 'text', (c) => c.notNull())
+          .addColumn('ver', 'integer', (c) => c.notNull())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('ended_at', 'bigint')
+          .addColumn('end_reason', 'text')
+          .execute();
+        await db.schema.createIndex('impersonations_open').on('impersonations').column('ended_at').execute();
+      },
+    },
   };
 }
 

@@ -33,6 +33,7 @@ export interface Database {
   sso_sessions: SsoSessionsTable;
   consents: ConsentsTable;
   authorization_codes: AuthorizationCodesTable;
+  impersonations: ImpersonationsTable;
 }
 
 export interface AccessTokenLifetimesTable {
@@ -89,6 +90,30 @@ export interface ClientsTable {
   web_origins: JsonText<string[]>;
   /** RFC 9449 §5.2: 1 when every token request of the client must carry a DPoP proof. */
   dpop_bound_access_tokens: number;
+  /** RFC 8693 policy (since 0014): audiences or resource identifiers exchanged tokens may be for. */
+  token_exchange_targets: JsonText<string[]>;
+  /** 1 when the client may exchange with an actor token (delegation, RFC 8693 §1.1). */
+  token_exchange_delegation: number;
+  /** 1 when the client may exchange an admin's token for a user's (impersonation). */
+  token_exchange_impersonation: number;
+}
+
+/** One impersonation (an admin acting as a user through token exchange), open until it ends. */
+export interface ImpersonationsTable {
+  /** The `jti` of the token issued. */
+  jti: string;
+  admin_id: string;
+  user_id: string;
+  client_id: string;
+  /** The admin's session: the token carries it, so the admin's logout ends it. */
+  sid: string;
+  /** The user's token version the token carries. */
+  ver: number;
+  started_at: number;
+  expires_at: number;
+  ended_at: number | null;
+  /** `expired` or `revoked`. */
+  end_reason: string | null;
 }
 
 /** An API tokens may be asked for by name (RFC 8707 `resource`), with its audience and token format. */
