@@ -3,6 +3,7 @@ import { type ClientAssertionVerifier, createClientAssertionVerifier } from './h
 import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
 import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
+import { createOutbox, type Outbox } from './outbox/outbox.js';
 import { createLocalFeed } from './revocation/feed.js';
 import { createRedisFeed } from './revocation/redis_feed.js';
 import { createRevocations, type Revocations } from './revocation/revocations.js';
@@ -56,6 +57,11 @@ export interface Services {
   /** Admins acting as users through token exchange, open until each token expires or is revoked. */
   impersonations: Impersonations;
   consents: Consents;
+  /**
+   * Deliveries to other servers (back-channel logout tokens), written in the transaction that decided
+   * them; every server instance delivers them (outbox/delivery.ts, started by server.ts).
+   */
+  outbox: Outbox;
   /** Shared state for several instances; undefined on one machine. */
   redis: SharedRedis | undefined;
   log: Logger;
@@ -154,6 +160,7 @@ export async function createServices(
       authorizationCodes: createAuthorizationCodes(db, clock),
       impersonations: createImpersonations(db),
       consents: createConsents(db, clock),
+      outbox: createOutbox(db, config.databaseUrl ? 'postgres' : 'sqlite', clock),
       redis,
       log,
       clock,

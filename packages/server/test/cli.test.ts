@@ -614,6 +614,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       skipConsent: false,
       webOrigins: [],
       dpopBoundAccessTokens: false,
+      backchannelLogoutSessionRequired: false,
     });
     const followed = await tesseraJson(['client', 'update', 'svc', '--default-audience'], { env });
     expect(followed).toMatchObject({ audiences: ['http://127.0.0.1:4000'], defaultAudience: true });

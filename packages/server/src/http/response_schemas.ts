@@ -132,6 +132,8 @@ export const metadataResponse = {
       request_uri_parameter_supported: { type: 'boolean' },
       access_token_signing_alg_values_supported: strings,
       dpop_signing_alg_values_supported: strings,
+      backchannel_logout_supported: { type: 'boolean' },
+      backchannel_logout_session_supported: { type: 'boolean' },
       login_endpoint: string,
       revocation_events_endpoint: string,
     },

@@ -23,7 +23,7 @@ export interface EndedSession {
  * ended (not those ended already).
  */
 export async function endBrowserSession(
-  services: Pick<Services, 'db' | 'ssoSessions' | 'refreshTokens' | 'revocations'>,
+  services: Pick<Services, 'db' | 'ssoSessions' | 'refreshTokens' | 'revocations' | 'outbox'>,
   browser: SsoSession | undefined,
   hintedSid: string | undefined,
 ): Promise<{ ssoSessionEnded: boolean; ended: EndedSession[] }> {

@@ -33,7 +33,9 @@ export type AuditEventType =
   | 'consent_granted'
   | 'authorization_code_reused'
   | 'impersonation_started'
-  | 'impersonation_ended';
+  | 'impersonation_ended'
+  /** The outbox stopped trying to deliver something (a logout token): refused, or too long failing. */
+  | 'delivery_gave_up';
 
 export interface AuditEvent {
   type: AuditEventType;

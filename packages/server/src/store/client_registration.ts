@@ -24,6 +24,9 @@ export interface RegistrationToCheck {
   /** Browser origins allowed to call the server with CORS (exact, as the `Origin` header says them). */
   webOrigins: string[];
   tokenExchange: TokenExchangePolicy;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2. */
+  backchannelLogoutUri: string | undefined;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /** The kinds a client type may have: public clients run on the user's device, confidential ones on a server. */
@@ -63,6 +66,31 @@ function redirectUriProblem(uri: string, kind: ClientKind | null): string | unde
   }
   if (kind === 'native' && /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/i.test(url.protocol)) return undefined;
   return `a redirect URI uses https, http on a loopback host, or (native apps) a private-use scheme like com.example.app:, got ${JSON.stringify(uri)}`;
+}
+
+/**
+ * Why a URI may not be registered as a `backchannel_logout_uri`, or undefined. BCL 1.0 §2.2: absolute,
+ * no fragment, and it MAY carry a port, path and query. The provider's server POSTs logout tokens to
+ * it, so `https` (http only on a loopback host, as for redirect URIs: RFC 8252 §7.3), and no
+ * credentials in it (they would sit in the store and in every operator's `client list`).
+ */
+export function backchannelLogoutUriProblem(uri: string): string | undefined {
+  const quoted = JSON.stringify(uri);
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `a back-channel logout URI is an absolute URI, got ${quoted}`;
+  }
+  if (uri.length > 2048) return 'a back-channel logout URI is at most 2048 characters';
+  if (/[\s\p{Cc}]/u.test(uri)) return 'a back-channel logout URI has no spaces or control characters';
+  if (url.hash !== '' || uri.includes('#'))
+    return `a back-channel logout URI has no fragment (BCL 1.0 §2.2), got ${quoted}`;
+  if (url.username !== '' || url.password !== '')
+    return 'a back-channel logout URI carries no credentials (user:password@)';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined;
+  return `a back-channel logout URI uses https (http only on a loopback host), got ${quoted}`;
 }
 
 function checkTtl(name: string, value: number | undefined, range: { min: number; max: number }): void {
@@ -169,6 +197,15 @@ export function checkRegistration(registration: RegistrationToCheck): void {
       );
   }
   checkTokenExchange(type, registration.tokenExchange);
+  if (registration.backchannelLogoutUri !== undefined) {
+    const problem = backchannelLogoutUriProblem(registration.backchannelLogoutUri);
+    if (problem) throw new TypeError(problem);
+    // Logout tokens tell a client that a user's session ended: a service has no users.
+    if (kind === 'service')
+      throw new TypeError('a service client has no users: it has no back-channel logout URI');
+  } else if (registration.backchannelLogoutSessionRequired) {
+    throw new TypeError('backchannel_logout_session_required needs a back-channel logout URI');
+  }
   checkTtl('the access-token lifetime', registration.accessTokenTtl, ACCESS_TTL);
   checkTtl('the refresh-token lifetime', registration.refreshTokenTtl, REFRESH_TTL);
   if (registration.refreshTokenTtl !== undefined && !grantTypes.includes('refresh_token'))

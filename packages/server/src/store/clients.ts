@@ -80,6 +80,13 @@ export interface Client {
   webOrigins: string[];
   /** RFC 8693 token exchange: what this client may exchange tokens for (http/grants/token_exchange.ts). */
   tokenExchange: TokenExchangePolicy;
+  /**
+   * OpenID Connect Back-Channel Logout 1.0 §2.2: where the client's server hears (a logout token, §2.5)
+   * that one of its sessions ended at the provider; undefined when it does not want to.
+   */
+  backchannelLogoutUri: string | undefined;
+  /** BCL §2.2 `backchannel_logout_session_required`: it needs `sid` (which logout tokens always carry). */
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /**
@@ -115,11 +122,17 @@ export interface ClientChanges {
   webOrigins?: string[];
   /** The members named change; the others stay. */
   tokenExchange?: Partial<TokenExchangePolicy>;
+  /** `null` removes it (and `backchannelLogoutSessionRequired` with it, unless that is given). */
+  backchannelLogoutUri?: string | null;
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 /** What a new client is registered with; everything but the id, type, audiences and scopes has a default. */
 export interface ClientRegistration
-  extends Omit<ClientChanges, 'jwks' | 'jwksUri' | 'accessTokenTtl' | 'refreshTokenTtl'> {
+  extends Omit<
+    ClientChanges,
+    'jwks' | 'jwksUri' | 'accessTokenTtl' | 'refreshTokenTtl' | 'backchannelLogoutUri'
+  > {
   clientId: string;
   type: ClientType;
   /** Default: `native` for public clients, `web` for confidential ones. */
@@ -130,6 +143,7 @@ export interface ClientRegistration
   jwksUri?: string;
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
+  backchannelLogoutUri?: string;
 }
 
 /** The client every fresh installation has: the browser app served next to the auth server. */
@@ -228,6 +242,8 @@ function registrationColumns(registration: RegistrationToCheck) {
     token_exchange_targets: toJsonText(registration.tokenExchange.targets),
     token_exchange_delegation: registration.tokenExchange.delegation ? 1 : 0,
     token_exchange_impersonation: registration.tokenExchange.impersonation ? 1 : 0,
+    backchannel_logout_uri: registration.backchannelLogoutUri ?? null,
+    backchannel_logout_session_required: registration.backchannelLogoutSessionRequired ? 1 : 0,
   };
 }
 
@@ -275,6 +291,8 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         delegation: row.token_exchange_delegation === 1,
         impersonation: row.token_exchange_impersonation === 1,
       },
+      backchannelLogoutUri: row.backchannel_logout_uri ?? undefined,
+      backchannelLogoutSessionRequired: row.backchannel_logout_session_required === 1,
     };
   };
 
@@ -346,6 +364,8 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
           delegation: input.tokenExchange?.delegation ?? false,
           impersonation: input.tokenExchange?.impersonation ?? false,
         },
+        backchannelLogoutUri: input.backchannelLogoutUri,
+        backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       await checkResources(input.resources ?? []);
@@ -392,6 +412,11 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
           delegation: changes.tokenExchange?.delegation ?? client.tokenExchange.delegation,
           impersonation: changes.tokenExchange?.impersonation ?? client.tokenExchange.impersonation,
         },
+        backchannelLogoutUri: pick(changes.backchannelLogoutUri, client.backchannelLogoutUri),
+        // Without a URI the flag means nothing: removing the URI clears it unless it is set again.
+        backchannelLogoutSessionRequired:
+          changes.backchannelLogoutSessionRequired ??
+          (changes.backchannelLogoutUri === null ? false : client.backchannelLogoutSessionRequired),
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       // Switching to a secret method from one without a secret leaves the client with none: no secret

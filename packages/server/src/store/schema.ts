@@ -34,6 +34,7 @@ export interface Database {
   consents: ConsentsTable;
   authorization_codes: AuthorizationCodesTable;
   impersonations: ImpersonationsTable;
+  outbox: OutboxTable;
 }
 
 export interface AccessTokenLifetimesTable {
@@ -96,6 +97,10 @@ export interface ClientsTable {
   token_exchange_delegation: number;
   /** 1 when the client may exchange an admin's token for a user's (impersonation). */
   token_exchange_impersonation: number;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed; since 0013. */
+  backchannel_logout_uri: string | null;
+  /** BCL §2.2: 1 when the client needs `sid` in its logout tokens (they always carry it here). */
+  backchannel_logout_session_required: number;
 }
 
 /** One impersonation (an admin acting as a user through token exchange), open until it ends. */
@@ -254,4 +259,30 @@ export interface AuditEventsTable {
   ip: string | null;
   detail: JsonText<Record<string, unknown>>;
   created_at: number;
+}
+
+/**
+ * Something that must reach another server (a logout token's POST), written in the transaction that
+ * decided it, and delivered until delivered or given up (outbox/outbox.ts). Never a secret: the
+ * request, and any token in it, is made afresh for each attempt from `payload`.
+ */
+export interface OutboxTable {
+  id: Generated<number>;
+  /** Which kind of delivery (outbox/kinds.ts): how `payload` becomes a request. */
+  kind: string;
+  payload: JsonText<unknown>;
+  /** Where it goes (a URL), as registered when the row was written. */
+  target: string;
+  /** Attempts begun (counted when claimed, so one that dies mid-way counts too). */
+  attempts: number;
+  /** Not before this (ms): now for a new row, later after a failure (back-off, Retry-After). */
+  next_attempt_at: number;
+  /** The instance attempting it, until `lease_until`; then any instance may claim it again. */
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_at: number;
+  delivered_at: number | null;
+  gave_up_at: number | null;
+  /** Why the last attempt failed: a status or an error code, never the request or the target's query. */
+  last_error: string | null;
 }

@@ -80,6 +80,12 @@ Options of add and update:
   --exchange-impersonation | --no-exchange-impersonation
                                      whether it may exchange an admin's token for another user's
                                      (requested_subject; at most 15 minutes, audited; default no)
+  --backchannel-logout-uri <uri>     OpenID Connect Back-Channel Logout: where the client's server is
+                                     sent a logout token when one of its sessions ends (https; http
+                                     on a loopback host; a query is kept, a fragment refused; '' on
+                                     update removes it)
+  --backchannel-logout-session-required | --no-backchannel-logout-session-required
+                                     the client needs sid in logout tokens (they always carry it)
 On update a list option replaces the whole list, and one empty value (--redirect-uri '') clears it;
 grant types are not derived again. A secret method's secret is printed once and stored only as a
 hash; switching to private_key_jwt drops it, switching back prints a new one. The keys of
@@ -113,6 +119,9 @@ has it when it issues them.`,
     'no-exchange-delegation': { type: 'boolean' },
     'exchange-impersonation': { type: 'boolean' },
     'no-exchange-impersonation': { type: 'boolean' },
+    'backchannel-logout-uri': { type: 'string' },
+    'backchannel-logout-session-required': { type: 'boolean' },
+    'no-backchannel-logout-session-required': { type: 'boolean' },
   },
   settings: true,
   async run(context) {
@@ -160,6 +169,10 @@ function describe(client: Client): string {
   if (client.jwks)
     lines.push(`  jwks ${client.jwks.keys.length} public key${client.jwks.keys.length === 1 ? '' : 's'}`);
   if (client.jwksUri) lines.push(`  jwks_uri ${client.jwksUri}`);
+  if (client.backchannelLogoutUri)
+    lines.push(
+      `  backchannel_logout_uri ${client.backchannelLogoutUri}${client.backchannelLogoutSessionRequired ? ' (session required)' : ''}`,
+    );
   const lifetimes = [
     client.accessTokenTtl === undefined ? '' : `access ${describeSpan(client.accessTokenTtl)}`,
     client.refreshTokenTtl === undefined ? '' : `refresh ${describeSpan(client.refreshTokenTtl)}`,
@@ -268,6 +281,16 @@ function clientChanges(context: CommandContext): ClientChanges {
       ? { impersonation: onOff('exchange-impersonation') }
       : {}),
   };
+  if (
+    values['backchannel-logout-session-required'] === true &&
+    values['no-backchannel-logout-session-required'] === true
+  )
+    throw new UsageError(
+      'give --backchannel-logout-session-required or --no-backchannel-logout-session-required, not both',
+    );
+  const backchannelLogoutUri = values['backchannel-logout-uri'] as string | undefined;
+  if (sub === 'add' && backchannelLogoutUri === '')
+    throw new UsageError('--backchannel-logout-uri needs a URI (an empty one removes it, on update)');
   const redirectUris = listOption(values, 'redirect-uri');
   const postLogoutRedirectUris = listOption(values, 'post-logout-redirect-uri');
   const resources = listOption(values, 'resource');
@@ -307,6 +330,14 @@ function clientChanges(context: CommandContext): ClientChanges {
         ? { dpopBoundAccessTokens: false }
         : {}),
     ...(Object.keys(tokenExchange).length ? { tokenExchange } : {}),
+    ...(backchannelLogoutUri !== undefined
+      ? { backchannelLogoutUri: backchannelLogoutUri === '' ? null : backchannelLogoutUri }
+      : {}),
+    ...(values['backchannel-logout-session-required'] === true
+      ? { backchannelLogoutSessionRequired: true }
+      : values['no-backchannel-logout-session-required'] === true
+        ? { backchannelLogoutSessionRequired: false }
+        : {}),
   };
 }
 
@@ -324,7 +355,7 @@ async function add(
 ): Promise<number> {
   if (await services.clients.byId(clientId))
     throw new UsageError(`client ${JSON.stringify(clientId)} already exists`);
-  const { jwks, jwksUri, accessTokenTtl, refreshTokenTtl, ...rest } = changes;
+  const { jwks, jwksUri, accessTokenTtl, refreshTokenTtl, backchannelLogoutUri, ...rest } = changes;
   const { client, secret } = await services.clients
     .add({
       ...rest,
@@ -338,6 +369,7 @@ async function add(
       ...(jwksUri ? { jwksUri } : {}),
       ...(typeof accessTokenTtl === 'number' ? { accessTokenTtl } : {}),
       ...(typeof refreshTokenTtl === 'number' ? { refreshTokenTtl } : {}),
+      ...(backchannelLogoutUri ? { backchannelLogoutUri } : {}),
     })
     .catch(asUsage);
   await services.lifetimes.refresh();

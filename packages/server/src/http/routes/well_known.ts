@@ -76,6 +76,9 @@ export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async
     access_token_signing_alg_values_supported: [config.signingAlg],
     // RFC 9449 §5.1: the proof algorithms the token endpoint and this server's resources accept.
     dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGORITHMS],
+    // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens are sent, and always carry `sid`.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
     // Tessera extensions: the first-party login and the revocation event stream.
     login_endpoint: endpoint('/login'),
     revocation_events_endpoint: endpoint('/revocations'),
