@@ -9,6 +9,8 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { parseBrokerMessage } from '@tessera/protocol';
 import amqp from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRabbitMqFeed } from '../src/revocation/rabbitmq_feed.js';
+import type { Logger } from '../src/shared/logger.js';
 import { TEST_STORE } from './databases.js';
 import {
   createTestDatabase,
@@ -215,5 +217,36 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a RabbitMQ stream', 
     expect(messages.slice(0, first).some((m) => m.type === 'revocation' && m.entry.value === sid)).toBe(true);
     const sse = await subscribe(b);
     expect(sse.snapshot.find((e) => e.value === sid)?.eventId).toMatch(/^\d+$/);
+  });
+});
+
+describe.skipIf(skip)('the RabbitMQ feed on its own', () => {
+  it('never logs the password of its URL, and says it cannot deliver', async () => {
+    const said: string[] = [];
+    const record = (fields: object, message?: string) => {
+      said.push(`${JSON.stringify(fields)} ${message ?? ''}`);
+    };
+    const log = { warn: record, info: record, error: record, debug: record } as unknown as Logger;
+    const url = new URL(brokerUrl(uniqueStream()));
+    url.password = 'not-the-password-123';
+    const feed = createRabbitMqFeed(log, { url: url.href, instance: 'test', undelivered: async () => false });
+    try {
+      await eventually(() => said.length > 0, 'the outage warning');
+      expect(said.filter((line) => line.includes('rabbitmq unreachable'))).toHaveLength(1);
+      expect(said.join('\n')).not.toContain('not-the-password-123');
+      expect(feed.live()).toBe(false);
+      expect(
+        await feed.publish({
+          id: 1,
+          kind: 'jti',
+          value: 'x',
+          ver: null,
+          expiresAt: Date.now() + 60_000,
+          createdAt: Date.now(),
+        }),
+      ).toBe(false);
+    } finally {
+      await feed.close();
+    }
   });
 });

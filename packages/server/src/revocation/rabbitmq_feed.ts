@@ -88,6 +88,8 @@ export function createRabbitMqFeed(log: Logger, options: RabbitMqFeedOptions): R
   let readAt = 0;
   let prunedAt = 0;
   let closed = false;
+  /** The connection is closed on purpose, to read the stream again from the start. */
+  let restarting = false;
   let down = false;
   let attempt = 0;
   let retry: NodeJS.Timeout | undefined;
@@ -196,6 +198,8 @@ export function createRabbitMqFeed(log: Logger, options: RabbitMqFeedOptions): R
       // Every (re)connection starts unseeded: the stream may have been lost and declared again
       // meanwhile; a heartbeat read on it, or our own republish, says it is whole.
       seeded = false;
+      const resumeAt = nextOffset;
+      const readBefore = readAt;
       await consumer.consume(
         stream,
         (message) => {
@@ -203,10 +207,23 @@ export function createRabbitMqFeed(log: Logger, options: RabbitMqFeedOptions): R
           if (message === null) void model.close().catch(() => {});
           else deliver(message, consumer);
         },
-        { noAck: false, arguments: { 'x-stream-offset': nextOffset } },
+        { noAck: false, arguments: { 'x-stream-offset': resumeAt } },
       );
+      if (closed) throw new Error('the feed was closed while connecting');
       connection = model;
       publisher = confirm;
+      if (resumeAt !== 'first') {
+        // Resuming past the end of a stream that was declared again (offsets restarted) reads
+        // nothing until it gets that far. Instances heartbeat every few seconds, so silence means
+        // that (or no instance is seeded): read it again from the start, which is right either way.
+        const silent = setTimeout(() => {
+          if (readAt !== readBefore || connection !== model) return;
+          nextOffset = 'first';
+          restarting = true;
+          void model.close().catch(() => {});
+        }, LIVE_WINDOW_MS);
+        silent.unref();
+      }
     } catch (err) {
       await model.close().catch(() => {});
       throw err;
@@ -218,7 +235,8 @@ export function createRabbitMqFeed(log: Logger, options: RabbitMqFeedOptions): R
         seeded = false;
       }
       if (!closed) {
-        outage(new Error('connection closed'));
+        if (!restarting) outage(new Error('connection closed'));
+        restarting = false;
         schedule();
       }
     });
