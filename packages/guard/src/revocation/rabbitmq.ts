@@ -261,7 +261,8 @@ async function openConnection(url: string): Promise<OwnConnection> {
   const withHeartbeat = new URL(url);
   if (!withHeartbeat.searchParams.has('heartbeat'))
     withHeartbeat.searchParams.set('heartbeat', String(AMQP_HEARTBEAT_S));
-  const connection = await module.connect(withHeartbeat.href, { timeout: 5_000 });
+  // noDelay: our acks must not wait for the broker's delayed TCP ACK (Nagle's algorithm, RFC 896).
+  const connection = await module.connect(withHeartbeat.href, { timeout: 5_000, noDelay: true });
   let closed = false;
   const listeners = new Set<() => void>();
   connection.on('error', () => {}); // 'close' follows
