@@ -169,6 +169,25 @@ describe.skipIf(skip)('revocations from a RabbitMQ stream', () => {
     expect(logger.infos.some((w) => w.message.includes('works again'))).toBe(true);
   });
 
+  it('reads a stream that was deleted and declared again from its start, once resuming finds nothing', async () => {
+    const proxy = await BrokerProxy.start();
+    cleanup.push(() => proxy.close());
+    await publish(stream, [revocation('jti', 'old-1'), revocation('jti', 'old-2'), heartbeat()]);
+    const { guard } = start({ revocations: { rabbitmq: proxy.url, stream }, staleAfter: 1 });
+    await guard.ready();
+    expect(guard.health().revocations.lastEventId).toBe('2');
+    proxy.cut();
+    await waitFor(() => guard.health().revocations.lastError !== null, 10_000, 'the outage to be seen');
+    // The broker lost the stream; the server declares it again and republishes what is in force
+    // (offsets from 0 again, below the guard's next one), with a revocation made meanwhile.
+    await deleteStream(stream);
+    await declareStream(stream);
+    await publish(stream, [revocation('jti', 'old-1'), revocation('jti', 'made-meanwhile'), heartbeat()]);
+    proxy.restore();
+    await waitFor(() => guard.health().revocations.entries === 3, 20_000, 'the stream read again');
+    expect(await status(guard, issuer.token({ jti: 'made-meanwhile' }))).toBe(401);
+  });
+
   it('ignores malformed messages, logging them without their content', async () => {
     await publish(stream, [
       Buffer.from('{"type":"revocation","kind":"bogus","value":"secret-value","ver":null,"exp":99999999999}'),
