@@ -249,4 +249,42 @@ describe.skipIf(skip)('the RabbitMQ feed on its own', () => {
       await feed.close();
     }
   });
+  it('sends no heartbeat while the store holds a revocation the broker missed', async () => {
+    const stream = uniqueStream();
+    let missed = true;
+    const quiet = { warn() {}, info() {}, error() {}, debug() {} } as unknown as Logger;
+    const feed = createRabbitMqFeed(quiet, {
+      url: brokerUrl(stream),
+      instance: 'test',
+      undelivered: async () => missed,
+    });
+    try {
+      const entry = (id: number, value: string) => ({
+        id,
+        kind: 'jti' as const,
+        value,
+        ver: null,
+        expiresAt: Date.now() + 60_000,
+        createdAt: Date.now(),
+      });
+      // Connected once it takes a revocation (until then publish() says it could not).
+      await eventually(() => feed.publish(entry(1, 'first')), 'the feed to connect');
+      // Seeded, but the store says a revocation is missing from the stream: no heartbeat.
+      await feed.markSeeded();
+      expect(await feed.publish(entry(2, 'made-while-missing'))).toBe(true);
+      missed = false;
+      await feed.markSeeded();
+      const messages = await readStream(stream, (m) => m.some((x) => x.type === 'heartbeat'));
+      const firstHeartbeat = messages.findIndex((m) => m.type === 'heartbeat');
+      const missing = messages.findIndex(
+        (m) => m.type === 'revocation' && m.entry.value === 'made-while-missing',
+      );
+      // Nothing vouched for the stream while a revocation was missing from it.
+      expect(missing).toBeGreaterThanOrEqual(0);
+      expect(firstHeartbeat).toBeGreaterThan(missing);
+    } finally {
+      await feed.close();
+      await deleteStream(stream);
+    }
+  });
 });
