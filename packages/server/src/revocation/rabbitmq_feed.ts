@@ -117,8 +117,10 @@ export function createRabbitMqFeed(log: Logger, options: RabbitMqFeedOptions): R
       return;
     }
     if (parsed.type === 'heartbeat') {
-      // Another instance (or we) vouched that the stream holds every revocation in force.
-      seeded = true;
+      // Another instance (or we) vouched that the stream holds every revocation in force, and we
+      // have read everything before it. Only a recent one counts: reading from the first offset,
+      // an old heartbeat would call the list complete while the hours after it are still unread.
+      if (Math.abs(Date.now() - parsed.at) <= LIVE_WINDOW_MS) seeded = true;
       return;
     }
     const { entry, rowId } = parsed;
