@@ -7,6 +7,7 @@
 //   GUARD_STREAM     revocation stream URL (default: discovery)
 //   GUARD_CLIENT_ID, GUARD_CLIENT_SECRET   the API's confidential client (the stream requires one)
 //   GUARD_REDIS      read revocations from this Redis instead (GUARD_REDIS_KEY: the stream key)
+//   GUARD_RABBITMQ   or from this RabbitMQ stream (GUARD_RABBITMQ_STREAM: its name)
 //   GUARD_STALE_AFTER, GUARD_ON_STALE   staleness settings (defaults: the guard's)
 import { createGuard } from '@tessera/guard';
 import { requireAuth, tesseraGuard } from '@tessera/guard/fastify';
@@ -22,6 +23,9 @@ const guard = createGuard({
     : {}),
   ...(process.env.GUARD_REDIS
     ? { revocations: { redis: process.env.GUARD_REDIS, key: process.env.GUARD_REDIS_KEY } }
+    : {}),
+  ...(process.env.GUARD_RABBITMQ
+    ? { revocations: { rabbitmq: process.env.GUARD_RABBITMQ, stream: process.env.GUARD_RABBITMQ_STREAM } }
     : {}),
   ...(process.env.GUARD_STALE_AFTER ? { staleAfter: Number(process.env.GUARD_STALE_AFTER) } : {}),
   ...(process.env.GUARD_ON_STALE ? { onStale: process.env.GUARD_ON_STALE } : {}),

@@ -10,6 +10,7 @@ import {
   LOG_LEVELS,
   type LogLevel,
 } from './logger.js';
+import { type AmqpConnectionLike, checkRabbitMqOption } from './revocation/rabbitmq.js';
 import { checkRedisOption, type RedisLikeClient } from './revocation/redis.js';
 import type { GuardFetch } from './revocation/stream.js';
 
@@ -21,6 +22,11 @@ export type RevocationsOption =
   | { url: string }
   /** The server's Redis stream, read directly: a URL (needs `ioredis`) or your ioredis client. */
   | { redis: string | RedisLikeClient; key?: string }
+  /**
+   * The server's RabbitMQ stream (`revocationBroker: amqp://…`), read directly: a URL (needs
+   * `amqplib`) or your amqplib connection; `stream` defaults to `tessera.revocations`.
+   */
+  | { rabbitmq: string | AmqpConnectionLike; stream?: string }
   /** No revocation checks: tokens stay valid until `exp` (keep their lifetime short). */
   | 'off';
 
@@ -138,7 +144,8 @@ const DEFAULT_TOKEN_CACHE = 5000;
 export type ResolvedRevocations =
   | { mode: 'off' }
   | { mode: 'stream'; url: string | undefined }
-  | { mode: 'redis'; redis: string | RedisLikeClient; key: string };
+  | { mode: 'redis'; redis: string | RedisLikeClient; key: string }
+  | { mode: 'rabbitmq'; rabbitmq: string | AmqpConnectionLike; stream: string };
 
 /** The options, checked and with defaults applied: everything a guard decides once. */
 export interface ResolvedOptions {
@@ -223,7 +230,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     // misunderstanding (Redis is authenticated by its URL or client), better said now.
     if (revocations.mode !== 'stream')
       throw new TypeError(
-        `options.client is sent to the issuer's revocation stream only; with revocations ${revocations.mode === 'off' ? "'off'" : '{ redis }'} it would never be used`,
+        `options.client is sent to the issuer's revocation stream only; with revocations ${revocations.mode === 'off' ? "'off'" : `{ ${revocations.mode} }`} it would never be used`,
       );
   }
 
@@ -336,8 +343,18 @@ function resolveRevocations(
         throw new TypeError('options.revocations.key must be a non-empty string');
       return { mode: 'redis', redis, key };
     }
+    if ('rabbitmq' in value) {
+      const { rabbitmq, stream = 'tessera.revocations' } = value;
+      checkRabbitMqOption(rabbitmq, 'options.revocations.rabbitmq');
+      // The server's own rule for stream names (its revocationBroker's ?stream=).
+      if (typeof stream !== 'string' || !/^[A-Za-z0-9._:-]{1,200}$/.test(stream))
+        throw new TypeError('options.revocations.stream must be 1 to 200 letters, digits or . _ : -');
+      return { mode: 'rabbitmq', rabbitmq, stream };
+    }
   }
-  throw new TypeError("options.revocations must be 'stream', 'off', { url } or { redis, key? }");
+  throw new TypeError(
+    "options.revocations must be 'stream', 'off', { url }, { redis, key? } or { rabbitmq, stream? }",
+  );
 }
 
 function checkUrl(value: unknown, name: string, allowInsecureHttp: boolean): URL {

@@ -20,6 +20,12 @@ export interface Config {
   redisUrl: string | undefined;
   /** Prefix of every Redis key, so several deployments can share one Redis. */
   redisPrefix: string;
+  /**
+   * A message broker that carries revocations between instances instead of Redis's stream: its URL's
+   * scheme picks it (`amqp://`, `amqps://`: a RabbitMQ stream queue, `?stream=` its name, default
+   * `tessera.revocations`; see revocation/broker_feed.ts). May carry a password: printed redacted.
+   */
+  revocationBroker: string | undefined;
   /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
   masterKey: string | undefined;
   /**
@@ -165,6 +171,12 @@ export const SETTINGS = {
     help: 'prefix of every Redis key',
     value: 'prefix',
     default: 'tessera:',
+  },
+  revocationBroker: {
+    env: 'TESSERA_REVOCATION_BROKER',
+    flag: 'revocation-broker',
+    help: 'message broker carrying revocations between instances (amqp(s):// RabbitMQ ≥ 3.9 stream, ?stream=<name>); unset, Redis or memory',
+    value: 'amqp://…',
   },
   masterKey: {
     env: 'TESSERA_MASTER_KEY',
@@ -365,6 +377,7 @@ const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set([
   'adminPassword',
   'databaseUrl',
   'redisUrl',
+  'revocationBroker',
   'metricsToken',
 ]);
 const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'];
@@ -416,6 +429,7 @@ export function loadConfig(
     databaseUrl: overrides.databaseUrl ?? databaseUrl(raw('databaseUrl')),
     redisUrl: overrides.redisUrl ?? redisUrl(raw('redisUrl')),
     redisPrefix: overrides.redisPrefix ?? redisPrefix(given('redisPrefix')),
+    revocationBroker: overrides.revocationBroker ?? revocationBroker(raw('revocationBroker')),
     masterKey: overrides.masterKey ?? masterKey(raw('masterKey')),
     masterKeyring:
       overrides.masterKeyring ??
@@ -585,6 +599,31 @@ function redisUrl(value: string | undefined): string | undefined {
 function redisPrefix(value: string): string {
   if (!/^[A-Za-z0-9:_{}.-]{1,64}$/.test(value))
     throw new ConfigError('redisPrefix', 'expected 1 to 64 letters, digits or : _ { } . -');
+  return value;
+}
+
+/** `revocationBroker`'s URL schemes and the broker each picks (revocation/broker_feed.ts). */
+export const BROKER_SCHEMES = {
+  'amqp:': 'rabbitmq',
+  'amqps:': 'rabbitmq',
+  // NATS JetStream's 'nats:' and 'tls:' go here.
+} as const;
+
+function revocationBroker(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // Not the value: it may carry a password.
+    throw new ConfigError('revocationBroker', 'expected a URL such as amqp://user:password@host:5672');
+  }
+  if (!Object.hasOwn(BROKER_SCHEMES, url.protocol) || url.hostname === '')
+    throw new ConfigError('revocationBroker', 'must be an amqp:// or amqps:// URL (RabbitMQ) with a host');
+  const stream = url.searchParams.get('stream');
+  // RabbitMQ queue names: at most 255 bytes; ours stay plain so they read well in rabbitmqctl.
+  if (stream !== null && !/^[A-Za-z0-9._:-]{1,200}$/.test(stream))
+    throw new ConfigError('revocationBroker', 'stream must be 1 to 200 letters, digits or . _ : -');
   return value;
 }
 

@@ -4,6 +4,7 @@ import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
 import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
 import { createOutbox, type Outbox } from './outbox/outbox.js';
+import { createBrokerFeed } from './revocation/broker_feed.js';
 import { createLocalFeed } from './revocation/feed.js';
 import { createRedisFeed } from './revocation/redis_feed.js';
 import { createRevocations, type Revocations } from './revocation/revocations.js';
@@ -99,22 +100,29 @@ export async function createServices(
     // Clients without audiences of their own get this process's setting, read at issue time.
     const clients = createClients(db, config.audience, clock);
     await clients.ensureBuiltIn();
-    // Stream entries outlive the longest access token they could match (see record()).
+    // Between instances revocations travel on the broker when one is set (Redis, if set too, keeps
+    // the rest of the shared state), else on Redis's stream; on one machine in memory. Stream
+    // entries outlive the longest access token they could match (see record()).
     const revocations = createRevocations(
       db,
       lifetimes,
       (entries) =>
-        redis
-          ? createRedisFeed(redis, log, { retentionMs: () => lifetimes.retentionMs(), clock })
-          : createLocalFeed(entries, clock),
+        config.revocationBroker
+          ? createBrokerFeed(config.revocationBroker, log, { db, clock })
+          : redis
+            ? createRedisFeed(redis, log, { retentionMs: () => lifetimes.retentionMs(), clock })
+            : createLocalFeed(entries, clock),
       clock,
     );
     await revocations.load();
-    if (redis) {
+    if (revocations.feed.shared) {
       // Seeds the shared stream now if Redis lost it (or never had it), so the first subscribers
       // get it whole; if Redis is unreachable the server starts anyway and the sync loop retries.
       await revocations.sync().catch((err: unknown) => {
-        log.warn({ reason: (err as Error).message }, 'redis not reachable at start; retrying every second');
+        log.warn(
+          { reason: (err as Error).message },
+          'the revocation feed is not reachable at start; retrying every second',
+        );
       });
     }
     const replayCache = redis ? createRedisReplayCache(redis) : createMemoryReplayCache(clock);

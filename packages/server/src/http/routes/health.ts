@@ -23,10 +23,14 @@ export const healthRoutes: FastifyPluginAsync<{ services: Services; metrics: Met
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'database' });
     }
-    // Without Redis this instance still issues and refreshes (the store is the truth), but its
-    // revocations reach other instances' guards late and its login limits are its own: take it out
-    // of rotation until Redis is back.
-    if (services.redis && !services.revocations.feed.live()) {
+    // Without its revocation feed (Redis, or the broker) this instance still issues and refreshes
+    // (the store is the truth), but its revocations reach other instances' guards late (and without
+    // Redis its login limits are its own): take it out of rotation until the feed is back.
+    if (services.revocations.feed.shared && !services.revocations.feed.live()) {
+      const reason = services.config.revocationBroker ? 'revocation broker' : 'redis';
+      return reply.code(503).send({ status: 'unavailable', reason });
+    }
+    if (services.redis && !services.redis.ready()) {
       return reply.code(503).send({ status: 'unavailable', reason: 'redis' });
     }
     return { status: 'ready' };
