@@ -246,6 +246,75 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
   });
 
+  it('a cross-site form POST, which carries no SSO cookie (SameSite=Lax), signs the browser out once it follows the 303', async () => {
+    const gallery = await addApp();
+    const recipes = await addApp();
+    const first = await signIn(gallery);
+    const second = await signIn(recipes, { agent: first.agent });
+    // What a browser sends with a form another site posts: neither the Lax SSO cookie nor the Strict
+    // interaction cookie, and that site's Origin.
+    const posted = await request(`${server.url}/logout/end`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example' },
+      body: new URLSearchParams({
+        id_token_hint: first.tokens.id_token,
+        post_logout_redirect_uri: SIGNED_OUT,
+        state: 'cross-site',
+      }),
+      redirect: 'manual',
+    });
+    // Not taken for a browser that is signed out: nothing ended yet, no cookie cleared that was not read.
+    expect(posted.status).toBe(303);
+    expect(posted.headers.get('cache-control')).toBe('no-store');
+    expect(posted.headers.get('set-cookie')).toBeNull();
+    const location = new URL(posted.headers.get('location')!);
+    expect(location.origin + location.pathname).toBe(`${server.services.config.issuer}/logout/end`);
+    // The hint itself never travels in the URL (only sealed, unreadable, what was checked from it).
+    expect(location.href).not.toContain(first.tokens.id_token);
+    await expectNothingEnded(first.agent, [first.sid, second.sid]);
+    // The browser follows with a top-level GET, which carries the Lax cookie.
+    const followed = await first.agent.get(`${location.pathname}${location.search}`);
+    expect(followed.status).toBe(303);
+    expect(followed.headers.get('location')).toBe(`${SIGNED_OUT}?state=cross-site`);
+    expect(await signedInAtProvider(first.agent)).toBe(false);
+    expect(first.agent.cookies.has(SSO_COOKIE)).toBe(false);
+    const ssoRows = await server.services.db
+      .selectFrom('sso_sessions')
+      .select('revoked_at')
+      .where('revoked_at', 'is', null)
+      .execute();
+    expect(ssoRows).toHaveLength(0);
+    for (const { sid, tokens } of [first, second]) {
+      expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
+      expect((await userinfo(server, tokens.access_token)).status).toBe(401);
+    }
+  });
+
+  it('refuses a forged, altered or expired sealed request from that 303, ending nothing', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const posted = await request(`${server.url}/logout/end`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example' },
+      body: new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: SIGNED_OUT }),
+      redirect: 'manual',
+    });
+    const location = new URL(posted.headers.get('location')!);
+    const [name, sealed] = [...location.searchParams][0]!;
+    const flipped = sealed.slice(0, 20) + (sealed[20] === 'A' ? 'B' : 'A') + sealed.slice(21);
+    for (const query of [
+      { [name]: flipped },
+      { [name]: 'v1.x.y' },
+      // The sealed request stands alone: parameters added next to it are not taken.
+      { [name]: sealed, post_logout_redirect_uri: SIGNED_OUT_WITH_QUERY },
+    ])
+      await expectErrorPage(await endSession(agent, query));
+    await expectNothingEnded(agent, [sid]);
+    server.advance(11 * 60_000);
+    await expectErrorPage(await agent.get(`${location.pathname}${location.search}`));
+    await expectNothingEnded(agent, [sid]);
+  });
+
   it('leaves the browser signed in when ending a session fails, so that a retry ends everything', async () => {
     const gallery = await addApp();
     const recipes = await addApp();

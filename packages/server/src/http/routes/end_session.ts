@@ -20,6 +20,14 @@ export const END_SESSION_CONFIRM_PATH = '/logout/end/confirm';
 const SEAL_PURPOSE = 'end-session-confirmation';
 /** A confirmation page may sit open this long before its form is refused. */
 const CONFIRMATION_TTL_MS = 10 * 60_000;
+/**
+ * The query parameter of the GET a cookie-less POST is redirected to: the checked request, sealed
+ * (see the POST route). Not one of §2's parameters, so no app sends it by accident.
+ */
+const RESUME_PARAMETER = 'resume';
+const RESUME_SEAL_PURPOSE = 'end-session-request';
+/** The redirect is followed at once; a sealed request older than this is refused. */
+const RESUME_TTL_MS = 5 * 60_000;
 
 /** §2's parameters (the same from the query of a GET and the form of a POST); others are ignored. */
 interface EndSessionParameters {
@@ -43,8 +51,29 @@ const parameterSchema = {
   },
 } as const;
 
+/** A cookie-less POST's request, sealed into the URL it is redirected to (longer than any we seal). */
+const resumeSchema = {
+  type: 'object',
+  properties: { ...parameterSchema.properties, [RESUME_PARAMETER]: { type: 'string', maxLength: 12288 } },
+} as const;
+
 /** Pages are HTML; these routes declare it (errors are pages too, never JSON). */
 const htmlResponse = { '2xx': { type: 'string' }, '4xx': { type: 'string' } } as const;
+
+/** Where the browser goes once signed out (§3): a registered URI and the app's `state`. */
+interface Back {
+  postLogoutRedirectUri?: string;
+  state?: string;
+}
+
+/** A request whose parameters passed every check (§2, §3): what is left to decide is whether to ask. */
+interface CheckedRequest {
+  /** What a verified `id_token_hint` says: whose session, and which (`sid`, a refresh-token family). */
+  hint?: { sub: string; sid?: string };
+  /** The app that sent the browser, when known (its name is shown on the confirmation page). */
+  clientId?: string;
+  back: Back;
+}
 
 /**
  * The request a confirmation page asks about, carried in its form rather than stored: sealed under
@@ -73,20 +102,32 @@ class EndSessionError extends Error {
   }
 }
 
+/** Opens a sealed value of `purpose` that carries `expiresAt`; undefined when forged, altered or expired. */
+function openSealed<T extends { expiresAt: number }>(
+  sealer: Sealer,
+  sealed: unknown,
+  purpose: string,
+  now: number,
+): T | undefined {
+  if (typeof sealed !== 'string') return undefined;
+  let value: T;
+  try {
+    value = JSON.parse(sealer.open(sealed, purpose)) as T;
+  } catch {
+    return undefined;
+  }
+  return value.expiresAt > now ? value : undefined;
+}
+
 function openConfirmation(
   sealer: Sealer,
   sealed: unknown,
   csrfCookie: string | undefined,
   now: number,
 ): Confirmation | undefined {
-  if (typeof sealed !== 'string' || csrfCookie === undefined) return undefined;
-  let confirmation: Confirmation;
-  try {
-    confirmation = JSON.parse(sealer.open(sealed, SEAL_PURPOSE)) as Confirmation;
-  } catch {
-    return undefined;
-  }
-  if (confirmation.expiresAt <= now) return undefined;
+  if (csrfCookie === undefined) return undefined;
+  const confirmation = openSealed<Confirmation>(sealer, sealed, SEAL_PURPOSE, now);
+  if (!confirmation) return undefined;
   const expected = Buffer.from(confirmation.csrf);
   const actual = Buffer.from(csrfCookie);
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
@@ -141,10 +182,12 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     reply: FastifyReply,
     browser: SsoSession | undefined,
     sid: string | undefined,
-    back: { postLogoutRedirectUri?: string; state?: string },
+    back: Back,
   ) {
     const { ssoSessionEnded, ended } = await endBrowserSession(services, browser, sid);
-    clearSsoCookie(reply);
+    // Only a cookie this request carried is cleared: a request without it (a cross-site subresource,
+    // say) says nothing about the browser's sign-in, and must not pretend to have ended it.
+    if (ssoCookie(request) !== undefined) clearSsoCookie(reply);
     await audit(request, browser, ssoSessionEnded, ended);
     if (back.postLogoutRedirectUri === undefined)
       return sendPage(reply, 200, renderSignedOutPage({ issuer: config.issuer }));
@@ -192,7 +235,8 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     }
   }
 
-  async function endSessionRequest(request: FastifyRequest, reply: FastifyReply, raw: EndSessionParameters) {
+  /** §2, §3: verifies the hint, the client and the redirect URI; throws an EndSessionError otherwise. */
+  async function checkRequest(request: FastifyRequest, raw: EndSessionParameters): Promise<CheckedRequest> {
     // An empty value is the parameter left out (a form's empty field).
     const parameters = Object.fromEntries(
       Object.entries(raw).filter(([, value]) => typeof value === 'string' && value !== ''),
@@ -224,15 +268,26 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
         'Invalid redirect',
         'The application asked to be sent back to an address it has not registered.',
       );
-    const back = {
-      ...(uri !== undefined ? { postLogoutRedirectUri: uri } : {}),
-      ...(uri !== undefined && parameters.state !== undefined ? { state: parameters.state } : {}),
+    return {
+      ...(hint ? { hint: { sub: hint.sub, ...(hint.sid !== undefined ? { sid: hint.sid } : {}) } } : {}),
+      ...(client ? { clientId: client.clientId } : {}),
+      back: {
+        ...(uri !== undefined ? { postLogoutRedirectUri: uri } : {}),
+        ...(uri !== undefined && parameters.state !== undefined ? { state: parameters.state } : {}),
+      },
     };
+  }
+
+  /** Signs the browser out at once when the request is plainly its own app's; asks otherwise. */
+  async function decide(request: FastifyRequest, reply: FastifyReply, checked: CheckedRequest) {
+    const { hint, back } = checked;
     const browser = await currentSession(request);
     // A valid hint about this browser's user (or a browser not signed in, where only the hinted
     // session is at stake) is the user's own app asking: no question (§2, §6).
     if (hint && (!browser || browser.userId === hint.sub))
       return signOut(request, reply, browser, hint.sid, back);
+    const client = checked.clientId === undefined ? undefined : await services.clients.byId(checked.clientId);
+    const uri = back.postLogoutRedirectUri;
     const csrf = interactionCookie(request) ?? newCsrfToken();
     setInteractionCookie(reply, csrf);
     const confirmation: Confirmation = {
@@ -256,18 +311,58 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     );
   }
 
-  app.get<{ Querystring: EndSessionParameters }>(
+  app.get<{ Querystring: EndSessionParameters & { [RESUME_PARAMETER]?: string } }>(
     END_SESSION_PATH,
     // No HEAD twin: a request that may sign someone out is one the standard defines (GET, POST),
     // never a HEAD that a link checker or prefetcher sends expecting it to change nothing.
-    { exposeHeadRoute: false, schema: { querystring: parameterSchema, response: htmlResponse } },
-    (request, reply) => endSessionRequest(request, reply, request.query ?? {}),
+    { exposeHeadRoute: false, schema: { querystring: resumeSchema, response: htmlResponse } },
+    async (request, reply) => {
+      const { [RESUME_PARAMETER]: resume, ...parameters } = request.query ?? {};
+      if (resume === undefined) return decide(request, reply, await checkRequest(request, parameters));
+      // The GET a cookie-less POST was redirected to: the request as checked then, standing alone
+      // (nothing added next to it is taken).
+      const resumed =
+        Object.keys(parameters).length === 0
+          ? openSealed<{ request: CheckedRequest; expiresAt: number }>(
+              sealer,
+              resume,
+              RESUME_SEAL_PURPOSE,
+              clock(),
+            )
+          : undefined;
+      if (!resumed)
+        throw new EndSessionError(
+          400,
+          'This sign-out link has expired',
+          'The sign-out request was altered or is too old. Go back to the application and sign out again.',
+        );
+      return decide(request, reply, resumed.request);
+    },
   );
   // §2: the endpoint takes the same parameters as a form POST.
   app.post<{ Body: EndSessionParameters }>(
     END_SESSION_PATH,
     { schema: { body: parameterSchema, response: htmlResponse } },
-    (request, reply) => endSessionRequest(request, reply, request.body ?? {}),
+    async (request, reply) => {
+      const checked = await checkRequest(request, request.body ?? {});
+      // A form another site posts carries no SameSite=Lax cookie, so a POST without the SSO cookie
+      // says nothing about whether the browser is signed in: taking it for signed out would end the
+      // hinted session alone and leave the browser's sign-in, and every other app's session, live.
+      // The browser is sent on to a top-level GET instead, which carries the Lax cookie, with the
+      // request as checked here sealed into it (so the hint itself is never put in a URL).
+      if (ssoCookie(request) === undefined) {
+        const target = new URL(`${config.issuer}${END_SESSION_PATH}`);
+        target.searchParams.set(
+          RESUME_PARAMETER,
+          sealer.seal(
+            JSON.stringify({ request: checked, expiresAt: clock() + RESUME_TTL_MS }),
+            RESUME_SEAL_PURPOSE,
+          ),
+        );
+        return reply.code(303).header('cache-control', 'no-store').redirect(target.href, 303);
+      }
+      return decide(request, reply, checked);
+    },
   );
 
   app.post<{ Body: { confirmation?: string } }>(
