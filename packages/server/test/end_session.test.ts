@@ -383,18 +383,6 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=rotated`);
     expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
   });
-
-  it('ends the hinted session even when the browser is not signed in at the provider any more', async () => {
-    const clientId = await addApp();
-    const { tokens, sid } = await signIn(clientId);
-    const response = await endSession(new UserAgent(server), {
-      id_token_hint: tokens.id_token,
-      post_logout_redirect_uri: SIGNED_OUT,
-    });
-    expect(response.status).toBe(303);
-    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
-    expect((await userinfo(server, tokens.access_token)).status).toBe(401);
-  });
 });
 
 describe('refused logout requests: an error page, no redirect, nothing ended', () => {
@@ -694,6 +682,59 @@ describe('without a hint: the confirmation page', () => {
     expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
     expect((await userinfo(server, tokens.access_token)).status).toBe(401);
     expect(heard).toEqual([`sid:${sid}`]);
+  });
+});
+
+describe('a hint that is not about the browser’s current sign-in: the confirmation page (§2)', () => {
+  it('asks, ending nothing, for an old (expired) hint from an earlier sign-in of the same user in this browser', async () => {
+    const clientId = await addApp();
+    const earlier = await signIn(clientId);
+    // The browser's sign-in ends (its cookie gone, as when it expires), and the user signs in again.
+    const { agent } = earlier;
+    agent.cookies.delete(SSO_COOKIE);
+    server.advance((server.services.config.idTokenTtl + 60) * 1000);
+    const current = await signIn(clientId, { agent });
+    expect(current.sid).not.toBe(earlier.sid);
+    const response = await endSession(agent, {
+      id_token_hint: earlier.tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+      state: 'old',
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.text()).toContain(`Sign out of ${server.services.config.issuer}?`);
+    await expectNothingEnded(agent, [earlier.sid, current.sid]);
+    expect((await userinfo(server, current.tokens.access_token)).status).toBe(200);
+  });
+
+  it('asks, ending nothing, for a hint of the same user from another browser', async () => {
+    const clientId = await addApp();
+    const here = await signIn(clientId);
+    const elsewhere = await signIn(clientId);
+    const response = await endSession(here.agent, { id_token_hint: elsewhere.tokens.id_token });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('Sign out of');
+    await expectNothingEnded(here.agent, [here.sid]);
+    await expectNothingEnded(elsewhere.agent, [elsewhere.sid]);
+  });
+
+  it('asks a browser no longer signed in, and confirming ends the hinted session', async () => {
+    const clientId = await addApp();
+    const { agent: signedIn, tokens, sid } = await signIn(clientId);
+    const stranger = new UserAgent(server);
+    const response = await endSession(stranger, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    expect(response.status).toBe(200);
+    const page = await response.text();
+    expect(page).toContain('This browser is not signed in');
+    await expectNothingEnded(signedIn, [sid]);
+    const confirmed = await stranger.post('/logout/end/confirm', hiddenFields(page));
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('location')).toBe(SIGNED_OUT);
+    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+    expect((await userinfo(server, tokens.access_token)).status).toBe(401);
   });
 });
 

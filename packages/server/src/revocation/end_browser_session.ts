@@ -1,4 +1,5 @@
 import type { Services } from '../services.js';
+import type { Db } from '../store/database.js';
 import type { SsoSession } from '../store/sso_sessions.js';
 import { endSession } from './sessions.js';
 
@@ -55,4 +56,20 @@ export async function endBrowserSession(
   const ssoSessionEnded = await services.ssoSessions.end(browser.id);
   await endLive(undefined);
   return { ssoSessionEnded, ended };
+}
+
+/**
+ * Whether session `sid` (a refresh-token family, an ID token's `sid`) was started from the SSO session
+ * `browser`, for its user: the hint belongs to the browser's current sign-in, not an earlier one or
+ * another browser's (OIDC RP-Initiated Logout 1.0 §2).
+ */
+export async function startedFromBrowser(db: Db, sid: string, browser: SsoSession): Promise<boolean> {
+  const family = await db
+    .selectFrom('refresh_token_families')
+    .select('id')
+    .where('id', '=', sid)
+    .where('user_id', '=', browser.userId)
+    .where('sso_session_id', '=', browser.id)
+    .executeTakeFirst();
+  return family !== undefined;
 }

@@ -1,7 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Sealer } from '../../keys/master_key.js';
-import { type EndedSession, endBrowserSession } from '../../revocation/end_browser_session.js';
+import {
+  type EndedSession,
+  endBrowserSession,
+  startedFromBrowser,
+} from '../../revocation/end_browser_session.js';
 import type { Services } from '../../services.js';
 import type { SsoSession } from '../../store/sso_sessions.js';
 import { type IdTokenHint, InvalidIdTokenHint, verifyIdTokenHint } from '../../tokens/id_token_hint.js';
@@ -136,8 +140,8 @@ function openConfirmation(
 
 /**
  * OIDC RP-Initiated Logout 1.0: an app sends the browser here (GET, or a form POST) to sign the user
- * out of the provider. With a valid `id_token_hint` about the browser's user (or a browser not signed
- * in), the sign-out happens at once; otherwise the user is asked first, on a page whose form is bound
+ * out of the provider. With a valid `id_token_hint` from the browser's current sign-in, the sign-out
+ * happens at once; otherwise the user is asked first, on a page whose form is bound
  * to the browser. Signing out ends the SSO session and every session apps started from it
  * (`endBrowserSession`), then sends the browser back to a registered `post_logout_redirect_uri` with
  * `state`, or shows that it is signed out.
@@ -282,9 +286,11 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
   async function decide(request: FastifyRequest, reply: FastifyReply, checked: CheckedRequest) {
     const { hint, back } = checked;
     const browser = await currentSession(request);
-    // A valid hint about this browser's user (or a browser not signed in, where only the hinted
-    // session is at stake) is the user's own app asking: no question (§2, §6).
-    if (hint && (!browser || browser.userId === hint.sub))
+    // §2: the OP MUST ask when the ID token does not belong to the browser's current session with the
+    // RP. So only a hint whose session (`sid`) was started from this very SSO session, for its user,
+    // signs out without a question; a hint from an earlier sign-in, another browser, another user, or
+    // sent to a browser not signed in gets the confirmation page (a leaked ID token alone ends nothing).
+    if (hint?.sid !== undefined && browser && (await startedFromBrowser(services.db, hint.sid, browser)))
       return signOut(request, reply, browser, hint.sid, back);
     const client = checked.clientId === undefined ? undefined : await services.clients.byId(checked.clientId);
     const uri = back.postLogoutRedirectUri;
