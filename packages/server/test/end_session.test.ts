@@ -738,6 +738,39 @@ describe('a hint that is not about the browser’s current sign-in: the confirma
   });
 });
 
+describe('the revocation budget', () => {
+  it('spends it for each session ended, and answers a spent budget with a 429 page, ending nothing', async () => {
+    await stopServer(server);
+    server = await startServer({ revocationRateUser: 2 });
+    const gallery = await addApp();
+    const recipes = await addApp();
+    // Two sessions from one sign-in: ending them spends the whole budget.
+    const first = await signIn(gallery);
+    await signIn(recipes, { agent: first.agent });
+    expect((await endSession(first.agent, { id_token_hint: first.tokens.id_token })).status).toBe(200);
+    const next = await signIn(gallery);
+    const refused = await endSession(next.agent, {
+      id_token_hint: next.tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(await expectErrorPage(refused, 429)).toContain('Too many sign-outs');
+    await expectNothingEnded(next.agent, [next.sid]);
+    expect(next.agent.cookies.has(SSO_COOKIE)).toBe(true);
+    expect((await userinfo(server, next.tokens.access_token)).status).toBe(200);
+    // The confirmation form is held to the same budget.
+    const page = await (await endSession(next.agent, {})).text();
+    const confirmed = await next.agent.post('/logout/end/confirm', hiddenFields(page));
+    await expectErrorPage(confirmed, 429);
+    await expectNothingEnded(next.agent, [next.sid]);
+    // Once the minute has passed, the sign-out goes through.
+    server.advance(61_000);
+    const later = await endSession(next.agent, { id_token_hint: next.tokens.id_token });
+    expect(later.status).toBe(200);
+    expect(await signedInAtProvider(next.agent)).toBe(false);
+  });
+});
+
 describe('post_logout_redirect_uris registration', () => {
   it('refuses URIs a redirect URI could not be: relative, a fragment, http off loopback, wildcards', async () => {
     for (const [uri, problem] of [

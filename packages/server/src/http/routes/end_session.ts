@@ -10,9 +10,11 @@ import type { Services } from '../../services.js';
 import type { SsoSession } from '../../store/sso_sessions.js';
 import { type IdTokenHint, InvalidIdTokenHint, verifyIdTokenHint } from '../../tokens/id_token_hint.js';
 import { newCsrfToken } from '../authorization/interaction.js';
+import { OAuthError } from '../errors.js';
 import { renderEndSessionPage, renderSignedOutPage } from '../pages/end_session_pages.js';
 import { renderErrorPage } from '../pages/error_page.js';
 import { sendPage } from '../pages/page_reply.js';
+import type { RevocationBudget } from '../revocation_budget.js';
 import { clearSsoCookie, interactionCookie, setInteractionCookie, ssoCookie } from '../sso_cookies.js';
 
 /** The end-session endpoint (OIDC RP-Initiated Logout 1.0 §2), advertised as `end_session_endpoint`. */
@@ -101,6 +103,8 @@ class EndSessionError extends Error {
     readonly status: number,
     readonly title: string,
     readonly description: string,
+    /** `Retry-After`, when trying again later may work. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
   }
@@ -146,7 +150,10 @@ function openConfirmation(
  * (`endBrowserSession`), then sends the browser back to a registered `post_logout_redirect_uri` with
  * `state`, or shows that it is signed out.
  */
-export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+export const endSessionRoutes: FastifyPluginAsync<{
+  services: Services;
+  revocationBudget: RevocationBudget;
+}> = async (app, { services, revocationBudget }) => {
   const { config, clock, sealer } = services;
   const issuerOrigin = new URL(config.issuer).origin;
 
@@ -156,6 +163,7 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
         ? error.status
         : ((error as { statusCode?: number }).statusCode ?? 500);
     if (status >= 500) request.log.error({ err: error }, 'end session failed');
+    if (error instanceof EndSessionError) reply.headers(error.headers);
     const { title, description } =
       error instanceof EndSessionError
         ? error
@@ -188,7 +196,7 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     sid: string | undefined,
     back: Back,
   ) {
-    const { ssoSessionEnded, ended } = await endBrowserSession(services, browser, sid);
+    const { ssoSessionEnded, ended } = await endBrowserSession(services, browser, sid, spendBudget);
     // Only a cookie this request carried is cleared: a request without it (a cross-site subresource,
     // say) says nothing about the browser's sign-in, and must not pretend to have ended it.
     if (ssoCookie(request) !== undefined) clearSsoCookie(reply);
@@ -199,6 +207,25 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     const target = new URL(back.postLogoutRedirectUri);
     if (back.state !== undefined) target.searchParams.append('state', back.state);
     return reply.code(303).header('cache-control', 'no-store').redirect(target.href, 303);
+  }
+
+  /**
+   * Each session ended is a revocation every guard holds (revocation_budget.ts), so a sign-out spends
+   * the budget of its user and client per session, as `/logout` does, before it ends any: a spent
+   * budget ends nothing, and the browser may try again after Retry-After.
+   */
+  async function spendBudget(sessions: readonly EndedSession[]): Promise<void> {
+    try {
+      for (const session of sessions) await revocationBudget.spend(session.userId, session.clientId);
+    } catch (err) {
+      if (!(err instanceof OAuthError) || err.status !== 429) throw err;
+      throw new EndSessionError(
+        429,
+        'Too many sign-outs',
+        'There have been too many sign-outs for this account or application just now. Wait a minute, then try again.',
+        err.headers,
+      );
+    }
   }
 
   async function audit(
