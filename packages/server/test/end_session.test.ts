@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SSO_COOKIE } from '../src/http/sso_cookies.js';
 import { revokeSigningKey } from '../src/keys/revoke_key.js';
 import { publishedLongEnough, RETIRED_KEY_MARGIN } from '../src/keys/signing_keys.js';
+import { SsoSessionEnded } from '../src/tokens/refresh_tokens.js';
 import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, startServer, stopServer, type TestServer } from './helpers.js';
 import { expectError, form, userinfo } from './http.js';
@@ -768,6 +769,54 @@ describe('the revocation budget', () => {
     const later = await endSession(next.agent, { id_token_hint: next.tokens.id_token });
     expect(later.status).toBe(200);
     expect(await signedInAtProvider(next.agent)).toBe(false);
+  });
+});
+
+describe('a code exchanged while the browser signs out', () => {
+  it('starts no session once the SSO session has ended between the grant’s check and the new session', async () => {
+    const clientId = await addApp();
+    const flow = await codeFor(server, clientId);
+    const browser = await server.services.ssoSessions.byCookie(flow.agent.cookies.get(SSO_COOKIE)!);
+    expect(browser).toBeDefined();
+    // The interleaving, made deterministic: the grant reads the SSO session as live, and the browser's
+    // sign-out ends it before the grant starts the session.
+    const { ssoSessions } = server.services;
+    const byId = ssoSessions.byId;
+    ssoSessions.byId = async (id) => {
+      const live = await byId(id);
+      await ssoSessions.end(id);
+      return live;
+    };
+    let response: Response;
+    try {
+      response = await exchange(server, clientId, flow.code, flow.verifier);
+    } finally {
+      ssoSessions.byId = byId;
+    }
+    await expectError(response, 400, 'invalid_grant');
+    // No session tied to the ended SSO session: none that a sign-out would have to find.
+    const families = await server.services.db
+      .selectFrom('refresh_token_families')
+      .select('id')
+      .where('sso_session_id', '=', browser!.id)
+      .execute();
+    expect(families).toEqual([]);
+  });
+
+  it('refuses to start a session from an SSO session that has ended, writing nothing', async () => {
+    const clientId = await addApp();
+    const { agent } = await signIn(clientId);
+    const browser = (await server.services.ssoSessions.byCookie(agent.cookies.get(SSO_COOKIE)!))!;
+    const user = (await server.services.users.byUsername('alice'))!;
+    const before = await server.services.db.selectFrom('refresh_token_families').select('id').execute();
+    await server.services.ssoSessions.end(browser.id);
+    await expect(
+      server.services.refreshTokens.start(user.id, clientId, 'openid', user.tokenVersion, {
+        ssoSessionId: browser.id,
+      }),
+    ).rejects.toThrow(SsoSessionEnded);
+    const after = await server.services.db.selectFrom('refresh_token_families').select('id').execute();
+    expect(after).toEqual(before);
   });
 });
 

@@ -20,8 +20,10 @@ export interface EndedSession {
  * `beforeEnding` is shown the sessions about to end before any is: when it throws (a spent revocation
  * budget), nothing has ended. The sessions end first and the SSO session last, so a failure part way
  * leaves the SSO session standing and its cookie still finds every session left for a retry. Then the
- * families are read once more: a code exchanged while this ran (the grant checks that the SSO session
- * stands before it starts a family) started one that the first read could not see. Those end without
+ * families are read once more: a code exchanged while this ran may have started one the first read
+ * could not see. Starting a family from an SSO session locks that session's row and requires it live
+ * (refresh_tokens.ts start()), so none can start once it has ended, but one may have committed just
+ * before; this second read finds it. Those end without
  * `beforeEnding`: the SSO session is gone already, and a session left live would never end. Returns
  * the sessions this call ended (not those ended already).
  */
