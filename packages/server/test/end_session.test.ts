@@ -820,6 +820,39 @@ describe('a code exchanged while the browser signs out', () => {
   });
 });
 
+describe('after the sessions ended', () => {
+  it('still answers that the browser is signed out when the audit cannot be written, and logs why', async () => {
+    const lines: string[] = [];
+    await stopServer(server);
+    server = await startServer({ logLevel: 'info' }, undefined, {
+      logger: { stream: { write: (line: string) => void lines.push(line) } },
+    });
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const broken = await breakWrites(server.services.db, 'audit_events', 'insert');
+    let response: Response;
+    try {
+      response = await endSession(agent, {
+        id_token_hint: tokens.id_token,
+        post_logout_redirect_uri: SIGNED_OUT,
+        state: 'audited',
+      });
+    } finally {
+      await broken.heal();
+    }
+    // The sessions did end: saying otherwise would have the user believe they are still signed in.
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=audited`);
+    expect(await signedInAtProvider(agent)).toBe(false);
+    expect(agent.cookies.has(SSO_COOKIE)).toBe(false);
+    expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
+    const failure = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.msg === 'end session audit failed');
+    expect(failure).toMatchObject({ level: 50 });
+  });
+});
+
 describe('post_logout_redirect_uris registration', () => {
   it('refuses URIs a redirect URI could not be: relative, a fragment, http off loopback, wildcards', async () => {
     for (const [uri, problem] of [

@@ -200,7 +200,13 @@ export const endSessionRoutes: FastifyPluginAsync<{
     // Only a cookie this request carried is cleared: a request without it (a cross-site subresource,
     // say) says nothing about the browser's sign-in, and must not pretend to have ended it.
     if (ssoCookie(request) !== undefined) clearSsoCookie(reply);
-    await audit(request, browser, ssoSessionEnded, ended);
+    try {
+      await audit(request, browser, ssoSessionEnded, ended);
+    } catch (err) {
+      // The sessions have ended: answering "not signed out" would have the user believe they still
+      // are, and try again to no effect. The missing record is logged for the operator instead.
+      request.log.error({ err, sessions: ended.length }, 'end session audit failed');
+    }
     if (back.postLogoutRedirectUri === undefined)
       return sendPage(reply, 200, renderSignedOutPage({ issuer: config.issuer }));
     // §3: `state` goes back unchanged; the URI is the registered one, byte for byte, plus `state`.
