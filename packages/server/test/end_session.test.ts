@@ -96,6 +96,8 @@ function expectPageHeaders(response: Response): void {
   expect(response.headers.get('cache-control')).toBe('no-store');
   const policy = response.headers.get('content-security-policy') ?? '';
   expect(policy).toContain("default-src 'none'");
+  // Not to be framed (clickjacking a Sign out button).
+  expect(policy).toContain("frame-ancestors 'none'");
   expect(policy).not.toContain('script-src');
 }
 
@@ -196,6 +198,8 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=${state}`);
+    // A sign-out's answer is never stored (a cache replaying it would say signed out when not).
+    expect(response.headers.get('cache-control')).toBe('no-store');
     expect(await signedInAtProvider(agent)).toBe(false);
     expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
 
@@ -277,6 +281,7 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     const followed = await first.agent.get(`${location.pathname}${location.search}`);
     expect(followed.status).toBe(303);
     expect(followed.headers.get('location')).toBe(`${SIGNED_OUT}?state=cross-site`);
+    expect(followed.headers.get('cache-control')).toBe('no-store');
     expect(await signedInAtProvider(first.agent)).toBe(false);
     expect(first.agent.cookies.has(SSO_COOKIE)).toBe(false);
     const ssoRows = await server.services.db
@@ -591,6 +596,7 @@ describe('without a hint: the confirmation page', () => {
     await expectNothingEnded(alices.agent, [alices.sid, bobs.sid]);
     const confirmed = await alices.agent.post('/logout/end/confirm', hiddenFields(page));
     expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('cache-control')).toBe('no-store');
     expect(confirmed.headers.get('location')).toBe(`${SIGNED_OUT}?state=st`);
     expect(await signedInAtProvider(alices.agent)).toBe(false);
     expect((await familyRevoked(alices.sid)).revoked_at).not.toBeNull();
@@ -850,6 +856,63 @@ describe('after the sessions ended', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((entry) => entry.msg === 'end session audit failed');
     expect(failure).toMatchObject({ level: 50 });
+  });
+
+  it('never writes the id_token_hint, or the sealed request carrying what it said, to the logs', async () => {
+    const lines: string[] = [];
+    await stopServer(server);
+    server = await startServer({ logLevel: 'trace' }, undefined, {
+      logger: { stream: { write: (line: string) => void lines.push(line) } },
+    });
+    const clientId = await addApp();
+    const first = await signIn(clientId);
+    const second = await signIn(clientId);
+    const refusedOne = await signIn(clientId);
+    // A hint that is refused (its signature altered) must not be logged either.
+    const [header, payload, signature] = refusedOne.tokens.id_token.split('.') as [string, string, string];
+    const altered = `${header}.${payload}.${signature.slice(0, -4)}AAAA`;
+    expect(
+      (await endSession(refusedOne.agent, { id_token_hint: altered, post_logout_redirect_uri: SIGNED_OUT }))
+        .status,
+    ).toBe(400);
+    // Signed out at once (GET).
+    expect(
+      (
+        await endSession(first.agent, {
+          id_token_hint: first.tokens.id_token,
+          post_logout_redirect_uri: SIGNED_OUT,
+        })
+      ).status,
+    ).toBe(303);
+    // A cross-site POST, its 303 and the GET that follows it.
+    const posted = await request(`${server.url}/logout/end`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example' },
+      body: new URLSearchParams({
+        id_token_hint: second.tokens.id_token,
+        post_logout_redirect_uri: SIGNED_OUT,
+      }),
+      redirect: 'manual',
+    });
+    const location = new URL(posted.headers.get('location')!);
+    const resume = [...location.searchParams.values()][0]!;
+    expect((await second.agent.get(`${location.pathname}${location.search}`)).status).toBe(303);
+    // The confirmation page for a hint of another browser, and its form.
+    const page = await (await endSession(refusedOne.agent, { id_token_hint: second.tokens.id_token })).text();
+    expect((await refusedOne.agent.post('/logout/end/confirm', hiddenFields(page))).status).toBe(200);
+    expect(lines.length).toBeGreaterThan(0);
+    const logged = lines.join('\n');
+    for (const secret of [
+      first.tokens.id_token,
+      second.tokens.id_token,
+      altered,
+      // Each part alone too: a token logged cut at its dots is still a token.
+      ...first.tokens.id_token.split('.').slice(1),
+      ...second.tokens.id_token.split('.').slice(1),
+      resume,
+      hiddenFields(page).confirmation!,
+    ])
+      expect(logged).not.toContain(secret);
   });
 });
 
