@@ -1,7 +1,7 @@
 /**
  * OIDC RP-Initiated Logout 1.0 at `/logout/end`, through the whole app (app.inject): with a valid
- * `id_token_hint` the browser is signed out at once, without one the user is asked on a page whose
- * form is bound to the browser; either way the SSO session and every session apps started from it
+ * `id_token_hint` from the browser's current sign-in the browser is signed out at once, otherwise the
+ * user is asked on a page whose form is bound to the browser; either way the SSO session and every session apps started from it
  * end (their access tokens refused, their `sid` published), and the browser goes back only to a
  * registered `post_logout_redirect_uri`.
  */
