@@ -1,7 +1,7 @@
 /**
  * OIDC RP-Initiated Logout 1.0 at `/logout/end`, through the whole app (app.inject): with a valid
- * `id_token_hint` the browser is signed out at once, without one the user is asked on a page whose
- * form is bound to the browser; either way the SSO session and every session apps started from it
+ * `id_token_hint` from the browser's current sign-in the browser is signed out at once, otherwise the
+ * user is asked on a page whose form is bound to the browser; either way the SSO session and every session apps started from it
  * end (their access tokens refused, their `sid` published), and the browser goes back only to a
  * registered `post_logout_redirect_uri`.
  */
@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SSO_COOKIE } from '../src/http/sso_cookies.js';
 import { revokeSigningKey } from '../src/keys/revoke_key.js';
 import { publishedLongEnough, RETIRED_KEY_MARGIN } from '../src/keys/signing_keys.js';
+import { SsoSessionEnded } from '../src/tokens/refresh_tokens.js';
 import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, startServer, stopServer, type TestServer } from './helpers.js';
 import { expectError, form, userinfo } from './http.js';
@@ -95,6 +96,8 @@ function expectPageHeaders(response: Response): void {
   expect(response.headers.get('cache-control')).toBe('no-store');
   const policy = response.headers.get('content-security-policy') ?? '';
   expect(policy).toContain("default-src 'none'");
+  // Not to be framed (clickjacking a Sign out button).
+  expect(policy).toContain("frame-ancestors 'none'");
   expect(policy).not.toContain('script-src');
 }
 
@@ -195,6 +198,8 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=${state}`);
+    // A sign-out's answer is never stored (a cache replaying it would say signed out when not).
+    expect(response.headers.get('cache-control')).toBe('no-store');
     expect(await signedInAtProvider(agent)).toBe(false);
     expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
 
@@ -244,6 +249,76 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=xyz`);
     expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+  });
+
+  it('a cross-site form POST, which carries no SSO cookie (SameSite=Lax), signs the browser out once it follows the 303', async () => {
+    const gallery = await addApp();
+    const recipes = await addApp();
+    const first = await signIn(gallery);
+    const second = await signIn(recipes, { agent: first.agent });
+    // What a browser sends with a form another site posts: neither the Lax SSO cookie nor the Strict
+    // interaction cookie, and that site's Origin.
+    const posted = await request(`${server.url}/logout/end`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example' },
+      body: new URLSearchParams({
+        id_token_hint: first.tokens.id_token,
+        post_logout_redirect_uri: SIGNED_OUT,
+        state: 'cross-site',
+      }),
+      redirect: 'manual',
+    });
+    // Not taken for a browser that is signed out: nothing ended yet, no cookie cleared that was not read.
+    expect(posted.status).toBe(303);
+    expect(posted.headers.get('cache-control')).toBe('no-store');
+    expect(posted.headers.get('set-cookie')).toBeNull();
+    const location = new URL(posted.headers.get('location')!);
+    expect(location.origin + location.pathname).toBe(`${server.services.config.issuer}/logout/end`);
+    // The hint itself never travels in the URL (only sealed, unreadable, what was checked from it).
+    expect(location.href).not.toContain(first.tokens.id_token);
+    await expectNothingEnded(first.agent, [first.sid, second.sid]);
+    // The browser follows with a top-level GET, which carries the Lax cookie.
+    const followed = await first.agent.get(`${location.pathname}${location.search}`);
+    expect(followed.status).toBe(303);
+    expect(followed.headers.get('location')).toBe(`${SIGNED_OUT}?state=cross-site`);
+    expect(followed.headers.get('cache-control')).toBe('no-store');
+    expect(await signedInAtProvider(first.agent)).toBe(false);
+    expect(first.agent.cookies.has(SSO_COOKIE)).toBe(false);
+    const ssoRows = await server.services.db
+      .selectFrom('sso_sessions')
+      .select('revoked_at')
+      .where('revoked_at', 'is', null)
+      .execute();
+    expect(ssoRows).toHaveLength(0);
+    for (const { sid, tokens } of [first, second]) {
+      expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
+      expect((await userinfo(server, tokens.access_token)).status).toBe(401);
+    }
+  });
+
+  it('refuses a forged, altered or expired sealed request from that 303, ending nothing', async () => {
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const posted = await request(`${server.url}/logout/end`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example' },
+      body: new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: SIGNED_OUT }),
+      redirect: 'manual',
+    });
+    const location = new URL(posted.headers.get('location')!);
+    const [name, sealed] = [...location.searchParams][0]!;
+    const flipped = sealed.slice(0, 20) + (sealed[20] === 'A' ? 'B' : 'A') + sealed.slice(21);
+    for (const query of [
+      { [name]: flipped },
+      { [name]: 'v1.x.y' },
+      // The sealed request stands alone: parameters added next to it are not taken.
+      { [name]: sealed, post_logout_redirect_uri: SIGNED_OUT_WITH_QUERY },
+    ])
+      await expectErrorPage(await endSession(agent, query));
+    await expectNothingEnded(agent, [sid]);
+    server.advance(11 * 60_000);
+    await expectErrorPage(await agent.get(`${location.pathname}${location.search}`));
+    await expectNothingEnded(agent, [sid]);
   });
 
   it('leaves the browser signed in when ending a session fails, so that a retry ends everything', async () => {
@@ -313,18 +388,6 @@ describe('GET /logout/end with a valid id_token_hint (RP-Initiated Logout 1.0 §
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=rotated`);
     expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
-  });
-
-  it('ends the hinted session even when the browser is not signed in at the provider any more', async () => {
-    const clientId = await addApp();
-    const { tokens, sid } = await signIn(clientId);
-    const response = await endSession(new UserAgent(server), {
-      id_token_hint: tokens.id_token,
-      post_logout_redirect_uri: SIGNED_OUT,
-    });
-    expect(response.status).toBe(303);
-    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
-    expect((await userinfo(server, tokens.access_token)).status).toBe(401);
   });
 });
 
@@ -533,6 +596,7 @@ describe('without a hint: the confirmation page', () => {
     await expectNothingEnded(alices.agent, [alices.sid, bobs.sid]);
     const confirmed = await alices.agent.post('/logout/end/confirm', hiddenFields(page));
     expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('cache-control')).toBe('no-store');
     expect(confirmed.headers.get('location')).toBe(`${SIGNED_OUT}?state=st`);
     expect(await signedInAtProvider(alices.agent)).toBe(false);
     expect((await familyRevoked(alices.sid)).revoked_at).not.toBeNull();
@@ -625,6 +689,230 @@ describe('without a hint: the confirmation page', () => {
     expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
     expect((await userinfo(server, tokens.access_token)).status).toBe(401);
     expect(heard).toEqual([`sid:${sid}`]);
+  });
+});
+
+describe('a hint that is not about the browser’s current sign-in: the confirmation page (§2)', () => {
+  it('asks, ending nothing, for an old (expired) hint from an earlier sign-in of the same user in this browser', async () => {
+    const clientId = await addApp();
+    const earlier = await signIn(clientId);
+    // The browser's sign-in ends (its cookie gone, as when it expires), and the user signs in again.
+    const { agent } = earlier;
+    agent.cookies.delete(SSO_COOKIE);
+    server.advance((server.services.config.idTokenTtl + 60) * 1000);
+    const current = await signIn(clientId, { agent });
+    expect(current.sid).not.toBe(earlier.sid);
+    const response = await endSession(agent, {
+      id_token_hint: earlier.tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+      state: 'old',
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.text()).toContain(`Sign out of ${server.services.config.issuer}?`);
+    await expectNothingEnded(agent, [earlier.sid, current.sid]);
+    expect((await userinfo(server, current.tokens.access_token)).status).toBe(200);
+  });
+
+  it('asks, ending nothing, for a hint of the same user from another browser', async () => {
+    const clientId = await addApp();
+    const here = await signIn(clientId);
+    const elsewhere = await signIn(clientId);
+    const response = await endSession(here.agent, { id_token_hint: elsewhere.tokens.id_token });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('Sign out of');
+    await expectNothingEnded(here.agent, [here.sid]);
+    await expectNothingEnded(elsewhere.agent, [elsewhere.sid]);
+  });
+
+  it('asks a browser no longer signed in, and confirming ends the hinted session', async () => {
+    const clientId = await addApp();
+    const { agent: signedIn, tokens, sid } = await signIn(clientId);
+    const stranger = new UserAgent(server);
+    const response = await endSession(stranger, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    expect(response.status).toBe(200);
+    const page = await response.text();
+    expect(page).toContain('This browser is not signed in');
+    await expectNothingEnded(signedIn, [sid]);
+    const confirmed = await stranger.post('/logout/end/confirm', hiddenFields(page));
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('location')).toBe(SIGNED_OUT);
+    expect((await familyRevoked(sid)).revoked_at).not.toBeNull();
+    expect((await userinfo(server, tokens.access_token)).status).toBe(401);
+  });
+});
+
+describe('the revocation budget', () => {
+  it('spends it for each session ended, and answers a spent budget with a 429 page, ending nothing', async () => {
+    await stopServer(server);
+    server = await startServer({ revocationRateUser: 2 });
+    const gallery = await addApp();
+    const recipes = await addApp();
+    // Two sessions from one sign-in: ending them spends the whole budget.
+    const first = await signIn(gallery);
+    await signIn(recipes, { agent: first.agent });
+    expect((await endSession(first.agent, { id_token_hint: first.tokens.id_token })).status).toBe(200);
+    const next = await signIn(gallery);
+    const refused = await endSession(next.agent, {
+      id_token_hint: next.tokens.id_token,
+      post_logout_redirect_uri: SIGNED_OUT,
+    });
+    expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(await expectErrorPage(refused, 429)).toContain('Too many sign-outs');
+    await expectNothingEnded(next.agent, [next.sid]);
+    expect(next.agent.cookies.has(SSO_COOKIE)).toBe(true);
+    expect((await userinfo(server, next.tokens.access_token)).status).toBe(200);
+    // The confirmation form is held to the same budget.
+    const page = await (await endSession(next.agent, {})).text();
+    const confirmed = await next.agent.post('/logout/end/confirm', hiddenFields(page));
+    await expectErrorPage(confirmed, 429);
+    await expectNothingEnded(next.agent, [next.sid]);
+    // Once the minute has passed, the sign-out goes through.
+    server.advance(61_000);
+    const later = await endSession(next.agent, { id_token_hint: next.tokens.id_token });
+    expect(later.status).toBe(200);
+    expect(await signedInAtProvider(next.agent)).toBe(false);
+  });
+});
+
+describe('a code exchanged while the browser signs out', () => {
+  it('starts no session once the SSO session has ended between the grant’s check and the new session', async () => {
+    const clientId = await addApp();
+    const flow = await codeFor(server, clientId);
+    const browser = await server.services.ssoSessions.byCookie(flow.agent.cookies.get(SSO_COOKIE)!);
+    expect(browser).toBeDefined();
+    // The interleaving, made deterministic: the grant reads the SSO session as live, and the browser's
+    // sign-out ends it before the grant starts the session.
+    const { ssoSessions } = server.services;
+    const byId = ssoSessions.byId;
+    ssoSessions.byId = async (id) => {
+      const live = await byId(id);
+      await ssoSessions.end(id);
+      return live;
+    };
+    let response: Response;
+    try {
+      response = await exchange(server, clientId, flow.code, flow.verifier);
+    } finally {
+      ssoSessions.byId = byId;
+    }
+    await expectError(response, 400, 'invalid_grant');
+    // No session tied to the ended SSO session: none that a sign-out would have to find.
+    const families = await server.services.db
+      .selectFrom('refresh_token_families')
+      .select('id')
+      .where('sso_session_id', '=', browser!.id)
+      .execute();
+    expect(families).toEqual([]);
+  });
+
+  it('refuses to start a session from an SSO session that has ended, writing nothing', async () => {
+    const clientId = await addApp();
+    const { agent } = await signIn(clientId);
+    const browser = (await server.services.ssoSessions.byCookie(agent.cookies.get(SSO_COOKIE)!))!;
+    const user = (await server.services.users.byUsername('alice'))!;
+    const before = await server.services.db.selectFrom('refresh_token_families').select('id').execute();
+    await server.services.ssoSessions.end(browser.id);
+    await expect(
+      server.services.refreshTokens.start(user.id, clientId, 'openid', user.tokenVersion, {
+        ssoSessionId: browser.id,
+      }),
+    ).rejects.toThrow(SsoSessionEnded);
+    const after = await server.services.db.selectFrom('refresh_token_families').select('id').execute();
+    expect(after).toEqual(before);
+  });
+});
+
+describe('after the sessions ended', () => {
+  it('still answers that the browser is signed out when the audit cannot be written, and logs why', async () => {
+    const lines: string[] = [];
+    await stopServer(server);
+    server = await startServer({ logLevel: 'info' }, undefined, {
+      logger: { stream: { write: (line: string) => void lines.push(line) } },
+    });
+    const clientId = await addApp();
+    const { agent, tokens, sid } = await signIn(clientId);
+    const broken = await breakWrites(server.services.db, 'audit_events', 'insert');
+    let response: Response;
+    try {
+      response = await endSession(agent, {
+        id_token_hint: tokens.id_token,
+        post_logout_redirect_uri: SIGNED_OUT,
+        state: 'audited',
+      });
+    } finally {
+      await broken.heal();
+    }
+    // The sessions did end: saying otherwise would have the user believe they are still signed in.
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`${SIGNED_OUT}?state=audited`);
+    expect(await signedInAtProvider(agent)).toBe(false);
+    expect(agent.cookies.has(SSO_COOKIE)).toBe(false);
+    expect(await familyRevoked(sid)).toMatchObject({ revoked_reason: 'end_session' });
+    const failure = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.msg === 'end session audit failed');
+    expect(failure).toMatchObject({ level: 50 });
+  });
+
+  it('never writes the id_token_hint, or the sealed request carrying what it said, to the logs', async () => {
+    const lines: string[] = [];
+    await stopServer(server);
+    server = await startServer({ logLevel: 'trace' }, undefined, {
+      logger: { stream: { write: (line: string) => void lines.push(line) } },
+    });
+    const clientId = await addApp();
+    const first = await signIn(clientId);
+    const second = await signIn(clientId);
+    const refusedOne = await signIn(clientId);
+    // A hint that is refused (its signature altered) must not be logged either.
+    const [header, payload, signature] = refusedOne.tokens.id_token.split('.') as [string, string, string];
+    const altered = `${header}.${payload}.${signature.slice(0, -4)}AAAA`;
+    expect(
+      (await endSession(refusedOne.agent, { id_token_hint: altered, post_logout_redirect_uri: SIGNED_OUT }))
+        .status,
+    ).toBe(400);
+    // Signed out at once (GET).
+    expect(
+      (
+        await endSession(first.agent, {
+          id_token_hint: first.tokens.id_token,
+          post_logout_redirect_uri: SIGNED_OUT,
+        })
+      ).status,
+    ).toBe(303);
+    // A cross-site POST, its 303 and the GET that follows it.
+    const posted = await request(`${server.url}/logout/end`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example' },
+      body: new URLSearchParams({
+        id_token_hint: second.tokens.id_token,
+        post_logout_redirect_uri: SIGNED_OUT,
+      }),
+      redirect: 'manual',
+    });
+    const location = new URL(posted.headers.get('location')!);
+    const resume = [...location.searchParams.values()][0]!;
+    expect((await second.agent.get(`${location.pathname}${location.search}`)).status).toBe(303);
+    // The confirmation page for a hint of another browser, and its form.
+    const page = await (await endSession(refusedOne.agent, { id_token_hint: second.tokens.id_token })).text();
+    expect((await refusedOne.agent.post('/logout/end/confirm', hiddenFields(page))).status).toBe(200);
+    expect(lines.length).toBeGreaterThan(0);
+    const logged = lines.join('\n');
+    for (const secret of [
+      first.tokens.id_token,
+      second.tokens.id_token,
+      altered,
+      // Each part alone too: a token logged cut at its dots is still a token.
+      ...first.tokens.id_token.split('.').slice(1),
+      ...second.tokens.id_token.split('.').slice(1),
+      resume,
+      hiddenFields(page).confirmation!,
+    ])
+      expect(logged).not.toContain(secret);
   });
 });
 

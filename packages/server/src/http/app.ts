@@ -141,7 +141,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(revokeRoutes, { services, revocationBudget });
   await app.register(introspectionRoutes, { services });
   await app.register(logoutRoutes, { services, revocationBudget });
-  await app.register(endSessionRoutes, { services });
+  await app.register(endSessionRoutes, { services, revocationBudget });
   await app.register(userinfoRoutes, { services });
   await app.register(wellKnownRoutes, { services });
   await app.register(revocationEventsRoutes, { services });

@@ -128,6 +128,26 @@ class RelyingParty {
       response.writeHead(302, { location: endSession.href }).end();
       return;
     }
+    if (url.pathname === '/logout-form') {
+      // §2's form POST, from the app's own page: a cross-site post (the app is on 127.0.0.1, the
+      // provider on localhost), which Chromium sends without the provider's SameSite=Lax cookie.
+      const endSession = client.buildEndSessionUrl(config, {
+        id_token_hint: this.idToken!,
+        post_logout_redirect_uri: this.postLogoutRedirectUri,
+        state: url.searchParams.get('state') ?? '',
+      });
+      const fields = [...endSession.searchParams]
+        .map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`)
+        .join('');
+      response
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(
+          `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${this.name}</title></head>` +
+            `<body><main><h1>Sign out</h1><form method="post" action="${endSession.origin}${endSession.pathname}">` +
+            `${fields}<button type="submit">Sign out of the provider</button></form></main></body></html>`,
+        );
+      return;
+    }
     if (url.pathname === '/signed-out') {
       this.signedOut.push(url.searchParams);
       this.page(response, 'Signed out of the app');
@@ -212,6 +232,22 @@ describe.skipIf(browserUnavailable())('signing out of the provider from an app, 
     expect(app.signedOut.length).toBe(before + 1);
     expect(app.signedOut.at(-1)!.get('state')).toBe('bye-123');
     // The SSO session is gone: the cookie is cleared and the provider asks for the password again.
+    expect(await ssoSessionLive(page)).toBe(false);
+    await expectSignInAsked(page);
+    expect(cspViolations).toEqual([]);
+    await page.context().close();
+  });
+
+  it('signs out with a cross-site form POST, which carries no SSO cookie, once it follows the 303', async () => {
+    const page = await newPage(browser, VIEWPORTS.light);
+    const cspViolations = watchCsp(page);
+    await signIn(page);
+    expect(await ssoSessionLive(page)).toBe(true);
+    await page.goto(`${app.origin}/logout-form?state=posted-1`);
+    await page.getByRole('button', { name: 'Sign out of the provider' }).click();
+    await page.waitForURL((url) => url.href.startsWith(app.postLogoutRedirectUri));
+    expect(page.url()).toBe(`${app.postLogoutRedirectUri}?state=posted-1`);
+    // Signed out of the provider, not only of the hinted session.
     expect(await ssoSessionLive(page)).toBe(false);
     await expectSignInAsked(page);
     expect(cspViolations).toEqual([]);

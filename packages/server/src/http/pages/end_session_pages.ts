@@ -21,7 +21,7 @@ export interface EndSessionPageInput {
 /**
  * OIDC RP-Initiated Logout 1.0 §2 / §6: the end-session endpoint asks before it signs the browser out
  * when it cannot tell that the request comes from the signed-in user's own app (no valid
- * `id_token_hint`, or one about another user). One form, one button; leaving the page signs nothing
+ * `id_token_hint`, or one not from the browser's current sign-in). One form, one button; leaving the page signs nothing
  * out.
  */
 export function renderEndSessionPage(input: EndSessionPageInput): string {

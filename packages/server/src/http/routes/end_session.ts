@@ -1,14 +1,20 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Sealer } from '../../keys/master_key.js';
-import { type EndedSession, endBrowserSession } from '../../revocation/end_browser_session.js';
+import {
+  type EndedSession,
+  endBrowserSession,
+  startedFromBrowser,
+} from '../../revocation/end_browser_session.js';
 import type { Services } from '../../services.js';
 import type { SsoSession } from '../../store/sso_sessions.js';
 import { type IdTokenHint, InvalidIdTokenHint, verifyIdTokenHint } from '../../tokens/id_token_hint.js';
 import { newCsrfToken } from '../authorization/interaction.js';
+import { OAuthError } from '../errors.js';
 import { renderEndSessionPage, renderSignedOutPage } from '../pages/end_session_pages.js';
 import { renderErrorPage } from '../pages/error_page.js';
 import { sendPage } from '../pages/page_reply.js';
+import type { RevocationBudget } from '../revocation_budget.js';
 import { clearSsoCookie, interactionCookie, setInteractionCookie, ssoCookie } from '../sso_cookies.js';
 
 /** The end-session endpoint (OIDC RP-Initiated Logout 1.0 §2), advertised as `end_session_endpoint`. */
@@ -20,6 +26,14 @@ export const END_SESSION_CONFIRM_PATH = '/logout/end/confirm';
 const SEAL_PURPOSE = 'end-session-confirmation';
 /** A confirmation page may sit open this long before its form is refused. */
 const CONFIRMATION_TTL_MS = 10 * 60_000;
+/**
+ * The query parameter of the GET a cookie-less POST is redirected to: the checked request, sealed
+ * (see the POST route). Not one of §2's parameters, so no app sends it by accident.
+ */
+const RESUME_PARAMETER = 'resume';
+const RESUME_SEAL_PURPOSE = 'end-session-request';
+/** The redirect is followed at once; a sealed request older than this is refused. */
+const RESUME_TTL_MS = 5 * 60_000;
 
 /** §2's parameters (the same from the query of a GET and the form of a POST); others are ignored. */
 interface EndSessionParameters {
@@ -43,8 +57,29 @@ const parameterSchema = {
   },
 } as const;
 
+/** A cookie-less POST's request, sealed into the URL it is redirected to (longer than any we seal). */
+const resumeSchema = {
+  type: 'object',
+  properties: { ...parameterSchema.properties, [RESUME_PARAMETER]: { type: 'string', maxLength: 12288 } },
+} as const;
+
 /** Pages are HTML; these routes declare it (errors are pages too, never JSON). */
 const htmlResponse = { '2xx': { type: 'string' }, '4xx': { type: 'string' } } as const;
+
+/** Where the browser goes once signed out (§3): a registered URI and the app's `state`. */
+interface Back {
+  postLogoutRedirectUri?: string;
+  state?: string;
+}
+
+/** A request whose parameters passed every check (§2, §3): what is left to decide is whether to ask. */
+interface CheckedRequest {
+  /** What a verified `id_token_hint` says: whose session, and which (`sid`, a refresh-token family). */
+  hint?: { sub: string; sid?: string };
+  /** The app that sent the browser, when known (its name is shown on the confirmation page). */
+  clientId?: string;
+  back: Back;
+}
 
 /**
  * The request a confirmation page asks about, carried in its form rather than stored: sealed under
@@ -68,9 +103,28 @@ class EndSessionError extends Error {
     readonly status: number,
     readonly title: string,
     readonly description: string,
+    /** `Retry-After`, when trying again later may work. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
   }
+}
+
+/** Opens a sealed value of `purpose` that carries `expiresAt`; undefined when forged, altered or expired. */
+function openSealed<T extends { expiresAt: number }>(
+  sealer: Sealer,
+  sealed: unknown,
+  purpose: string,
+  now: number,
+): T | undefined {
+  if (typeof sealed !== 'string') return undefined;
+  let value: T;
+  try {
+    value = JSON.parse(sealer.open(sealed, purpose)) as T;
+  } catch {
+    return undefined;
+  }
+  return value.expiresAt > now ? value : undefined;
 }
 
 function openConfirmation(
@@ -79,14 +133,9 @@ function openConfirmation(
   csrfCookie: string | undefined,
   now: number,
 ): Confirmation | undefined {
-  if (typeof sealed !== 'string' || csrfCookie === undefined) return undefined;
-  let confirmation: Confirmation;
-  try {
-    confirmation = JSON.parse(sealer.open(sealed, SEAL_PURPOSE)) as Confirmation;
-  } catch {
-    return undefined;
-  }
-  if (confirmation.expiresAt <= now) return undefined;
+  if (csrfCookie === undefined) return undefined;
+  const confirmation = openSealed<Confirmation>(sealer, sealed, SEAL_PURPOSE, now);
+  if (!confirmation) return undefined;
   const expected = Buffer.from(confirmation.csrf);
   const actual = Buffer.from(csrfCookie);
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
@@ -95,13 +144,16 @@ function openConfirmation(
 
 /**
  * OIDC RP-Initiated Logout 1.0: an app sends the browser here (GET, or a form POST) to sign the user
- * out of the provider. With a valid `id_token_hint` about the browser's user (or a browser not signed
- * in), the sign-out happens at once; otherwise the user is asked first, on a page whose form is bound
+ * out of the provider. With a valid `id_token_hint` from the browser's current sign-in, the sign-out
+ * happens at once; otherwise the user is asked first, on a page whose form is bound
  * to the browser. Signing out ends the SSO session and every session apps started from it
  * (`endBrowserSession`), then sends the browser back to a registered `post_logout_redirect_uri` with
  * `state`, or shows that it is signed out.
  */
-export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+export const endSessionRoutes: FastifyPluginAsync<{
+  services: Services;
+  revocationBudget: RevocationBudget;
+}> = async (app, { services, revocationBudget }) => {
   const { config, clock, sealer } = services;
   const issuerOrigin = new URL(config.issuer).origin;
 
@@ -111,6 +163,7 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
         ? error.status
         : ((error as { statusCode?: number }).statusCode ?? 500);
     if (status >= 500) request.log.error({ err: error }, 'end session failed');
+    if (error instanceof EndSessionError) reply.headers(error.headers);
     const { title, description } =
       error instanceof EndSessionError
         ? error
@@ -141,17 +194,44 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     reply: FastifyReply,
     browser: SsoSession | undefined,
     sid: string | undefined,
-    back: { postLogoutRedirectUri?: string; state?: string },
+    back: Back,
   ) {
-    const { ssoSessionEnded, ended } = await endBrowserSession(services, browser, sid);
-    clearSsoCookie(reply);
-    await audit(request, browser, ssoSessionEnded, ended);
+    const { ssoSessionEnded, ended } = await endBrowserSession(services, browser, sid, spendBudget);
+    // Only a cookie this request carried is cleared: a request without it (a cross-site subresource,
+    // say) says nothing about the browser's sign-in, and must not pretend to have ended it.
+    if (ssoCookie(request) !== undefined) clearSsoCookie(reply);
+    try {
+      await audit(request, browser, ssoSessionEnded, ended);
+    } catch (err) {
+      // The sessions have ended: answering "not signed out" would have the user believe they still
+      // are, and try again to no effect. The missing record is logged for the operator instead.
+      request.log.error({ err, sessions: ended.length }, 'end session audit failed');
+    }
     if (back.postLogoutRedirectUri === undefined)
       return sendPage(reply, 200, renderSignedOutPage({ issuer: config.issuer }));
     // §3: `state` goes back unchanged; the URI is the registered one, byte for byte, plus `state`.
     const target = new URL(back.postLogoutRedirectUri);
     if (back.state !== undefined) target.searchParams.append('state', back.state);
     return reply.code(303).header('cache-control', 'no-store').redirect(target.href, 303);
+  }
+
+  /**
+   * Each session ended is a revocation every guard holds (revocation_budget.ts), so a sign-out spends
+   * the budget of its user and client per session, as `/logout` does, before it ends any: a spent
+   * budget ends nothing, and the browser may try again after Retry-After.
+   */
+  async function spendBudget(sessions: readonly EndedSession[]): Promise<void> {
+    try {
+      for (const session of sessions) await revocationBudget.spend(session.userId, session.clientId);
+    } catch (err) {
+      if (!(err instanceof OAuthError) || err.status !== 429) throw err;
+      throw new EndSessionError(
+        429,
+        'Too many sign-outs',
+        'There have been too many sign-outs for this account or application just now. Wait a minute, then try again.',
+        err.headers,
+      );
+    }
   }
 
   async function audit(
@@ -192,7 +272,8 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     }
   }
 
-  async function endSessionRequest(request: FastifyRequest, reply: FastifyReply, raw: EndSessionParameters) {
+  /** §2, §3: verifies the hint, the client and the redirect URI; throws an EndSessionError otherwise. */
+  async function checkRequest(request: FastifyRequest, raw: EndSessionParameters): Promise<CheckedRequest> {
     // An empty value is the parameter left out (a form's empty field).
     const parameters = Object.fromEntries(
       Object.entries(raw).filter(([, value]) => typeof value === 'string' && value !== ''),
@@ -224,15 +305,28 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
         'Invalid redirect',
         'The application asked to be sent back to an address it has not registered.',
       );
-    const back = {
-      ...(uri !== undefined ? { postLogoutRedirectUri: uri } : {}),
-      ...(uri !== undefined && parameters.state !== undefined ? { state: parameters.state } : {}),
+    return {
+      ...(hint ? { hint: { sub: hint.sub, ...(hint.sid !== undefined ? { sid: hint.sid } : {}) } } : {}),
+      ...(client ? { clientId: client.clientId } : {}),
+      back: {
+        ...(uri !== undefined ? { postLogoutRedirectUri: uri } : {}),
+        ...(uri !== undefined && parameters.state !== undefined ? { state: parameters.state } : {}),
+      },
     };
+  }
+
+  /** Signs the browser out at once when the request is plainly its own app's; asks otherwise. */
+  async function decide(request: FastifyRequest, reply: FastifyReply, checked: CheckedRequest) {
+    const { hint, back } = checked;
     const browser = await currentSession(request);
-    // A valid hint about this browser's user (or a browser not signed in, where only the hinted
-    // session is at stake) is the user's own app asking: no question (§2, §6).
-    if (hint && (!browser || browser.userId === hint.sub))
+    // §2: the OP MUST ask when the ID token does not belong to the browser's current session with the
+    // RP. So only a hint whose session (`sid`) was started from this very SSO session, for its user,
+    // signs out without a question; a hint from an earlier sign-in, another browser, another user, or
+    // sent to a browser not signed in gets the confirmation page (a leaked ID token alone ends nothing).
+    if (hint?.sid !== undefined && browser && (await startedFromBrowser(services.db, hint.sid, browser)))
       return signOut(request, reply, browser, hint.sid, back);
+    const client = checked.clientId === undefined ? undefined : await services.clients.byId(checked.clientId);
+    const uri = back.postLogoutRedirectUri;
     const csrf = interactionCookie(request) ?? newCsrfToken();
     setInteractionCookie(reply, csrf);
     const confirmation: Confirmation = {
@@ -256,18 +350,58 @@ export const endSessionRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     );
   }
 
-  app.get<{ Querystring: EndSessionParameters }>(
+  app.get<{ Querystring: EndSessionParameters & { [RESUME_PARAMETER]?: string } }>(
     END_SESSION_PATH,
     // No HEAD twin: a request that may sign someone out is one the standard defines (GET, POST),
     // never a HEAD that a link checker or prefetcher sends expecting it to change nothing.
-    { exposeHeadRoute: false, schema: { querystring: parameterSchema, response: htmlResponse } },
-    (request, reply) => endSessionRequest(request, reply, request.query ?? {}),
+    { exposeHeadRoute: false, schema: { querystring: resumeSchema, response: htmlResponse } },
+    async (request, reply) => {
+      const { [RESUME_PARAMETER]: resume, ...parameters } = request.query ?? {};
+      if (resume === undefined) return decide(request, reply, await checkRequest(request, parameters));
+      // The GET a cookie-less POST was redirected to: the request as checked then, standing alone
+      // (nothing added next to it is taken).
+      const resumed =
+        Object.keys(parameters).length === 0
+          ? openSealed<{ request: CheckedRequest; expiresAt: number }>(
+              sealer,
+              resume,
+              RESUME_SEAL_PURPOSE,
+              clock(),
+            )
+          : undefined;
+      if (!resumed)
+        throw new EndSessionError(
+          400,
+          'This sign-out link has expired',
+          'The sign-out request was altered or is too old. Go back to the application and sign out again.',
+        );
+      return decide(request, reply, resumed.request);
+    },
   );
   // §2: the endpoint takes the same parameters as a form POST.
   app.post<{ Body: EndSessionParameters }>(
     END_SESSION_PATH,
     { schema: { body: parameterSchema, response: htmlResponse } },
-    (request, reply) => endSessionRequest(request, reply, request.body ?? {}),
+    async (request, reply) => {
+      const checked = await checkRequest(request, request.body ?? {});
+      // A form another site posts carries no SameSite=Lax cookie, so a POST without the SSO cookie
+      // says nothing about whether the browser is signed in: taking it for signed out would end the
+      // hinted session alone and leave the browser's sign-in, and every other app's session, live.
+      // The browser is sent on to a top-level GET instead, which carries the Lax cookie, with the
+      // request as checked here sealed into it (so the hint itself is never put in a URL).
+      if (ssoCookie(request) === undefined) {
+        const target = new URL(`${config.issuer}${END_SESSION_PATH}`);
+        target.searchParams.set(
+          RESUME_PARAMETER,
+          sealer.seal(
+            JSON.stringify({ request: checked, expiresAt: clock() + RESUME_TTL_MS }),
+            RESUME_SEAL_PURPOSE,
+          ),
+        );
+        return reply.code(303).header('cache-control', 'no-store').redirect(target.href, 303);
+      }
+      return decide(request, reply, checked);
+    },
   );
 
   app.post<{ Body: { confirmation?: string } }>(
