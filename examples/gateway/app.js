@@ -27,7 +27,8 @@ const HOP_HEADERS = new Set([
  * @param {string} options.audience the gateway's identifier: users' tokens must name it in `aud`
  * @param {{ id: string, secret: string }} options.client the gateway's confidential client: it follows
  *   the revocation stream and makes the exchanges (`tessera client add gateway --kind service
- *   --exchange-target <each upstream's audience> --exchange-delegation`)
+ *   --audience <the users' tokens' audience> --exchange-target <each upstream's audience>
+ *   --exchange-delegation`)
  * @param {Record<string, { url: string, audience: string, scope?: string }>} options.upstreams by path
  *   prefix: `/orders/…` goes to `upstreams.orders.url` + `/…` with a token for its `audience`
  *   (and at most `scope`, when given)

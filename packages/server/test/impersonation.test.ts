@@ -7,6 +7,7 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endEverySession, endSession } from '../src/revocation/sessions.js';
 import { sweepImpersonations } from '../src/tokens/impersonation.js';
+import { dpopKey, dpopPost, thumbprint } from './dpop.js';
 import { breakWrites } from './failures.js';
 import { ADMIN_PASSWORD, eventually, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, form } from './http.js';
@@ -20,10 +21,12 @@ const secrets: Record<string, string> = {};
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
-  server = await startServer();
+  // Users' tokens last an hour here, so the 15-minute cap, not the admin's token, bounds an impersonation.
+  server = await startServer({ accessTokenTtl: 3600 });
   const { services } = server;
   ids.root = (await services.users.create('root', ADMIN_PASSWORD, { roles: ['admin'] })).id;
   ids.bob = (await services.users.create('bob', ADMIN_PASSWORD)).id;
+  ids.dave = (await services.users.create('dave', ADMIN_PASSWORD, { roles: ['support', 'admin'] })).id;
   const carol = await services.users.create('carol', ADMIN_PASSWORD);
   ids.carol = carol.id;
   await services.users.disable(carol.id);
@@ -48,6 +51,17 @@ beforeAll(async () => {
     });
     secrets[clientId] = secret!;
   }
+  // May both impersonate and delegate, and has a token of its own to act with.
+  const { secret } = await services.clients.add({
+    clientId: 'desk',
+    type: 'confidential',
+    kind: 'service',
+    audiences: [API],
+    scopes: [],
+    grantTypes: ['client_credentials'],
+    tokenExchange: { targets: [SUPPORT], impersonation: true, delegation: true },
+  });
+  secrets.desk = secret!;
 });
 afterAll(() => stopServer(server));
 
@@ -224,6 +238,30 @@ describe('impersonation', () => {
     }
   });
 
+  it('housekeeping pages through every open impersonation, none left behind older ones', async () => {
+    const adminToken = await login('root');
+    const jtis: string[] = [];
+    for (const userId of [ids.bob!, ids.alice!, ids.bob!])
+      jtis.push(decodeJwtUnverified((await started(adminToken, userId)).token).jti!);
+    // Pages of one row, keyset by (started_at, jti): each page goes on after the last.
+    const [first] = await server.services.impersonations.open({ limit: 1 });
+    const [second] = await server.services.impersonations.open({ limit: 1, after: first! });
+    expect(second).toBeDefined();
+    expect([second!.startedAt, second!.jti]).not.toEqual([first!.startedAt, first!.jti]);
+    expect(second!.startedAt).toBeGreaterThanOrEqual(first!.startedAt);
+    server.advance(901_000);
+    try {
+      expect(await sweepImpersonations(server.services, { pageSize: 1 })).toBeGreaterThanOrEqual(3);
+      for (const jti of jtis)
+        expect(await server.services.impersonations.byJti(jti)).toMatchObject({ endReason: 'expired' });
+      // What is left open is still running (an earlier test's, started on an advanced clock).
+      for (const open of await server.services.impersonations.open())
+        expect(open.expiresAt).toBeGreaterThan(server.now());
+    } finally {
+      server.advance(-901_000);
+    }
+  });
+
   it('issues nothing when the record cannot be written: row and audit event commit together', async () => {
     const adminToken = await login('root');
     for (const table of ['impersonations', 'audit_events'] as const) {
@@ -238,6 +276,90 @@ describe('impersonation', () => {
       }
       expect(await written()).toEqual(before);
     }
+  });
+
+  it('refuses a DPoP-bound admin token without a proof: the impersonation stays bound, nothing written', async () => {
+    const key = await dpopKey();
+    const res = await dpopPost(server, '/login', key, {
+      username: 'root',
+      password: ADMIN_PASSWORD,
+      client_id: 'console-ui',
+    });
+    const adminToken = ((await res.json()) as { access_token: string }).access_token;
+    expect(decodeJwtUnverified(adminToken).cnf).toEqual({ jkt: await thumbprint(key) });
+    const before = await written();
+    await expectError(await impersonate(adminToken, ids.bob!), 400, 'invalid_dpop_proof');
+    expect(await written()).toEqual(before);
+    // With a proof (the console's own key: the admin's token was sent to it) the token is bound to it.
+    const consoleKey = await dpopKey();
+    const bound = await dpopPost(
+      server,
+      '/token/exchange',
+      consoleKey,
+      {
+        subject_token: adminToken,
+        subject_token_type: ACCESS_TOKEN,
+        requested_subject: ids.bob!,
+        audience: SUPPORT,
+      },
+      { authorization: basic('console', secrets.console!) },
+    );
+    const body = (await bound.json()) as { access_token: string; token_type: string };
+    expect(bound.status, JSON.stringify(body)).toBe(200);
+    expect(body.token_type).toBe('DPoP');
+    expect(decodeJwtUnverified(body.access_token).cnf).toEqual({ jkt: await thumbprint(consoleKey) });
+  });
+
+  it('refuses to impersonate another admin: their roles are not the impersonating admin’s to take', async () => {
+    const adminToken = await login('root');
+    const before = await written();
+    await expectError(await impersonate(adminToken, ids.dave!), 400, 'invalid_request');
+    expect(await written()).toEqual(before);
+    // Once the role is gone, dave is a user like any other.
+    await server.services.users.setRoles(ids.dave!, ['support']);
+    try {
+      const { token } = await started(adminToken, ids.dave!);
+      expect(decodeJwtUnverified(token)).toMatchObject({ sub: ids.dave, roles: ['support'] });
+    } finally {
+      await server.services.users.setRoles(ids.dave!, ['support', 'admin']);
+    }
+  });
+
+  it('refuses to delegate an impersonation’s token: the admin would vanish from act', async () => {
+    const adminToken = await login('root');
+    const res = await impersonate(adminToken, ids.bob!, {}, 'desk');
+    const { access_token: token } = (await res.json()) as { access_token: string };
+    expect(res.status).toBe(200);
+    const own = await form(
+      `${server.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basic('desk', secrets.desk!) },
+    );
+    const actorToken = ((await own.json()) as { access_token: string }).access_token;
+    await expectError(
+      await form(
+        `${server.url}/token/exchange`,
+        {
+          subject_token: token,
+          subject_token_type: ACCESS_TOKEN,
+          actor_token: actorToken,
+          actor_token_type: ACCESS_TOKEN,
+          audience: SUPPORT,
+        },
+        { authorization: basic('desk', secrets.desk!) },
+      ),
+      400,
+      'invalid_request',
+    );
+    // Narrowing it (no actor) keeps the admin in act.
+    const narrowed = await form(
+      `${server.url}/token/exchange`,
+      { subject_token: token, subject_token_type: ACCESS_TOKEN, audience: SUPPORT },
+      { authorization: basic('desk', secrets.desk!) },
+    );
+    const body = (await narrowed.json()) as { access_token: string };
+    expect(narrowed.status).toBe(200);
+    expect(decodeJwtUnverified(body.access_token).act).toEqual({ sub: ids.root, client_id: 'console-ui' });
   });
 
   it('refuses a non-admin, an unknown, disabled or own subject, a client without the policy: nothing issued or written', async () => {

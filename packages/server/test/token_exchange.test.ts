@@ -6,7 +6,7 @@
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endSession } from '../src/revocation/sessions.js';
-import { dpopKey, dpopPost, thumbprint } from './dpop.js';
+import { clientCredentials, type DpopKey, dpopKey, dpopPost, thumbprint } from './dpop.js';
 import { ADMIN_PASSWORD, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { basic, expectError, form } from './http.js';
 import { request } from './requests.js';
@@ -37,13 +37,14 @@ beforeAll(async () => {
     clientId: string,
     tokenExchange: { targets?: string[]; delegation?: boolean; impersonation?: boolean },
     audiences = [API],
+    scopes = ['orders:read'],
   ) => {
     const { secret } = await services.clients.add({
       clientId,
       type: 'confidential',
       kind: 'service',
       audiences,
-      scopes: ['orders:read'],
+      scopes,
       tokenExchange,
     });
     secrets[clientId] = secret!;
@@ -53,7 +54,14 @@ beforeAll(async () => {
   await confidential('no-policy', {});
   await confidential('orders-api', {}, [ORDERS]);
   await confidential('elsewhere', { targets: [ORDERS], delegation: true }, ['https://elsewhere.example']);
-  await services.clients.update('gateway', { grantTypes: ['client_credentials'] });
+  // No audiences of its own: its tokens get the server's default audience, the web client's too.
+  await confidential('defaulted', { targets: [ORDERS] }, []);
+  // Shares the gateway's audience, and is not the gateway.
+  await confidential('neighbour', {});
+  // No scope list: it relays its users' scopes, capped by their tokens alone.
+  await confidential('relay', { targets: [ORDERS] }, [API], []);
+  for (const clientId of ['gateway', 'neighbour'])
+    await services.clients.update(clientId, { grantTypes: ['client_credentials'] });
 });
 afterAll(() => stopServer(server));
 
@@ -135,8 +143,8 @@ describe('downscoping (RFC 8693 §2.1)', () => {
     );
     const { claims, body } = await exchanged(res);
     expect(claims.aud).toBe(INVENTORY);
-    // No scope asked: the subject's whole scope.
-    expect(body.scope.split(' ').sort()).toEqual([...SCOPES].sort());
+    // No scope asked: all of the subject's the gateway may have.
+    expect(body.scope).toBe('orders:read');
     const metadata = (await (await request(`${server.url}/.well-known/openid-configuration`)).json()) as {
       grant_types_supported: string[];
     };
@@ -165,6 +173,23 @@ describe('downscoping (RFC 8693 §2.1)', () => {
       400,
       'invalid_scope',
     );
+  });
+
+  it('caps the scope at the exchanging client’s registered scopes, as every grant does', async () => {
+    const subject = await login();
+    expect(decodeJwtUnverified(subject).scope).toContain('orders:write');
+    const { body, claims } = await exchanged(await exchange({ subject_token: subject, resource: ORDERS }));
+    expect(body.scope).toBe('orders:read');
+    expect(claims.scope).toBe('orders:read');
+    // The subject has orders:write; the gateway is not registered for it.
+    await expectError(
+      await exchange({ subject_token: subject, resource: ORDERS, scope: 'orders:read orders:write' }),
+      400,
+      'invalid_scope',
+    );
+    // A client registered without scopes is capped by the subject's alone.
+    const relayed = await exchanged(await exchange({ subject_token: subject, resource: ORDERS }, 'relay'));
+    expect(relayed.body.scope.split(' ').sort()).toEqual([...SCOPES].sort());
   });
 
   it('refuses a target outside the policy, two targets, or none: invalid_target / invalid_request', async () => {
@@ -221,6 +246,20 @@ describe('downscoping (RFC 8693 §2.1)', () => {
     // A client's own token has no user to act for.
     await expectError(
       await exchange({ subject_token: await ownToken('gateway'), resource: ORDERS }),
+      400,
+      'invalid_request',
+    );
+  });
+
+  it('counts only audiences registered on the client: not the server’s default audience it falls back to', async () => {
+    const defaulted = await server.services.clients.byId('defaulted');
+    expect(defaulted!.defaultAudience).toBe(true);
+    // The built-in web client's users' tokens are for the default audience too.
+    const webToken = await login('web');
+    const aud = decodeJwtUnverified(webToken).aud;
+    expect([aud].flat()).toEqual(expect.arrayContaining(defaulted!.audiences));
+    await expectError(
+      await exchange({ subject_token: webToken, resource: ORDERS }, 'defaulted'),
       400,
       'invalid_request',
     );
@@ -330,6 +369,41 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
       }),
     );
     expect(narrowed.claims.act).toEqual({ sub: 'gateway', client_id: 'gateway' });
+    // A delegated token is not delegated again: its own chain would be lost under the new actor's.
+    await expectError(
+      await exchange({
+        subject_token: firstHop.body.access_token,
+        actor_token: await ownToken('gateway'),
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
+  });
+
+  it('never outlives the actor token either: exp is at most the actor’s', async () => {
+    const actor = await ownToken('gateway');
+    const actorExp = decodeJwtUnverified(actor).exp!;
+    // Two minutes before the actor's token expires, alice logs in afresh: her token outlives it.
+    const skip = (actorExp - Math.floor(server.now() / 1000) - 120) * 1000;
+    server.advance(skip);
+    try {
+      const subject = await login();
+      expect(decodeJwtUnverified(subject).exp!).toBeGreaterThan(actorExp);
+      const { claims, body } = await exchanged(
+        await exchange({
+          subject_token: subject,
+          actor_token: actor,
+          actor_token_type: ACCESS_TOKEN,
+          resource: ORDERS,
+        }),
+      );
+      expect(claims.exp).toBeLessThanOrEqual(actorExp);
+      expect(body.expires_in).toBeLessThanOrEqual(120);
+    } finally {
+      server.advance(-skip);
+    }
   });
 
   it('introspection (RFC 7662) shows the actor to the resource server the token is for', async () => {
@@ -366,10 +440,37 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
       }),
     );
     expect((allowed.claims.act as { sub: string }).sub).toBe('gateway');
-    // Alice's own token as the actor: a party may_act does not name.
+    // A token of the gateway's for alice as the actor: a party may_act does not name.
+    const alices = await exchanged(await exchange({ subject_token: await login(), audience: INVENTORY }));
     await expectError(
       await exchange({
         subject_token: subject,
+        actor_token: alices.body.access_token,
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
+  });
+
+  it('takes an actor token issued to the exchanging client only: sharing an audience forges no act', async () => {
+    const neighbours = await ownToken('neighbour');
+    expect(decodeJwtUnverified(neighbours).aud).toBe(API);
+    await expectError(
+      await exchange({
+        subject_token: await login(),
+        actor_token: neighbours,
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
+    // Alice's token from the app is for the gateway's audience: fine as a subject, not as an actor.
+    await expectError(
+      await exchange({
+        subject_token: await login(),
         actor_token: await login(),
         actor_token_type: ACCESS_TOKEN,
         resource: ORDERS,
@@ -377,6 +478,39 @@ describe('delegation (RFC 8693 §1.1, §4.1 act, §4.4 may_act)', () => {
       400,
       'invalid_request',
     );
+  });
+
+  it('carries may_act into every token exchanged from the subject: a second hop cannot escape it', async () => {
+    const subject = await login('delegating-app');
+    // First hop: the gateway narrows the token (no actor); the hook gives the gateway's tokens no may_act.
+    const firstHop = await exchanged(await exchange({ subject_token: subject, audience: INVENTORY }));
+    expect(firstHop.claims.may_act).toEqual({ sub: 'gateway' });
+    // Second hop: an actor that is not the gateway (alice herself, through a token of the gateway).
+    const notTheGateway = await exchanged(
+      await exchange({ subject_token: await login(), audience: INVENTORY }),
+    );
+    expect(notTheGateway.claims.sub).not.toBe('gateway');
+    await expectError(
+      await exchange({
+        subject_token: firstHop.body.access_token,
+        actor_token: notTheGateway.body.access_token,
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+      400,
+      'invalid_request',
+    );
+    // The party may_act names may still act, through the narrowed token too.
+    const { claims } = await exchanged(
+      await exchange({
+        subject_token: firstHop.body.access_token,
+        actor_token: await ownToken('gateway'),
+        actor_token_type: ACCESS_TOKEN,
+        resource: ORDERS,
+      }),
+    );
+    expect(claims.act).toEqual({ sub: 'gateway', client_id: 'gateway' });
+    expect(claims.may_act).toEqual({ sub: 'gateway' });
   });
 
   it('refuses delegation to a client whose policy does not allow it, and a bad actor token', async () => {
@@ -438,6 +572,83 @@ describe('DPoP (RFC 9449) at the exchange', () => {
       expect(body.token_type).toBe('DPoP');
       expect(claims.cnf).toEqual({ jkt: await thumbprint(key) });
     }
+  });
+
+  /** The exchange with a DPoP proof of `key`, as `clientId`. */
+  const dpopExchange = (key: DpopKey, fields: Record<string, string>, clientId = 'gateway') =>
+    dpopPost(
+      server,
+      '/token',
+      key,
+      { grant_type: EXCHANGE, subject_token_type: ACCESS_TOKEN, ...fields },
+      { authorization: basic(clientId, secrets[clientId]!) },
+    );
+
+  it('keeps a bound subject of this client bound: a proof of its own key, no other and not none', async () => {
+    const key = await dpopKey();
+    // A token issued to the gateway itself (an earlier exchange) and bound to the gateway's key.
+    const bound = await exchanged(
+      await dpopExchange(key, { subject_token: await login(), audience: INVENTORY }),
+    );
+    expect(bound.claims.cnf).toEqual({ jkt: await thumbprint(key) });
+    // Without a proof it would come out a plain Bearer token anyone holding it could use.
+    await expectError(
+      await exchange({ subject_token: bound.body.access_token, resource: ORDERS }),
+      400,
+      'invalid_dpop_proof',
+    );
+    // A proof of another key is not the holder's.
+    await expectError(
+      await dpopExchange(await dpopKey(), { subject_token: bound.body.access_token, resource: ORDERS }),
+      400,
+      'invalid_request',
+    );
+    const again = await exchanged(
+      await dpopExchange(key, { subject_token: bound.body.access_token, resource: ORDERS }),
+    );
+    expect(again.body.token_type).toBe('DPoP');
+    expect(again.claims.cnf).toEqual({ jkt: await thumbprint(key) });
+  });
+
+  it('binds a bound user token the client was sent (its aud) to the client’s own key, never to none', async () => {
+    const userKey = await dpopKey();
+    const login = await dpopPost(server, '/login', userKey, {
+      username: 'alice',
+      password: ADMIN_PASSWORD,
+      client_id: 'app',
+    });
+    const userToken = ((await login.json()) as { access_token: string }).access_token;
+    expect(decodeJwtUnverified(userToken).cnf).toEqual({ jkt: await thumbprint(userKey) });
+    await expectError(
+      await exchange({ subject_token: userToken, resource: ORDERS }),
+      400,
+      'invalid_dpop_proof',
+    );
+    // The gateway cannot sign with the user's key: the result is bound to the gateway's own.
+    const gatewayKey = await dpopKey();
+    const { body, claims } = await exchanged(
+      await dpopExchange(gatewayKey, { subject_token: userToken, resource: ORDERS }),
+    );
+    expect(body.token_type).toBe('DPoP');
+    expect(claims.cnf).toEqual({ jkt: await thumbprint(gatewayKey) });
+  });
+
+  it('refuses a bound actor token without a proof of its key', async () => {
+    const key = await dpopKey();
+    const res = await clientCredentials(server, key, 'gateway', secrets.gateway!);
+    const actor = ((await res.json()) as { access_token: string }).access_token;
+    expect(decodeJwtUnverified(actor).cnf).toEqual({ jkt: await thumbprint(key) });
+    const fields = {
+      subject_token: await login(),
+      actor_token: actor,
+      actor_token_type: ACCESS_TOKEN,
+      resource: ORDERS,
+    };
+    await expectError(await exchange(fields), 400, 'invalid_dpop_proof');
+    await expectError(await dpopExchange(await dpopKey(), fields), 400, 'invalid_request');
+    const { claims } = await exchanged(await dpopExchange(key, fields));
+    expect(claims.cnf).toEqual({ jkt: await thumbprint(key) });
+    expect(claims.act).toEqual({ sub: 'gateway', client_id: 'gateway' });
   });
 
   it('requires a proof of a client with dpop_bound_access_tokens', async () => {

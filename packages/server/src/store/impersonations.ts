@@ -24,8 +24,11 @@ export type ImpersonationEnd = 'expired' | 'revoked';
  */
 export interface Impersonations {
   insert(executor: Db, impersonation: Impersonation): Promise<void>;
-  /** Those not ended yet, oldest first, at most `limit`. */
-  open(limit?: number): Promise<Impersonation[]>;
+  /**
+   * A page of those not ended yet, oldest first (`started_at`, then `jti`), at most `limit` (500),
+   * after the row `after` names: page on from the last row of the previous page.
+   */
+  open(page?: { after?: Pick<Impersonation, 'startedAt' | 'jti'>; limit?: number }): Promise<Impersonation[]>;
   /**
    * Marks one ended; false when it had ended already (another instance's housekeeping got there
    * first), so each end is recorded once.
@@ -55,14 +58,17 @@ export function createImpersonations(db: Db): Impersonations {
         })
         .execute();
     },
-    async open(limit = 500) {
-      const rows = await db
-        .selectFrom('impersonations')
-        .selectAll()
-        .where('ended_at', 'is', null)
-        .orderBy('started_at')
-        .limit(limit)
-        .execute();
+    async open({ after, limit = 500 } = {}) {
+      let query = db.selectFrom('impersonations').selectAll().where('ended_at', 'is', null);
+      // Keyset paging: rows closed between pages do not shift the next page.
+      if (after)
+        query = query.where((eb) =>
+          eb.or([
+            eb('started_at', '>', after.startedAt),
+            eb.and([eb('started_at', '=', after.startedAt), eb('jti', '>', after.jti)]),
+          ]),
+        );
+      const rows = await query.orderBy('started_at').orderBy('jti').limit(limit).execute();
       return rows.map(toImpersonation);
     },
     async close(executor, jti, reason, at) {

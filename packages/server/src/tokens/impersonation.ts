@@ -72,12 +72,29 @@ export async function endImpersonation(
  * Housekeeping (server.ts, every minute): ends the open impersonations whose token can no longer be
  * used. `revoked`: the token matches the revocation list the way a guard would match it (its `jti`,
  * the admin's `sid` on logout, the user's `sub` below a raised `ver` on logout-everywhere, disable or
- * password change); `expired`: past its `exp`. Returns how many ended.
+ * password change); `expired`: past its `exp`. Pages through every open one (`pageSize` at a time),
+ * so a revoked one is never left behind many older ones still running. Returns how many ended.
  */
-export async function sweepImpersonations(services: ImpersonationServices): Promise<number> {
+export async function sweepImpersonations(
+  services: ImpersonationServices,
+  { pageSize = 500 }: { pageSize?: number } = {},
+): Promise<number> {
   const now = services.clock();
   let ended = 0;
-  for (const open of await services.impersonations.open()) {
+  let after: Pick<Impersonation, 'startedAt' | 'jti'> | undefined;
+  for (;;) {
+    const page = await services.impersonations.open({ after, limit: pageSize });
+    ended += await endThoseOver(services, page, now);
+    if (page.length < pageSize) return ended;
+    const last = page[page.length - 1]!;
+    after = { startedAt: last.startedAt, jti: last.jti };
+  }
+}
+
+/** Ends those of one page that are revoked or expired; how many this call ended. */
+async function endThoseOver(services: ImpersonationServices, page: Impersonation[], now: number) {
+  let ended = 0;
+  for (const open of page) {
     const revoked = services.revocations.isRevoked({
       jti: open.jti,
       sid: open.sid,

@@ -8,6 +8,7 @@ import { clientLifetimes } from '../../tokens/client_lifetimes.js';
 import { extraClaims } from '../../tokens/extra_claims.js';
 import { beginImpersonation, IMPERSONATION_MAX_TTL } from '../../tokens/impersonation.js';
 import { authenticateClient } from '../client_auth.js';
+import type { DpopProof } from '../dpop/proofs.js';
 import { requireProofIfBound } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
 import type { GrantHandler } from './grant.js';
@@ -37,15 +38,17 @@ interface Presented {
  * one audience and no refresh token (§2.2.1: the client exchanges again):
  *
  * - downscoping: `subject_token` (a user's access token of ours) → a token for `audience` or
- *   `resource` with at most the subject's scope and expiry;
- * - delegation (§1.1): plus `actor_token` → the same, naming the actor in `act` (§4.1), when the
- *   subject's `may_act` (§4.4), if any, names it;
+ *   `resource` with at most the subject's scope (and the client's registered scopes) and expiry;
+ * - delegation (§1.1): plus `actor_token` (the client's own) → the same, naming the actor in `act`
+ *   (§4.1) and ending no later than the actor token, when the subject's `may_act` (§4.4), if any,
+ *   names it and the subject has no `act` of its own;
  * - impersonation: `subject_token` an admin's token plus `requested_subject` (a user id, as
  *   Keycloak names the parameter) → a token for that user, with the admin in `act`, at most 15
  *   minutes, carrying the admin's session, audited (tokens/impersonation.ts).
  *
  * The issued token keeps the subject's `sub`, `sid` and `ver`, so the user's logout (or the admin's,
- * for an impersonation) and logout-everywhere revoke it wherever the original would be refused.
+ * for an impersonation) and logout-everywhere revoke it wherever the original would be refused; its
+ * `may_act`, so no later hop escapes it; and a DPoP binding (keepsBinding).
  */
 export const tokenExchangeGrant: GrantHandler = {
   grantType: TOKEN_EXCHANGE_GRANT,
@@ -82,6 +85,7 @@ export const tokenExchangeGrant: GrantHandler = {
 
     const { resource, audience } = await exchangeTarget(services, client, body.resource, body.audience);
     const subject = await presented(services, client, subjectToken, 'subject_token');
+    keepsBinding(client, subject.claims, dpop, 'subject_token');
     const nowSeconds = Math.floor(services.clock() / 1000);
 
     let user: User;
@@ -95,22 +99,35 @@ export const tokenExchangeGrant: GrantHandler = {
       if (!subject.user) throw invalidRequest("subject_token is a client's own token: it has no user");
       user = subject.user;
       if (actorToken !== undefined) {
+        // §4.1 nests one chain: the actor's. A subject that is already acted for (an impersonation,
+        // a delegated token) has a chain of its own, and one of the two would be lost: the admin
+        // behind an impersonation would vanish from `act`. Delegate from the user's own token.
+        if (subject.claims.act !== undefined)
+          throw invalidRequest('the subject_token already has an actor (act): it is not delegated again');
         const actor = await presented(services, client, actorToken, 'actor_token');
+        keepsBinding(client, actor.claims, dpop, 'actor_token');
         checkMayAct(subject.claims.may_act, actor.claims);
-        // §4.1: the actor's own chain, if it acts for someone, else the subject's prior actors.
-        act = actorOf(actor.claims, actor.claims.act ?? subject.claims.act);
+        // §4.1: the actor, with its own chain if it acts for someone itself.
+        act = actorOf(actor.claims, actor.claims.act);
+        // The actor's authority ends with its token: a token naming it in `act` ends no later.
+        maxTtl = Math.min(maxTtl, actor.claims.exp! - nowSeconds);
       } else {
         // Downscoping keeps who acts: a narrowed token of an impersonation still names the admin.
         act = subject.claims.act;
       }
     }
 
-    const scope = narrowedScope(subject.claims.scope, body.scope);
+    const scope = narrowedScope(subject.claims.scope, body.scope, client);
     const ttl = Math.min(clientLifetimes(client, services.config, resource).accessTokenTtl, maxTtl);
     // Within the verifier's clock tolerance a subject may pass with nothing left to give.
-    if (ttl < 1) throw invalidRequest('subject_token expires too soon to exchange');
+    if (ttl < 1) throw invalidRequest('the subject_token or actor_token expires too soon to exchange');
     const scopes = scope.split(' ').filter(Boolean);
     const context = { user, clientId: client.clientId, scopes, resource: resource?.resource };
+    const extra = await extraClaims(services.extraClaims, { ...context, target: 'access_token' });
+    // §4.4: who may act for the subject is said once, in the subject's token; every token exchanged
+    // from it (for the same `sub`) says the same, whatever the hook says for the exchanging client,
+    // or a second hop (narrow, then delegate) would escape it. An impersonation has another subject.
+    const mayAct = requestedSubject === undefined ? subject.claims.may_act : undefined;
     const access = services.accessTokens.issue({
       user,
       clientId: client.clientId,
@@ -120,7 +137,7 @@ export const tokenExchangeGrant: GrantHandler = {
       audience,
       ttl,
       encryptTo: resource?.accessTokenFormat === 'jwe' ? resource.encryptionJwk : undefined,
-      extra: await extraClaims(services.extraClaims, { ...context, target: 'access_token' }),
+      extra: mayAct !== undefined ? { ...extra, may_act: mayAct } : extra,
       ...(dpop ? { jkt: dpop.jkt } : {}),
       ...(act ? { act } : {}),
     });
@@ -206,9 +223,16 @@ async function exchangeTarget(
 
 /**
  * A token presented as subject or actor: one of ours, passing the server's own verification (keys,
- * expiry, revocations, the user's current version and status), and presented by the party it was
- * issued to (`client_id`) or for (its `aud` names one of the client's audiences, as a gateway's
- * users' tokens name the gateway). A token that leaked to any other client is of no use to it.
+ * expiry, revocations, the user's current version and status), and the exchanging client's to
+ * present. A token that leaked to any other client is of no use to it.
+ *
+ * - subject: issued to the client (`client_id`), or for it: its `aud` names an audience registered
+ *   on the client, as a gateway's users' tokens name the gateway. The server's default audience,
+ *   which a client without audiences of its own falls back to, does not count: every such client
+ *   shares it with the web client, so it says nothing about this one.
+ * - actor: issued to the client (`client_id`; for its own client_credentials token that is also its
+ *   `sub`). The actor is who the issued `act` names: a token merely sent to the client (its `aud`)
+ *   would let it name anyone who ever called it.
  */
 async function presented(
   services: Services,
@@ -224,11 +248,38 @@ async function presented(
     throw err;
   }
   const { claims } = result;
+  if (claims.client_id === client.clientId) return result;
+  if (name === 'actor_token') throw invalidRequest('actor_token was not issued to this client');
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   const forClient =
-    claims.client_id === client.clientId || audiences.some((aud) => client.audiences.includes(aud!));
+    !client.defaultAudience && audiences.some((aud) => aud !== undefined && client.audiences.includes(aud));
   if (!forClient) throw invalidRequest(`${name} was issued neither to nor for this client`);
   return result;
+}
+
+/**
+ * RFC 9449 §6: a token bound to a key (`cnf.jkt`) is only good with a proof of that key; exchanged
+ * without one it would come out a Bearer token, and the binding would be lost. So a bound subject or
+ * actor token needs a DPoP proof on the exchange, and the issued token is bound to the proof's key:
+ *
+ * - a token issued to this client (`client_id`): the proof must be of the very key it is bound to
+ *   (the holder proves possession, as at a resource server);
+ * - a token issued to another client and sent to this one (its `aud`, a gateway's users' tokens):
+ *   this client cannot sign with the user's key, having checked the user's proof itself; a proof of
+ *   its own key keeps the result sender-constrained, to the exchanger.
+ */
+function keepsBinding(
+  client: Client,
+  claims: AccessTokenClaims,
+  proof: DpopProof | undefined,
+  name: 'subject_token' | 'actor_token',
+): void {
+  const jkt = claims.cnf?.jkt;
+  if (jkt === undefined) return;
+  if (proof === undefined)
+    throw new OAuthError(400, 'invalid_dpop_proof', `the ${name} is DPoP-bound: send a DPoP proof`);
+  if (claims.client_id === client.clientId && proof.jkt !== jkt)
+    throw invalidRequest(`the DPoP proof is not signed with the key the ${name} is bound to`);
 }
 
 /** §4.1: the actor's identity (`sub`, and the client it acted through), with its prior chain. */
@@ -259,17 +310,34 @@ async function impersonated(services: Services, admin: Presented, userId: string
   if (userId === admin.user.id) throw invalidRequest('an admin does not impersonate themselves');
   const user = await services.users.byId(userId);
   if (!user || user.disabled) throw invalidRequest('requested_subject is not an active user');
+  // The token carries the target's roles: an admin becoming another admin would take up powers the
+  // role does not give them (and act under a second admin's name). Admins are not impersonated.
+  if (user.roles.includes(ADMIN_ROLE))
+    throw invalidRequest(`requested_subject has the ${ADMIN_ROLE} role: admins are not impersonated`);
   return user;
 }
 
-/** §2.1 `scope`: at most the subject token's scope (RFC 6749 §3.3); absent, all of it. */
-function narrowedScope(granted: string, requested: unknown): string {
-  if (requested === undefined || (typeof requested === 'string' && requested.trim() === '')) return granted;
+/**
+ * §2.1 `scope`: at most the subject token's scope (RFC 6749 §3.3), and, as in every other grant
+ * (http/token_response.ts grantedScope), at most the scopes registered on the exchanging client when
+ * it has a list. A client registered without scopes (a gateway relaying its users' calls) is capped
+ * by the subject alone. Absent: all of the subject's the client may have.
+ */
+function narrowedScope(granted: string, requested: unknown, client: Client): string {
+  const registered = client.scopes.length > 0 ? new Set(client.scopes) : undefined;
+  const held = new Set(
+    granted.split(' ').filter((scope) => scope !== '' && (registered?.has(scope) ?? true)),
+  );
+  if (requested === undefined || (typeof requested === 'string' && requested.trim() === ''))
+    return [...held].join(' ');
   if (typeof requested !== 'string') throw invalidRequest('scope must be given once');
-  const held = new Set(granted.split(' ').filter(Boolean));
   const asked = [...new Set(requested.trim().split(/ +/))];
   const extra = asked.filter((scope) => !held.has(scope));
   if (extra.length)
-    throw new OAuthError(400, 'invalid_scope', `scope beyond the subject_token's: ${extra.join(' ')}`);
+    throw new OAuthError(
+      400,
+      'invalid_scope',
+      `scope beyond the subject_token's or this client's: ${extra.join(' ')}`,
+    );
   return asked.join(' ');
 }
