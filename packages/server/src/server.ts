@@ -40,7 +40,7 @@ function deliveryKinds(services: Services): OutboxKinds {
     services.config,
     services.clock,
   );
-  return outboxKinds(backchannelLogoutKind(logoutTokens));
+  return outboxKinds(backchannelLogoutKind(logoutTokens, services.clients));
 }
 
 /**

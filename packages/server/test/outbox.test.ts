@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfter } from '../src/outbox/delivery.js';
 import { endEverySession, endSession } from '../src/revocation/sessions.js';
 import { createServices } from '../src/services.js';
-import { addRpClient, outboxRows, settled, startRp } from './backchannel.js';
+import { addRpClient, outboxRows, runCli, settled, startRp } from './backchannel.js';
 import type { BackchannelRp } from './backchannel_rp.js';
 import { TEST_STORE } from './databases.js';
 import {
@@ -123,6 +123,71 @@ describe('retries', () => {
     expect(row!.last_error).toMatch(/^HTTP 500 \(failing for 24 h\)$/);
     const event = (await server.services.audit.recent()).find((e) => e.type === 'delivery_gave_up');
     expect(event).toMatchObject({ clientId: CLIENT, detail: { kind: 'backchannel_logout', sid } });
+  });
+});
+
+describe('a client changed while its logout waits', () => {
+  /**
+   * A logout whose first attempt failed and whose next is an hour away (Retry-After, on the server's
+   * clock): whatever the operator changes now, no attempt is made until the clock is moved on.
+   */
+  async function pendingLogout(): Promise<{ server: TestServer; rp: BackchannelRp; sid: string }> {
+    const { server, rp } = await setUp();
+    rp.answer = () => ({ status: 503, headers: { 'retry-after': '3600' } });
+    const sid = await logOut(server);
+    await eventually(
+      async () =>
+        (await outboxRows(server))[0]?.last_error === 'HTTP 503' && server.delivery.inFlight() === 0,
+      'the first attempt failed',
+    );
+    return { server, rp, sid };
+  }
+
+  async function givenUpAfterChange(server: TestServer, rp: BackchannelRp, sid: string, reason: string) {
+    server.advance(3_600_000 + 1_000);
+    const [row] = await settled([server]);
+    expect(row).toMatchObject({ last_error: reason, delivered_at: null, attempts: 2 });
+    expect(row!.gave_up_at).not.toBeNull();
+    // Given up before connecting: the old address heard nothing more.
+    expect(rp.requests).toBe(1);
+    const event = (await server.services.audit.recent()).find((e) => e.type === 'delivery_gave_up');
+    expect(event).toMatchObject({ clientId: CLIENT, detail: { sid, error: reason } });
+  }
+
+  it('`tessera client remove`: the waiting logout is given up, not sent to the old URI', async () => {
+    const { server, rp, sid } = await pendingLogout();
+    expect((await runCli(server, ['client', 'remove', CLIENT])).code).toBe(0);
+    await givenUpAfterChange(server, rp, sid, 'the client was removed');
+  });
+
+  it('the URI changed: given up, neither the old URI nor the new one gets it', async () => {
+    const { server, rp, sid } = await pendingLogout();
+    const moved = await startRp(server, CLIENT);
+    cleanup.push(() => moved.stop());
+    expect(
+      (await runCli(server, ['client', 'update', CLIENT, '--backchannel-logout-uri', moved.uri])).code,
+    ).toBe(0);
+    await givenUpAfterChange(server, rp, sid, 'the client registered another back-channel logout URI');
+    expect(moved.requests).toBe(0);
+  });
+
+  it('the URI removed: given up', async () => {
+    const { server, rp, sid } = await pendingLogout();
+    expect((await runCli(server, ['client', 'update', CLIENT, '--backchannel-logout-uri', ''])).code).toBe(0);
+    await givenUpAfterChange(server, rp, sid, 'the client no longer registers a back-channel logout URI');
+  });
+
+  it('`tessera client remove` of a signed-in client: the logouts of the sessions it ends go with it', async () => {
+    const { server, rp } = await setUp();
+    // Whatever attempt is made before the client is gone fails: the RP is taken down first.
+    await rp.stop();
+    const { access_token } = await loginApp(server, CLIENT);
+    const { sid } = decodeJwtUnverified(access_token) as { sid: string };
+    expect((await runCli(server, ['client', 'remove', CLIENT])).code).toBe(0);
+    server.advance(3_600_000);
+    const [row] = await settled([server]);
+    expect(JSON.parse(row!.payload)).toMatchObject({ sid, reason: 'client_removed' });
+    expect(row).toMatchObject({ last_error: 'the client was removed', delivered_at: null });
   });
 });
 

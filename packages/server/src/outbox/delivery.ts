@@ -134,10 +134,15 @@ export function createOutboxDelivery(deps: {
     }
     let outcome: { result: ResponseOutcome; error?: string; retryAfterMs?: number };
     try {
-      const request = kind.request(payload, row.target);
-      outcome = await post(request.url, request.headers, request.body, (status) => kind.outcome(status));
+      // Before any connection: the receiver the row was written for may be gone or elsewhere now.
+      const reason = await kind.superseded(payload, row.target);
+      if (reason !== undefined) outcome = { result: 'give_up', error: reason };
+      else {
+        const request = kind.request(payload, row.target);
+        outcome = await post(request.url, request.headers, request.body, (status) => kind.outcome(status));
+      }
     } catch (err) {
-      // The request could not be made (no signing key loaded yet): nothing was sent.
+      // The request could not be made (the store unreachable, no signing key loaded yet): nothing was sent.
       outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
     }
     try {

@@ -20,6 +20,13 @@ export interface OutboxKind<Payload = unknown> {
    */
   parse(payload: unknown): Payload;
   /**
+   * Why the delivery is no longer wanted, read afresh before each attempt, or undefined while it is:
+   * a row waits for hours, and the receiver it names may be removed or moved meanwhile. A reason gives
+   * the row up (audited) without a request. Throws when it cannot be told now (the store is down):
+   * the attempt is retried.
+   */
+  superseded(payload: Payload, target: string): Promise<string | undefined>;
+  /**
    * The request of one attempt, made afresh each time (a token in it is newly signed with a fresh
    * `jti` and the current key). Throws when it cannot be made right now (keys not loaded): the attempt
    * is retried. The body and headers are never logged or stored.
