@@ -98,6 +98,16 @@ describe('retries', () => {
     expect((await settled([server]))[0]).toMatchObject({ attempts: 2 });
   });
 
+  it('a 408 (the RP timed out reading the request) is tried again', async () => {
+    const { server, rp } = await setUp();
+    rp.answer = (n) => (n === 1 ? { status: 408 } : { status: 200 });
+    const sid = await logOut(server);
+    const [received] = await rp.waitFor(1);
+    expect(received!.claims.sid).toBe(sid);
+    expect((await settled([server]))[0]).toMatchObject({ attempts: 2, last_error: null, gave_up_at: null });
+    expect(await deliveryCounts(server)).toEqual({ retried: 1, delivered: 1 });
+  });
+
   it('an RP that does not answer within 5 s is tried again', async () => {
     const { server, rp } = await setUp();
     rp.answer = (n) => (n === 1 ? 'hang' : { status: 200 });
@@ -303,11 +313,20 @@ describe('durability', () => {
     const { server, rp } = await setUp();
     await rp.stop();
     const sid = await logOut(server);
-    // The scenario itself: the RP stays down for ten seconds of real time while attempts fail.
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    // The scenario itself: the RP stays down for ten seconds of real time, and attempts fail meanwhile
+    // (at least two: the back-off is running). Watched for, not slept through.
+    const downSince = Date.now();
+    await eventually(
+      async () =>
+        Date.now() - downSince >= 10_000 &&
+        (await outboxRows(server))[0]!.attempts >= 2 &&
+        server.delivery.inFlight() === 0,
+      'ten seconds down and two failed attempts',
+      40_000,
+    );
     const failed = (await outboxRows(server))[0]!;
     expect(failed.delivered_at).toBeNull();
-    expect(failed.attempts).toBeGreaterThanOrEqual(2);
+    expect(failed.last_error).toBe('connection failed (ECONNREFUSED)');
     await rp.listen();
     const [received] = await rp.waitFor(1, 60_000);
     expect(received!.claims.sid).toBe(sid);
