@@ -112,6 +112,8 @@ export async function createServer(
     log: services.log,
     clock: services.clock,
     onOutcome: (kind, outcome) => metrics.delivery(kind, outcome),
+    addresses: { allowPrivateNetworks: config.deliveryAllowPrivateNetworks },
+    ...(options.deliveryLookup ? { lookup: options.deliveryLookup } : {}),
   });
   delivery.start();
   const server: TesseraServer = {

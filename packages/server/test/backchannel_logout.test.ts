@@ -376,6 +376,45 @@ describe('registering a back-channel logout URI', () => {
     expect((await server.services.clients.byId(CLIENT))?.backchannelLogoutUri).toBe(rp.uri);
   });
 
+  it.each([
+    ['cloud metadata (link-local)', 'https://169.254.169.254/latest/meta-data', /link-local/],
+    ['a private network', 'https://10.0.0.5/bcl', /private network address \(10\.0\.0\.5/],
+    ['an IPv6 unique local address', 'https://[fd12::1]/bcl', /private network address/],
+    [
+      'an IPv4-mapped private address',
+      'https://[::ffff:192.168.1.1]/bcl',
+      /private network address \(192\.168\.1\.1/,
+    ],
+    ['IPv6 link-local', 'https://[fe80::1]/bcl', /link-local/],
+    ['the unspecified address', 'https://0.0.0.0/bcl', /unspecified/],
+  ])('refuses a URI pointing to %s, on add and on update', async (_name, uri, message) => {
+    await expect(
+      server.services.clients.add({ ...base, clientId: 'ssrf', backchannelLogoutUri: uri }),
+    ).rejects.toThrow(message);
+    expect(await server.services.clients.byId('ssrf')).toBeUndefined();
+    await expect(server.services.clients.update(CLIENT, { backchannelLogoutUri: uri })).rejects.toThrow(
+      message,
+    );
+    expect((await server.services.clients.byId(CLIENT))?.backchannelLogoutUri).toBe(rp.uri);
+  });
+
+  it('deliveryAllowPrivateNetworks: a private literal may be registered; link-local still may not', async () => {
+    const intranet = await startServer({ deliveryAllowPrivateNetworks: true });
+    try {
+      const { client } = await intranet.services.clients.add({
+        ...base,
+        clientId: 'intranet',
+        backchannelLogoutUri: 'https://10.0.0.5/bcl',
+      });
+      expect(client.backchannelLogoutUri).toBe('https://10.0.0.5/bcl');
+      await expect(
+        intranet.services.clients.update('intranet', { backchannelLogoutUri: 'https://169.254.169.254/x' }),
+      ).rejects.toThrow(/link-local/);
+    } finally {
+      await stopServer(intranet);
+    }
+  });
+
   it('refuses session_required without a URI, and a URI for a service client (it has no users)', async () => {
     await expect(
       server.services.clients.add({ ...base, clientId: 'flag-only', backchannelLogoutSessionRequired: true }),

@@ -3,8 +3,13 @@
  * RP that is down, and several instances sharing the rows. The RP is a real HTTP server that
  * verifies every token (test/backchannel_rp.ts); the store is the suite's (SQLite or PostgreSQL).
  */
+
+import type { LookupOptions } from 'node:dns';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
+
+type LookupCallback = Parameters<LookupFunction>[2];
+
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfter } from '../src/outbox/delivery.js';
@@ -198,6 +203,126 @@ describe('a client changed while its logout waits', () => {
     const [row] = await settled([server]);
     expect(JSON.parse(row!.payload)).toMatchObject({ sid, reason: 'client_removed' });
     expect(row).toMatchObject({ last_error: 'the client was removed', delivered_at: null });
+  });
+});
+
+describe('where deliveries may connect (SSRF)', () => {
+  /**
+   * A server whose deliveries resolve names with `names` (the injectable lookup seam: no DNS, no
+   * /etc/hosts), and a client of its registered at `uri`. Returns the lookups made.
+   */
+  async function addClient(server: TestServer, uri: string): Promise<void> {
+    await server.services.clients.add({
+      clientId: CLIENT,
+      type: 'public',
+      audiences: [server.services.config.audience],
+      scopes: ['openid', 'offline_access'],
+      backchannelLogoutUri: uri,
+    });
+  }
+
+  async function serverResolving(
+    names: Record<string, { address: string; family: number }[]>,
+    uri: string | undefined,
+    overrides: Partial<TestServer['services']['config']> = {},
+  ): Promise<{ server: TestServer; looked: string[] }> {
+    const looked: string[] = [];
+    const deliveryLookup = ((hostname: string, options: LookupOptions, callback: LookupCallback) => {
+      looked.push(hostname);
+      const found = names[hostname];
+      if (!found)
+        return (callback as (err: Error) => void)(
+          Object.assign(new Error('not found'), { code: 'ENOTFOUND' }),
+        );
+      if (options.all) return (callback as (err: null, all: typeof found) => void)(null, found);
+      (callback as (err: null, address: string, family: number) => void)(
+        null,
+        found[0]!.address,
+        found[0]!.family,
+      );
+    }) as LookupFunction;
+    const server = await startServer(overrides, undefined, { deliveryLookup });
+    cleanup.push(() => stopServer(server));
+    if (uri !== undefined) await addClient(server, uri);
+    return { server, looked };
+  }
+
+  it.each([
+    ['cloud metadata (link-local)', '169.254.169.254', /^address refused: a link-local/],
+    ['a private network', '10.0.0.7', /^address refused: a private network address \(10\.0\.0\.7/],
+    ['loopback, for a name that is not', '127.0.0.1', /^address refused: a loopback address/],
+    [
+      'an IPv4-mapped private address',
+      '::ffff:192.168.1.1',
+      /^address refused: a private network address \(192\.168\.1\.1/,
+    ],
+  ])('a name resolving to %s is given up without a connection; audited', async (_what, address, error) => {
+    const { server, looked } = await serverResolving(
+      { 'rp.example': [{ address, family: address.includes(':') ? 6 : 4 }] },
+      'https://rp.example/backchannel-logout',
+    );
+    const sid = await logOut(server);
+    const [row] = await settled([server]);
+    expect(looked).toContain('rp.example');
+    // Given up at the first attempt: a connection to that address would have failed (retry), not this.
+    expect(row).toMatchObject({ attempts: 1, delivered_at: null });
+    expect(row!.last_error).toMatch(error);
+    const event = (await server.services.audit.recent()).find((e) => e.type === 'delivery_gave_up');
+    expect(event).toMatchObject({ clientId: CLIENT, detail: { sid } });
+  });
+
+  it('an address literal registered before the rule (stored as is) is given up at delivery, unresolved', async () => {
+    const { server, looked } = await serverResolving({}, 'https://rp.example/bcl');
+    await server.services.db
+      .updateTable('clients')
+      .set({ backchannel_logout_uri: 'https://169.254.169.254/bcl' })
+      .where('client_id', '=', CLIENT)
+      .execute();
+    await logOut(server);
+    const [row] = await settled([server]);
+    expect(row).toMatchObject({ attempts: 1, target: 'https://169.254.169.254/bcl' });
+    expect(row!.last_error).toMatch(/^address refused: a link-local/);
+    expect(looked).toEqual([]);
+  });
+
+  it('one refused address among those a name resolves to refuses the name', async () => {
+    const { server } = await serverResolving(
+      {
+        'rp.example': [
+          { address: '93.184.215.14', family: 4 },
+          { address: '169.254.169.254', family: 4 },
+        ],
+      },
+      'https://rp.example/backchannel-logout',
+    );
+    await logOut(server);
+    const [row] = await settled([server]);
+    expect(row!.last_error).toMatch(/^address refused: a link-local/);
+  });
+
+  it('`localhost` may resolve to loopback (development): the RP gets the token through the lookup', async () => {
+    const { server, looked } = await serverResolving(
+      { localhost: [{ address: '127.0.0.1', family: 4 }] },
+      undefined,
+    );
+    const rp = await startRp(server, CLIENT);
+    cleanup.push(() => rp.stop());
+    await addClient(server, rp.uri.replace('127.0.0.1', 'localhost'));
+    const sid = await logOut(server);
+    const [received] = await rp.waitFor(1);
+    expect(received!.claims.sid).toBe(sid);
+    expect(looked).toContain('localhost');
+  });
+
+  it('deliveryAllowPrivateNetworks never lifts the link-local refusal (cloud metadata)', async () => {
+    const { server } = await serverResolving(
+      { 'meta.example': [{ address: '169.254.169.254', family: 4 }] },
+      'https://meta.example/bcl',
+      { deliveryAllowPrivateNetworks: true },
+    );
+    await logOut(server);
+    const [row] = await settled([server]);
+    expect(row!.last_error).toMatch(/^address refused: a link-local/);
   });
 });
 

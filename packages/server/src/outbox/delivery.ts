@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Logger } from '../shared/logger.js';
 import type { Audit } from '../store/audit.js';
+import {
+  type DeliveryAddressPolicy,
+  DeliveryAddressRefused,
+  deliveryAddressProblem,
+  guardedLookup,
+} from './delivery_address.js';
 import type { OutboxKinds, ResponseOutcome } from './kinds.js';
 import type { ClaimedDelivery, Outbox } from './outbox.js';
 
@@ -58,8 +68,13 @@ export function createOutboxDelivery(deps: {
   clock: () => number;
   onOutcome?: (kind: string, outcome: DeliveryOutcome) => void;
   options?: Partial<DeliveryOptions>;
+  /** Which addresses may be connected to (outbox/delivery_address.ts). */
+  addresses: DeliveryAddressPolicy;
+  /** How host names are resolved: the system's by default (a test, or a deployment, gives its own). */
+  lookup?: LookupFunction;
 }): OutboxDelivery {
   const { outbox, kinds, audit, log, clock } = deps;
+  const resolve = deps.lookup ?? (dnsLookup as LookupFunction);
   const options = { ...DELIVERY_DEFAULTS, ...deps.options };
   const kindNames = [...kinds.keys()];
   // Unique per process and start: a lease never outlives the instance that took it by more than its term.
@@ -198,38 +213,63 @@ export function createOutboxDelivery(deps: {
     });
   }
 
-  /** The HTTP exchange: POST, no redirects followed, a timeout; what happened, in a line without secrets. */
+  /**
+   * The HTTP exchange: POST, no redirects followed, a timeout; what happened, in a line without
+   * secrets. Made with node:http(s) and a `lookup` of its own so the address is checked at connect
+   * time (delivery_address.ts): a refused one is given up without a connection.
+   */
   async function post(
     target: string,
     headers: Record<string, string>,
     body: string,
     outcomeOf: (status: number) => ResponseOutcome,
   ): Promise<{ result: ResponseOutcome; error?: string; retryAfterMs?: number }> {
+    const url = new URL(target);
+    const host = url.hostname;
+    // An IP literal is connected to without a lookup: checked here instead.
+    const literal = host.replace(/^\[|\]$/g, '');
+    if (isIP(literal) !== 0) {
+      const problem = deliveryAddressProblem(literal, host, deps.addresses);
+      if (problem) return { result: 'give_up', error: `address refused: ${problem}` };
+    }
     const timeout = AbortSignal.timeout(options.timeoutMs);
-    let response: Response;
+    let response: IncomingMessage;
     try {
-      response = await fetch(target, {
-        method: 'POST',
-        headers,
-        body,
-        // BCL §2.5 / RFC 8935: the receiver answers; a redirect is not followed (it would carry the
-        // token to wherever the receiver, or whoever took its address, points).
-        redirect: 'manual',
-        signal: AbortSignal.any([timeout, stopping.signal]),
+      response = await new Promise<IncomingMessage>((resolved, rejected) => {
+        const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const outgoing = send(
+          url,
+          {
+            method: 'POST',
+            headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+            lookup: guardedLookup(resolve, host, deps.addresses),
+            signal: AbortSignal.any([timeout, stopping.signal]),
+          },
+          resolved,
+        );
+        outgoing.on('error', rejected);
+        outgoing.end(body);
       });
     } catch (err) {
+      const refused = refusal(err);
+      if (refused) return { result: 'give_up', error: `address refused: ${refused.message}` };
       if (timeout.aborted) return { result: 'retry', error: `timed out after ${options.timeoutMs} ms` };
       if (stopping.signal.aborted) return { result: 'retry', error: 'interrupted' };
       return { result: 'retry', error: `connection failed (${errorCode(err)})` };
     }
-    // The answer's body means nothing to the outcome; reading it frees the connection for reuse.
-    await response.body?.cancel().catch(() => {});
-    const result = outcomeOf(response.status);
+    // BCL §2.5 / RFC 8935: the receiver answers; a redirect is not followed (node:http never does: it
+    // would carry the token to wherever the receiver, or whoever took its address, points). The
+    // answer's body means nothing to the outcome; it is drained so the connection can be reused.
+    response.on('error', () => {});
+    response.resume();
+    const status = response.statusCode ?? 0;
+    const result = outcomeOf(status);
     if (result === 'delivered') return { result };
-    const retryAfterMs = retryAfter(response.headers.get('retry-after'), clock());
+    const header = response.headers['retry-after'];
+    const retryAfterMs = retryAfter(typeof header === 'string' ? header : null, clock());
     return {
       result,
-      error: `HTTP ${response.status}`,
+      error: `HTTP ${status}`,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     };
   }
@@ -269,7 +309,17 @@ export function retryAfter(value: string | null, now: number): number | undefine
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** The system error code behind a failed fetch (ECONNREFUSED, ENOTFOUND…): never its URL. */
+/** The address refusal behind a failed request, if that is what it was. */
+function refusal(err: unknown): DeliveryAddressRefused | undefined {
+  let cause: unknown = err;
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    if (cause instanceof DeliveryAddressRefused) return cause;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The system error code behind a failed request (ECONNREFUSED, ENOTFOUND…): never its URL. */
 function errorCode(err: unknown): string {
   let cause: unknown = err;
   for (let depth = 0; depth < 4 && cause; depth++) {
