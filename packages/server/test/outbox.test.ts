@@ -375,6 +375,32 @@ describe('giving up', () => {
     expect(rp.requests).toBe(1);
   });
 
+  it('a 404 or a 401 (an RP mid-redeploy) is tried again, and delivered once the RP takes it', async () => {
+    const { server, rp } = await setUp();
+    rp.answer = (n) => (n === 1 ? { status: 404 } : n === 2 ? { status: 401 } : { status: 200 });
+    const sid = await logOut(server);
+    const [received] = await rp.waitFor(1);
+    expect(received!.claims.sid).toBe(sid);
+    expect((await settled([server]))[0]).toMatchObject({ attempts: 3, last_error: null, gave_up_at: null });
+    expect(await deliveryCounts(server)).toEqual({ retried: 2, delivered: 1 });
+  });
+
+  it('an RP that keeps refusing (403) is given up an hour after the logout, not a day; audited', async () => {
+    const { server, rp } = await setUp();
+    rp.answer = () => ({ status: 403 });
+    const sid = await logOut(server);
+    await eventually(
+      async () => (await outboxRows(server))[0]?.last_error === 'HTTP 403',
+      'the first refusal recorded',
+    );
+    server.advance(3_600_000 + 1_000);
+    const [row] = await settled([server]);
+    expect(row!.gave_up_at).not.toBeNull();
+    expect(row!.last_error).toBe('HTTP 403 (refused for 1 h)');
+    const event = (await server.services.audit.recent()).find((e) => e.type === 'delivery_gave_up');
+    expect(event).toMatchObject({ clientId: CLIENT, detail: { sid, error: 'HTTP 403 (refused for 1 h)' } });
+  });
+
   it('a row whose payload cannot be read is given up without a request', async () => {
     const { server, rp } = await setUp();
     await server.services.outbox.enqueue(server.services.db, [

@@ -62,7 +62,8 @@ export async function enqueueBackchannelLogouts(
  * BCL 1.0 §2.5: POST `application/x-www-form-urlencoded` with `logout_token`; §2.8: the RP answers 200
  * (204 is what many send for an empty answer, and means the same). A 400 means it refused the token
  * (§2.8): sending it again would be refused again, so the delivery is given up; an overloaded or
- * failing RP (429, 5xx) is tried again.
+ * failing RP (429, 5xx) is tried again, and one answering 401, 403, 404… (mid-redeploy, say) for an
+ * hour (kinds.ts failureOutcome).
  */
 export function backchannelLogoutKind(
   logoutTokens: LogoutTokens,

@@ -26,6 +26,8 @@ export interface DeliveryOptions {
   maxRetryMs: number;
   /** A delivery still failing this long after it was written is given up. */
   giveUpAfterMs: number;
+  /** …and one the receiver keeps refusing (401, 403, 404…: ResponseOutcome `refused`), after this. */
+  giveUpRefusedAfterMs: number;
   /** Rows are looked for this often (rows other processes wrote, retries falling due). */
   pollMs: number;
   /** Attempts in flight at once, per instance. */
@@ -37,6 +39,7 @@ export const DELIVERY_DEFAULTS: DeliveryOptions = {
   firstRetryMs: 1_000,
   maxRetryMs: 5 * 60_000,
   giveUpAfterMs: 24 * 3_600_000,
+  giveUpRefusedAfterMs: 3_600_000,
   pollMs: 1_000,
   concurrency: 16,
 };
@@ -173,11 +176,12 @@ export function createOutboxDelivery(deps: {
         return;
       }
       const now = clock();
-      if (now - row.createdAt >= options.giveUpAfterMs)
+      const window = outcome.result === 'refused' ? options.giveUpRefusedAfterMs : options.giveUpAfterMs;
+      if (now - row.createdAt >= window)
         return await giveUp(
           row,
           payload,
-          `${outcome.error} (failing for ${Math.round(options.giveUpAfterMs / 3_600_000)} h)`,
+          `${outcome.error} (${outcome.result === 'refused' ? 'refused' : 'failing'} for ${Math.round(window / 3_600_000)} h)`,
         );
       const at =
         now + Math.max(backoff(row.attempts), Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));

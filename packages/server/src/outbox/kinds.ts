@@ -46,14 +46,23 @@ export interface OutboundRequest {
   body: string;
 }
 
-export type ResponseOutcome = 'delivered' | 'retry' | 'give_up';
+/**
+ * `retry`: not received, try again (for up to a day). `refused`: the receiver answered no, but the
+ * reason may pass (a redeploy answering 404, credentials being rotated: 401, 403), so it is tried
+ * again over a shorter window. `give_up`: no attempt can succeed.
+ */
+export type ResponseOutcome = 'delivered' | 'retry' | 'refused' | 'give_up';
 
 /**
  * The shared rule for failures: the receiver is overloaded or down (429, 5xx; 408 is a timeout the
- * receiver reported) → later; any other answer is a refusal that repeating will not change.
+ * receiver reported) → later. 400 is the receiver rejecting what was sent (BCL §2.8: the token) and a
+ * redirect is not followed (the request is made to the registered URI only): both final. Any other
+ * 4xx (401, 403, 404, 410…) says the endpoint is not taking it right now → refused, retried briefly.
  */
 export function failureOutcome(status: number): ResponseOutcome {
-  return status === 408 || status === 429 || status >= 500 ? 'retry' : 'give_up';
+  if (status === 408 || status === 429 || status >= 500) return 'retry';
+  if (status >= 400 && status !== 400) return 'refused';
+  return 'give_up';
 }
 
 /** The kinds one instance can deliver, by name. */
