@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfter } from '../src/outbox/delivery.js';
 import { endEverySession, endSession } from '../src/revocation/sessions.js';
 import { createServices } from '../src/services.js';
+import { toJsonText } from '../src/store/schema.js';
 import { addRpClient, outboxRows, runCli, settled, startRp } from './backchannel.js';
 import type { BackchannelRp } from './backchannel_rp.js';
 import { TEST_STORE } from './databases.js';
@@ -401,6 +402,33 @@ describe('giving up', () => {
     expect(event).toMatchObject({ clientId: CLIENT, detail: { sid, error: 'HTTP 403 (refused for 1 h)' } });
   });
 
+  it('a row claimed only after its 24 h (an outage of days) is given up, not sent days late', async () => {
+    const { server, rp } = await setUp();
+    const user = (await server.services.users.byUsername('alice'))!;
+    // As a store restored after a long outage holds it: written more than a day ago, never attempted.
+    await server.services.db
+      .insertInto('outbox')
+      .values({
+        kind: 'backchannel_logout',
+        payload: toJsonText({ clientId: CLIENT, sub: user.id, sid: 'old-session', reason: 'logout' }),
+        target: rp.uri,
+        attempts: 0,
+        next_attempt_at: server.now(),
+        created_at: server.now() - 25 * 3_600_000,
+      })
+      .execute();
+    server.delivery.wake();
+    const [row] = await settled([server]);
+    expect(row).toMatchObject({
+      attempts: 1,
+      delivered_at: null,
+      last_error: 'not attempted within 24 h of the logout',
+    });
+    expect(rp.requests).toBe(0);
+    const event = (await server.services.audit.recent()).find((e) => e.type === 'delivery_gave_up');
+    expect(event).toMatchObject({ clientId: CLIENT, detail: { sid: 'old-session' } });
+  });
+
   it('a row whose payload cannot be read is given up without a request', async () => {
     const { server, rp } = await setUp();
     await server.services.outbox.enqueue(server.services.db, [
@@ -590,6 +618,36 @@ describe('pruning', () => {
     expect(
       (await outboxRows(server)).map((row) => (JSON.parse(row.payload) as { name: string }).name),
     ).toEqual(['pending', 'recent']);
+  });
+});
+
+describe('backlog metrics', () => {
+  it('tessera_outbox_pending and the oldest pending age, by kind; back to 0 once delivered', async () => {
+    const { server, rp } = await setUp();
+    const scrape = async () =>
+      (
+        await request(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+      ).text();
+    expect(await scrape()).toMatch(/^tessera_outbox_pending\{kind="backchannel_logout"\} 0$/m);
+    await rp.stop();
+    await logOut(server);
+    await logOut(server);
+    await eventually(
+      async () => (await outboxRows(server)).every((row) => row.attempts >= 1),
+      'attempts failed',
+    );
+    const text = await scrape();
+    expect(text).toMatch(/^tessera_outbox_pending\{kind="backchannel_logout"\} 2$/m);
+    const age = Number(
+      /^tessera_outbox_oldest_pending_seconds\{kind="backchannel_logout"\} ([\d.]+)$/m.exec(text)?.[1],
+    );
+    expect(age).toBeGreaterThan(0);
+    await rp.listen();
+    await rp.waitFor(2, 60_000);
+    await settled([server]);
+    const after = await scrape();
+    expect(after).toMatch(/^tessera_outbox_pending\{kind="backchannel_logout"\} 0$/m);
+    expect(after).toMatch(/^tessera_outbox_oldest_pending_seconds\{kind="backchannel_logout"\} 0$/m);
   });
 });
 

@@ -150,6 +150,21 @@ export function createOutboxDelivery(deps: {
           ),
       );
     }
+    // Claimed after its whole window (a multi-day outage, or attempts that kept dying mid-way and
+    // never recorded a failure): a logout told days late is not one the receiver can act on.
+    if (clock() - row.createdAt >= options.giveUpAfterMs)
+      return giveUp(
+        row,
+        payload,
+        row.lastError
+          ? `${row.lastError} (failing for ${Math.round(options.giveUpAfterMs / 3_600_000)} h)`
+          : `not attempted within ${Math.round(options.giveUpAfterMs / 3_600_000)} h of the logout`,
+      ).catch((failure: unknown) =>
+        log.warn(
+          { outboxId: row.id, reason: (failure as Error).message },
+          'outbox: recording an attempt failed',
+        ),
+      );
     let outcome: { result: ResponseOutcome; error?: string; retryAfterMs?: number };
     try {
       // Before any connection: the receiver the row was written for may be gone or elsewhere now.

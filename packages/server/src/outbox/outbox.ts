@@ -21,6 +21,8 @@ export interface ClaimedDelivery {
   target: string;
   /** Attempts begun, this one included. */
   attempts: number;
+  /** What went wrong the last time, if an attempt failed before. */
+  lastError: string | null;
   createdAt: number;
   leaseOwner: string;
   leaseUntil: number;
@@ -59,6 +61,8 @@ export interface Outbox {
   deferTarget(target: string, at: number): Promise<void>;
   /** No more attempts: refused, or failing for too long. */
   giveUp(row: ClaimedDelivery, error: string): Promise<boolean>;
+  /** Rows still to deliver, per kind, with the creation time of the oldest (for the metrics). */
+  pending(): Promise<{ kind: string; count: number; oldestCreatedAt: number }[]>;
   /** Deletes finished rows (delivered or given up) created before `before`; returns how many. */
   prune(before: number): Promise<number>;
 }
@@ -130,7 +134,7 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
         .updateTable('outbox')
         .set((eb) => ({ lease_owner: owner, lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
         .where('id', 'in', due)
-        .returning(['id', 'kind', 'payload', 'target', 'attempts', 'created_at'])
+        .returning(['id', 'kind', 'payload', 'target', 'attempts', 'last_error', 'created_at'])
         .execute();
       return rows.map((row) => ({
         id: row.id,
@@ -138,6 +142,7 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
         payload: parseJsonText(row.payload as JsonText<unknown>),
         target: row.target,
         attempts: row.attempts,
+        lastError: row.last_error,
         createdAt: row.created_at,
         leaseOwner: owner,
         leaseUntil,
@@ -157,6 +162,20 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
         .where('next_attempt_at', '<', at)
         .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
         .execute();
+    },
+    async pending() {
+      const rows = await db
+        .selectFrom('outbox')
+        .select((eb) => ['kind', eb.fn.countAll().as('count'), eb.fn.min('created_at').as('oldest')])
+        .where('delivered_at', 'is', null)
+        .where('gave_up_at', 'is', null)
+        .groupBy('kind')
+        .execute();
+      return rows.map((row) => ({
+        kind: row.kind,
+        count: Number(row.count),
+        oldestCreatedAt: Number(row.oldest),
+      }));
     },
     async prune(before) {
       const result = await db
