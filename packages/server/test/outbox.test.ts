@@ -19,6 +19,7 @@ import { toJsonText } from '../src/store/schema.js';
 import { addRpClient, outboxRows, runCli, settled, startRp } from './backchannel.js';
 import type { BackchannelRp } from './backchannel_rp.js';
 import { TEST_STORE } from './databases.js';
+import { breakWrites } from './failures.js';
 import {
   createTestDatabase,
   dropTestDatabase,
@@ -456,6 +457,71 @@ describe('giving up', () => {
     const [row] = await settled([server]);
     expect(row).toMatchObject({ last_error: 'HTTP 307', attempts: 1 });
     expect(reachedTarget).toBe(0);
+  });
+});
+
+describe('recording outcomes', () => {
+  it('a give-up and its audit event are one write: an audit failure leaves the row to be tried again', async () => {
+    const { server, rp } = await setUp();
+    // The logout itself writes audit events: it happens first, its first attempt put off for an hour.
+    rp.answer = (n) => (n === 1 ? { status: 503, headers: { 'retry-after': '3600' } } : { status: 400 });
+    const sid = await logOut(server);
+    await eventually(
+      async () =>
+        (await outboxRows(server))[0]?.last_error === 'HTTP 503' && server.delivery.inFlight() === 0,
+      'the first attempt failed',
+    );
+    const broken = await breakWrites(server.services.db, 'audit_events', 'insert');
+    let healed = false;
+    cleanup.push(async () => {
+      if (!healed) await broken.heal();
+    });
+    server.advance(3_600_000 + 1_000);
+    await eventually(async () => rp.requests >= 2 && server.delivery.inFlight() === 0, 'a refused attempt');
+    const [pending] = await outboxRows(server);
+    // Not given up without its record: still pending, its lease left to run out.
+    expect(pending).toMatchObject({ gave_up_at: null, delivered_at: null });
+    healed = true;
+    await broken.heal();
+    server.advance(60_000);
+    const [row] = await settled([server]);
+    expect(row!.gave_up_at).not.toBeNull();
+    const events = (await server.services.audit.recent()).filter((e) => e.type === 'delivery_gave_up');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ detail: { sid, error: 'HTTP 400' } });
+  });
+
+  it('a delivery whose lease was lost meanwhile is not counted as delivered by this instance', async () => {
+    const server = await startServer({ metricsToken: METRICS_TOKEN });
+    cleanup.push(() => stopServer(server));
+    // A receiver that answers 204 only after the row's lease has passed to another owner (as when
+    // this instance stalled past its term and another claimed the row).
+    const receiver: Server = createHttpServer((req, res) => {
+      req.resume();
+      void server.services.db
+        .updateTable('outbox')
+        .set({ lease_owner: 'another-instance' })
+        .execute()
+        .then(() => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => receiver.close(() => resolve())));
+    await server.services.clients.add({
+      clientId: CLIENT,
+      type: 'public',
+      audiences: [server.services.config.audience],
+      scopes: ['openid', 'offline_access'],
+      backchannelLogoutUri: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/bcl`,
+    });
+    await logOut(server);
+    await eventually(
+      async () =>
+        (await outboxRows(server))[0]?.lease_owner === 'another-instance' && server.delivery.inFlight() === 0,
+      'the attempt answered',
+    );
+    const [row] = await outboxRows(server);
+    expect(row!.delivered_at).toBeNull();
+    expect(await deliveryCounts(server)).toEqual({});
   });
 });
 

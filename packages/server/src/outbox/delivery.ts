@@ -180,8 +180,9 @@ export function createOutboxDelivery(deps: {
     }
     try {
       if (outcome.result === 'delivered') {
-        await outbox.delivered(row);
-        deps.onOutcome?.(row.kind, 'delivered');
+        // Counted only when it was this instance's to record (a lease lost to a stall past its term
+        // means another instance has the row, and counts its own attempt).
+        if (await outbox.delivered(row)) deps.onOutcome?.(row.kind, 'delivered');
         return;
       }
       if (outcome.result === 'give_up') return await giveUp(row, payload, outcome.error!);
@@ -200,7 +201,7 @@ export function createOutboxDelivery(deps: {
         );
       const at =
         now + Math.max(backoff(row.attempts), Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
-      await outbox.retryAt(row, at, outcome.error!);
+      if (!(await outbox.retryAt(row, at, outcome.error!))) return;
       await outbox.deferTarget(row.target, at);
       deps.onOutcome?.(row.kind, 'retried');
       log.debug(
@@ -217,19 +218,25 @@ export function createOutboxDelivery(deps: {
   }
 
   async function giveUp(row: ClaimedDelivery, payload: unknown, error: string): Promise<void> {
-    if (!(await outbox.giveUp(row, error))) return;
-    deps.onOutcome?.(row.kind, 'gave_up');
     const about = payload === undefined ? { detail: {} } : kinds.get(row.kind)!.describe(payload);
     const detail = { kind: row.kind, outboxId: row.id, attempts: row.attempts, error, ...about.detail };
+    // The give-up and its audit event are one write: an audit failure leaves the row to be claimed again.
+    const recorded = await outbox.giveUp(row, error, (trx) =>
+      audit.record(
+        {
+          type: 'delivery_gave_up',
+          userId: about.userId ?? null,
+          clientId: about.clientId ?? null,
+          detail,
+        },
+        trx,
+      ),
+    );
+    if (!recorded) return;
+    deps.onOutcome?.(row.kind, 'gave_up');
     // The request (and the token in it) is never logged; neither is the target, whose query may
     // carry the receiver's own secret.
     log.warn({ ...detail, userId: about.userId, clientId: about.clientId }, 'outbox: delivery given up');
-    await audit.record({
-      type: 'delivery_gave_up',
-      userId: about.userId ?? null,
-      clientId: about.clientId ?? null,
-      detail,
-    });
   }
 
   /**

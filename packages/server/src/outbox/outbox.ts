@@ -59,8 +59,12 @@ export interface Outbox {
    * other receivers wait.
    */
   deferTarget(target: string, at: number): Promise<void>;
-  /** No more attempts: refused, or failing for too long. */
-  giveUp(row: ClaimedDelivery, error: string): Promise<boolean>;
+  /**
+   * No more attempts: refused, or failing for too long. `record` (the audit event) is written in the
+   * same transaction, and only when the lease was still `owner`'s: a give-up is never left unrecorded,
+   * and a failed record leaves the row to be claimed again.
+   */
+  giveUp(row: ClaimedDelivery, error: string, record?: (executor: Db) => Promise<void>): Promise<boolean>;
   /** Rows still to deliver, per kind, with the creation time of the oldest (for the metrics). */
   pending(): Promise<{ kind: string; count: number; oldestCreatedAt: number }[]>;
   /** Deletes finished rows (delivered or given up) created before `before`; returns how many. */
@@ -75,8 +79,9 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
   async function finish(
     row: ClaimedDelivery,
     set: Partial<Pick<OutboxTable, 'delivered_at' | 'gave_up_at' | 'next_attempt_at' | 'last_error'>>,
+    executor: Db = db,
   ): Promise<boolean> {
-    const result = await db
+    const result = await executor
       .updateTable('outbox')
       .set({ ...set, lease_owner: null, lease_until: null })
       .where('id', '=', row.id)
@@ -150,7 +155,12 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
     },
     delivered: (row) => finish(row, { delivered_at: clock(), last_error: null }),
     retryAt: (row, at, error) => finish(row, { next_attempt_at: at, last_error: error }),
-    giveUp: (row, error) => finish(row, { gave_up_at: clock(), last_error: error }),
+    giveUp: (row, error, record) =>
+      db.transaction().execute(async (trx) => {
+        const finished = await finish(row, { gave_up_at: clock(), last_error: error }, trx);
+        if (finished) await record?.(trx);
+        return finished;
+      }),
     async deferTarget(target, at) {
       const now = clock();
       await db
