@@ -14,6 +14,7 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfter } from '../src/outbox/delivery.js';
 import { endEverySession, endSession } from '../src/revocation/sessions.js';
+import { housekeep } from '../src/server.js';
 import { createServices } from '../src/services.js';
 import { toJsonText } from '../src/store/schema.js';
 import { addRpClient, outboxRows, runCli, settled, startRp } from './backchannel.js';
@@ -714,6 +715,51 @@ describe('backlog metrics', () => {
     const after = await scrape();
     expect(after).toMatch(/^tessera_outbox_pending\{kind="backchannel_logout"\} 0$/m);
     expect(after).toMatch(/^tessera_outbox_oldest_pending_seconds\{kind="backchannel_logout"\} 0$/m);
+  });
+});
+
+describe('housekeeping', () => {
+  /** `count` finished rows of a kind no job delivers, written `ageMs` ago. */
+  async function finishedRows(server: TestServer, count: number, ageMs: number): Promise<void> {
+    const { outbox, db } = server.services;
+    await outbox.enqueue(
+      db,
+      Array.from({ length: count }, (_, i) => ({
+        kind: 'test_only',
+        payload: { i },
+        target: 'https://rp.example/x',
+      })),
+    );
+    for (const row of await outbox.claim('me', ['test_only'], count, 60_000)) await outbox.delivered(row);
+    await db
+      .updateTable('outbox')
+      .set({ created_at: server.now() - ageMs })
+      .execute();
+  }
+
+  it('prunes in batches: every finished row, however many batches it takes', async () => {
+    const server = await startServer();
+    cleanup.push(() => stopServer(server));
+    await finishedRows(server, 7, 1_000);
+    expect(await server.services.outbox.prune(server.now(), 3)).toBe(7);
+    expect(await outboxRows(server)).toEqual([]);
+  });
+
+  it('a failing step is reported and the others still run (old outbox rows are pruned)', async () => {
+    const server = await startServer();
+    cleanup.push(() => stopServer(server));
+    await finishedRows(server, 2, 8 * 86_400_000);
+    const failures: string[] = [];
+    // An early step that fails, as one whose table is locked would.
+    const lifetimes = {
+      ...server.services.lifetimes,
+      refresh: () => Promise.reject(new Error('injected failure')),
+    };
+    await housekeep({ ...server.services, lifetimes } as typeof server.services, (step, err) =>
+      failures.push(`${step}: ${(err as Error).message}`),
+    );
+    expect(failures).toEqual(['lifetimes: injected failure']);
+    expect(await outboxRows(server)).toEqual([]);
   });
 });
 

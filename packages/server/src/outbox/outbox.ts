@@ -67,8 +67,12 @@ export interface Outbox {
   giveUp(row: ClaimedDelivery, error: string, record?: (executor: Db) => Promise<void>): Promise<boolean>;
   /** Rows still to deliver, per kind, with the creation time of the oldest (for the metrics). */
   pending(): Promise<{ kind: string; count: number; oldestCreatedAt: number }[]>;
-  /** Deletes finished rows (delivered or given up) created before `before`; returns how many. */
-  prune(before: number): Promise<number>;
+  /**
+   * Deletes finished rows (delivered or given up) created before `before`, `batch` at a time (a
+   * week's rows after a mass logout, deleted in one statement, would hold the table for long);
+   * returns how many.
+   */
+  prune(before: number, batch?: number): Promise<number>;
 }
 
 export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Date.now): Outbox {
@@ -187,13 +191,21 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
         oldestCreatedAt: Number(row.oldest),
       }));
     },
-    async prune(before) {
-      const result = await db
-        .deleteFrom('outbox')
-        .where('created_at', '<', before)
-        .where((eb) => eb.or([eb('delivered_at', 'is not', null), eb('gave_up_at', 'is not', null)]))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+    async prune(before, batch = 1_000) {
+      let deleted = 0;
+      for (;;) {
+        const ids = db
+          .selectFrom('outbox')
+          .select('id')
+          .where('created_at', '<', before)
+          .where((eb) => eb.or([eb('delivered_at', 'is not', null), eb('gave_up_at', 'is not', null)]))
+          .orderBy('id')
+          .limit(batch);
+        const result = await db.deleteFrom('outbox').where('id', 'in', ids).executeTakeFirst();
+        const count = Number(result.numDeletedRows);
+        deleted += count;
+        if (count < batch) return deleted;
+      }
     },
   };
 }
