@@ -78,6 +78,13 @@ export interface Config {
    * which authenticate as confidential clients.
    */
   revocationStreamPublic: boolean;
+  /**
+   * Outbox deliveries (back-channel logout) may reach private network addresses (RFC 1918, CGNAT,
+   * IPv6 ULA), and clients may register URIs with such literals. Off by default: a registered URI is
+   * the registrant's choice, and the server's own network is not theirs to reach (SSRF). Link-local
+   * (cloud metadata) stays refused either way.
+   */
+  deliveryAllowPrivateNetworks: boolean;
   /** Open revocation streams at once, in all and per client address. */
   maxRevocationStreams: number;
   maxRevocationStreamsPerAddress: number;
@@ -296,6 +303,13 @@ export const SETTINGS = {
     value: 'span',
     default: '30s',
   },
+  deliveryAllowPrivateNetworks: {
+    env: 'TESSERA_DELIVERY_ALLOW_PRIVATE_NETWORKS',
+    flag: 'delivery-allow-private-networks',
+    help: 'let back-channel logout reach private network addresses (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7)',
+    value: 'true|false',
+    default: 'false',
+  },
   revocationStreamPublic: {
     env: 'TESSERA_REVOCATION_STREAM_PUBLIC',
     flag: 'revocation-stream-public',
@@ -460,6 +474,9 @@ export function loadConfig(
     requestTimeout: overrides.requestTimeout ?? span('requestTimeout', given('requestTimeout'), 1, 600),
     revocationStreamPublic:
       overrides.revocationStreamPublic ?? boolean('revocationStreamPublic', given('revocationStreamPublic')),
+    deliveryAllowPrivateNetworks:
+      overrides.deliveryAllowPrivateNetworks ??
+      boolean('deliveryAllowPrivateNetworks', given('deliveryAllowPrivateNetworks')),
     maxRevocationStreams:
       overrides.maxRevocationStreams ??
       integer('maxRevocationStreams', given('maxRevocationStreams'), 1, 1_000_000),

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Config } from './config.js';
 import { type ClientAssertionVerifier, createClientAssertionVerifier } from './http/client_assertion.js';
 import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
@@ -77,6 +78,11 @@ export interface ServerHooks {
    * server or the standards use are refused (tokens/extra_claims.ts RESERVED_CLAIMS).
    */
   extraClaims?: ExtraClaimsHook;
+  /**
+   * How outbox deliveries resolve host names (node:dns lookup by default): a deployment's own
+   * resolver, or a test's. Every address it returns is still checked (outbox/delivery_address.ts).
+   */
+  deliveryLookup?: LookupFunction;
 }
 
 export async function createServices(
@@ -98,7 +104,9 @@ export async function createServices(
     await keys.ensure();
     const users = createUsers(db, clock);
     // Clients without audiences of their own get this process's setting, read at issue time.
-    const clients = createClients(db, config.audience, clock);
+    const clients = createClients(db, config.audience, clock, {
+      allowPrivateNetworks: config.deliveryAllowPrivateNetworks,
+    });
     await clients.ensureBuiltIn();
     // Between instances revocations travel on the broker when one is set (Redis, if set too, keeps
     // the rest of the shared state), else on Redis's stream; on one machine in memory. Stream

@@ -41,6 +41,7 @@ const SAMPLES: Record<string, [flagValue: string, expected: unknown]> = {
   headersTimeout: ['5s', 5],
   requestTimeout: ['1m', 60],
   revocationStreamPublic: ['true', true],
+  deliveryAllowPrivateNetworks: ['true', true],
   maxRevocationStreams: ['50', 50],
   maxRevocationStreamsPerAddress: ['4', 4],
   metricsPort: ['9464', 9464],

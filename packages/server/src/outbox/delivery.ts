@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Logger } from '../shared/logger.js';
 import type { Audit } from '../store/audit.js';
+import {
+  type DeliveryAddressPolicy,
+  DeliveryAddressRefused,
+  deliveryAddressProblem,
+  guardedLookup,
+} from './delivery_address.js';
 import type { OutboxKinds, ResponseOutcome } from './kinds.js';
 import type { ClaimedDelivery, Outbox } from './outbox.js';
 
@@ -16,6 +26,8 @@ export interface DeliveryOptions {
   maxRetryMs: number;
   /** A delivery still failing this long after it was written is given up. */
   giveUpAfterMs: number;
+  /** …and one the receiver keeps refusing (401, 403, 404…: ResponseOutcome `refused`), after this. */
+  giveUpRefusedAfterMs: number;
   /** Rows are looked for this often (rows other processes wrote, retries falling due). */
   pollMs: number;
   /** Attempts in flight at once, per instance. */
@@ -27,6 +39,7 @@ export const DELIVERY_DEFAULTS: DeliveryOptions = {
   firstRetryMs: 1_000,
   maxRetryMs: 5 * 60_000,
   giveUpAfterMs: 24 * 3_600_000,
+  giveUpRefusedAfterMs: 3_600_000,
   pollMs: 1_000,
   concurrency: 16,
 };
@@ -58,8 +71,13 @@ export function createOutboxDelivery(deps: {
   clock: () => number;
   onOutcome?: (kind: string, outcome: DeliveryOutcome) => void;
   options?: Partial<DeliveryOptions>;
+  /** Which addresses may be connected to (outbox/delivery_address.ts). */
+  addresses: DeliveryAddressPolicy;
+  /** How host names are resolved: the system's by default (a test, or a deployment, gives its own). */
+  lookup?: LookupFunction;
 }): OutboxDelivery {
   const { outbox, kinds, audit, log, clock } = deps;
+  const resolve = deps.lookup ?? (dnsLookup as LookupFunction);
   const options = { ...DELIVERY_DEFAULTS, ...deps.options };
   const kindNames = [...kinds.keys()];
   // Unique per process and start: a lease never outlives the instance that took it by more than its term.
@@ -132,18 +150,39 @@ export function createOutboxDelivery(deps: {
           ),
       );
     }
+    // Claimed after its whole window (a multi-day outage, or attempts that kept dying mid-way and
+    // never recorded a failure): a logout told days late is not one the receiver can act on.
+    if (clock() - row.createdAt >= options.giveUpAfterMs)
+      return giveUp(
+        row,
+        payload,
+        row.lastError
+          ? `${row.lastError} (failing for ${Math.round(options.giveUpAfterMs / 3_600_000)} h)`
+          : `not attempted within ${Math.round(options.giveUpAfterMs / 3_600_000)} h of the logout`,
+      ).catch((failure: unknown) =>
+        log.warn(
+          { outboxId: row.id, reason: (failure as Error).message },
+          'outbox: recording an attempt failed',
+        ),
+      );
     let outcome: { result: ResponseOutcome; error?: string; retryAfterMs?: number };
     try {
-      const request = kind.request(payload, row.target);
-      outcome = await post(request.url, request.headers, request.body, (status) => kind.outcome(status));
+      // Before any connection: the receiver the row was written for may be gone or elsewhere now.
+      const reason = await kind.superseded(payload, row.target);
+      if (reason !== undefined) outcome = { result: 'give_up', error: reason };
+      else {
+        const request = kind.request(payload, row.target);
+        outcome = await post(request.url, request.headers, request.body, (status) => kind.outcome(status));
+      }
     } catch (err) {
-      // The request could not be made (no signing key loaded yet): nothing was sent.
+      // The request could not be made (the store unreachable, no signing key loaded yet): nothing was sent.
       outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
     }
     try {
       if (outcome.result === 'delivered') {
-        await outbox.delivered(row);
-        deps.onOutcome?.(row.kind, 'delivered');
+        // Counted only when it was this instance's to record (a lease lost to a stall past its term
+        // means another instance has the row, and counts its own attempt).
+        if (await outbox.delivered(row)) deps.onOutcome?.(row.kind, 'delivered');
         return;
       }
       if (outcome.result === 'give_up') return await giveUp(row, payload, outcome.error!);
@@ -153,15 +192,16 @@ export function createOutboxDelivery(deps: {
         return;
       }
       const now = clock();
-      if (now - row.createdAt >= options.giveUpAfterMs)
+      const window = outcome.result === 'refused' ? options.giveUpRefusedAfterMs : options.giveUpAfterMs;
+      if (now - row.createdAt >= window)
         return await giveUp(
           row,
           payload,
-          `${outcome.error} (failing for ${Math.round(options.giveUpAfterMs / 3_600_000)} h)`,
+          `${outcome.error} (${outcome.result === 'refused' ? 'refused' : 'failing'} for ${Math.round(window / 3_600_000)} h)`,
         );
       const at =
         now + Math.max(backoff(row.attempts), Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
-      await outbox.retryAt(row, at, outcome.error!);
+      if (!(await outbox.retryAt(row, at, outcome.error!))) return;
       await outbox.deferTarget(row.target, at);
       deps.onOutcome?.(row.kind, 'retried');
       log.debug(
@@ -178,53 +218,84 @@ export function createOutboxDelivery(deps: {
   }
 
   async function giveUp(row: ClaimedDelivery, payload: unknown, error: string): Promise<void> {
-    if (!(await outbox.giveUp(row, error))) return;
-    deps.onOutcome?.(row.kind, 'gave_up');
     const about = payload === undefined ? { detail: {} } : kinds.get(row.kind)!.describe(payload);
     const detail = { kind: row.kind, outboxId: row.id, attempts: row.attempts, error, ...about.detail };
+    // The give-up and its audit event are one write: an audit failure leaves the row to be claimed again.
+    const recorded = await outbox.giveUp(row, error, (trx) =>
+      audit.record(
+        {
+          type: 'delivery_gave_up',
+          userId: about.userId ?? null,
+          clientId: about.clientId ?? null,
+          detail,
+        },
+        trx,
+      ),
+    );
+    if (!recorded) return;
+    deps.onOutcome?.(row.kind, 'gave_up');
     // The request (and the token in it) is never logged; neither is the target, whose query may
     // carry the receiver's own secret.
     log.warn({ ...detail, userId: about.userId, clientId: about.clientId }, 'outbox: delivery given up');
-    await audit.record({
-      type: 'delivery_gave_up',
-      userId: about.userId ?? null,
-      clientId: about.clientId ?? null,
-      detail,
-    });
   }
 
-  /** The HTTP exchange: POST, no redirects followed, a timeout; what happened, in a line without secrets. */
+  /**
+   * The HTTP exchange: POST, no redirects followed, a timeout; what happened, in a line without
+   * secrets. Made with node:http(s) and a `lookup` of its own so the address is checked at connect
+   * time (delivery_address.ts): a refused one is given up without a connection.
+   */
   async function post(
     target: string,
     headers: Record<string, string>,
     body: string,
     outcomeOf: (status: number) => ResponseOutcome,
   ): Promise<{ result: ResponseOutcome; error?: string; retryAfterMs?: number }> {
+    const url = new URL(target);
+    const host = url.hostname;
+    // An IP literal is connected to without a lookup: checked here instead.
+    const literal = host.replace(/^\[|\]$/g, '');
+    if (isIP(literal) !== 0) {
+      const problem = deliveryAddressProblem(literal, host, deps.addresses);
+      if (problem) return { result: 'give_up', error: `address refused: ${problem}` };
+    }
     const timeout = AbortSignal.timeout(options.timeoutMs);
-    let response: Response;
+    let response: IncomingMessage;
     try {
-      response = await fetch(target, {
-        method: 'POST',
-        headers,
-        body,
-        // BCL §2.5 / RFC 8935: the receiver answers; a redirect is not followed (it would carry the
-        // token to wherever the receiver, or whoever took its address, points).
-        redirect: 'manual',
-        signal: AbortSignal.any([timeout, stopping.signal]),
+      response = await new Promise<IncomingMessage>((resolved, rejected) => {
+        const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const outgoing = send(
+          url,
+          {
+            method: 'POST',
+            headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+            lookup: guardedLookup(resolve, host, deps.addresses),
+            signal: AbortSignal.any([timeout, stopping.signal]),
+          },
+          resolved,
+        );
+        outgoing.on('error', rejected);
+        outgoing.end(body);
       });
     } catch (err) {
+      const refused = refusal(err);
+      if (refused) return { result: 'give_up', error: `address refused: ${refused.message}` };
       if (timeout.aborted) return { result: 'retry', error: `timed out after ${options.timeoutMs} ms` };
       if (stopping.signal.aborted) return { result: 'retry', error: 'interrupted' };
       return { result: 'retry', error: `connection failed (${errorCode(err)})` };
     }
-    // The answer's body means nothing to the outcome; reading it frees the connection for reuse.
-    await response.body?.cancel().catch(() => {});
-    const result = outcomeOf(response.status);
+    // BCL §2.5 / RFC 8935: the receiver answers; a redirect is not followed (node:http never does: it
+    // would carry the token to wherever the receiver, or whoever took its address, points). The
+    // answer's body means nothing to the outcome; it is drained so the connection can be reused.
+    response.on('error', () => {});
+    response.resume();
+    const status = response.statusCode ?? 0;
+    const result = outcomeOf(status);
     if (result === 'delivered') return { result };
-    const retryAfterMs = retryAfter(response.headers.get('retry-after'), clock());
+    const header = response.headers['retry-after'];
+    const retryAfterMs = retryAfter(typeof header === 'string' ? header : null, clock());
     return {
       result,
-      error: `HTTP ${response.status}`,
+      error: `HTTP ${status}`,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     };
   }
@@ -264,7 +335,17 @@ export function retryAfter(value: string | null, now: number): number | undefine
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** The system error code behind a failed fetch (ECONNREFUSED, ENOTFOUND…): never its URL. */
+/** The address refusal behind a failed request, if that is what it was. */
+function refusal(err: unknown): DeliveryAddressRefused | undefined {
+  let cause: unknown = err;
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    if (cause instanceof DeliveryAddressRefused) return cause;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The system error code behind a failed request (ECONNREFUSED, ENOTFOUND…): never its URL. */
 function errorCode(err: unknown): string {
   let cause: unknown = err;
   for (let depth = 0; depth < 4 && cause; depth++) {

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { importJwk, isLoopbackHost, type JsonWebKeySet, type Jwk } from '@tessera/jose';
+import { deliveryAddressProblem } from '../outbox/delivery_address.js';
 import type {
   ClientGrantType,
   ClientKind,
@@ -74,7 +76,10 @@ function redirectUriProblem(uri: string, kind: ClientKind | null): string | unde
  * it, so `https` (http only on a loopback host, as for redirect URIs: RFC 8252 §7.3), and no
  * credentials in it (they would sit in the store and in every operator's `client list`).
  */
-export function backchannelLogoutUriProblem(uri: string): string | undefined {
+export function backchannelLogoutUriProblem(
+  uri: string,
+  policy: RegistrationPolicy = { allowPrivateNetworks: false },
+): string | undefined {
   const quoted = JSON.stringify(uri);
   let url: URL;
   try {
@@ -88,9 +93,16 @@ export function backchannelLogoutUriProblem(uri: string): string | undefined {
     return `a back-channel logout URI has no fragment (BCL 1.0 §2.2), got ${quoted}`;
   if (url.username !== '' || url.password !== '')
     return 'a back-channel logout URI carries no credentials (user:password@)';
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined;
-  return `a back-channel logout URI uses https (http only on a loopback host), got ${quoted}`;
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+    return `a back-channel logout URI uses https (http only on a loopback host), got ${quoted}`;
+  // An address literal delivery would refuse (link-local, private…) is refused now, with why; a name
+  // is checked where it resolves, at each connection (outbox/delivery_address.ts).
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) !== 0) {
+    const problem = deliveryAddressProblem(host, url.hostname, policy);
+    if (problem) return `a back-channel logout URI may not point to ${problem}`;
+  }
+  return undefined;
 }
 
 function checkTtl(name: string, value: number | undefined, range: { min: number; max: number }): void {
@@ -148,7 +160,15 @@ function checkTokenExchange(type: ClientType, policy: TokenExchangePolicy): void
 }
 
 /** Throws a TypeError naming the first rule the registration breaks. */
-export function checkRegistration(registration: RegistrationToCheck): void {
+/** What the deployment allows a registration (config.ts `deliveryAllowPrivateNetworks`). */
+export interface RegistrationPolicy {
+  allowPrivateNetworks: boolean;
+}
+
+export function checkRegistration(
+  registration: RegistrationToCheck,
+  policy: RegistrationPolicy = { allowPrivateNetworks: false },
+): void {
   const { type, kind, grantTypes } = registration;
   if (!KINDS_OF[type].includes(kind))
     throw new TypeError(`a ${type} client cannot be of kind ${kind ?? '(none)'}`);
@@ -198,7 +218,7 @@ export function checkRegistration(registration: RegistrationToCheck): void {
   }
   checkTokenExchange(type, registration.tokenExchange);
   if (registration.backchannelLogoutUri !== undefined) {
-    const problem = backchannelLogoutUriProblem(registration.backchannelLogoutUri);
+    const problem = backchannelLogoutUriProblem(registration.backchannelLogoutUri, policy);
     if (problem) throw new TypeError(problem);
     // Logout tokens tell a client that a user's session ended: a service has no users.
     if (kind === 'service')

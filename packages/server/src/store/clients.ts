@@ -1,6 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JsonWebKeySet } from '@tessera/jose';
-import { checkRegistration, type RegistrationToCheck } from './client_registration.js';
+import {
+  checkRegistration,
+  type RegistrationPolicy,
+  type RegistrationToCheck,
+} from './client_registration.js';
 import { type Db, isUniqueViolation } from './database.js';
 import { type ClientsTable, parseJsonText, toJsonText } from './schema.js';
 
@@ -261,7 +265,12 @@ export function corsOrigins(client: Pick<Client, 'kind' | 'redirectUris' | 'webO
 /**
  * @param defaultAudience the server's `audience` setting: the audience of clients without their own.
  */
-export function createClients(db: Db, defaultAudience: string, clock: () => number = Date.now): Clients {
+export function createClients(
+  db: Db,
+  defaultAudience: string,
+  clock: () => number = Date.now,
+  policy: RegistrationPolicy = { allowPrivateNetworks: false },
+): Clients {
   const toClient = (row: Omit<ClientsTable, 'created_at'>): Client => {
     const own = parseJsonText(row.audiences);
     return {
@@ -367,7 +376,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         backchannelLogoutUri: input.backchannelLogoutUri,
         backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
       } satisfies RegistrationToCheck;
-      checkRegistration(registration);
+      checkRegistration(registration, policy);
       await checkResources(input.resources ?? []);
       const usesSecret = registration.tokenEndpointAuthMethod.startsWith('client_secret_');
       const secret = usesSecret ? randomBytes(32).toString('base64url') : undefined;
@@ -418,7 +427,7 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
           changes.backchannelLogoutSessionRequired ??
           (changes.backchannelLogoutUri === null ? false : client.backchannelLogoutSessionRequired),
       } satisfies RegistrationToCheck;
-      checkRegistration(registration);
+      checkRegistration(registration, policy);
       // Switching to a secret method from one without a secret leaves the client with none: no secret
       // works until rotateSecret makes one (the method must allow it first, so it is done after).
       if (changes.resources) await checkResources(changes.resources);
