@@ -84,6 +84,8 @@ const UNAVAILABLE = 'the access token cannot be checked right now; retry later';
 const MISSING_SCOPE = 'the access token does not grant the required scope';
 const MISSING_ROLE = 'the access token does not carry the required role';
 const MISSING_PERMISSION = 'the access token does not carry the required permission';
+const ACTOR_FORBIDDEN = 'the access token names an actor (act): this resource takes the subject only';
+const ACTOR_REQUIRED = 'the access token names no actor (act): this resource takes delegated tokens only';
 const INVALID_DPOP_PROOF = 'the DPoP proof is not valid';
 
 /** Seconds a client should wait before retrying a 503, by cause. */
@@ -109,6 +111,8 @@ export interface GuardErrors {
   insufficientScope(scope: string, reason: string): GuardError;
   insufficientRole(reason: string): GuardError;
   insufficientPermission(reason: string): GuardError;
+  /** 403 `insufficient_scope` for a token whose actor (RFC 8693 §4.1 `act`) the route refuses or lacks. */
+  insufficientActor(actorRequired: boolean, reason: string): GuardError;
   /** 503 `temporarily_unavailable` with `Retry-After`: the token is not blamed. */
   unavailable(reason: string, retryAfter: number, cause?: unknown): GuardError;
   /** 401 `invalid_dpop_proof` with a DPoP challenge (RFC 9449 §7.1): the proof is missing or fails a check. */
@@ -168,6 +172,8 @@ export function createGuardErrors(realm: string, dpop?: DpopChallenge): GuardErr
   const expiredHeaders = headers(challenge('invalid_token', EXPIRED_TOKEN));
   const roleHeaders = headers(challenge('insufficient_scope', MISSING_ROLE));
   const permissionHeaders = headers(challenge('insufficient_scope', MISSING_PERMISSION));
+  const actorForbiddenHeaders = headers(challenge('insufficient_scope', ACTOR_FORBIDDEN));
+  const actorRequiredHeaders = headers(challenge('insufficient_scope', ACTOR_REQUIRED));
   const scopeHeaders = new Map<string, Readonly<Record<string, string>>>();
   const unavailableHeaders = new Map<number, Readonly<Record<string, string>>>();
 
@@ -235,6 +241,14 @@ export function createGuardErrors(realm: string, dpop?: DpopChallenge): GuardErr
         error: 'insufficient_scope',
         description: MISSING_PERMISSION,
         headers: permissionHeaders,
+        reason,
+      }),
+    insufficientActor: (actorRequired, reason) =>
+      new GuardError({
+        status: 403,
+        error: 'insufficient_scope',
+        description: actorRequired ? ACTOR_REQUIRED : ACTOR_FORBIDDEN,
+        headers: actorRequired ? actorRequiredHeaders : actorForbiddenHeaders,
         reason,
       }),
     unavailable(reason, retryAfter, cause) {

@@ -15,6 +15,20 @@ export interface AccessTokenClaims extends JwtPayload {
   permissions?: string[];
   /** Confirmation (RFC 7800 §3.1): `jkt`, the thumbprint of the key a DPoP-bound token is bound to (RFC 9449 §6.1). */
   cnf?: { jkt?: string; [method: string]: unknown };
+  /** RFC 8693 §4.1: who acts for the subject (a token from token exchange), and before them, nested. */
+  act?: { sub: string; client_id?: string; act?: unknown; [claim: string]: unknown };
+}
+
+/**
+ * RFC 8693 §4.1 `act`: the party acting for the subject, e.g. a gateway calling on a user's behalf,
+ * or an admin impersonating the user. `actor` is who acted before it (the chain, informational: §4.1
+ * says only the current actor counts for access decisions).
+ */
+export interface Actor {
+  readonly sub: string;
+  /** The client the actor acted through (`client_id`), when named. */
+  readonly clientId?: string;
+  readonly actor?: Actor;
 }
 
 /** Who made the request, from a verified and unrevoked access token. Frozen; shared between requests. */
@@ -37,6 +51,11 @@ export interface Principal {
    * request proved possession of the key.
    */
   readonly jkt?: string;
+  /**
+   * The actor (RFC 8693 §4.1 `act`) of a delegated or impersonation token; undefined for a token the
+   * subject uses itself. Requirements can refuse or require one (`actor`).
+   */
+  readonly actor?: Actor;
   /** Every claim of the token, deeply frozen. */
   readonly claims: Readonly<AccessTokenClaims>;
   /**
@@ -109,6 +128,7 @@ function newPrincipal(payload: AccessTokenClaims, token: string): Principal {
     stringList(payload.permissions, 'permissions'),
     sid,
     clientId,
+    actorOf(payload.act, 0),
     payload.exp as number,
     Object.isFrozen(payload) ? payload : deepFreeze(payload),
     token,
@@ -134,6 +154,7 @@ class AuthenticatedPrincipal implements Principal {
     readonly permissions: readonly string[],
     readonly sid: string | undefined,
     readonly clientId: string | undefined,
+    readonly actor: Actor | undefined,
     readonly expiresAt: number,
     readonly claims: Readonly<AccessTokenClaims>,
     token: string,
@@ -152,8 +173,8 @@ class AuthenticatedPrincipal implements Principal {
     options: object,
     inspect: (value: unknown, options: object) => string,
   ): string {
-    const { sub, scopes, roles, permissions, sid, clientId, expiresAt, jkt, claims } = this;
-    const members = { sub, scopes, roles, permissions, sid, clientId, expiresAt, jkt, claims };
+    const { sub, scopes, roles, permissions, sid, clientId, actor, expiresAt, jkt, claims } = this;
+    const members = { sub, scopes, roles, permissions, sid, clientId, actor, expiresAt, jkt, claims };
     return `Principal ${inspect(members, options)}`;
   }
 }
@@ -173,6 +194,33 @@ function jktOf(cnf: unknown): string | undefined {
       'the token is bound ("cnf") by a method the guard cannot confirm: only "jkt" (DPoP)',
     );
   return jkt;
+}
+
+/** Deeper chains than this are refused as malformed: no issuer nests actors without end. */
+const MAX_ACTOR_DEPTH = 16;
+
+/**
+ * RFC 8693 §4.1: `act` is a JSON object with `sub` (a string) naming the actor, optionally
+ * `client_id`, and optionally a nested `act`. Any other shape makes the token invalid: an API must
+ * not mistake a delegated token for the subject's own.
+ */
+function actorOf(act: unknown, depth: number): Actor | undefined {
+  if (act === undefined) return undefined;
+  if (depth >= MAX_ACTOR_DEPTH) throw new MalformedClaim('act', 'the "act" chain is too deep');
+  if (typeof act !== 'object' || act === null || Array.isArray(act)) throw new MalformedClaim('act');
+  const {
+    sub,
+    client_id: clientId,
+    act: prior,
+  } = act as { sub?: unknown; client_id?: unknown; act?: unknown };
+  if (typeof sub !== 'string') throw new MalformedClaim('act', 'the "act" claim names no actor ("sub")');
+  if (clientId !== undefined && typeof clientId !== 'string') throw new MalformedClaim('act');
+  const actor: Actor = {
+    sub,
+    ...(clientId !== undefined ? { clientId } : {}),
+    ...(prior !== undefined ? { actor: actorOf(prior, depth + 1) } : {}),
+  };
+  return Object.freeze(actor);
 }
 
 /** RFC 6749 §3.3: scope tokens separated by spaces (extra spaces tolerated). */

@@ -9,6 +9,13 @@ export interface Requirements {
   roles?: readonly string[];
   /** Permissions the `permissions` claim must contain. */
   permissions?: readonly string[];
+  /**
+   * Whether the token may name an actor (RFC 8693 §4.1 `act`: a delegated or impersonation token
+   * from token exchange). `'forbidden'`: only the subject's own tokens (an account-settings route
+   * an admin acting as the user must not reach); `'required'`: only delegated ones (an internal API
+   * that only a gateway acting for users calls). Default: either.
+   */
+  actor?: 'forbidden' | 'required';
 }
 
 /** Checks a principal against compiled requirements; throws a 403 `GuardError` when one is missing. */
@@ -26,7 +33,10 @@ const allowEveryone: Authorizer = () => {};
  */
 export function compileRequirements(requirements: Requirements, errors: GuardErrors): Authorizer {
   if (typeof requirements !== 'object' || requirements === null)
-    throw new TypeError('requirements must be an object: { scopes?, roles?, permissions? }');
+    throw new TypeError('requirements must be an object: { scopes?, roles?, permissions?, actor? }');
+  const { actor } = requirements;
+  if (actor !== undefined && actor !== 'forbidden' && actor !== 'required')
+    throw new TypeError(`requirements.actor is 'forbidden' or 'required', got ${JSON.stringify(actor)}`);
   const scopes = listOf(requirements.scopes, 'scopes');
   const roles = listOf(requirements.roles, 'roles');
   const permissions = listOf(requirements.permissions, 'permissions');
@@ -34,11 +44,16 @@ export function compileRequirements(requirements: Requirements, errors: GuardErr
     if (!SCOPE_TOKEN.test(scope))
       throw new TypeError(`scope ${JSON.stringify(scope)} is not a valid scope token (RFC 6749 §3.3)`);
   }
-  if (scopes.length + roles.length + permissions.length === 0) return allowEveryone;
+  if (scopes.length + roles.length + permissions.length === 0 && actor === undefined) return allowEveryone;
   // RFC 6750 §3: the `scope` attribute of the challenge lists the scopes needed.
   const scopeParameter = scopes.join(' ');
 
   return (principal) => {
+    if (actor !== undefined && (principal.actor !== undefined) !== (actor === 'required'))
+      throw errors.insufficientActor(
+        actor === 'required',
+        actor === 'required' ? 'no actor' : `actor ${principal.actor!.sub}`,
+      );
     for (let i = 0; i < scopes.length; i++) {
       if (!principal.scopes.includes(scopes[i]!))
         throw errors.insufficientScope(scopeParameter, `missing scope ${scopes[i]}`);

@@ -427,6 +427,41 @@ describe('authorize and require', () => {
     expect((unauthenticated as GuardError).status).toBe(401);
   });
 
+  it('actor: forbidden refuses delegated tokens, required refuses the subject’s own (403 insufficient_scope)', async () => {
+    const own = await guard.authenticate(bearer(issuer.token()));
+    const delegated = await guard.authenticate(
+      bearer(issuer.token({ act: { sub: 'gateway', client_id: 'gateway' } })),
+    );
+    expect(delegated.actor).toEqual({ sub: 'gateway', clientId: 'gateway' });
+    const refusal = (principal: typeof own, actor: 'forbidden' | 'required') => {
+      try {
+        guard.authorize(principal, { actor });
+      } catch (err) {
+        return err as GuardError;
+      }
+      return undefined;
+    };
+    expect(refusal(own, 'forbidden')).toBeUndefined();
+    expect(refusal(delegated, 'required')).toBeUndefined();
+    for (const [principal, actor, description] of [
+      [delegated, 'forbidden', 'the access token names an actor (act): this resource takes the subject only'],
+      [own, 'required', 'the access token names no actor (act): this resource takes delegated tokens only'],
+    ] as const) {
+      const err = refusal(principal, actor);
+      expect(err?.status).toBe(403);
+      expect(err?.toJSON()).toEqual({ error: 'insufficient_scope', error_description: description });
+      expect(err?.headers['www-authenticate']).toBe(
+        `Bearer ${REALM}, error="insufficient_scope", error_description="${description}"`,
+      );
+    }
+    // Through a prepared route check too.
+    const check = guard.require({ scopes: ['orders:read'], actor: 'forbidden' });
+    expect((await check(bearer(issuer.token()))).sub).toBe('user-1');
+    const err = await check(bearer(issuer.token({ act: { sub: 'admin-1' } }))).catch((e: unknown) => e);
+    expect((err as GuardError).status).toBe(403);
+    expect(() => guard.require({ actor: 'maybe' as 'required' })).toThrow(TypeError);
+  });
+
   it('refuses requirements that cannot be met or expressed', () => {
     expect(() => guard.require({ scopes: ['two words'] })).toThrow(TypeError);
     expect(() => guard.require({ scopes: ['quote"d'] })).toThrow(TypeError);

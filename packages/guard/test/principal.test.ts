@@ -1,6 +1,6 @@
 import { format } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type AccessTokenClaims, principalOf } from '../src/principal.js';
+import { type AccessTokenClaims, MalformedClaim, principalOf } from '../src/principal.js';
 
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg';
 const claims = (): AccessTokenClaims => ({
@@ -44,5 +44,47 @@ describe('the principal', () => {
     }).toThrow(TypeError);
     expect(() => Object.defineProperty(principal, 'token', { value: 'other' })).toThrow(TypeError);
     expect(principal.token).toBe(TOKEN);
+  });
+});
+
+describe('the actor (RFC 8693 §4.1 act)', () => {
+  it('is undefined for a token the subject uses itself', () => {
+    expect(principalOf(claims(), TOKEN).actor).toBeUndefined();
+  });
+
+  it('names who acts for the subject, and the chain before them, nested', () => {
+    const principal = principalOf(
+      {
+        ...claims(),
+        act: { sub: 'gateway', client_id: 'gateway', act: { sub: 'admin-1', client_id: 'console' } },
+      },
+      TOKEN,
+    );
+    expect(principal.actor).toEqual({
+      sub: 'gateway',
+      clientId: 'gateway',
+      actor: { sub: 'admin-1', clientId: 'console' },
+    });
+    expect(Object.isFrozen(principal.actor)).toBe(true);
+    expect(format('%O', principal)).toMatch(/actor: \{\s+sub: 'gateway'/);
+  });
+
+  it('refuses an act the guard cannot read: the token is not taken for the subject’s own', () => {
+    for (const act of [
+      'gateway',
+      [],
+      null,
+      {},
+      { sub: 7 },
+      { sub: 'gateway', client_id: 1 },
+      { sub: 'gateway', act: { client_id: 'x' } },
+    ])
+      expect(
+        () => principalOf({ ...claims(), act } as AccessTokenClaims, TOKEN),
+        JSON.stringify(act),
+      ).toThrow(MalformedClaim);
+    let deep: Record<string, unknown> = { sub: 'last' };
+    for (let i = 0; i < 20; i++) deep = { sub: `actor-${i}`, act: deep };
+    expect(() => principalOf({ ...claims(), act: deep } as AccessTokenClaims, TOKEN)).toThrow(/too deep/);
   });
 });

@@ -22,9 +22,10 @@ export interface Config {
   /** Prefix of every Redis key, so several deployments can share one Redis. */
   redisPrefix: string;
   /**
-   * A message broker that carries revocations between instances instead of Redis (which, if also
-   * set, stays for rate limits and replay caches): a NATS JetStream stream (`nats://`, `tls://`).
-   * The scheme picks the broker (revocation/broker_feed.ts). May hold credentials: never printed.
+   * A message broker that carries revocations between instances instead of Redis's stream (Redis, if
+   * also set, stays for rate limits and replay caches). Its URL's scheme picks it
+   * (revocation/broker_url.ts): `amqp://`, `amqps://` a RabbitMQ stream queue; `nats://`, `tls://` a
+   * NATS JetStream stream; `?stream=` names the stream on either. May hold credentials: never printed.
    */
   revocationBroker: string | undefined;
   /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
@@ -176,8 +177,8 @@ export const SETTINGS = {
   revocationBroker: {
     env: 'TESSERA_REVOCATION_BROKER',
     flag: 'revocation-broker',
-    help: 'message broker carrying revocations between instances: nats://[user:pass@]host:4222[?stream=…&subject=…] (JetStream)',
-    value: 'nats://…',
+    help: 'message broker carrying revocations between instances: amqp(s)://… (RabbitMQ ≥ 3.9 stream) or nats://… / tls://… (JetStream), ?stream=<name>; unset, Redis or memory',
+    value: 'amqp://…|nats://…',
   },
   masterKey: {
     env: 'TESSERA_MASTER_KEY',

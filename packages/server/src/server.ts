@@ -2,8 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { type AppOptions, buildApp } from './http/app.js';
 import { createMetrics, listenForMetrics } from './http/metrics.js';
+import { backchannelLogoutKind } from './logout/backchannel_logout.js';
+import { createLogoutTokens } from './logout/logout_tokens.js';
+import { createOutboxDelivery, type OutboxDelivery } from './outbox/delivery.js';
+import { type OutboxKinds, outboxKinds } from './outbox/kinds.js';
 import { createServices, type ServerHooks, type Services } from './services.js';
 import { createLogger } from './shared/logger.js';
+import { endImpersonationsOnRevocation, sweepImpersonations } from './tokens/impersonation.js';
 import { NOTE_INTERVAL_MS } from './tokens/lifetimes.js';
 
 export interface TesseraServer {
@@ -13,6 +18,8 @@ export interface TesseraServer {
   listen(): Promise<string>;
   /** Where the metrics listener serves, once listening with `metricsPort` set. */
   metricsUrl: string | undefined;
+  /** This instance's outbox delivery job (back-channel logout tokens). */
+  delivery: OutboxDelivery;
   close(): Promise<void>;
 }
 
@@ -23,6 +30,18 @@ export interface TesseraServer {
 const HOUSEKEEPING_MS = NOTE_INTERVAL_MS;
 /** Revocations and key rotations written by other processes reach this one within this. */
 const REVOCATION_SYNC_MS = 1_000;
+/** Delivered and given-up outbox rows are kept this long (to look into), then deleted. */
+const OUTBOX_RETENTION_MS = 7 * 86_400_000;
+
+/** What this instance's outbox can deliver: one entry per kind (see outbox/kinds.ts). */
+function deliveryKinds(services: Services): OutboxKinds {
+  const logoutTokens = createLogoutTokens(
+    () => services.keys.idTokenSigner(),
+    services.config,
+    services.clock,
+  );
+  return outboxKinds(backchannelLogoutKind(logoutTokens));
+}
 
 /**
  * Builds the whole server from a configuration: store, keys, services, HTTP app, and the periodic
@@ -53,13 +72,20 @@ export async function createServer(
         await services.refreshTokens.sweep();
         await services.ssoSessions.sweep();
         await services.authorizationCodes.sweep();
+        await sweepImpersonations(services);
         await services.audit.prune(config.auditRetention, config.auditUsernameRetention);
+        await services.outbox.prune(services.clock() - OUTBOX_RETENTION_MS);
       } catch (err) {
         app.log.error({ err }, 'housekeeping failed');
       }
     })();
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
+  // Impersonations end at the revocation that ends them (housekeeping above catches expiry, and any
+  // revocation this instance missed).
+  const stopFollowingImpersonations = endImpersonationsOnRevocation(services, (err) =>
+    app.log.error({ err }, 'ending impersonations failed'),
+  );
   // Each second: revocations other processes wrote (and, scaled out, any the shared stream has not
   // received yet), and keys another instance rotated. One warning per outage, not one per second.
   let failing = false;
@@ -78,10 +104,21 @@ export async function createServer(
     })();
   }, REVOCATION_SYNC_MS);
   revocationSync.unref();
+  // Every instance delivers the outbox: rows are leased, so each is attempted by one at a time.
+  const delivery = createOutboxDelivery({
+    outbox: services.outbox,
+    kinds: deliveryKinds(services),
+    audit: services.audit,
+    log: services.log,
+    clock: services.clock,
+    onOutcome: (kind, outcome) => metrics.delivery(kind, outcome),
+  });
+  delivery.start();
   const server: TesseraServer = {
     app,
     services,
     metricsUrl: undefined,
+    delivery,
     async listen() {
       const url = await app.listen({ host: config.host, port: config.port });
       if (config.metricsPort !== undefined) {
@@ -93,6 +130,9 @@ export async function createServer(
     async close() {
       clearInterval(housekeeping);
       clearInterval(revocationSync);
+      stopFollowingImpersonations();
+      // Attempts in flight end first (interrupted ones are due again at once), while the store is open.
+      await delivery.stop();
       await metricsListener?.close();
       await app.close();
       await services.close();

@@ -3,6 +3,7 @@ import { type ClientAssertionVerifier, createClientAssertionVerifier } from './h
 import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
 import { createSealer, loadMasterKey, type MasterKeySource, type Sealer } from './keys/master_key.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing_keys.js';
+import { createOutbox, type Outbox } from './outbox/outbox.js';
 import { createBrokerFeed } from './revocation/broker_feed.js';
 import { createLocalFeed } from './revocation/feed.js';
 import { createRedisFeed } from './revocation/redis_feed.js';
@@ -15,6 +16,7 @@ import { type AuthorizationCodes, createAuthorizationCodes } from './store/autho
 import { type Clients, createClients } from './store/clients.js';
 import { type Consents, createConsents } from './store/consents.js';
 import { type Db, openDatabase } from './store/database.js';
+import { createImpersonations, type Impersonations } from './store/impersonations.js';
 import { createResources, type Resources } from './store/resources.js';
 import { createSsoSessions, type SsoSessions } from './store/sso_sessions.js';
 import { createUsers, type Users } from './store/users.js';
@@ -53,7 +55,14 @@ export interface Services {
   /** Browser sign-ins at the provider (single sign-on). */
   ssoSessions: SsoSessions;
   authorizationCodes: AuthorizationCodes;
+  /** Admins acting as users through token exchange, open until each token expires or is revoked. */
+  impersonations: Impersonations;
   consents: Consents;
+  /**
+   * Deliveries to other servers (back-channel logout tokens), written in the transaction that decided
+   * them; every server instance delivers them (outbox/delivery.ts, started by server.ts).
+   */
+  outbox: Outbox;
   /** Shared state for several instances; undefined on one machine. */
   redis: SharedRedis | undefined;
   log: Logger;
@@ -91,18 +100,18 @@ export async function createServices(
     // Clients without audiences of their own get this process's setting, read at issue time.
     const clients = createClients(db, config.audience, clock);
     await clients.ensureBuiltIn();
-    // Stream entries outlive the longest access token they could match (see record()). A broker,
-    // when set, carries revocations between instances; Redis, if also set, keeps the rest.
-    const feedOptions = { retentionMs: () => lifetimes.retentionMs(), clock };
-    const broker = config.revocationBroker;
+    // Between instances revocations travel on the broker when one is set (Redis, if set too, keeps
+    // the rest of the shared state), else on Redis's stream; on one machine in memory. Stream
+    // entries outlive the longest access token they could match (see record()).
+    const retentionMs = () => lifetimes.retentionMs();
     const revocations = createRevocations(
       db,
       lifetimes,
       (entries) =>
-        broker
-          ? createBrokerFeed(broker, log, feedOptions)
+        config.revocationBroker
+          ? createBrokerFeed(config.revocationBroker, log, { db, retentionMs, clock })
           : redis
-            ? createRedisFeed(redis, log, feedOptions)
+            ? createRedisFeed(redis, log, { retentionMs, clock })
             : createLocalFeed(entries, clock),
       clock,
     );
@@ -114,7 +123,7 @@ export async function createServices(
       await revocations.sync().catch((err: unknown) => {
         log.warn(
           { reason: (err as Error).message },
-          'revocation feed not reachable at start; retrying every second',
+          'the revocation feed is not reachable at start; retrying every second',
         );
       });
     }
@@ -159,7 +168,9 @@ export async function createServices(
       ),
       ssoSessions: createSsoSessions(db, clock),
       authorizationCodes: createAuthorizationCodes(db, clock),
+      impersonations: createImpersonations(db),
       consents: createConsents(db, clock),
+      outbox: createOutbox(db, config.databaseUrl ? 'postgres' : 'sqlite', clock),
       redis,
       log,
       clock,

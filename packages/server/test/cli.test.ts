@@ -614,6 +614,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       skipConsent: false,
       webOrigins: [],
       dpopBoundAccessTokens: false,
+      backchannelLogoutSessionRequired: false,
     });
     const followed = await tesseraJson(['client', 'update', 'svc', '--default-audience'], { env });
     expect(followed).toMatchObject({ audiences: ['http://127.0.0.1:4000'], defaultAudience: true });
@@ -722,6 +723,66 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       },
     );
     expect(cleared).toMatchObject({ webOrigins: [] });
+  });
+
+  it('sets a client’s token-exchange policy (RFC 8693), shows it, and refuses one a client cannot have', async () => {
+    const { env } = await home();
+    await tesseraJson(
+      [
+        'client',
+        'add',
+        'gateway',
+        '--kind',
+        'service',
+        '--exchange-target',
+        'https://orders.example.com',
+        '--exchange-target',
+        'urn:inventory',
+        '--exchange-delegation',
+      ],
+      { env },
+    );
+    const listedJson = await tesseraJson<Record<string, unknown>[]>(['client', 'list'], { env });
+    expect(listedJson.find((client) => client.clientId === 'gateway')?.tokenExchange).toEqual({
+      targets: ['https://orders.example.com', 'urn:inventory'],
+      delegation: true,
+      impersonation: false,
+    });
+    const updated = await tesseraJson<Record<string, unknown>>(
+      ['client', 'update', 'gateway', '--no-exchange-delegation', '--exchange-impersonation'],
+      { env },
+    );
+    expect(updated.tokenExchange).toEqual({
+      targets: ['https://orders.example.com', 'urn:inventory'],
+      delegation: false,
+      impersonation: true,
+    });
+    const listed = await tessera(['client', 'list'], { env });
+    expect(listed.stdout).toContain(
+      '  token_exchange https://orders.example.com urn:inventory +impersonation',
+    );
+
+    const refusals = await Promise.all([
+      tessera(['client', 'add', 'mobile', '--kind', 'native', '--exchange-target', 'urn:inventory'], { env }),
+      tessera(['client', 'add', 'svc', '--kind', 'service', '--exchange-delegation'], { env }),
+      tessera(['client', 'update', 'gateway', '--exchange-delegation', '--no-exchange-delegation'], { env }),
+    ]);
+    const messages = [
+      'only confidential clients may exchange tokens',
+      'delegation and impersonation need token-exchange targets',
+      'give --exchange-delegation or --no-exchange-delegation, not both',
+    ];
+    for (const [i, result] of refusals.entries()) expectUsageError(result, messages[i]!);
+    // One empty value clears the targets, and with them the flags must go first.
+    expectUsageError(
+      await tessera(['client', 'update', 'gateway', '--exchange-target', ''], { env }),
+      'delegation and impersonation need token-exchange targets',
+    );
+    const cleared = await tesseraJson<Record<string, unknown>>(
+      ['client', 'update', 'gateway', '--exchange-target', '', '--no-exchange-impersonation'],
+      { env },
+    );
+    expect(cleared.tokenExchange).toEqual({ targets: [], delegation: false, impersonation: false });
   });
 
   it('registers clients by kind, with redirect URIs, grant types, keys, lifetimes and resources', async () => {

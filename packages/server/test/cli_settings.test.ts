@@ -24,10 +24,7 @@ const SAMPLES: Record<string, [flagValue: string, expected: unknown]> = {
   databaseUrl: ['postgres://db.example.com/tessera', 'postgres://db.example.com/tessera'],
   redisUrl: ['redis://cache.example.com:6380', 'redis://cache.example.com:6380'],
   redisPrefix: ['auth:', 'auth:'],
-  revocationBroker: [
-    'nats://nats.example.com:4222?stream=REVOCATIONS',
-    'nats://nats.example.com:4222?stream=REVOCATIONS',
-  ],
+  revocationBroker: ['amqps://mq.example.com?stream=auth', 'amqps://mq.example.com?stream=auth'],
   audience: ['https://api.example.com', 'https://api.example.com'],
   signingAlg: ['EdDSA', 'EdDSA'],
   idTokenSigningAlg: ['ES384', 'ES384'],

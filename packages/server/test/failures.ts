@@ -8,7 +8,14 @@ import { TEST_STORE } from './databases.js';
  */
 export async function breakWrites(
   db: Db,
-  table: 'revocations' | 'refresh_token_families' | 'refresh_tokens' | 'users',
+  table:
+    | 'revocations'
+    | 'refresh_token_families'
+    | 'refresh_tokens'
+    | 'users'
+    | 'impersonations'
+    | 'audit_events'
+    | 'outbox',
   operation: 'insert' | 'update',
 ): Promise<{ heal(): Promise<void> }> {
   const trigger = sql.raw(`tessera_test_fail_${table}_${operation}`);

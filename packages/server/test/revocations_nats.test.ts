@@ -21,14 +21,15 @@ import {
 import { addClients, form, loginApp } from './http.js';
 import {
   deleteStream,
+  NATS_URL,
   natsConnection,
   natsSkip,
   storedMessages,
-  TcpProxy,
   type TestStream,
   uniqueStream,
 } from './nats.js';
 import { SseStream, streamAuth } from './sse.js';
+import { TcpProxy } from './tcp_proxy.js';
 
 // Two instances share one store: PostgreSQL, as scaled out (the brokers project runs on it where
 // there is one, and always on CI).
@@ -230,9 +231,10 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
   });
 
   it('NATS away from A: the revocation waits in the store, B hears it by store sync, and it is delivered once back', async () => {
-    const proxy = await TcpProxy.start();
+    const { hostname, port } = new URL(NATS_URL);
+    const proxy = await TcpProxy.start(hostname, Number(port || 4222));
     cleanup.push(() => proxy.close());
-    const c = await instance(proxy.url);
+    const c = await instance(`nats://127.0.0.1:${proxy.port}`);
     await eventually(() => c.services.revocations.feed.live(), 'C to be live');
     const stream = await subscribe(b);
     const session = await loginApp(c);
@@ -243,7 +245,7 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
     // Out of rotation while its revocations cannot reach the others' guards at once.
     const ready = await fetch(`${c.url}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'broker' });
+    expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'revocation broker' });
     expect((await logout(c, session.access_token)).status).toBe(204);
     const row = await c.services.db
       .selectFrom('revocations')

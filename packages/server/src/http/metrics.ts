@@ -1,12 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { BACKCHANNEL_LOGOUT } from '../logout/backchannel_logout.js';
+import type { DeliveryOutcome } from '../outbox/delivery.js';
 import type { Services } from '../services.js';
+
+/** Each outbox kind's counter of attempts by outcome (a kind added to the outbox adds its line here). */
+const DELIVERY_COUNTERS: Readonly<Record<string, { name: string; help: string }>> = {
+  [BACKCHANNEL_LOGOUT]: {
+    name: 'tessera_backchannel_logout_deliveries_total',
+    help: 'Back-channel logout attempts by outcome: delivered, retried (failed, tried again later), gave_up',
+  },
+};
 
 export interface Metrics {
   readonly registry: Registry;
   observe(route: string, status: number): void;
   login(outcome: 'succeeded' | 'failed' | 'throttled'): void;
   refresh(outcome: 'rotated' | 'replayed' | 'rejected' | 'reuse_detected'): void;
+  /** One outbox attempt of `kind` ended so. */
+  delivery(kind: string, outcome: DeliveryOutcome): void;
 }
 
 /** Prometheus metrics, one registry per app (so two apps in one process, as in tests, do not collide). */
@@ -30,6 +42,12 @@ export function createMetrics(services: Services): Metrics {
     labelNames: ['outcome'],
     registers: [registry],
   });
+  const deliveries = new Map(
+    Object.entries(DELIVERY_COUNTERS).map(([kind, { name, help }]) => [
+      kind,
+      new Counter({ name, help, labelNames: ['outcome'], registers: [registry] }),
+    ]),
+  );
   new Gauge({
     name: 'tessera_revocation_entries',
     help: 'Live entries in the revocation list',
@@ -43,6 +61,7 @@ export function createMetrics(services: Services): Metrics {
     observe: (route, status) => requests.inc({ route, status: String(status) }),
     login: (outcome) => logins.inc({ outcome }),
     refresh: (outcome) => refreshes.inc({ outcome }),
+    delivery: (kind, outcome) => deliveries.get(kind)?.inc({ outcome }),
   };
 }
 

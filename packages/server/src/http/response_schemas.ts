@@ -31,6 +31,8 @@ export const tokenResponse = {
       refresh_token: string,
       /** OIDC Core §3.1.3.3. */
       id_token: string,
+      /** RFC 8693 §2.2.1: the type of a token from token exchange. */
+      issued_token_type: string,
     },
   },
   ...errorResponses,
@@ -56,6 +58,8 @@ export const introspectionResponse = {
       sid: string,
       /** RFC 9449 §6.2: the DPoP key a bound access token is bound to. */
       cnf: { type: 'object', required: ['jkt'], properties: { jkt: string } },
+      /** RFC 8693 §4.1 (and §4.1's introspection note): who acts for the subject. */
+      act: { type: 'object', required: ['sub'], additionalProperties: true, properties: { sub: string } },
     },
   },
   ...errorResponses,
@@ -108,6 +112,7 @@ export const metadataResponse = {
       jwks_uri: string,
       revocation_endpoint: string,
       introspection_endpoint: string,
+      end_session_endpoint: string,
       grant_types_supported: strings,
       response_types_supported: strings,
       response_modes_supported: strings,
@@ -127,6 +132,8 @@ export const metadataResponse = {
       request_uri_parameter_supported: { type: 'boolean' },
       access_token_signing_alg_values_supported: strings,
       dpop_signing_alg_values_supported: strings,
+      backchannel_logout_supported: { type: 'boolean' },
+      backchannel_logout_session_supported: { type: 'boolean' },
       login_endpoint: string,
       revocation_events_endpoint: string,
     },

@@ -1,3 +1,4 @@
+import { enqueueBackchannelLogouts } from '../logout/backchannel_logout.js';
 import type { Services } from '../services.js';
 import type { Db } from '../store/database.js';
 
@@ -8,19 +9,26 @@ import type { Db } from '../store/database.js';
  * still pass. The revocation is published once committed; a crash in between is healed by the store
  * sync and redelivery (see Revocations.record). False when the session had already ended: whoever
  * ended it recorded its `sid`.
+ *
+ * If the session's client registered a back-channel logout URI, its delivery is written to the outbox
+ * in the same transaction (BCL 1.0 §2.5: the RP hears of it from the provider's server): a rolled-back
+ * logout tells no one, a committed one is told even if this process dies right after.
  */
 export async function endSession(
-  services: Pick<Services, 'db' | 'refreshTokens' | 'revocations'>,
+  services: Pick<Services, 'db' | 'refreshTokens' | 'revocations' | 'outbox'>,
   sid: string,
   reason: string,
 ): Promise<boolean> {
   const { revocations, refreshTokens } = services;
   const entry = await services.db.transaction().execute(async (trx) => {
     if (!(await refreshTokens.revokeFamily(sid, reason, trx))) return undefined;
-    return revocations.record(trx, 'sid', sid);
+    const recorded = await revocations.record(trx, 'sid', sid);
+    const told = await enqueueBackchannelLogouts(services.outbox, trx, [sid], reason);
+    return { recorded, told };
   });
   if (entry === undefined) return false;
-  await revocations.publish(entry);
+  if (entry.told > 0) services.outbox.notify();
+  await revocations.publish(entry.recorded);
   return true;
 }
 
@@ -30,9 +38,13 @@ export async function endSession(
  * below the new version, and each session's family and `sid` revocation, so that a refresh racing
  * this call cannot hand out a token with the new version for a session being ended. A failure
  * leaves none of it: a user is never half logged out. The revocations are published once committed.
+ *
+ * Each session ended gets its back-channel logout (one per `sid`, for clients that registered a URI),
+ * written in the same transaction. A client with no session of the user left hears nothing: logout
+ * tokens speak of sessions, and it has none to end.
  */
 export async function endEverySession(
-  services: Pick<Services, 'db' | 'refreshTokens' | 'revocations'>,
+  services: Pick<Services, 'db' | 'refreshTokens' | 'revocations' | 'outbox'>,
   userId: string,
   raiseVersion: (trx: Db) => Promise<number>,
   reason: string,
@@ -43,8 +55,10 @@ export async function endEverySession(
     const entries = [await revocations.record(trx, 'sub', userId, version)];
     const sids = await refreshTokens.revokeUser(userId, reason, trx);
     for (const sid of sids) entries.push(await revocations.record(trx, 'sid', sid));
-    return { version, sids, entries };
+    const told = await enqueueBackchannelLogouts(services.outbox, trx, sids, reason);
+    return { version, sids, entries, told };
   });
+  if (done.told > 0) services.outbox.notify();
   for (const entry of done.entries) await revocations.publish(entry);
   return { version: done.version, sids: done.sids };
 }

@@ -9,6 +9,7 @@ export type AuditEventType =
   | 'login_throttled'
   | 'refresh_reuse_detected'
   | 'session_revoked'
+  | 'sso_session_ended'
   | 'user_logged_out_everywhere'
   | 'token_revoked'
   | 'token_minted'
@@ -30,7 +31,11 @@ export type AuditEventType =
   | 'resource_added'
   | 'resource_removed'
   | 'consent_granted'
-  | 'authorization_code_reused';
+  | 'authorization_code_reused'
+  | 'impersonation_started'
+  | 'impersonation_ended'
+  /** The outbox stopped trying to deliver something (a logout token): refused, or too long failing. */
+  | 'delivery_gave_up';
 
 export interface AuditEvent {
   type: AuditEventType;
@@ -54,7 +59,8 @@ const ERASE_BATCH = 500;
 const ERASE_OVERLAP_MS = 3_600_000;
 
 export interface Audit {
-  record(event: AuditEvent): Promise<void>;
+  /** With `executor`, inside the caller's transaction (the event commits with what it records). */
+  record(event: AuditEvent, executor?: Db): Promise<void>;
   /**
    * Housekeeping: deletes rows older than `retention` seconds, and erases the username from the
    * detail of failed and throttled logins older than `usernameRetention` seconds (the rest of those
@@ -77,8 +83,8 @@ export function createAudit(db: Db, clock: () => number = Date.now): Audit {
   // Rows before this were erased by an earlier run (the first run after start reads them all).
   let erasedBefore = 0;
   return {
-    async record(event) {
-      await db
+    async record(event, executor = db) {
+      await executor
         .insertInto('audit_events')
         .values({
           type: event.type,

@@ -1,5 +1,11 @@
 import { importJwk, isLoopbackHost, type JsonWebKeySet, type Jwk } from '@tessera/jose';
-import type { ClientGrantType, ClientKind, ClientType, TokenEndpointAuthMethod } from './clients.js';
+import type {
+  ClientGrantType,
+  ClientKind,
+  ClientType,
+  TokenEndpointAuthMethod,
+  TokenExchangePolicy,
+} from './clients.js';
 import { holdsKeyMaterial } from './public_jwk.js';
 import { webOriginProblem } from './web_origin.js';
 
@@ -17,6 +23,10 @@ export interface RegistrationToCheck {
   refreshTokenTtl: number | undefined;
   /** Browser origins allowed to call the server with CORS (exact, as the `Origin` header says them). */
   webOrigins: string[];
+  tokenExchange: TokenExchangePolicy;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2. */
+  backchannelLogoutUri: string | undefined;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 /** The kinds a client type may have: public clients run on the user's device, confidential ones on a server. */
@@ -58,6 +68,31 @@ function redirectUriProblem(uri: string, kind: ClientKind | null): string | unde
   return `a redirect URI uses https, http on a loopback host, or (native apps) a private-use scheme like com.example.app:, got ${JSON.stringify(uri)}`;
 }
 
+/**
+ * Why a URI may not be registered as a `backchannel_logout_uri`, or undefined. BCL 1.0 §2.2: absolute,
+ * no fragment, and it MAY carry a port, path and query. The provider's server POSTs logout tokens to
+ * it, so `https` (http only on a loopback host, as for redirect URIs: RFC 8252 §7.3), and no
+ * credentials in it (they would sit in the store and in every operator's `client list`).
+ */
+export function backchannelLogoutUriProblem(uri: string): string | undefined {
+  const quoted = JSON.stringify(uri);
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `a back-channel logout URI is an absolute URI, got ${quoted}`;
+  }
+  if (uri.length > 2048) return 'a back-channel logout URI is at most 2048 characters';
+  if (/[\s\p{Cc}]/u.test(uri)) return 'a back-channel logout URI has no spaces or control characters';
+  if (url.hash !== '' || uri.includes('#'))
+    return `a back-channel logout URI has no fragment (BCL 1.0 §2.2), got ${quoted}`;
+  if (url.username !== '' || url.password !== '')
+    return 'a back-channel logout URI carries no credentials (user:password@)';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined;
+  return `a back-channel logout URI uses https (http only on a loopback host), got ${quoted}`;
+}
+
 function checkTtl(name: string, value: number | undefined, range: { min: number; max: number }): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < range.min || value > range.max)
@@ -85,6 +120,31 @@ function checkJwks(jwks: JsonWebKeySet): void {
       throw new TypeError(`a client JWKS key is not usable: ${(err as Error).message}`);
     }
   }
+}
+
+/** RFC 7519 §4.1.3 StringOrURI, here without spaces or control characters (as client audiences). */
+const EXCHANGE_TARGET = /^[^\s\p{Cc}]{1,512}$/u;
+
+/**
+ * RFC 8693 §2.1 leaves who may exchange what to the server's policy. Here: confidential clients only
+ * (an exchange turns one party's token into another's: the client must prove who it is), and
+ * delegation or impersonation only beside targets to exchange for.
+ */
+function checkTokenExchange(type: ClientType, policy: TokenExchangePolicy): void {
+  const { targets, delegation, impersonation } = policy;
+  if (!Array.isArray(targets) || targets.length > 64)
+    throw new TypeError('token-exchange targets are a list of at most 64 audiences or resources');
+  for (const target of targets)
+    if (typeof target !== 'string' || !EXCHANGE_TARGET.test(target))
+      throw new TypeError(
+        `a token-exchange target is an audience or resource of 1–512 characters without spaces, got ${JSON.stringify(target)}`,
+      );
+  if (targets.length > 0 && type !== 'confidential')
+    throw new TypeError('only confidential clients may exchange tokens (RFC 8693): they authenticate');
+  if ((delegation || impersonation) && targets.length === 0)
+    throw new TypeError(
+      'delegation and impersonation need token-exchange targets (the audiences to ask for)',
+    );
 }
 
 /** Throws a TypeError naming the first rule the registration breaks. */
@@ -135,6 +195,16 @@ export function checkRegistration(registration: RegistrationToCheck): void {
       throw new TypeError(
         `a JWKS URI is https (http only on a loopback host), got ${JSON.stringify(registration.jwksUri)}`,
       );
+  }
+  checkTokenExchange(type, registration.tokenExchange);
+  if (registration.backchannelLogoutUri !== undefined) {
+    const problem = backchannelLogoutUriProblem(registration.backchannelLogoutUri);
+    if (problem) throw new TypeError(problem);
+    // Logout tokens tell a client that a user's session ended: a service has no users.
+    if (kind === 'service')
+      throw new TypeError('a service client has no users: it has no back-channel logout URI');
+  } else if (registration.backchannelLogoutSessionRequired) {
+    throw new TypeError('backchannel_logout_session_required needs a back-channel logout URI');
   }
   checkTtl('the access-token lifetime', registration.accessTokenTtl, ACCESS_TTL);
   checkTtl('the refresh-token lifetime', registration.refreshTokenTtl, REFRESH_TTL);

@@ -78,6 +78,28 @@ export interface Client {
    * `spa` client's redirect-URI origins count too without being listed (see {@link corsOrigins}).
    */
   webOrigins: string[];
+  /** RFC 8693 token exchange: what this client may exchange tokens for (http/grants/token_exchange.ts). */
+  tokenExchange: TokenExchangePolicy;
+  /**
+   * OpenID Connect Back-Channel Logout 1.0 §2.2: where the client's server hears (a logout token, §2.5)
+   * that one of its sessions ended at the provider; undefined when it does not want to.
+   */
+  backchannelLogoutUri: string | undefined;
+  /** BCL §2.2 `backchannel_logout_session_required`: it needs `sid` (which logout tokens always carry). */
+  backchannelLogoutSessionRequired: boolean;
+}
+
+/**
+ * A client's RFC 8693 policy. With no targets the client may not exchange at all. A target is an
+ * audience, or the identifier of a registered RFC 8707 resource (then its audience, lifetime and
+ * token format apply).
+ */
+export interface TokenExchangePolicy {
+  targets: string[];
+  /** May exchange with an `actor_token`: the issued token names the actor in `act` (§4.1). */
+  delegation: boolean;
+  /** May exchange an admin's token for a token of another user (`requested_subject`). */
+  impersonation: boolean;
 }
 
 /** What `update` may change. `audiences: []` makes the client follow the server's setting. */
@@ -98,11 +120,19 @@ export interface ClientChanges {
   skipConsent?: boolean;
   dpopBoundAccessTokens?: boolean;
   webOrigins?: string[];
+  /** The members named change; the others stay. */
+  tokenExchange?: Partial<TokenExchangePolicy>;
+  /** `null` removes it (and `backchannelLogoutSessionRequired` with it, unless that is given). */
+  backchannelLogoutUri?: string | null;
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 /** What a new client is registered with; everything but the id, type, audiences and scopes has a default. */
 export interface ClientRegistration
-  extends Omit<ClientChanges, 'jwks' | 'jwksUri' | 'accessTokenTtl' | 'refreshTokenTtl'> {
+  extends Omit<
+    ClientChanges,
+    'jwks' | 'jwksUri' | 'accessTokenTtl' | 'refreshTokenTtl' | 'backchannelLogoutUri'
+  > {
   clientId: string;
   type: ClientType;
   /** Default: `native` for public clients, `web` for confidential ones. */
@@ -113,6 +143,7 @@ export interface ClientRegistration
   jwksUri?: string;
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
+  backchannelLogoutUri?: string;
 }
 
 /** The client every fresh installation has: the browser app served next to the auth server. */
@@ -208,6 +239,11 @@ function registrationColumns(registration: RegistrationToCheck) {
     access_token_ttl: registration.accessTokenTtl ?? null,
     refresh_token_ttl: registration.refreshTokenTtl ?? null,
     web_origins: toJsonText(registration.webOrigins),
+    token_exchange_targets: toJsonText(registration.tokenExchange.targets),
+    token_exchange_delegation: registration.tokenExchange.delegation ? 1 : 0,
+    token_exchange_impersonation: registration.tokenExchange.impersonation ? 1 : 0,
+    backchannel_logout_uri: registration.backchannelLogoutUri ?? null,
+    backchannel_logout_session_required: registration.backchannelLogoutSessionRequired ? 1 : 0,
   };
 }
 
@@ -250,6 +286,13 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       skipConsent: row.skip_consent === 1,
       dpopBoundAccessTokens: row.dpop_bound_access_tokens === 1,
       webOrigins: parseJsonText(row.web_origins),
+      tokenExchange: {
+        targets: parseJsonText(row.token_exchange_targets),
+        delegation: row.token_exchange_delegation === 1,
+        impersonation: row.token_exchange_impersonation === 1,
+      },
+      backchannelLogoutUri: row.backchannel_logout_uri ?? undefined,
+      backchannelLogoutSessionRequired: row.backchannel_logout_session_required === 1,
     };
   };
 
@@ -316,6 +359,13 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         accessTokenTtl: input.accessTokenTtl,
         refreshTokenTtl: input.refreshTokenTtl,
         webOrigins: input.webOrigins ?? [],
+        tokenExchange: {
+          targets: input.tokenExchange?.targets ?? [],
+          delegation: input.tokenExchange?.delegation ?? false,
+          impersonation: input.tokenExchange?.impersonation ?? false,
+        },
+        backchannelLogoutUri: input.backchannelLogoutUri,
+        backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       await checkResources(input.resources ?? []);
@@ -357,6 +407,16 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         accessTokenTtl: pick(changes.accessTokenTtl, client.accessTokenTtl),
         refreshTokenTtl: pick(changes.refreshTokenTtl, client.refreshTokenTtl),
         webOrigins: changes.webOrigins ?? client.webOrigins,
+        tokenExchange: {
+          targets: changes.tokenExchange?.targets ?? client.tokenExchange.targets,
+          delegation: changes.tokenExchange?.delegation ?? client.tokenExchange.delegation,
+          impersonation: changes.tokenExchange?.impersonation ?? client.tokenExchange.impersonation,
+        },
+        backchannelLogoutUri: pick(changes.backchannelLogoutUri, client.backchannelLogoutUri),
+        // Without a URI the flag means nothing: removing the URI clears it unless it is set again.
+        backchannelLogoutSessionRequired:
+          changes.backchannelLogoutSessionRequired ??
+          (changes.backchannelLogoutUri === null ? false : client.backchannelLogoutSessionRequired),
       } satisfies RegistrationToCheck;
       checkRegistration(registration);
       // Switching to a secret method from one without a secret leaves the client with none: no secret

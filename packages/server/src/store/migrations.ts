@@ -365,6 +365,81 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('authorization_codes').addColumn('dpop_jkt', 'text').execute();
       },
     },
+    '0013_backchannel_logout': {
+      // OpenID Connect Back-Channel Logout 1.0 §2.2: where a client wants logout tokens, and whether it
+      // needs `sid` in them. The outbox holds what must reach another server (a logout token, later
+      // security event tokens) until it got there: written in the transaction that ended the session,
+      // so nothing is promised that was not done, and nothing done goes untold (outbox/outbox.ts).
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('clients').addColumn('backchannel_logout_uri', 'text').execute();
+        await db.schema
+          .alterTable('clients')
+          .addColumn('backchannel_logout_session_required', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await id(db.schema.createTable('outbox'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_until', 'bigint')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('delivered_at', 'bigint')
+          .addColumn('gave_up_at', 'bigint')
+          .addColumn('last_error', 'text')
+          .execute();
+        // The due-row query reads only unfinished rows, by next attempt: the index holds only those.
+        await db.schema
+          .createIndex('outbox_due')
+          .on('outbox')
+          .column('next_attempt_at')
+          .where(sql<boolean>`delivered_at is null and gave_up_at is null`)
+          .execute();
+        // A receiver that fails holds back its other waiting rows (outbox.deferTarget): by target.
+        await db.schema
+          .createIndex('outbox_pending_target')
+          .on('outbox')
+          .column('target')
+          .where(sql<boolean>`delivered_at is null and gave_up_at is null`)
+          .execute();
+        // Pruning finished rows reads them by age.
+        await db.schema.createIndex('outbox_created').on('outbox').column('created_at').execute();
+      },
+    },
+    '0014_token_exchange': {
+      // RFC 8693: a client's exchange policy (the audiences or resources it may ask exchanged tokens
+      // for, and whether it may delegate or impersonate), and the impersonations begun, each open
+      // until its token expires or is revoked (closed by housekeeping: http/grants/impersonation.ts).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('clients')
+          .addColumn('token_exchange_targets', 'text', (c) => c.notNull().defaultTo('[]'))
+          .execute();
+        await db.schema
+          .alterTable('clients')
+          .addColumn('token_exchange_delegation', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .alterTable('clients')
+          .addColumn('token_exchange_impersonation', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .createTable('impersonations')
+          .addColumn('jti', 'text', (c) => c.primaryKey())
+          .addColumn('admin_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('client_id', 'text', (c) => c.notNull())
+          .addColumn('sid', 'text', (c) => c.notNull())
+          .addColumn('ver', 'integer', (c) => c.notNull())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('ended_at', 'bigint')
+          .addColumn('end_reason', 'text')
+          .execute();
+        await db.schema.createIndex('impersonations_open').on('impersonations').column('ended_at').execute();
+      },
+    },
   };
 }
 

@@ -33,6 +33,8 @@ export interface Database {
   sso_sessions: SsoSessionsTable;
   consents: ConsentsTable;
   authorization_codes: AuthorizationCodesTable;
+  impersonations: ImpersonationsTable;
+  outbox: OutboxTable;
 }
 
 export interface AccessTokenLifetimesTable {
@@ -89,6 +91,34 @@ export interface ClientsTable {
   web_origins: JsonText<string[]>;
   /** RFC 9449 §5.2: 1 when every token request of the client must carry a DPoP proof. */
   dpop_bound_access_tokens: number;
+  /** RFC 8693 policy (since 0014): audiences or resource identifiers exchanged tokens may be for. */
+  token_exchange_targets: JsonText<string[]>;
+  /** 1 when the client may exchange with an actor token (delegation, RFC 8693 §1.1). */
+  token_exchange_delegation: number;
+  /** 1 when the client may exchange an admin's token for a user's (impersonation). */
+  token_exchange_impersonation: number;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed; since 0013. */
+  backchannel_logout_uri: string | null;
+  /** BCL §2.2: 1 when the client needs `sid` in its logout tokens (they always carry it here). */
+  backchannel_logout_session_required: number;
+}
+
+/** One impersonation (an admin acting as a user through token exchange), open until it ends. */
+export interface ImpersonationsTable {
+  /** The `jti` of the token issued. */
+  jti: string;
+  admin_id: string;
+  user_id: string;
+  client_id: string;
+  /** The admin's session: the token carries it, so the admin's logout ends it. */
+  sid: string;
+  /** The user's token version the token carries. */
+  ver: number;
+  started_at: number;
+  expires_at: number;
+  ended_at: number | null;
+  /** `expired` or `revoked`. */
+  end_reason: string | null;
 }
 
 /** An API tokens may be asked for by name (RFC 8707 `resource`), with its audience and token format. */
@@ -229,4 +259,30 @@ export interface AuditEventsTable {
   ip: string | null;
   detail: JsonText<Record<string, unknown>>;
   created_at: number;
+}
+
+/**
+ * Something that must reach another server (a logout token's POST), written in the transaction that
+ * decided it, and delivered until delivered or given up (outbox/outbox.ts). Never a secret: the
+ * request, and any token in it, is made afresh for each attempt from `payload`.
+ */
+export interface OutboxTable {
+  id: Generated<number>;
+  /** Which kind of delivery (outbox/kinds.ts): how `payload` becomes a request. */
+  kind: string;
+  payload: JsonText<unknown>;
+  /** Where it goes (a URL), as registered when the row was written. */
+  target: string;
+  /** Attempts begun (counted when claimed, so one that dies mid-way counts too). */
+  attempts: number;
+  /** Not before this (ms): now for a new row, later after a failure (back-off, Retry-After). */
+  next_attempt_at: number;
+  /** The instance attempting it, until `lease_until`; then any instance may claim it again. */
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_at: number;
+  delivered_at: number | null;
+  gave_up_at: number | null;
+  /** Why the last attempt failed: a status or an error code, never the request or the target's query. */
+  last_error: string | null;
 }

@@ -1,6 +1,7 @@
 import {
   compactEncrypt,
   createVerifier,
+  decodeJwtUnverified,
   importJwk,
   type Jwk,
   type JwtPayload,
@@ -34,6 +35,18 @@ export interface AccessTokenRequest {
   extra?: Record<string, unknown>;
   /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
   jkt?: string;
+  /**
+   * RFC 8693 §4.1 `act`: who acts for the subject (an exchanged token). The session (`sid`) may then
+   * be the actor's: an admin's logout ends the impersonation it began.
+   */
+  act?: ActorClaim;
+}
+
+/** RFC 8693 §4.1: the acting party, and (nested) the one it acted for before. */
+export interface ActorClaim {
+  sub: string;
+  client_id?: string;
+  act?: ActorClaim;
 }
 
 /** The claims of a Tessera access token: RFC 9068 plus `sid` (session) and `ver` (token version). */
@@ -48,6 +61,10 @@ export interface AccessTokenClaims extends JwtPayload {
   permissions?: string[];
   /** RFC 9449 §6.1 (RFC 7800): a DPoP-bound token names its key's SHA-256 thumbprint. */
   cnf?: { jkt: string };
+  /** RFC 8693 §4.1: an exchanged token's actor chain. */
+  act?: ActorClaim;
+  /** RFC 8693 §4.4: who may act for the subject (from the deployment's extraClaims hook). */
+  may_act?: unknown;
 }
 
 export class AccessTokenRejected extends Error {
@@ -58,7 +75,8 @@ export class AccessTokenRejected extends Error {
 }
 
 export interface AccessTokens {
-  issue(request: AccessTokenRequest): { token: string; expiresIn: number };
+  /** `jti` and `exp` (seconds) of the signed token, for callers that record what they issued. */
+  issue(request: AccessTokenRequest): { token: string; expiresIn: number; jti: string; exp: number };
   /**
    * The server's own check (userinfo, logout, introspection): signature with a published key, RFC 9068
    * `typ`, `iss`, `exp`; then the revocation list, and for a user's token the user's current token
@@ -112,13 +130,14 @@ export function createAccessTokens(
         ...(user ? { sid: request.sid, ver: user.tokenVersion } : {}),
         ...(user ? { roles: user.roles, permissions: user.permissions } : {}),
         ...(request.jkt !== undefined ? { cnf: { jkt: request.jkt } } : {}),
+        ...(request.act !== undefined ? { act: request.act } : {}),
         iat: now,
         exp: now + request.ttl,
       });
       // A lifetime longer than any noted counts at once (revocation entries and retired keys outlive it).
       lifetimes?.issued(request.ttl);
       const token = request.encryptTo ? encryptFor(request.encryptTo, signed) : signed;
-      return { token, expiresIn: request.ttl };
+      return { token, expiresIn: request.ttl, jti: decodeJwtUnverified(signed).jti!, exp: now + request.ttl };
     },
     async verify(token, audience) {
       let claims: AccessTokenClaims;

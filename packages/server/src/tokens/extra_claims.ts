@@ -97,6 +97,10 @@ export async function extraClaims(
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims))
     throw new ExtraClaimsError('must return an object of claims (or undefined)');
   for (const [name, value] of Object.entries(claims)) {
+    if (name === 'may_act' && context.target === 'access_token') {
+      checkMayAct(value);
+      continue;
+    }
     if (RESERVED_CLAIMS.has(name))
       throw new ExtraClaimsError(`"${name}" is a reserved claim; use your own name, e.g. a URI`);
     if (name.length === 0 || name.length > 256)
@@ -105,4 +109,21 @@ export async function extraClaims(
       throw new ExtraClaimsError(`"${name}" must be a JSON value`);
   }
   return claims;
+}
+
+/**
+ * RFC 8693 §4.4 `may_act` is the one reserved name the hook may set, in access tokens only: who may
+ * act for the subject is the deployment's decision, and token exchange enforces it
+ * (http/grants/token_exchange.ts). Its shape: `{ sub, client_id? }`, strings.
+ */
+function checkMayAct(value: unknown): void {
+  const shaped =
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { sub?: unknown }).sub === 'string' &&
+    Object.entries(value).every(
+      ([key, member]) => (key === 'sub' || key === 'client_id') && typeof member === 'string',
+    );
+  if (!shaped) throw new ExtraClaimsError('"may_act" is { sub, client_id? } (RFC 8693 §4.4), strings');
 }

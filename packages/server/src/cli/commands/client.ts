@@ -70,6 +70,22 @@ Options of add and update:
   --dpop-bound-access-tokens | --no-dpop-bound-access-tokens
                                      whether every token request must carry a DPoP proof (RFC 9449
                                      §5.2), so the client only gets DPoP-bound tokens (default no)
+  --exchange-target <aud-or-resource>…
+                                     RFC 8693 token exchange (confidential clients): the audiences,
+                                     or RFC 8707 resource identifiers, it may exchange users' tokens
+                                     for; none (the default) means it may not exchange at all
+  --exchange-delegation | --no-exchange-delegation
+                                     whether it may exchange with an actor token: the issued token
+                                     names the actor in act (default no)
+  --exchange-impersonation | --no-exchange-impersonation
+                                     whether it may exchange an admin's token for another user's
+                                     (requested_subject; at most 15 minutes, audited; default no)
+  --backchannel-logout-uri <uri>     OpenID Connect Back-Channel Logout: where the client's server is
+                                     sent a logout token when one of its sessions ends (https; http
+                                     on a loopback host; a query is kept, a fragment refused; '' on
+                                     update removes it)
+  --backchannel-logout-session-required | --no-backchannel-logout-session-required
+                                     the client needs sid in logout tokens (they always carry it)
 On update a list option replaces the whole list, and one empty value (--redirect-uri '') clears it;
 grant types are not derived again. A secret method's secret is printed once and stored only as a
 hash; switching to private_key_jwt drops it, switching back prints a new one. The keys of
@@ -98,6 +114,14 @@ has it when it issues them.`,
     'no-skip-consent': { type: 'boolean' },
     'dpop-bound-access-tokens': { type: 'boolean' },
     'no-dpop-bound-access-tokens': { type: 'boolean' },
+    'exchange-target': { type: 'string', multiple: true },
+    'exchange-delegation': { type: 'boolean' },
+    'no-exchange-delegation': { type: 'boolean' },
+    'exchange-impersonation': { type: 'boolean' },
+    'no-exchange-impersonation': { type: 'boolean' },
+    'backchannel-logout-uri': { type: 'string' },
+    'backchannel-logout-session-required': { type: 'boolean' },
+    'no-backchannel-logout-session-required': { type: 'boolean' },
   },
   settings: true,
   async run(context) {
@@ -137,9 +161,18 @@ function describe(client: Client): string {
     ['web_origins', client.webOrigins],
   ];
   for (const [label, values] of more) if (values.length) lines.push(`  ${label} ${values.join(' ')}`);
+  const exchange = client.tokenExchange;
+  if (exchange.targets.length)
+    lines.push(
+      `  token_exchange ${exchange.targets.join(' ')}${exchange.delegation ? ' +delegation' : ''}${exchange.impersonation ? ' +impersonation' : ''}`,
+    );
   if (client.jwks)
     lines.push(`  jwks ${client.jwks.keys.length} public key${client.jwks.keys.length === 1 ? '' : 's'}`);
   if (client.jwksUri) lines.push(`  jwks_uri ${client.jwksUri}`);
+  if (client.backchannelLogoutUri)
+    lines.push(
+      `  backchannel_logout_uri ${client.backchannelLogoutUri}${client.backchannelLogoutSessionRequired ? ' (session required)' : ''}`,
+    );
   const lifetimes = [
     client.accessTokenTtl === undefined ? '' : `access ${describeSpan(client.accessTokenTtl)}`,
     client.refreshTokenTtl === undefined ? '' : `refresh ${describeSpan(client.refreshTokenTtl)}`,
@@ -235,6 +268,29 @@ function clientChanges(context: CommandContext): ClientChanges {
     throw new UsageError('give --skip-consent or --no-skip-consent, not both');
   if (values['dpop-bound-access-tokens'] === true && values['no-dpop-bound-access-tokens'] === true)
     throw new UsageError('give --dpop-bound-access-tokens or --no-dpop-bound-access-tokens, not both');
+  for (const flag of ['exchange-delegation', 'exchange-impersonation'])
+    if (values[flag] === true && values[`no-${flag}`] === true)
+      throw new UsageError(`give --${flag} or --no-${flag}, not both`);
+  const exchangeTargets = listOption(values, 'exchange-target');
+  const onOff = (flag: string) =>
+    values[flag] === true ? true : values[`no-${flag}`] === true ? false : undefined;
+  const tokenExchange = {
+    ...(exchangeTargets ? { targets: exchangeTargets } : {}),
+    ...(onOff('exchange-delegation') !== undefined ? { delegation: onOff('exchange-delegation') } : {}),
+    ...(onOff('exchange-impersonation') !== undefined
+      ? { impersonation: onOff('exchange-impersonation') }
+      : {}),
+  };
+  if (
+    values['backchannel-logout-session-required'] === true &&
+    values['no-backchannel-logout-session-required'] === true
+  )
+    throw new UsageError(
+      'give --backchannel-logout-session-required or --no-backchannel-logout-session-required, not both',
+    );
+  const backchannelLogoutUri = values['backchannel-logout-uri'] as string | undefined;
+  if (sub === 'add' && backchannelLogoutUri === '')
+    throw new UsageError('--backchannel-logout-uri needs a URI (an empty one removes it, on update)');
   const redirectUris = listOption(values, 'redirect-uri');
   const postLogoutRedirectUris = listOption(values, 'post-logout-redirect-uri');
   const resources = listOption(values, 'resource');
@@ -273,6 +329,15 @@ function clientChanges(context: CommandContext): ClientChanges {
       : values['no-dpop-bound-access-tokens'] === true
         ? { dpopBoundAccessTokens: false }
         : {}),
+    ...(Object.keys(tokenExchange).length ? { tokenExchange } : {}),
+    ...(backchannelLogoutUri !== undefined
+      ? { backchannelLogoutUri: backchannelLogoutUri === '' ? null : backchannelLogoutUri }
+      : {}),
+    ...(values['backchannel-logout-session-required'] === true
+      ? { backchannelLogoutSessionRequired: true }
+      : values['no-backchannel-logout-session-required'] === true
+        ? { backchannelLogoutSessionRequired: false }
+        : {}),
   };
 }
 
@@ -290,7 +355,7 @@ async function add(
 ): Promise<number> {
   if (await services.clients.byId(clientId))
     throw new UsageError(`client ${JSON.stringify(clientId)} already exists`);
-  const { jwks, jwksUri, accessTokenTtl, refreshTokenTtl, ...rest } = changes;
+  const { jwks, jwksUri, accessTokenTtl, refreshTokenTtl, backchannelLogoutUri, ...rest } = changes;
   const { client, secret } = await services.clients
     .add({
       ...rest,
@@ -304,6 +369,7 @@ async function add(
       ...(jwksUri ? { jwksUri } : {}),
       ...(typeof accessTokenTtl === 'number' ? { accessTokenTtl } : {}),
       ...(typeof refreshTokenTtl === 'number' ? { refreshTokenTtl } : {}),
+      ...(backchannelLogoutUri ? { backchannelLogoutUri } : {}),
     })
     .catch(asUsage);
   await services.lifetimes.refresh();

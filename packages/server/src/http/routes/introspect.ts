@@ -53,6 +53,8 @@ export const introspectionRoutes: FastifyPluginAsync<{ services: Services }> = a
             iat: claims.iat,
             jti: claims.jti,
             sid: claims.sid,
+            // RFC 8693 §4.1: an exchanged token's actor (the chain nested), as the token says it.
+            ...(claims.act !== undefined ? { act: claims.act } : {}),
           };
         } catch (err) {
           if (!(err instanceof AccessTokenRejected)) throw err;

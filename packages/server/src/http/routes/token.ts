@@ -6,12 +6,13 @@ import { authorizationCodeGrant } from '../grants/authorization_code.js';
 import { clientCredentialsGrant } from '../grants/client_credentials.js';
 import type { GrantHandler, TokenRequestBody } from '../grants/grant.js';
 import { refreshTokenGrant } from '../grants/refresh_token.js';
+import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from '../grants/token_exchange.js';
 import type { Metrics } from '../metrics.js';
 import { tokenResponse } from '../response_schemas.js';
 import { CLIENT_ID_SCHEMA } from '../token_request.js';
 
 const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
-  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant].map((grant) => [
+  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, tokenExchangeGrant].map((grant) => [
     grant.grantType,
     grant,
   ]),
@@ -44,10 +45,21 @@ const bodySchema = {
         { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 512 } },
       ],
     },
+    // RFC 8693 §2.1 (an encrypted access token is a few KB).
+    subject_token: { type: 'string', maxLength: 16384 },
+    subject_token_type: { type: 'string', maxLength: 256 },
+    actor_token: { type: 'string', maxLength: 16384 },
+    actor_token_type: { type: 'string', maxLength: 256 },
+    requested_token_type: { type: 'string', maxLength: 256 },
+    // Impersonation (grants/token_exchange.ts): the user id an admin asks to act as.
+    requested_subject: { type: 'string', maxLength: 128 },
   },
 } as const;
 
-/** `POST /token` (RFC 6749 §3.2) and `POST /token/refresh` (the refresh grant under its common name). */
+/**
+ * `POST /token` (RFC 6749 §3.2), `POST /token/refresh` (the refresh grant under its common name) and
+ * `POST /token/exchange` (RFC 8693 token exchange under its name).
+ */
 export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metrics }> = async (
   app,
   context,
@@ -79,4 +91,9 @@ export const tokenRoutes: FastifyPluginAsync<{ services: Services; metrics: Metr
   };
   app.post<{ Body: TokenRequestBody }>('/token', options, handle('/token'));
   app.post<{ Body: TokenRequestBody }>('/token/refresh', options, handle('/token/refresh', 'refresh_token'));
+  app.post<{ Body: TokenRequestBody }>(
+    '/token/exchange',
+    options,
+    handle('/token/exchange', TOKEN_EXCHANGE_GRANT),
+  );
 };
