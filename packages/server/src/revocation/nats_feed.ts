@@ -90,6 +90,9 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
 
   function down(err: unknown): void {
     connected = false;
+    // Whatever was published meanwhile is not read yet: not current again until the reader has
+    // read up to where the stream stands once back (tick(), or the reader's pending count).
+    caughtUp = false;
     if (outage) return;
     outage = true;
     log.warn(
