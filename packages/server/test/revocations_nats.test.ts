@@ -283,6 +283,12 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
         (m) => m.message?.type === 'revocation' && m.message.entry.value === sid,
       ),
     ).toHaveLength(1);
+    // Live again says C reads the stream, not that it has read this very message yet (another
+    // instance's sync may have published it a moment ago): wait for C's reader to have it.
+    await eventually(
+      async () => (await c.services.revocations.feed.backlog(undefined)).some((e) => e.value === sid),
+      'C to read the revocation from the stream',
+    );
     const fresh = await subscribe(c);
     expect(fresh.snapshot.find((e) => e.value === sid)?.eventId).toMatch(/^\d+-\d+$/);
   });

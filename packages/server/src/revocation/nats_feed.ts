@@ -90,9 +90,6 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
 
   function down(err: unknown): void {
     connected = false;
-    // Whatever was published meanwhile is not read yet: not current again until the reader has
-    // read up to where the stream stands once back (tick(), or the reader's pending count).
-    caughtUp = false;
     if (outage) return;
     outage = true;
     log.warn(
@@ -153,8 +150,11 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
     for await (const status of connection.status()) {
       if (status.type === 'disconnect') down(new Error(`disconnected from ${broker.server}`));
       else if (status.type === 'reconnect') {
-        // What was published meanwhile is not read yet: no complete backlog until it is.
+        // What was published meanwhile is not read yet: no complete backlog until it is. The
+        // consumer is made again from the last sequence read, rather than left to notice the lost
+        // pull on its own idle heartbeat (seconds later, while this instance would call itself live).
         caughtUp = false;
+        void messages?.stop();
         up();
       }
     }
