@@ -9,6 +9,9 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { nanos, StorageType } from 'nats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
+import { createNatsFeed } from '../src/revocation/nats_feed.js';
+import { parseNatsBroker } from '../src/revocation/nats_url.js';
+import type { Logger } from '../src/shared/logger.js';
 import { TEST_STORE } from './databases.js';
 import {
   createTestDatabase,
@@ -314,5 +317,55 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
     expect(heartbeat).toBeGreaterThan(revocation);
     const after = await subscribe(a);
     expect(after.snapshot.find((e) => e.value === sid)?.eventId).toMatch(/^\d+-\d+$/);
+  });
+});
+
+describe.skipIf(skip)('the NATS feed on its own', () => {
+  it('sends no heartbeat while the store holds a revocation the broker missed (the shared hold-back)', async () => {
+    const nats = uniqueStream();
+    let missed = true;
+    let asked = 0;
+    const quiet = { warn() {}, info() {}, error() {}, debug() {} } as unknown as Logger;
+    const feed = createNatsFeed(parseNatsBroker(nats.url()), quiet, {
+      retentionMs: () => 60_000,
+      instance: 'test',
+      undelivered: async () => {
+        asked += 1;
+        return missed;
+      },
+    });
+    try {
+      // Creates the stream; it has no heartbeat yet, so it is not seeded.
+      expect(await feed.seeded()).toBe(false);
+      // Seeded, but the store says a revocation is missing from the stream: no heartbeat.
+      await feed.markSeeded();
+      const now = Date.now();
+      const entry = {
+        id: 1,
+        kind: 'jti' as const,
+        value: 'made-while-missing',
+        ver: null,
+        expiresAt: now + 60_000,
+        createdAt: now,
+      };
+      expect(await feed.publish(entry)).toBe(true);
+      // Every heartbeat the feed would send asks the hold-back first: three asks, none sent.
+      const before = asked;
+      await eventually(() => asked >= before + 3, 'three heartbeat ticks');
+      expect((await storedMessages(nats.stream)).filter((m) => m.message?.type === 'heartbeat')).toEqual([]);
+      // Delivered (the store says so): the next tick vouches, after the revocation.
+      missed = false;
+      await eventually(
+        async () => (await storedMessages(nats.stream)).some((m) => m.message?.type === 'heartbeat'),
+        'a heartbeat once nothing is missing',
+      );
+      const stored = await storedMessages(nats.stream);
+      const revocation = stored.findIndex((m) => m.message?.type === 'revocation');
+      expect(revocation).toBeGreaterThanOrEqual(0);
+      expect(stored.findIndex((m) => m.message?.type === 'heartbeat')).toBeGreaterThan(revocation);
+    } finally {
+      await feed.close();
+      await deleteStream(nats.stream);
+    }
   });
 });

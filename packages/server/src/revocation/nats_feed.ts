@@ -249,7 +249,13 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
     }
   }
 
+  /** Vouches for the stream, unless the shared hold-back says it lacks a live revocation. */
   async function heartbeat(): Promise<void> {
+    try {
+      if (await undelivered()) return;
+    } catch {
+      return; // the store is out of reach: nothing to vouch with
+    }
     const rollup = headers();
     // Only the latest heartbeat stays in the stream (allow_rollup_hdrs).
     rollup.set('Nats-Rollup', 'sub');
@@ -271,11 +277,7 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
       else if (info.created === readingStream && lastSeq >= info.state.last_seq) caughtUp = true;
       const now = clock();
       for (const [seq, event] of events) if (event.expiresAt <= now) events.delete(seq);
-      if (
-        seededStream === info.created &&
-        Date.now() - lastHeartbeat >= HEARTBEAT_MS - 100 &&
-        !(await undelivered())
-      )
+      if (seededStream === info.created && Date.now() - lastHeartbeat >= HEARTBEAT_MS - 100)
         await heartbeat();
     } catch (err) {
       if (apiError(err) === STREAM_NOT_FOUND) {
