@@ -1,6 +1,6 @@
-// Cluster suite: Tessera scaled out, once per revocation feed between the instances (Redis's
-// stream; a RabbitMQ stream queue with TESSERA_REVOCATION_BROKER=amqp://…; NATS JetStream has its
-// slot in FEEDS). For each: two server instances (separate processes) on one PostgreSQL database,
+// Cluster suite: Tessera scaled out, once per revocation feed between the instances, side by side
+// (Redis's stream; a RabbitMQ stream queue with TESSERA_REVOCATION_BROKER=amqp://…; a NATS
+// JetStream stream with TESSERA_REVOCATION_BROKER=nats://…). For each: two server instances (separate processes) on one PostgreSQL database,
 // and two APIs protected by @tessera/guard in processes of their own, one following the revocation
 // event stream of instance B (SSE), one reading the feed directly. Measured:
 //  - propagation: a token is revoked on instance A (POST /revoke), and each API is asked with it
@@ -12,7 +12,8 @@
 //  - (Redis run) refresh grant throughput on both instances at once (autocannon against each), each
 //    request rotating its own refresh token.
 // Needs PostgreSQL (BENCH_DATABASE_URL, default TESSERA_TEST_DATABASE_URL or the local server);
-// Redis (BENCH_REDIS_URL) and RabbitMQ (BENCH_RABBITMQ_URL) runs are skipped without them.
+// Redis (BENCH_REDIS_URL), RabbitMQ (BENCH_RABBITMQ_URL) and NATS (BENCH_NATS_URL) runs are skipped
+// without them; BENCH_CLUSTER_FEEDS (e.g. `NATS` or `Redis,RabbitMQ`) runs only those.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,7 @@ const RABBITMQ_URL =
   process.env.BENCH_RABBITMQ_URL ||
   process.env.TESSERA_TEST_RABBITMQ_URL ||
   'amqp://guest:guest@127.0.0.1:5672';
+const NATS_URL = process.env.BENCH_NATS_URL || process.env.TESSERA_TEST_NATS_URL || 'nats://127.0.0.1:4222';
 const REVOCATIONS = Number(process.env.BENCH_CLUSTER_REVOCATIONS ?? 1000);
 const SESSIONS = Number(process.env.BENCH_CLUSTER_SESSIONS ?? 40_000);
 const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 10);
@@ -83,7 +85,35 @@ const FEEDS = [
       };
     },
   },
-  // { name: 'NATS', async setup(id) { … TESSERA_REVOCATION_BROKER: 'nats://…' … } },
+  {
+    name: 'NATS',
+    async setup(id) {
+      // JetStream stream names take no dots or dashes beyond the server's rule: letters, digits, _.
+      const stream = `TESSERA_BENCH_${id}`;
+      const subject = `tessera.bench.${id}`;
+      const broker = new URL(NATS_URL);
+      broker.searchParams.set('stream', stream);
+      broker.searchParams.set('subject', subject);
+      const { connect } = await import('nats');
+      const servers = new URL(NATS_URL).host;
+      // Reachable with JetStream, or this run is skipped.
+      const probe = await connect({ servers, timeout: 2000, reconnect: false });
+      try {
+        await (await probe.jetstreamManager()).getAccountInfo();
+      } finally {
+        await probe.close();
+      }
+      return {
+        server: { TESSERA_REVOCATION_BROKER: broker.href },
+        guard: { GUARD_NATS: NATS_URL, GUARD_NATS_STREAM: stream },
+        async cleanup() {
+          const nc = await connect({ servers });
+          await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false);
+          await nc.close();
+        },
+      };
+    },
+  },
 ];
 
 async function admin(sql) {
@@ -162,7 +192,8 @@ async function subscribe(url, authorization, onEvent) {
   return () => controller.abort();
 }
 
-export async function runCluster() {
+/** Runs the suite on every feed of {@link FEEDS} (or those BENCH_CLUSTER_FEEDS / `only` names). */
+export async function runCluster({ only = process.env.BENCH_CLUSTER_FEEDS?.split(',') } = {}) {
   try {
     await admin('SELECT 1');
   } catch (err) {
@@ -170,7 +201,7 @@ export async function runCluster() {
     return { skipped: err.message };
   }
   const results = {};
-  for (const feed of FEEDS) results[feed.name] = await runFeed(feed);
+  for (const feed of FEEDS) if (!only || only.includes(feed.name)) results[feed.name] = await runFeed(feed);
   const measured = Object.entries(results).filter(([, r]) => r.propagation);
   if (measured.length > 0) {
     console.log('\n  Side by side (revocation on A → 401; fan-out to subscribers of B):');

@@ -10,7 +10,18 @@ import {
   LOG_LEVELS,
   type LogLevel,
 } from './logger.js';
-import { type AmqpConnectionLike, checkRabbitMqOption } from './revocation/rabbitmq.js';
+import {
+  checkNatsOption,
+  checkNatsStream,
+  DEFAULT_NATS_STREAM,
+  type NatsConnectionLike,
+} from './revocation/nats.js';
+import {
+  type AmqpConnectionLike,
+  checkRabbitMqOption,
+  checkRabbitMqStream,
+  DEFAULT_RABBITMQ_STREAM,
+} from './revocation/rabbitmq.js';
 import { checkRedisOption, type RedisLikeClient } from './revocation/redis.js';
 import type { GuardFetch } from './revocation/stream.js';
 
@@ -27,6 +38,12 @@ export type RevocationsOption =
    * `amqplib`) or your amqplib connection; `stream` defaults to `tessera.revocations`.
    */
   | { rabbitmq: string | AmqpConnectionLike; stream?: string }
+  /**
+   * The server's NATS JetStream stream (`revocationBroker: nats://…`), read directly: a nats:// or
+   * tls:// URL (needs the `nats` package) or your NatsConnection; `stream` defaults to
+   * `TESSERA_REVOCATIONS`.
+   */
+  | { nats: string | NatsConnectionLike; stream?: string }
   /** No revocation checks: tokens stay valid until `exp` (keep their lifetime short). */
   | 'off';
 
@@ -145,7 +162,8 @@ export type ResolvedRevocations =
   | { mode: 'off' }
   | { mode: 'stream'; url: string | undefined }
   | { mode: 'redis'; redis: string | RedisLikeClient; key: string }
-  | { mode: 'rabbitmq'; rabbitmq: string | AmqpConnectionLike; stream: string };
+  | { mode: 'rabbitmq'; rabbitmq: string | AmqpConnectionLike; stream: string }
+  | { mode: 'nats'; nats: string | NatsConnectionLike; stream: string };
 
 /** The options, checked and with defaults applied: everything a guard decides once. */
 export interface ResolvedOptions {
@@ -343,17 +361,23 @@ function resolveRevocations(
         throw new TypeError('options.revocations.key must be a non-empty string');
       return { mode: 'redis', redis, key };
     }
+    // `stream` is the server's `?stream=` on its revocationBroker URL, each broker's names checked
+    // by the server's own rule.
     if ('rabbitmq' in value) {
-      const { rabbitmq, stream = 'tessera.revocations' } = value;
+      const { rabbitmq, stream = DEFAULT_RABBITMQ_STREAM } = value;
       checkRabbitMqOption(rabbitmq, 'options.revocations.rabbitmq');
-      // The server's own rule for stream names (its revocationBroker's ?stream=).
-      if (typeof stream !== 'string' || !/^[A-Za-z0-9._:-]{1,200}$/.test(stream))
-        throw new TypeError('options.revocations.stream must be 1 to 200 letters, digits or . _ : -');
+      checkRabbitMqStream(stream, 'options.revocations.stream');
       return { mode: 'rabbitmq', rabbitmq, stream };
+    }
+    if ('nats' in value) {
+      const { nats, stream = DEFAULT_NATS_STREAM } = value;
+      checkNatsOption(nats, 'options.revocations.nats');
+      checkNatsStream(stream, 'options.revocations.stream');
+      return { mode: 'nats', nats, stream };
     }
   }
   throw new TypeError(
-    "options.revocations must be 'stream', 'off', { url }, { redis, key? } or { rabbitmq, stream? }",
+    "options.revocations must be 'stream', 'off', { url }, { redis, key? }, { rabbitmq, stream? } or { nats, stream? }",
   );
 }
 

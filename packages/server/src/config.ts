@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseTimeSpan } from '@tessera/jose';
+import { brokerUrlProblem } from './revocation/broker_url.js';
 import { webOriginProblem } from './store/web_origin.js';
 
 /** The server's settings, validated. Durations are seconds. */
@@ -21,9 +22,10 @@ export interface Config {
   /** Prefix of every Redis key, so several deployments can share one Redis. */
   redisPrefix: string;
   /**
-   * A message broker that carries revocations between instances instead of Redis's stream: its URL's
-   * scheme picks it (`amqp://`, `amqps://`: a RabbitMQ stream queue, `?stream=` its name, default
-   * `tessera.revocations`; see revocation/broker_feed.ts). May carry a password: printed redacted.
+   * A message broker that carries revocations between instances instead of Redis's stream (Redis, if
+   * also set, stays for rate limits and replay caches). Its URL's scheme picks it
+   * (revocation/broker_url.ts): `amqp://`, `amqps://` a RabbitMQ stream queue; `nats://`, `tls://` a
+   * NATS JetStream stream; `?stream=` names the stream on either. May hold credentials: never printed.
    */
   revocationBroker: string | undefined;
   /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
@@ -182,8 +184,8 @@ export const SETTINGS = {
   revocationBroker: {
     env: 'TESSERA_REVOCATION_BROKER',
     flag: 'revocation-broker',
-    help: 'message broker carrying revocations between instances (amqp(s):// RabbitMQ ≥ 3.9 stream, ?stream=<name>); unset, Redis or memory',
-    value: 'amqp://…',
+    help: 'message broker carrying revocations between instances: amqp(s)://… (RabbitMQ ≥ 3.9 stream) or nats://… / tls://… (JetStream), ?stream=<name>; unset, Redis or memory',
+    value: 'amqp://…|nats://…',
   },
   masterKey: {
     env: 'TESSERA_MASTER_KEY',
@@ -613,34 +615,17 @@ function redisUrl(value: string | undefined): string | undefined {
   return value;
 }
 
-function redisPrefix(value: string): string {
-  if (!/^[A-Za-z0-9:_{}.-]{1,64}$/.test(value))
-    throw new ConfigError('redisPrefix', 'expected 1 to 64 letters, digits or : _ { } . -');
+function revocationBroker(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  // The reason never repeats the URL: it may carry a password or a token.
+  const problem = brokerUrlProblem(value);
+  if (problem !== undefined) throw new ConfigError('revocationBroker', problem);
   return value;
 }
 
-/** `revocationBroker`'s URL schemes and the broker each picks (revocation/broker_feed.ts). */
-export const BROKER_SCHEMES = {
-  'amqp:': 'rabbitmq',
-  'amqps:': 'rabbitmq',
-  // NATS JetStream's 'nats:' and 'tls:' go here.
-} as const;
-
-function revocationBroker(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    // Not the value: it may carry a password.
-    throw new ConfigError('revocationBroker', 'expected a URL such as amqp://user:password@host:5672');
-  }
-  if (!Object.hasOwn(BROKER_SCHEMES, url.protocol) || url.hostname === '')
-    throw new ConfigError('revocationBroker', 'must be an amqp:// or amqps:// URL (RabbitMQ) with a host');
-  const stream = url.searchParams.get('stream');
-  // RabbitMQ queue names: at most 255 bytes; ours stay plain so they read well in rabbitmqctl.
-  if (stream !== null && !/^[A-Za-z0-9._:-]{1,200}$/.test(stream))
-    throw new ConfigError('revocationBroker', 'stream must be 1 to 200 letters, digits or . _ : -');
+function redisPrefix(value: string): string {
+  if (!/^[A-Za-z0-9:_{}.-]{1,64}$/.test(value))
+    throw new ConfigError('redisPrefix', 'expected 1 to 64 letters, digits or : _ { } . -');
   return value;
 }
 

@@ -111,21 +111,23 @@ export async function createServices(
     // Between instances revocations travel on the broker when one is set (Redis, if set too, keeps
     // the rest of the shared state), else on Redis's stream; on one machine in memory. Stream
     // entries outlive the longest access token they could match (see record()).
+    const retentionMs = () => lifetimes.retentionMs();
     const revocations = createRevocations(
       db,
       lifetimes,
       (entries) =>
         config.revocationBroker
-          ? createBrokerFeed(config.revocationBroker, log, { db, clock })
+          ? createBrokerFeed(config.revocationBroker, log, { db, retentionMs, clock })
           : redis
-            ? createRedisFeed(redis, log, { retentionMs: () => lifetimes.retentionMs(), clock })
+            ? createRedisFeed(redis, log, { retentionMs, clock })
             : createLocalFeed(entries, clock),
       clock,
     );
     await revocations.load();
     if (revocations.feed.shared) {
-      // Seeds the shared stream now if Redis lost it (or never had it), so the first subscribers
-      // get it whole; if Redis is unreachable the server starts anyway and the sync loop retries.
+      // Seeds the shared stream now if it was lost (or never there), so the first subscribers get
+      // it whole; if Redis or the broker is unreachable the server starts anyway and the sync loop
+      // retries.
       await revocations.sync().catch((err: unknown) => {
         log.warn(
           { reason: (err as Error).message },

@@ -210,6 +210,17 @@ describe('loadConfig refuses bad values, naming the setting', () => {
       { TESSERA_REVOCATION_BROKER: 'amqp://mq:5672?stream=a/b' },
       'revocationBroker',
     ],
+    ['a NATS broker without a host', { TESSERA_REVOCATION_BROKER: 'nats://' }, 'revocationBroker'],
+    [
+      'a NATS stream name with a dot',
+      { TESSERA_REVOCATION_BROKER: 'nats://nats:4222?stream=a.b' },
+      'revocationBroker',
+    ],
+    [
+      'a NATS subject with a wildcard',
+      { TESSERA_REVOCATION_BROKER: 'tls://nats:4222?subject=a.*' },
+      'revocationBroker',
+    ],
     ['TESSERA_REDIS_PREFIX too long', { TESSERA_REDIS_PREFIX: 'p'.repeat(65) }, 'redisPrefix'],
     ['a keyring key too short', { TESSERA_MASTER_KEYRING: `${MASTER_KEY},abc` }, 'masterKeyring'],
     ['a trusted proxy that is a host name', { TESSERA_TRUST_PROXY: 'lb.internal' }, 'trustProxy'],
@@ -345,6 +356,8 @@ describe('loadConfig refuses bad values, naming the setting', () => {
       'http://mq:mq-pass-1@mq',
       'amqp://mq:mq-pass-1@mq?stream=a b',
       'amqp//mq:mq-pass-1@',
+      'nats://mq:mq-pass-1@mq?stream=a.b',
+      'tls://mq-pass-1@mq/path',
     ])
       expect(configError(() => loadConfig({ TESSERA_REVOCATION_BROKER: broker })).message).not.toContain(
         'mq-pass-1',

@@ -3,6 +3,7 @@ import { type GuardErrors, RETRY_AFTER } from '../errors.js';
 import { isAllowedUrl, type ResolvedOptions } from '../options.js';
 import type { RevocationFeed } from './feed.js';
 import { createLiveness, type Liveness, type RevocationState } from './liveness.js';
+import { createNatsFeed } from './nats.js';
 import { createRabbitMqFeed } from './rabbitmq.js';
 import { createRedisFeed } from './redis.js';
 import { createStreamFeed, type GuardFetch } from './stream.js';
@@ -12,9 +13,9 @@ const PRUNE_INTERVAL_MS = 60_000;
 
 /** What `guard.health().revocations` reports. */
 export interface RevocationHealth {
-  mode: 'stream' | 'redis' | 'rabbitmq' | 'off';
+  mode: 'stream' | 'redis' | 'rabbitmq' | 'nats' | 'off';
   state: RevocationState;
-  /** Where the feed resumes from (SSE last event ID, Redis stream id or RabbitMQ offset). */
+  /** Where the feed resumes from (SSE last event ID, Redis stream id, RabbitMQ offset or NATS sequence). */
   lastEventId: string | null;
   /** Last proof of liveness, milliseconds since the epoch. */
   lastLiveAt: number | null;
@@ -26,11 +27,11 @@ export interface RevocationHealth {
 
 /**
  * The guard's side of revocations: the set in force, the feed that keeps it current (the issuer's
- * event stream or its Redis stream), whether it is current, and what a verified token's claims
+ * event stream, its Redis stream or its NATS JetStream stream), whether it is current, and what a verified token's claims
  * meet there.
  */
 export interface RevocationFollowing {
-  readonly mode: 'stream' | 'redis' | 'rabbitmq' | 'off';
+  readonly mode: 'stream' | 'redis' | 'rabbitmq' | 'nats' | 'off';
   /**
    * Starts the feed (once discovery has named the stream, when it had to) and returns a promise of
    * its first snapshot. Throws at once when the stream's URL is missing or not allowed.
@@ -87,6 +88,8 @@ export function createRevocationFollowing(config: ResolvedOptions, errors: Guard
         feed = createRedisFeed({ ...context, redis: revocations.redis, key: revocations.key });
       } else if (revocations.mode === 'rabbitmq') {
         feed = createRabbitMqFeed({ ...context, rabbitmq: revocations.rabbitmq, stream: revocations.stream });
+      } else if (revocations.mode === 'nats') {
+        feed = createNatsFeed({ ...context, nats: revocations.nats, stream: revocations.stream });
       } else {
         const url = revocations.url ?? discoveredUrl;
         if (url === undefined)

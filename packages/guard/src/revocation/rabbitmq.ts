@@ -44,6 +44,16 @@ export function checkRabbitMqOption(
     throw new TypeError(`${name} must be an amqp:// or amqps:// URL or an amqplib connection`);
 }
 
+/** The server's `?stream=` default for RabbitMQ (its `revocationBroker: amqp://…`). */
+export const DEFAULT_RABBITMQ_STREAM = 'tessera.revocations';
+/** The server's own rule for RabbitMQ stream names (its revocationBroker's `?stream=`). */
+const STREAM_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
+
+export function checkRabbitMqStream(stream: unknown, name: string): asserts stream is string {
+  if (typeof stream !== 'string' || !STREAM_NAME.test(stream))
+    throw new TypeError(`${name} must be 1 to 200 letters, digits or . _ : -`);
+}
+
 export interface RabbitMqFeedOptions extends FeedContext {
   rabbitmq: string | AmqpConnectionLike;
   stream: string;

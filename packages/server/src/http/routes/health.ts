@@ -8,7 +8,7 @@ import { healthResponse } from '../response_schemas.js';
 
 /**
  * `GET /healthz` (the process is up), `/readyz` (it can serve: the store answers and, when scaled
- * out, Redis too), `/metrics` (Prometheus) when the operator set `metricsToken`: counters of logins,
+ * out, Redis and the revocation broker too), `/metrics` (Prometheus) when the operator set `metricsToken`: counters of logins,
  * refreshes and routes are for the operator, not for anyone on the internet. (`metricsPort` serves
  * them on a listener of their own instead, see metrics.ts.)
  */
