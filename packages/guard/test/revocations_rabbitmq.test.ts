@@ -5,6 +5,7 @@
  * from its start up to a current heartbeat, heartbeats keep it live, silence makes it stale (503
  * failing closed), a disconnect resumes after the last offset read. Runs in the `brokers` project.
  */
+
 import {
   encodeBrokerHeartbeat,
   encodeBrokerRevocation,
@@ -14,10 +15,10 @@ import {
 import amqp from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGuard, type Guard, GuardError } from '../src/index.js';
+import { BrokerProxy } from './helpers/broker_proxy.js';
 import { guardFor, type TestLogger } from './helpers/guard.js';
 import { AUDIENCE, bearer, startIssuer, type TestIssuer, waitFor } from './helpers/issuer.js';
 import {
-  BrokerProxy,
   declareStream,
   deleteStream,
   publish,
@@ -145,7 +146,7 @@ describe.skipIf(skip)('revocations from a RabbitMQ stream', () => {
   });
 
   it('resumes after a disconnect from the offset after the last one read', async () => {
-    const proxy = await BrokerProxy.start();
+    const proxy = await BrokerProxy.start(RABBITMQ_URL);
     cleanup.push(() => proxy.close());
     await publish(stream, [Buffer.from('not json'), revocation('jti', 'first'), heartbeat()]);
     const { guard, logger } = start({ revocations: { rabbitmq: proxy.url, stream }, staleAfter: 5 });
@@ -170,7 +171,7 @@ describe.skipIf(skip)('revocations from a RabbitMQ stream', () => {
   });
 
   it('reads a stream that was deleted and declared again from its start, once resuming finds nothing', async () => {
-    const proxy = await BrokerProxy.start();
+    const proxy = await BrokerProxy.start(RABBITMQ_URL);
     cleanup.push(() => proxy.close());
     await publish(stream, [revocation('jti', 'old-1'), revocation('jti', 'old-2'), heartbeat()]);
     const { guard } = start({ revocations: { rabbitmq: proxy.url, stream }, staleAfter: 1 });
