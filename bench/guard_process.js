@@ -7,7 +7,8 @@
 //   GUARD_STREAM     revocation stream URL (default: discovery)
 //   GUARD_CLIENT_ID, GUARD_CLIENT_SECRET   the API's confidential client (the stream requires one)
 //   GUARD_REDIS      read revocations from this Redis instead (GUARD_REDIS_KEY: the stream key)
-//   GUARD_NATS       read revocations from this NATS JetStream instead (GUARD_NATS_STREAM: the stream)
+//   GUARD_RABBITMQ   or from this RabbitMQ stream (GUARD_RABBITMQ_STREAM: its name)
+//   GUARD_NATS       or from this NATS JetStream stream (GUARD_NATS_STREAM: its name)
 //   GUARD_STALE_AFTER, GUARD_ON_STALE   staleness settings (defaults: the guard's)
 import { createGuard } from '@tessera/guard';
 import { requireAuth, tesseraGuard } from '@tessera/guard/fastify';
@@ -23,6 +24,9 @@ const guard = createGuard({
     : {}),
   ...(process.env.GUARD_REDIS
     ? { revocations: { redis: process.env.GUARD_REDIS, key: process.env.GUARD_REDIS_KEY } }
+    : {}),
+  ...(process.env.GUARD_RABBITMQ
+    ? { revocations: { rabbitmq: process.env.GUARD_RABBITMQ, stream: process.env.GUARD_RABBITMQ_STREAM } }
     : {}),
   ...(process.env.GUARD_NATS
     ? { revocations: { nats: process.env.GUARD_NATS, stream: process.env.GUARD_NATS_STREAM } }

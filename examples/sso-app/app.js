@@ -40,6 +40,11 @@ export async function createSsoApp({ name, issuer, clientId, clientSecret, baseU
     execute: isLoopback(issuerUrl) ? [oidc.allowInsecureRequests] : [],
   });
   const redirectUri = new URL('/callback', baseUrl).href;
+  // Where Tessera sends the browser after signing it out: registered for the client with
+  // `--post-logout-redirect-uri` (Tessera compares it as an exact string).
+  const postLogoutRedirectUri = new URL('/signed-out', baseUrl).href;
+  /** A page of this app's. */
+  const page = (response, status, body) => sendPage(response, status, name, body, issuerUrl.origin);
   const sessions = createSessions({
     // Cookies are kept per host, not per port: each app needs a cookie name of its own.
     cookieName: `sso_app_${clientId}`,
@@ -50,21 +55,20 @@ export async function createSsoApp({ name, issuer, clientId, clientSecret, baseU
   function home(request, response) {
     const user = sessions.get(request)?.user;
     if (!user) {
-      return sendPage(
+      return page(
         response,
         200,
-        name,
         `<p>You are not signed in to ${escapeHtml(name)}.</p>\n<p><a href="/login">Sign in</a></p>`,
       );
     }
     const { claims, userinfo } = user;
     const shownName = userinfo.name ?? claims.name ?? userinfo.preferred_username ?? claims.sub;
-    return sendPage(
+    return page(
       response,
       200,
-      name,
       `<p>Signed in as <strong>${escapeHtml(shownName)}</strong>.</p>
 <form method="post" action="/logout"><button type="submit">Sign out of ${escapeHtml(name)}</button></form>
+<form method="post" action="/logout/tessera"><button type="submit">Sign out of ${escapeHtml(name)} and Tessera</button></form>
 <h2>ID token claims</h2>
 <pre>${escapeHtml(JSON.stringify(claims, null, 2))}</pre>
 <h2>UserInfo</h2>
@@ -98,10 +102,9 @@ export async function createSsoApp({ name, issuer, clientId, clientSecret, baseU
   async function callback(request, response) {
     const pendingLogin = sessions.get(request)?.pendingLogin;
     if (!pendingLogin) {
-      return sendPage(
+      return page(
         response,
         400,
-        name,
         '<p>No sign-in is in progress here: it expired, or this page was opened twice.</p>\n<p><a href="/login">Sign in again</a></p>',
       );
     }
@@ -129,10 +132,9 @@ export async function createSsoApp({ name, issuer, clientId, clientSecret, baseU
       const description =
         err.error_description ?? (err.cause?.message ? `${err.message}: ${err.cause.message}` : err.message);
       log(`${name}: sign-in failed: ${error}: ${description}`);
-      return sendPage(
+      return page(
         response,
         400,
-        name,
         `<p>The sign-in did not complete (${escapeHtml(error)}): ${escapeHtml(description)}</p>\n<p><a href="/login">Try again</a></p>`,
       );
     }
@@ -141,7 +143,12 @@ export async function createSsoApp({ name, issuer, clientId, clientSecret, baseU
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     // Only who the user is, and nothing else, is kept. An app that calls APIs for the user would keep
     // the access token (and refresh token) in this server-side session too, never in the browser.
-    sessions.signIn(request, response, { claims: { ...claims }, userinfo: { ...userinfo } });
+    // The ID token too, server-side only: it is the `id_token_hint` of a later sign-out at Tessera.
+    sessions.signIn(request, response, {
+      claims: { ...claims },
+      userinfo: { ...userinfo },
+      idToken: tokens.id_token,
+    });
     log(`${name}: ${claims.sub} signed in`);
     response.writeHead(303, { location: '/', 'cache-control': 'no-store' });
     response.end();
@@ -149,13 +156,56 @@ export async function createSsoApp({ name, issuer, clientId, clientSecret, baseU
 
   /**
    * POST /logout: forgets this app's session only. The browser is still signed in at Tessera, so
-   * "Sign in" comes straight back without a password. Signing out of Tessera too (RP-initiated logout)
-   * is not offered by Tessera yet.
+   * "Sign in" comes straight back without a password.
    */
   function logout(request, response) {
     sessions.end(request, response);
     response.writeHead(303, { location: '/' });
     response.end();
+  }
+
+  /**
+   * POST /logout/tessera: forgets this app's session, then sends the browser to Tessera's end-session
+   * endpoint (OpenID Connect RP-Initiated Logout 1.0) with the ID token as `id_token_hint`, so Tessera
+   * signs the browser out at once, without asking. Tessera ends its sign-in session and every session
+   * the apps started from it, and sends the browser back to /signed-out with `state`.
+   */
+  function logoutOfTessera(request, response) {
+    const user = sessions.get(request)?.user;
+    if (!user) {
+      response.writeHead(303, { location: '/' });
+      return response.end();
+    }
+    const state = oidc.randomState();
+    sessions.startLogout(request, response, { state });
+    const endSessionUrl = oidc.buildEndSessionUrl(config, {
+      id_token_hint: user.idToken,
+      post_logout_redirect_uri: postLogoutRedirectUri,
+      state,
+    });
+    log(`${name}: ${user.claims.sub} signed out of Tessera`);
+    response.writeHead(303, { location: endSessionUrl.href, 'cache-control': 'no-store' });
+    response.end();
+  }
+
+  /** GET /signed-out: back from Tessera; `state` says this browser's sign-out is the one that ended. */
+  function signedOut(request, response) {
+    const pendingLogout = sessions.get(request)?.pendingLogout;
+    const state = new URL(request.url, baseUrl).searchParams.get('state');
+    // A link to this page from elsewhere changes nothing: only the sign-out this browser started ends.
+    if (!pendingLogout || state !== pendingLogout.state) {
+      return page(
+        response,
+        400,
+        '<p>No sign-out is in progress here: it expired, or this page was opened twice.</p>\n<p><a href="/">Home</a></p>',
+      );
+    }
+    sessions.end(request, response);
+    return page(
+      response,
+      200,
+      `<p>You are signed out of ${escapeHtml(name)} and of Tessera.</p>\n<p><a href="/login">Sign in</a></p>`,
+    );
   }
 
   return createServer((request, response) => {
@@ -166,11 +216,13 @@ export async function createSsoApp({ name, issuer, clientId, clientSecret, baseU
       'GET /login': login,
       'GET /callback': callback,
       'POST /logout': logout,
+      'POST /logout/tessera': logoutOfTessera,
+      'GET /signed-out': signedOut,
     }[route];
-    if (!handler) return sendPage(response, 404, name, '<p>Not found.</p>\n<p><a href="/">Home</a></p>');
+    if (!handler) return page(response, 404, '<p>Not found.</p>\n<p><a href="/">Home</a></p>');
     Promise.resolve(handler(request, response)).catch((err) => {
       log(`${name}: ${route} failed: ${err.message}`);
-      if (!response.headersSent) sendPage(response, 500, name, '<p>Something went wrong.</p>');
+      if (!response.headersSent) page(response, 500, '<p>Something went wrong.</p>');
       else response.end();
     });
   });
@@ -184,11 +236,15 @@ function escapeHtml(value) {
   );
 }
 
-/** A whole page. No scripts at all, and forms post only here (the Content Security Policy says so). */
-function sendPage(response, status, title, body) {
+/**
+ * A whole page. No scripts at all, and forms post only here (the Content Security Policy says so);
+ * `issuerOrigin` is allowed too because browsers apply form-action to the redirect after a post, and
+ * the sign-out form's goes to Tessera.
+ */
+function sendPage(response, status, title, body, issuerOrigin) {
   response.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    'content-security-policy': `default-src 'none'; form-action 'self' ${issuerOrigin}; frame-ancestors 'none'`,
     'cache-control': 'no-store',
   });
   response.end(`<!doctype html>

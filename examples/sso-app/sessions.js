@@ -9,8 +9,9 @@ const SIGNED_IN_MS = 8 * 60 * 60_000;
 
 /**
  * @typedef {{ codeVerifier: string, state: string, nonce: string }} PendingLogin
- * @typedef {{ claims: Record<string, unknown>, userinfo: Record<string, unknown> }} SignedIn
- * @typedef {{ pendingLogin?: PendingLogin, user?: SignedIn, expiresAt: number }} Session
+ * @typedef {{ claims: Record<string, unknown>, userinfo: Record<string, unknown>, idToken: string }} SignedIn
+ * @typedef {{ state: string }} PendingLogout
+ * @typedef {{ pendingLogin?: PendingLogin, user?: SignedIn, pendingLogout?: PendingLogout, expiresAt: number }} Session
  */
 
 /**
@@ -76,6 +77,14 @@ export function createSessions({ cookieName, secure }) {
      */
     signIn(request, response, /** @type {SignedIn} */ user) {
       start(request, response, { user, expiresAt: Date.now() + SIGNED_IN_MS });
+    },
+
+    /**
+     * The user signs out of Tessera too: the signed-in session ends here, and only the `state` sent
+     * to Tessera's end-session endpoint is kept, for the page Tessera sends the browser back to.
+     */
+    startLogout(request, response, /** @type {PendingLogout} */ pendingLogout) {
+      start(request, response, { pendingLogout, expiresAt: Date.now() + PENDING_LOGIN_MS });
     },
 
     /** Forgets the request's session and clears the cookie. */

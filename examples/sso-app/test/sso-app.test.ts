@@ -57,6 +57,7 @@ async function startApp(name: string, clientId: string): Promise<RunningApp> {
     audiences: [],
     scopes: ['openid', 'profile', 'offline_access'],
     redirectUris: [`${url}/callback`],
+    postLogoutRedirectUris: [`${url}/signed-out`],
   });
   secrets.push(secret!);
   const server = (await createSsoApp({
@@ -184,12 +185,12 @@ describe.skipIf(browserUnavailable())('single sign-on in a real browser', () => 
 
   it('signs out of one app only; signing in again asks for neither the password nor a consent', async () => {
     await page.goto(`${photos.url}/`);
-    await page.getByRole('button', { name: 'Sign out of Photos' }).click();
+    await page.getByRole('button', { name: 'Sign out of Photos', exact: true }).click();
     await page.getByText('You are not signed in to Photos').waitFor();
     await page.goto(`${notes.url}/`);
     await page.getByText(`Signed in as ${FULL_NAME}`).waitFor();
 
-    // Still signed in at Tessera (RP-initiated logout is not offered yet), and Photos already allowed:
+    // Still signed in at Tessera (only "Sign out of Notes and Tessera" ends that), and Photos already allowed:
     // Tessera answers the authorization request with a redirect straight back, no page.
     const authorizeStatuses: number[] = [];
     page.on('response', (response) => {
@@ -200,6 +201,20 @@ describe.skipIf(browserUnavailable())('single sign-on in a real browser', () => 
     await page.getByText(`Signed in as ${FULL_NAME}`).waitFor();
     expect(page.url()).toBe(`${photos.url}/`);
     expect(authorizeStatuses).toEqual([303]);
+  });
+
+  it('signs out of Tessera too (RP-initiated logout): back at the app, and the next sign-in asks for the password', async () => {
+    await page.goto(`${notes.url}/`);
+    await page.getByRole('button', { name: 'Sign out of Notes and Tessera' }).click();
+    await page.waitForURL((url) => url.href.startsWith(`${notes.url}/signed-out?state=`));
+    await page.getByText('You are signed out of Notes and of Tessera.').waitFor();
+    // Tessera's sign-in session is gone: Photos' next sign-in asks for the password.
+    await page.goto(`${photos.url}/login`);
+    await page.waitForURL(atTessera('/authorize'));
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain(
+      'Sign in to continue to Photos',
+    );
+    expect(await page.getByLabel('Password').count()).toBe(1);
   });
 });
 
@@ -406,6 +421,47 @@ describe('single sign-on without a browser, and the app’s checks', () => {
     const out = await agent.follow(await agent.fetch(`${notes.url}/logout`, { method: 'POST' }), notes.url);
     expect(out.html).toContain('You are not signed in to Notes');
     expect((await agent.open(`${photos.url}/`)).html).toContain('Signed in as');
+  });
+
+  it('signs out of Tessera too: back at /signed-out with its state, every app session at Tessera ended', async () => {
+    const agent = new Agent();
+    const username = await newUser();
+    expect((await signIn(agent, notes, username)).html).toContain('Signed in as');
+    expect((await signIn(agent, photos, username)).html).toContain('Signed in as');
+    const userId = (await tessera.services.users.byUsername(username))!.id;
+
+    const toTessera = await agent.fetch(`${notes.url}/logout/tessera`, { method: 'POST' });
+    expect(toTessera.status).toBe(303);
+    const endSession = new URL(toTessera.headers.get('location')!);
+    expect(`${endSession.origin}${endSession.pathname}`).toBe(`${issuer}/logout/end`);
+    expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${notes.url}/signed-out`);
+    expect(endSession.searchParams.get('client_id')).toBe('notes');
+    const out = await agent.follow(toTessera, `${notes.url}/logout/tessera`);
+    expect(out.url).toBe(`${notes.url}/signed-out?state=${endSession.searchParams.get('state')}`);
+    expect(out.html).toContain('You are signed out of Notes and of Tessera.');
+    expect((await agent.open(`${notes.url}/`)).html).toContain('You are not signed in to Notes');
+
+    // Both apps' sessions at Tessera ended with the sign-in; a new sign-in asks for the password.
+    const families = await tessera.services.db
+      .selectFrom('refresh_token_families')
+      .select(['client_id', 'revoked_reason'])
+      .where('user_id', '=', userId)
+      .execute();
+    expect(families.map((f) => [f.client_id, f.revoked_reason]).sort()).toEqual([
+      ['notes', 'end_session'],
+      ['photos', 'end_session'],
+    ]);
+    expect((await agent.open(`${photos.url}/login`)).html).toContain('name="password"');
+  });
+
+  it('refuses a /signed-out visit this browser did not start', async () => {
+    const agent = new Agent();
+    expect((await signIn(agent, notes, await newUser())).html).toContain('Signed in as');
+    const forged = await agent.fetch(`${notes.url}/signed-out?state=guessed`);
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain('No sign-out is in progress here');
+    // A link to it signs no one out of the app.
+    expect((await agent.open(`${notes.url}/`)).html).toContain('Signed in as');
   });
 
   it('refuses an issuer over plain http unless it is on this machine', async () => {

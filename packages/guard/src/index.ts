@@ -17,4 +17,5 @@ export type { AccessTokenClaims, Actor, Principal } from './principal.js';
 export type { Requirements } from './requirements.js';
 export type { RevocationState } from './revocation/liveness.js';
 export type { NatsConnectionLike } from './revocation/nats.js';
+export type { AmqpChannelLike, AmqpConnectionLike, AmqpMessageLike } from './revocation/rabbitmq.js';
 export type { RedisConnectionLike, RedisLikeClient } from './revocation/redis.js';

@@ -16,6 +16,12 @@ import {
   DEFAULT_NATS_STREAM,
   type NatsConnectionLike,
 } from './revocation/nats.js';
+import {
+  type AmqpConnectionLike,
+  checkRabbitMqOption,
+  checkRabbitMqStream,
+  DEFAULT_RABBITMQ_STREAM,
+} from './revocation/rabbitmq.js';
 import { checkRedisOption, type RedisLikeClient } from './revocation/redis.js';
 import type { GuardFetch } from './revocation/stream.js';
 
@@ -28,8 +34,14 @@ export type RevocationsOption =
   /** The server's Redis stream, read directly: a URL (needs `ioredis`) or your ioredis client. */
   | { redis: string | RedisLikeClient; key?: string }
   /**
-   * The server's NATS JetStream stream (its `revocationBroker`), read directly: a nats:// or tls://
-   * URL (needs the `nats` package) or your NatsConnection; `stream` default `TESSERA_REVOCATIONS`.
+   * The server's RabbitMQ stream (`revocationBroker: amqp://…`), read directly: a URL (needs
+   * `amqplib`) or your amqplib connection; `stream` defaults to `tessera.revocations`.
+   */
+  | { rabbitmq: string | AmqpConnectionLike; stream?: string }
+  /**
+   * The server's NATS JetStream stream (`revocationBroker: nats://…`), read directly: a nats:// or
+   * tls:// URL (needs the `nats` package) or your NatsConnection; `stream` defaults to
+   * `TESSERA_REVOCATIONS`.
    */
   | { nats: string | NatsConnectionLike; stream?: string }
   /** No revocation checks: tokens stay valid until `exp` (keep their lifetime short). */
@@ -150,6 +162,7 @@ export type ResolvedRevocations =
   | { mode: 'off' }
   | { mode: 'stream'; url: string | undefined }
   | { mode: 'redis'; redis: string | RedisLikeClient; key: string }
+  | { mode: 'rabbitmq'; rabbitmq: string | AmqpConnectionLike; stream: string }
   | { mode: 'nats'; nats: string | NatsConnectionLike; stream: string };
 
 /** The options, checked and with defaults applied: everything a guard decides once. */
@@ -348,6 +361,14 @@ function resolveRevocations(
         throw new TypeError('options.revocations.key must be a non-empty string');
       return { mode: 'redis', redis, key };
     }
+    // `stream` is the server's `?stream=` on its revocationBroker URL, each broker's names checked
+    // by the server's own rule.
+    if ('rabbitmq' in value) {
+      const { rabbitmq, stream = DEFAULT_RABBITMQ_STREAM } = value;
+      checkRabbitMqOption(rabbitmq, 'options.revocations.rabbitmq');
+      checkRabbitMqStream(stream, 'options.revocations.stream');
+      return { mode: 'rabbitmq', rabbitmq, stream };
+    }
     if ('nats' in value) {
       const { nats, stream = DEFAULT_NATS_STREAM } = value;
       checkNatsOption(nats, 'options.revocations.nats');
@@ -356,7 +377,7 @@ function resolveRevocations(
     }
   }
   throw new TypeError(
-    "options.revocations must be 'stream', 'off', { url }, { redis, key? } or { nats, stream? }",
+    "options.revocations must be 'stream', 'off', { url }, { redis, key? }, { rabbitmq, stream? } or { nats, stream? }",
   );
 }
 

@@ -33,6 +33,26 @@ describe('createGuard options', () => {
     expect(() => createGuard({ ...base, revocations: { redis: 'localhost' } })).toThrow(TypeError);
   });
 
+  it('takes a broker stream by the name the server gives it (?stream=), each by its broker rule', () => {
+    // Both brokers' options build without connecting (the feed starts with guard.ready()).
+    expect(() =>
+      createGuard({ ...base, revocations: { rabbitmq: 'amqp://mq:5672', stream: 'auth.revocations' } }),
+    ).not.toThrow();
+    expect(() =>
+      createGuard({ ...base, revocations: { nats: 'nats://nats:4222', stream: 'AUTH_REVOCATIONS' } }),
+    ).not.toThrow();
+    // A RabbitMQ queue name the server refuses, and a NATS stream name with a dot (JetStream refuses it).
+    expect(() =>
+      createGuard({ ...base, revocations: { rabbitmq: 'amqp://mq:5672', stream: 'a/b' } }),
+    ).toThrow(/options\.revocations\.stream/);
+    expect(() => createGuard({ ...base, revocations: { nats: 'nats://nats:4222', stream: 'a.b' } })).toThrow(
+      /options\.revocations\.stream/,
+    );
+    expect(() => createGuard({ ...base, revocations: { kafka: 'x' } as never })).toThrow(
+      /\{ rabbitmq, stream\? \} or \{ nats, stream\? \}/,
+    );
+  });
+
   it('refuses a logger whose levels are not methods', () => {
     const warn = () => {};
     expect(() => createGuard({ ...base, logger: {} as GuardOptions['logger'] })).toThrow(/options\.logger/);

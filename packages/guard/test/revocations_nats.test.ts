@@ -1,9 +1,10 @@
 import { connect } from 'nats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGuard, type Guard, GuardError, type GuardOptions } from '../src/index.js';
+import { BrokerProxy } from './helpers/broker_proxy.js';
 import { closedPort, guardFor, runCloseAndExit, type TestLogger } from './helpers/guard.js';
 import { AUDIENCE, bearer, startIssuer, type TestIssuer, waitFor } from './helpers/issuer.js';
-import { NATS_URL, natsUnreachable, TcpProxy, TestStream } from './helpers/nats.js';
+import { NATS_URL, natsUnreachable, TestStream } from './helpers/nats.js';
 
 const CI = process.env.CI === 'true';
 const unreachable = await natsUnreachable();
@@ -138,7 +139,7 @@ describe.skipIf(unreachable)('revocations from a NATS JetStream stream', () => {
   });
 
   it('resumes after a lost connection from the next sequence: what was published meanwhile arrives, nothing is read twice', async () => {
-    const proxy = await TcpProxy.start();
+    const proxy = await BrokerProxy.start(NATS_URL);
     cleanup.push(() => proxy.close());
     await stream.raw('{"type":"revocation","kind":"nope"}');
     await stream.revoke('jti', 'before', null, exp());

@@ -22,9 +22,10 @@ export interface Config {
   /** Prefix of every Redis key, so several deployments can share one Redis. */
   redisPrefix: string;
   /**
-   * A message broker that carries revocations between instances instead of Redis (which, if also
-   * set, stays for rate limits and replay caches): a NATS JetStream stream (`nats://`, `tls://`).
-   * The scheme picks the broker (revocation/broker_feed.ts). May hold credentials: never printed.
+   * A message broker that carries revocations between instances instead of Redis's stream (Redis, if
+   * also set, stays for rate limits and replay caches). Its URL's scheme picks it
+   * (revocation/broker_url.ts): `amqp://`, `amqps://` a RabbitMQ stream queue; `nats://`, `tls://` a
+   * NATS JetStream stream; `?stream=` names the stream on either. May hold credentials: never printed.
    */
   revocationBroker: string | undefined;
   /** 32 bytes, base64url. Without it a key file in the data directory is used (development only). */
@@ -79,6 +80,13 @@ export interface Config {
    * which authenticate as confidential clients.
    */
   revocationStreamPublic: boolean;
+  /**
+   * Outbox deliveries (back-channel logout) may reach private network addresses (RFC 1918, CGNAT,
+   * IPv6 ULA), and clients may register URIs with such literals. Off by default: a registered URI is
+   * the registrant's choice, and the server's own network is not theirs to reach (SSRF). Link-local
+   * (cloud metadata) stays refused either way.
+   */
+  deliveryAllowPrivateNetworks: boolean;
   /** Open revocation streams at once, in all and per client address. */
   maxRevocationStreams: number;
   maxRevocationStreamsPerAddress: number;
@@ -176,8 +184,8 @@ export const SETTINGS = {
   revocationBroker: {
     env: 'TESSERA_REVOCATION_BROKER',
     flag: 'revocation-broker',
-    help: 'message broker carrying revocations between instances: nats://[user:pass@]host:4222[?stream=…&subject=…] (JetStream)',
-    value: 'nats://…',
+    help: 'message broker carrying revocations between instances: amqp(s)://… (RabbitMQ ≥ 3.9 stream) or nats://… / tls://… (JetStream), ?stream=<name>; unset, Redis or memory',
+    value: 'amqp://…|nats://…',
   },
   masterKey: {
     env: 'TESSERA_MASTER_KEY',
@@ -296,6 +304,13 @@ export const SETTINGS = {
     help: 'longest time to receive a whole request, headers and body',
     value: 'span',
     default: '30s',
+  },
+  deliveryAllowPrivateNetworks: {
+    env: 'TESSERA_DELIVERY_ALLOW_PRIVATE_NETWORKS',
+    flag: 'delivery-allow-private-networks',
+    help: 'let back-channel logout reach private network addresses (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7)',
+    value: 'true|false',
+    default: 'false',
   },
   revocationStreamPublic: {
     env: 'TESSERA_REVOCATION_STREAM_PUBLIC',
@@ -461,6 +476,9 @@ export function loadConfig(
     requestTimeout: overrides.requestTimeout ?? span('requestTimeout', given('requestTimeout'), 1, 600),
     revocationStreamPublic:
       overrides.revocationStreamPublic ?? boolean('revocationStreamPublic', given('revocationStreamPublic')),
+    deliveryAllowPrivateNetworks:
+      overrides.deliveryAllowPrivateNetworks ??
+      boolean('deliveryAllowPrivateNetworks', given('deliveryAllowPrivateNetworks')),
     maxRevocationStreams:
       overrides.maxRevocationStreams ??
       integer('maxRevocationStreams', given('maxRevocationStreams'), 1, 1_000_000),

@@ -43,10 +43,39 @@ function deliveryKinds(services: Services): OutboxKinds {
   );
   const broker = services.revocations.feed.securityEvents;
   return outboxKinds(
-    backchannelLogoutKind(logoutTokens),
+    backchannelLogoutKind(logoutTokens, services.clients),
     securityEventKind(services.securityEventTokens, services.receivers),
     ...(broker ? [securityEventBrokerKind(services.securityEventTokens, broker)] : []),
   );
+}
+
+/**
+ * One round of housekeeping. Each step runs on its own: one that fails (its table locked, say) is
+ * reported and the others still run, instead of a failure early on skipping everything after it.
+ */
+export async function housekeep(
+  services: Services,
+  onFailure: (step: string, err: unknown) => void,
+): Promise<void> {
+  const { config } = services;
+  const steps: [string, () => Promise<unknown>][] = [
+    ['lifetimes', () => services.lifetimes.refresh()],
+    ['keys', () => services.keys.ensure()],
+    ['revocations', () => services.revocations.prune()],
+    ['refresh tokens', () => services.refreshTokens.sweep()],
+    ['sso sessions', () => services.ssoSessions.sweep()],
+    ['authorization codes', () => services.authorizationCodes.sweep()],
+    ['impersonations', () => sweepImpersonations(services)],
+    ['audit', () => services.audit.prune(config.auditRetention, config.auditUsernameRetention)],
+    ['outbox', () => services.outbox.prune(services.clock() - OUTBOX_RETENTION_MS)],
+  ];
+  for (const [step, run] of steps) {
+    try {
+      await run();
+    } catch (err) {
+      onFailure(step, err);
+    }
+  }
 }
 
 /**
@@ -69,23 +98,10 @@ export async function createServer(
   const metrics = createMetrics(services);
   const app = await buildApp(services, { ...options, metrics });
   let metricsListener: Awaited<ReturnType<typeof listenForMetrics>> | undefined;
-  const housekeeping = setInterval(() => {
-    void (async () => {
-      try {
-        await services.lifetimes.refresh();
-        await services.keys.ensure();
-        await services.revocations.prune();
-        await services.refreshTokens.sweep();
-        await services.ssoSessions.sweep();
-        await services.authorizationCodes.sweep();
-        await sweepImpersonations(services);
-        await services.audit.prune(config.auditRetention, config.auditUsernameRetention);
-        await services.outbox.prune(services.clock() - OUTBOX_RETENTION_MS);
-      } catch (err) {
-        app.log.error({ err }, 'housekeeping failed');
-      }
-    })();
-  }, HOUSEKEEPING_MS);
+  const housekeeping = setInterval(
+    () => void housekeep(services, (step, err) => app.log.error({ err, step }, 'housekeeping failed')),
+    HOUSEKEEPING_MS,
+  );
   housekeeping.unref();
   // Impersonations end at the revocation that ends them (housekeeping above catches expiry, and any
   // revocation this instance missed).
@@ -118,6 +134,8 @@ export async function createServer(
     log: services.log,
     clock: services.clock,
     onOutcome: (kind, outcome) => metrics.delivery(kind, outcome),
+    addresses: { allowPrivateNetworks: config.deliveryAllowPrivateNetworks },
+    ...(options.deliveryLookup ? { lookup: options.deliveryLookup } : {}),
   });
   delivery.start();
   const server: TesseraServer = {

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Config } from './config.js';
 import { type ClientAssertionVerifier, createClientAssertionVerifier } from './http/client_assertion.js';
 import { createDpopProofs, type DpopProofs } from './http/dpop/proofs.js';
@@ -86,6 +87,11 @@ export interface ServerHooks {
    * server or the standards use are refused (tokens/extra_claims.ts RESERVED_CLAIMS).
    */
   extraClaims?: ExtraClaimsHook;
+  /**
+   * How outbox deliveries resolve host names (node:dns lookup by default): a deployment's own
+   * resolver, or a test's. Every address it returns is still checked (outbox/delivery_address.ts).
+   */
+  deliveryLookup?: LookupFunction;
 }
 
 export async function createServices(
@@ -107,20 +113,22 @@ export async function createServices(
     await keys.ensure();
     const users = createUsers(db, clock);
     // Clients without audiences of their own get this process's setting, read at issue time.
-    const clients = createClients(db, config.audience, clock);
+    const clients = createClients(db, config.audience, clock, {
+      allowPrivateNetworks: config.deliveryAllowPrivateNetworks,
+    });
     await clients.ensureBuiltIn();
-    // Stream entries outlive the longest access token they could match (see record()). A broker,
-    // when set, carries revocations between instances; Redis, if also set, keeps the rest.
-    const feedOptions = { retentionMs: () => lifetimes.retentionMs(), clock };
-    const broker = config.revocationBroker;
+    // Between instances revocations travel on the broker when one is set (Redis, if set too, keeps
+    // the rest of the shared state), else on Redis's stream; on one machine in memory. Stream
+    // entries outlive the longest access token they could match (see record()).
+    const retentionMs = () => lifetimes.retentionMs();
     const revocations = createRevocations(
       db,
       lifetimes,
       (entries) =>
-        broker
-          ? createBrokerFeed(broker, log, feedOptions)
+        config.revocationBroker
+          ? createBrokerFeed(config.revocationBroker, log, { db, retentionMs, clock })
           : redis
-            ? createRedisFeed(redis, log, feedOptions)
+            ? createRedisFeed(redis, log, { retentionMs, clock })
             : createLocalFeed(entries, clock),
       clock,
     );
@@ -132,7 +140,7 @@ export async function createServices(
       await revocations.sync().catch((err: unknown) => {
         log.warn(
           { reason: (err as Error).message },
-          'revocation feed not reachable at start; retrying every second',
+          'the revocation feed is not reachable at start; retrying every second',
         );
       });
     }

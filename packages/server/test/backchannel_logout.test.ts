@@ -3,6 +3,7 @@
  * that registered a `backchannel_logout_uri`, as a logout token it can verify (§2.4, checked by a
  * real RP over HTTP with panva's jose, test/backchannel_rp.ts), delivered from the outbox.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import {
   stopServer,
   type TestServer,
 } from './helpers.js';
-import { form, loginApp, refreshApp } from './http.js';
+import { form, loginApp, refreshApp, userinfo } from './http.js';
 import { addOidcClient, codeFor, exchange } from './oidc.js';
 import { request } from './requests.js';
 
@@ -43,7 +44,9 @@ beforeEach(async () => {
     scopes: ['openid', 'offline_access'],
   });
 });
+const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
   await rp.stop();
   await stopServer(server);
 });
@@ -165,6 +168,70 @@ describe('back-channel logout: what the RP receives', () => {
     >;
     expect(doc.backchannel_logout_supported).toBe(true);
     expect(doc.backchannel_logout_session_supported).toBe(true);
+  });
+});
+
+describe('back-channel logout from a browser signed in by the code flow', () => {
+  /** A public OpenID client whose back-channel logout URI is a fresh RP's; stopped after the test. */
+  async function codeFlowRp(): Promise<{ clientId: string; codeRp: BackchannelRp }> {
+    const clientId = `code-rp-${randomBytes(4).toString('hex')}`;
+    const codeRp = await startRp(server, clientId);
+    cleanup.push(() => codeRp.stop());
+    await addOidcClient(server, { clientId, backchannelLogoutUri: codeRp.uri });
+    return { clientId, codeRp };
+  }
+
+  async function signIn(clientId: string) {
+    const flow = await codeFor(server, clientId);
+    const response = await exchange(server, clientId, flow.code, flow.verifier);
+    expect(response.status).toBe(200);
+    const tokens = (await response.json()) as { id_token: string; access_token: string };
+    return { ...flow, tokens, idToken: sessionOf(tokens.id_token) };
+  }
+
+  it('GET /logout/end with the id_token_hint (RP-Initiated Logout): the RP gets a logout token for that sid', async () => {
+    const { clientId, codeRp } = await codeFlowRp();
+    const { agent, tokens, idToken } = await signIn(clientId);
+    const response = await agent.get(
+      `/logout/end?${new URLSearchParams({ id_token_hint: tokens.id_token })}`,
+    );
+    expect(response.status).toBe(200);
+    const [received] = await codeRp.waitFor(1);
+    expect(received!.claims).toMatchObject({ aud: clientId, sid: idToken.sid, sub: idToken.sub });
+    const [row] = await settled([server]);
+    expect(JSON.parse(row!.payload)).toMatchObject({ sid: idToken.sid, reason: 'end_session' });
+    expect(rp.requests).toBe(0);
+  });
+
+  it('a code exchanged twice ends the first exchange’s session and tells the RP', async () => {
+    const { clientId, codeRp } = await codeFlowRp();
+    const flow = await codeFor(server, clientId);
+    const first = await exchange(server, clientId, flow.code, flow.verifier);
+    expect(first.status).toBe(200);
+    const { id_token } = (await first.json()) as { id_token: string };
+    // RFC 6749 §4.1.2: the code used again; the tokens of its first use are revoked.
+    expect((await exchange(server, clientId, flow.code, flow.verifier)).status).toBe(400);
+    const [received] = await codeRp.waitFor(1);
+    expect(received!.claims.sid).toBe(sessionOf(id_token).sid);
+    const [row] = await settled([server]);
+    expect(JSON.parse(row!.payload).reason).toBe('code_reuse');
+  });
+
+  it('a logout token is refused as an id_token_hint at /logout/end (typ logout+jwt, BCL §2.4)', async () => {
+    const { clientId, codeRp } = await codeFlowRp();
+    const first = await signIn(clientId);
+    expect((await logout(first.tokens.access_token)).status).toBe(204);
+    const [received] = await codeRp.waitFor(1);
+    // Another sign-in of the same browser: the logout token, signed with the ID-token key and naming
+    // this client, must not end it.
+    const second = await signIn(clientId);
+    const response = await second.agent.get(
+      `/logout/end?${new URLSearchParams({ id_token_hint: received!.token })}`,
+    );
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('You have not been signed out');
+    expect((await userinfo(server, second.tokens.access_token)).status).toBe(200);
+    expect(server.services.revocations.isRevoked({ sid: second.idToken.sid })).toBe(false);
   });
 });
 
@@ -307,6 +374,45 @@ describe('registering a back-channel logout URI', () => {
       message,
     );
     expect((await server.services.clients.byId(CLIENT))?.backchannelLogoutUri).toBe(rp.uri);
+  });
+
+  it.each([
+    ['cloud metadata (link-local)', 'https://169.254.169.254/latest/meta-data', /link-local/],
+    ['a private network', 'https://10.0.0.5/bcl', /private network address \(10\.0\.0\.5/],
+    ['an IPv6 unique local address', 'https://[fd12::1]/bcl', /private network address/],
+    [
+      'an IPv4-mapped private address',
+      'https://[::ffff:192.168.1.1]/bcl',
+      /private network address \(192\.168\.1\.1/,
+    ],
+    ['IPv6 link-local', 'https://[fe80::1]/bcl', /link-local/],
+    ['the unspecified address', 'https://0.0.0.0/bcl', /unspecified/],
+  ])('refuses a URI pointing to %s, on add and on update', async (_name, uri, message) => {
+    await expect(
+      server.services.clients.add({ ...base, clientId: 'ssrf', backchannelLogoutUri: uri }),
+    ).rejects.toThrow(message);
+    expect(await server.services.clients.byId('ssrf')).toBeUndefined();
+    await expect(server.services.clients.update(CLIENT, { backchannelLogoutUri: uri })).rejects.toThrow(
+      message,
+    );
+    expect((await server.services.clients.byId(CLIENT))?.backchannelLogoutUri).toBe(rp.uri);
+  });
+
+  it('deliveryAllowPrivateNetworks: a private literal may be registered; link-local still may not', async () => {
+    const intranet = await startServer({ deliveryAllowPrivateNetworks: true });
+    try {
+      const { client } = await intranet.services.clients.add({
+        ...base,
+        clientId: 'intranet',
+        backchannelLogoutUri: 'https://10.0.0.5/bcl',
+      });
+      expect(client.backchannelLogoutUri).toBe('https://10.0.0.5/bcl');
+      await expect(
+        intranet.services.clients.update('intranet', { backchannelLogoutUri: 'https://169.254.169.254/x' }),
+      ).rejects.toThrow(/link-local/);
+    } finally {
+      await stopServer(intranet);
+    }
   });
 
   it('refuses session_required without a URI, and a URI for a service client (it has no users)', async () => {

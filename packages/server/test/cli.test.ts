@@ -617,6 +617,7 @@ describe.concurrent('tessera CLI', { timeout: 180_000 }, () => {
       skipConsent: false,
       webOrigins: [],
       dpopBoundAccessTokens: false,
+      tokenExchange: { targets: [], delegation: false, impersonation: false },
       backchannelLogoutSessionRequired: false,
     });
     const followed = await tesseraJson(['client', 'update', 'svc', '--default-audience'], { env });

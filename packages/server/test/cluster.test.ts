@@ -8,16 +8,15 @@
  * Redis here is a `redis-server` of the test's own (memory only), so it can be killed and started
  * again empty; the servers and guards run from the transpiled sources (test/build.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { decodeJwtUnverified } from '@tessera/jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createServices } from '../src/services.js';
 import { buildSources, ROOT, type SourceBuild } from './build.js';
+import { type Proc, prepareStore, start, statusAt, stop } from './cluster_processes.js';
 import { TEST_STORE } from './databases.js';
 import { ADMIN_PASSWORD, createTestDatabase, dropTestDatabase, eventually, post } from './helpers.js';
 import { form } from './http.js';
@@ -35,42 +34,6 @@ const AUDIENCE = 'https://api.cluster.test';
  * longer than the 5 s between the server's heartbeats (and the guard's blocking Redis reads).
  */
 const STALE_AFTER = 8;
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-}
-
-async function start(script: string, env: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, [script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  let errors = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    errors += chunk.toString();
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      if (text.startsWith('{')) resolve(text);
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${errors}`)));
-  });
-  return { child, url: (JSON.parse(line) as { url: string }).url };
-}
-
-async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => proc.child.once('exit', resolve));
-  proc.child.kill(signal);
-  await exited;
-}
-
-const statusAt = async (guard: Proc, token: string) => {
-  const res = await fetch(`${guard.url}/protected`, { headers: { authorization: `Bearer ${token}` } });
-  await res.arrayBuffer();
-  return res.status;
-};
 
 describe.skipIf(skip)('a cluster of three instances, three guarded APIs', { timeout: 120_000 }, () => {
   let build: SourceBuild;
@@ -102,23 +65,7 @@ describe.skipIf(skip)('a cluster of three instances, three guarded APIs', { time
       TESSERA_LOG_LEVEL: 'silent',
       TESSERA_REFRESH_GRACE: '2s',
     };
-    const services = await createServices(loadConfig(env));
-    await services.users.create('alice', ADMIN_PASSWORD);
-    await services.clients.add({
-      clientId: 'app',
-      type: 'public',
-      // The APIs, and the server itself: the app logs out at the server (RFC 9068 §4).
-      audiences: [AUDIENCE, issuer],
-      scopes: ['openid'],
-    });
-    // The APIs' client: the revocation stream is for authenticated resource servers.
-    const { secret: apiSecret } = await services.clients.add({
-      clientId: 'orders-api',
-      type: 'confidential',
-      audiences: [AUDIENCE],
-      scopes: [],
-    });
-    await services.close();
+    const apiSecret = await prepareStore(env, AUDIENCE, issuer);
     for (const port of ports)
       instances.push(await start(join(build.dir, 'instance.js'), { ...env, TESSERA_PORT: String(port) }));
     const [, b, c] = instances as [Proc, Proc, Proc];

@@ -28,6 +28,7 @@ describe('loadConfig defaults', () => {
       databaseUrl: undefined,
       redisUrl: undefined,
       redisPrefix: 'tessera:',
+      revocationBroker: undefined,
       masterKey: undefined,
       audience: 'http://127.0.0.1:4000',
       signingAlg: 'ES256',
@@ -47,6 +48,7 @@ describe('loadConfig defaults', () => {
       headersTimeout: 10,
       requestTimeout: 30,
       revocationStreamPublic: false,
+      deliveryAllowPrivateNetworks: false,
       maxRevocationStreams: 1000,
       maxRevocationStreamsPerAddress: 16,
       metricsToken: undefined,
@@ -102,6 +104,7 @@ describe('loadConfig sources', () => {
       TESSERA_HEADERS_TIMEOUT: '5s',
       TESSERA_REQUEST_TIMEOUT: '1m',
       TESSERA_REVOCATION_STREAM_PUBLIC: 'true',
+      TESSERA_DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
       TESSERA_MAX_REVOCATION_STREAMS: '50',
       TESSERA_MAX_REVOCATION_STREAMS_PER_ADDRESS: '4',
       TESSERA_METRICS_TOKEN: METRICS_TOKEN,
@@ -140,6 +143,7 @@ describe('loadConfig sources', () => {
       headersTimeout: 5,
       requestTimeout: 60,
       revocationStreamPublic: true,
+      deliveryAllowPrivateNetworks: true,
       maxRevocationStreams: 50,
       maxRevocationStreamsPerAddress: 4,
       metricsToken: METRICS_TOKEN,
@@ -198,6 +202,25 @@ describe('loadConfig refuses bad values, naming the setting', () => {
     ['REDIS_URL over http', { REDIS_URL: 'http://cache:6379' }, 'redisUrl'],
     ['REDIS_URL with a space', { REDIS_URL: 'redis://cache :6379' }, 'redisUrl'],
     ['TESSERA_REDIS_PREFIX with a space', { TESSERA_REDIS_PREFIX: 'a b' }, 'redisPrefix'],
+    ['a revocation broker over http', { TESSERA_REVOCATION_BROKER: 'http://mq:5672' }, 'revocationBroker'],
+    ['a revocation broker that is no URL', { TESSERA_REVOCATION_BROKER: 'mq:5672' }, 'revocationBroker'],
+    ['a revocation broker without a host', { TESSERA_REVOCATION_BROKER: 'amqp://' }, 'revocationBroker'],
+    [
+      'a revocation stream name with a slash',
+      { TESSERA_REVOCATION_BROKER: 'amqp://mq:5672?stream=a/b' },
+      'revocationBroker',
+    ],
+    ['a NATS broker without a host', { TESSERA_REVOCATION_BROKER: 'nats://' }, 'revocationBroker'],
+    [
+      'a NATS stream name with a dot',
+      { TESSERA_REVOCATION_BROKER: 'nats://nats:4222?stream=a.b' },
+      'revocationBroker',
+    ],
+    [
+      'a NATS subject with a wildcard',
+      { TESSERA_REVOCATION_BROKER: 'tls://nats:4222?subject=a.*' },
+      'revocationBroker',
+    ],
     ['TESSERA_REDIS_PREFIX too long', { TESSERA_REDIS_PREFIX: 'p'.repeat(65) }, 'redisPrefix'],
     ['a keyring key too short', { TESSERA_MASTER_KEYRING: `${MASTER_KEY},abc` }, 'masterKeyring'],
     ['a trusted proxy that is a host name', { TESSERA_TRUST_PROXY: 'lb.internal' }, 'trustProxy'],
@@ -329,6 +352,16 @@ describe('loadConfig refuses bad values, naming the setting', () => {
     );
     const url = 'mysql://root:s3cret@db/tessera';
     expect(configError(() => loadConfig({ DATABASE_URL: url })).message).not.toContain('s3cret');
+    for (const broker of [
+      'http://mq:mq-pass-1@mq',
+      'amqp://mq:mq-pass-1@mq?stream=a b',
+      'amqp//mq:mq-pass-1@',
+      'nats://mq:mq-pass-1@mq?stream=a.b',
+      'tls://mq-pass-1@mq/path',
+    ])
+      expect(configError(() => loadConfig({ TESSERA_REVOCATION_BROKER: broker })).message).not.toContain(
+        'mq-pass-1',
+      );
   });
 });
 
@@ -338,26 +371,30 @@ describe('describeConfig', () => {
     adminPassword: 'a very secret admin password',
     databaseUrl: 'postgres://tessera:db-pass-123@db.internal:5432/tessera',
     redisUrl: 'rediss://default:redis-pass-456@cache.internal:6380',
+    revocationBroker: 'amqps://tessera:mq-pass-789@mq.internal:5671?stream=auth.revocations',
   };
 
-  it('redacts the master key, the admin password, the database URL and the Redis URL', () => {
+  it('redacts the master key, the admin password, the database, Redis and broker URLs', () => {
     const described = describeConfig(
       loadConfig({
         TESSERA_MASTER_KEY: secrets.masterKey,
         TESSERA_ADMIN_PASSWORD: secrets.adminPassword,
         DATABASE_URL: secrets.databaseUrl,
         REDIS_URL: secrets.redisUrl,
+        TESSERA_REVOCATION_BROKER: secrets.revocationBroker,
       }),
     );
     const text = JSON.stringify(described);
     for (const value of Object.values(secrets)) expect(text).not.toContain(value);
     expect(text).not.toContain('db-pass-123');
     expect(text).not.toContain('redis-pass-456');
+    expect(text).not.toContain('mq-pass-789');
     expect(described).toMatchObject({
       masterKey: '[redacted]',
       adminPassword: '[redacted]',
       databaseUrl: '[redacted]',
       redisUrl: '[redacted]',
+      revocationBroker: '[redacted]',
       redisPrefix: 'tessera:',
     });
   });

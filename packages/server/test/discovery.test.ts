@@ -40,6 +40,7 @@ const ENDPOINT_METHODS: Record<string, 'GET' | 'POST'> = {
   userinfo_endpoint: 'GET',
   login_endpoint: 'POST',
   revocation_events_endpoint: 'GET',
+  end_session_endpoint: 'GET',
 };
 
 describe('discovery', () => {
@@ -94,6 +95,8 @@ describe('discovery', () => {
       );
       expect(doc.introspection_endpoint_auth_methods_supported).not.toContain('none');
       expect(doc.access_token_signing_alg_values_supported).toEqual([config.signingAlg]);
+      // OIDC RP-Initiated Logout 1.0 §2.1.
+      expect(doc.end_session_endpoint).toBe(`${config.issuer}/logout/end`);
       expect(doc.scopes_supported).toEqual(
         expect.arrayContaining(['openid', 'profile', 'email', 'offline_access']),
       );

@@ -15,7 +15,8 @@ export async function breakWrites(
     | 'refresh_tokens'
     | 'users'
     | 'impersonations'
-    | 'audit_events',
+    | 'audit_events'
+    | 'outbox',
   operation: 'insert' | 'update',
 ): Promise<{ heal(): Promise<void> }> {
   const trigger = sql.raw(`tessera_test_fail_${table}_${operation}`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../src/config.js';
+import type { AppOptions } from '../src/http/app.js';
 import { createServer, type TesseraServer } from '../src/server.js';
 import type { ServerHooks } from '../src/services.js';
 import { createDatabase, dropDatabase, TEST_STORE } from './databases.js';
@@ -58,7 +59,8 @@ export async function databaseUrlFor(dataDir: string): Promise<string | undefine
 export async function startServer(
   overrides: Partial<Config> = {},
   dataDir?: string,
-  hooks: ServerHooks = {},
+  /** Server hooks, and a logger to capture what the server logs (silent otherwise). */
+  hooks: ServerHooks & Pick<AppOptions, 'logger'> = {},
 ): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'));
   // A database given in `overrides` is the caller's to create and drop.

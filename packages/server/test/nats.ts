@@ -1,13 +1,14 @@
 /**
  * NATS JetStream for the broker tests: the shared server at `TESSERA_TEST_NATS_URL` (default the
- * local one), a stream and subject of each test's own (deleted after), what a stream holds, and a
- * TCP proxy a test can cut to take NATS away from one instance.
+ * local one), a stream and subject of each test's own (deleted after), what a stream holds, and the
+ * machine's own nats-server, which a cluster test stops and starts again exactly as it was (its
+ * JetStream data stays on disk). To take NATS away from one instance, test/tcp_proxy.ts.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { type BrokerMessage, parseBrokerMessage } from '@tessera/protocol';
 import { connect, type NatsConnection } from 'nats';
-import { freePort } from './redis.js';
 
 export const NATS_URL = process.env.TESSERA_TEST_NATS_URL || 'nats://127.0.0.1:4222';
 
@@ -97,58 +98,57 @@ export async function storedMessages(stream: string): Promise<StoredMessage[]> {
   }
 }
 
-/** A TCP proxy to NATS that a test can cut (every connection dropped, new ones refused) and restore. */
-export class TcpProxy {
-  private readonly sockets = new Set<Socket>();
-  private down = false;
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
+/** The machine's nats-server: its process id and exact command line. */
+export interface SystemNats {
+  pid: number;
+  argv: string[];
+}
 
-  static async start(target = NATS_URL): Promise<TcpProxy> {
-    const { hostname, port } = new URL(target);
-    const listenPort = await freePort();
-    let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy!.accept(client, hostname, Number(port || 4222)));
-    await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
-    proxy = new TcpProxy(server, listenPort);
-    return proxy;
-  }
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  private accept(client: Socket, host: string, port: number): void {
-    if (this.down) {
-      client.destroy();
-      return;
+/** The running nats-server process, read from /proc; undefined when there is none. */
+export function findSystemNats(): SystemNats | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'nats-server') continue;
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (argv.length > 0) return { pid: Number(entry), argv };
+    } catch {
+      // The process ended while we looked.
     }
-    const upstream = connectTcp(port, host);
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
   }
+  return undefined;
+}
 
-  cut(): void {
-    this.down = true;
-    for (const socket of this.sockets) socket.destroy();
+/** SIGTERM to the nats-server (it shuts down cleanly, JetStream flushed), and waits for it to exit. */
+export async function stopSystemNats(nats: SystemNats, ms = 30_000): Promise<void> {
+  process.kill(nats.pid, 'SIGTERM');
+  const until = Date.now() + ms;
+  while (existsSync(`/proc/${nats.pid}`) && !isZombie(nats.pid)) {
+    if (Date.now() > until) throw new Error(`nats-server ${nats.pid} did not exit`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
 
-  restore(): void {
-    this.down = false;
+function isZombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true;
   }
+}
 
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise((resolve) => this.server.close(resolve));
+/**
+ * Starts nats-server again with the same command line, detached (it outlives the test, as the
+ * machine's service), unless one is running already; resolves once it answers with JetStream.
+ */
+export async function startSystemNats(nats: SystemNats, ms = 30_000): Promise<void> {
+  if (findSystemNats() === undefined) {
+    const child = spawn(nats.argv[0]!, nats.argv.slice(1), { detached: true, stdio: 'ignore' });
+    child.unref();
+  }
+  const until = Date.now() + ms;
+  while ((await natsUnreachable()) !== undefined) {
+    if (Date.now() > until) throw new Error('nats-server did not come back');
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -9,6 +9,9 @@ import { decodeJwtUnverified } from '@tessera/jose';
 import { nanos, StorageType } from 'nats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig } from '../src/config.js';
+import { createNatsFeed } from '../src/revocation/nats_feed.js';
+import { parseNatsBroker } from '../src/revocation/nats_url.js';
+import type { Logger } from '../src/shared/logger.js';
 import { TEST_STORE } from './databases.js';
 import {
   createTestDatabase,
@@ -21,14 +24,15 @@ import {
 import { addClients, form, loginApp } from './http.js';
 import {
   deleteStream,
+  NATS_URL,
   natsConnection,
   natsSkip,
   storedMessages,
-  TcpProxy,
   type TestStream,
   uniqueStream,
 } from './nats.js';
 import { SseStream, streamAuth } from './sse.js';
+import { TcpProxy } from './tcp_proxy.js';
 
 // Two instances share one store: PostgreSQL, as scaled out (the brokers project runs on it where
 // there is one, and always on CI).
@@ -230,9 +234,10 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
   });
 
   it('NATS away from A: the revocation waits in the store, B hears it by store sync, and it is delivered once back', async () => {
-    const proxy = await TcpProxy.start();
+    const { hostname, port } = new URL(NATS_URL);
+    const proxy = await TcpProxy.start(hostname, Number(port || 4222));
     cleanup.push(() => proxy.close());
-    const c = await instance(proxy.url);
+    const c = await instance(`nats://127.0.0.1:${proxy.port}`);
     await eventually(() => c.services.revocations.feed.live(), 'C to be live');
     const stream = await subscribe(b);
     const session = await loginApp(c);
@@ -243,7 +248,7 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
     // Out of rotation while its revocations cannot reach the others' guards at once.
     const ready = await fetch(`${c.url}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'broker' });
+    expect(await ready.json()).toEqual({ status: 'unavailable', reason: 'revocation broker' });
     expect((await logout(c, session.access_token)).status).toBe(204);
     const row = await c.services.db
       .selectFrom('revocations')
@@ -281,6 +286,12 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
         (m) => m.message?.type === 'revocation' && m.message.entry.value === sid,
       ),
     ).toHaveLength(1);
+    // Live again says C reads the stream, not that it has read this very message yet (another
+    // instance's sync may have published it a moment ago): wait for C's reader to have it.
+    await eventually(
+      async () => (await c.services.revocations.feed.backlog(undefined)).some((e) => e.value === sid),
+      'C to read the revocation from the stream',
+    );
     const fresh = await subscribe(c);
     expect(fresh.snapshot.find((e) => e.value === sid)?.eventId).toMatch(/^\d+-\d+$/);
   });
@@ -306,5 +317,55 @@ describe.skipIf(skip)('two instances sharing PostgreSQL and a NATS JetStream str
     expect(heartbeat).toBeGreaterThan(revocation);
     const after = await subscribe(a);
     expect(after.snapshot.find((e) => e.value === sid)?.eventId).toMatch(/^\d+-\d+$/);
+  });
+});
+
+describe.skipIf(skip)('the NATS feed on its own', () => {
+  it('sends no heartbeat while the store holds a revocation the broker missed (the shared hold-back)', async () => {
+    const nats = uniqueStream();
+    let missed = true;
+    let asked = 0;
+    const quiet = { warn() {}, info() {}, error() {}, debug() {} } as unknown as Logger;
+    const feed = createNatsFeed(parseNatsBroker(nats.url()), quiet, {
+      retentionMs: () => 60_000,
+      instance: 'test',
+      undelivered: async () => {
+        asked += 1;
+        return missed;
+      },
+    });
+    try {
+      // Creates the stream; it has no heartbeat yet, so it is not seeded.
+      expect(await feed.seeded()).toBe(false);
+      // Seeded, but the store says a revocation is missing from the stream: no heartbeat.
+      await feed.markSeeded();
+      const now = Date.now();
+      const entry = {
+        id: 1,
+        kind: 'jti' as const,
+        value: 'made-while-missing',
+        ver: null,
+        expiresAt: now + 60_000,
+        createdAt: now,
+      };
+      expect(await feed.publish(entry)).toBe(true);
+      // Every heartbeat the feed would send asks the hold-back first: three asks, none sent.
+      const before = asked;
+      await eventually(() => asked >= before + 3, 'three heartbeat ticks');
+      expect((await storedMessages(nats.stream)).filter((m) => m.message?.type === 'heartbeat')).toEqual([]);
+      // Delivered (the store says so): the next tick vouches, after the revocation.
+      missed = false;
+      await eventually(
+        async () => (await storedMessages(nats.stream)).some((m) => m.message?.type === 'heartbeat'),
+        'a heartbeat once nothing is missing',
+      );
+      const stored = await storedMessages(nats.stream);
+      const revocation = stored.findIndex((m) => m.message?.type === 'revocation');
+      expect(revocation).toBeGreaterThanOrEqual(0);
+      expect(stored.findIndex((m) => m.message?.type === 'heartbeat')).toBeGreaterThan(revocation);
+    } finally {
+      await feed.close();
+      await deleteStream(nats.stream);
+    }
   });
 });

@@ -3,7 +3,6 @@
  * DESIGN.md's revocation model). They must agree on revocations within milliseconds, on login
  * limits, on keys, and on refresh rotation; and they must ride out Redis and PostgreSQL outages.
  */
-import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { decodeJwtUnverified } from '@tessera/jose';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -24,7 +23,6 @@ import {
 import { addClients, form, loginApp } from './http.js';
 import {
   deleteKeys,
-  freePort,
   OwnRedis,
   REDIS_URL,
   redisServerMissing,
@@ -32,6 +30,7 @@ import {
   uniquePrefix,
 } from './redis.js';
 import { SseStream, streamAuth } from './sse.js';
+import { TcpProxy } from './tcp_proxy.js';
 
 const skip =
   TEST_STORE !== 'postgres'
@@ -437,54 +436,3 @@ describe.skipIf(skip)('faults', () => {
     expect((await loginApp(server)).access_token).toBeTruthy();
   });
 });
-
-/** A TCP proxy to PostgreSQL that can drop every connection and refuse new ones, like a restart. */
-class TcpProxy {
-  private readonly sockets = new Set<Socket>();
-  private down = false;
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
-
-  static async start(host: string, port: number): Promise<TcpProxy> {
-    const listenPort = await freePort();
-    let proxy: TcpProxy | undefined;
-    const server = createTcpServer((client) => proxy!.accept(client, host, port));
-    await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
-    proxy = new TcpProxy(server, listenPort);
-    return proxy;
-  }
-
-  private accept(client: Socket, host: string, port: number): void {
-    if (this.down) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(port, host);
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  }
-
-  cut(): void {
-    this.down = true;
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  restore(): void {
-    this.down = false;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}

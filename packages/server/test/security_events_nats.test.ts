@@ -9,7 +9,8 @@ import { SECURITY_EVENT_TYPES } from '../src/security_events/event_types.js';
 import { natsSecurityEventNames } from '../src/security_events/nats_broker.js';
 import { eventually, post, startServer, stopServer, type TestServer } from './helpers.js';
 import { addClients, loginApp } from './http.js';
-import { deleteStream, natsConnection, natsSkip, TcpProxy, type TestStream, uniqueStream } from './nats.js';
+import { deleteStream, NATS_URL, natsConnection, natsSkip, type TestStream, uniqueStream } from './nats.js';
+import { TcpProxy } from './tcp_proxy.js';
 
 const skip = await natsSkip('the NATS security event tests');
 const SESSION_REVOKED = SECURITY_EVENT_TYPES['session-revoked'];
@@ -97,8 +98,9 @@ describe.skipIf(skip)('security events on NATS JetStream', () => {
   });
 
   it('while NATS is away the SET waits in the outbox, and goes out once it is back', async () => {
-    proxy = await TcpProxy.start();
-    server = await startServer({ revocationBroker: nats.url(proxy.url) });
+    const upstream = new URL(NATS_URL);
+    proxy = await TcpProxy.start(upstream.hostname, Number(upstream.port || 4222));
+    server = await startServer({ revocationBroker: nats.url(`nats://127.0.0.1:${proxy.port}`) });
     await addClients(server);
     // Connected once (the SET stream is created on the first publish, after NATS is back).
     await eventually(() => server!.services.revocations.feed.live(), 'the feed live');

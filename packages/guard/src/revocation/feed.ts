@@ -4,10 +4,13 @@ import type { Liveness } from './liveness.js';
 
 /** A source of revocations that keeps a {@link RevocationSet} current and proves it is. */
 export interface RevocationFeed {
-  readonly mode: 'stream' | 'redis' | 'nats';
+  readonly mode: 'stream' | 'redis' | 'rabbitmq' | 'nats';
   /** Resolves when the first complete snapshot is in the set; rejects only when the feed is closed first. */
   readonly loaded: Promise<void>;
-  /** The position to resume from: the SSE last event ID, the last Redis stream id or NATS sequence read. */
+  /**
+   * The position to resume from: the SSE last event ID, the last Redis stream id, RabbitMQ offset
+   * or NATS sequence read.
+   */
   readonly lastEventId: string | undefined;
   /** What the feed is reading from, for messages (an origin or a stream key, never credentials). */
   readonly source: string;

@@ -4,6 +4,7 @@ import { isAllowedUrl, type ResolvedOptions } from '../options.js';
 import type { RevocationFeed } from './feed.js';
 import { createLiveness, type Liveness, type RevocationState } from './liveness.js';
 import { createNatsFeed } from './nats.js';
+import { createRabbitMqFeed } from './rabbitmq.js';
 import { createRedisFeed } from './redis.js';
 import { createStreamFeed, type GuardFetch } from './stream.js';
 
@@ -12,9 +13,9 @@ const PRUNE_INTERVAL_MS = 60_000;
 
 /** What `guard.health().revocations` reports. */
 export interface RevocationHealth {
-  mode: 'stream' | 'redis' | 'nats' | 'off';
+  mode: 'stream' | 'redis' | 'rabbitmq' | 'nats' | 'off';
   state: RevocationState;
-  /** Where the feed resumes from (SSE last event ID, Redis stream id or NATS stream sequence). */
+  /** Where the feed resumes from (SSE last event ID, Redis stream id, RabbitMQ offset or NATS sequence). */
   lastEventId: string | null;
   /** Last proof of liveness, milliseconds since the epoch. */
   lastLiveAt: number | null;
@@ -30,7 +31,7 @@ export interface RevocationHealth {
  * meet there.
  */
 export interface RevocationFollowing {
-  readonly mode: 'stream' | 'redis' | 'nats' | 'off';
+  readonly mode: 'stream' | 'redis' | 'rabbitmq' | 'nats' | 'off';
   /**
    * Starts the feed (once discovery has named the stream, when it had to) and returns a promise of
    * its first snapshot. Throws at once when the stream's URL is missing or not allowed.
@@ -85,13 +86,15 @@ export function createRevocationFollowing(config: ResolvedOptions, errors: Guard
       const context = { set, liveness, clock, logger, staleAfterMs: config.staleAfterMs };
       if (revocations.mode === 'redis') {
         feed = createRedisFeed({ ...context, redis: revocations.redis, key: revocations.key });
+      } else if (revocations.mode === 'rabbitmq') {
+        feed = createRabbitMqFeed({ ...context, rabbitmq: revocations.rabbitmq, stream: revocations.stream });
       } else if (revocations.mode === 'nats') {
         feed = createNatsFeed({ ...context, nats: revocations.nats, stream: revocations.stream });
       } else {
         const url = revocations.url ?? discoveredUrl;
         if (url === undefined)
           throw new Error(
-            `the metadata of ${issuer} has no revocation_events_endpoint; set options.revocations ({ url }, { redis } or 'off')`,
+            `the metadata of ${issuer} has no revocation_events_endpoint; set options.revocations ({ url }, { redis }, { rabbitmq } or 'off')`,
           );
         if (!isAllowedUrl(url, config.allowInsecureHttp))
           throw new Error(

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { encodeBrokerHeartbeat, encodeBrokerRevocation, type RevocationKind } from '@tessera/protocol';
 import { connect, DiscardPolicy, headers, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
-import { closedPort } from './guard.js';
 
 export const NATS_URL = process.env.TESSERA_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -79,61 +77,5 @@ export class TestStream {
   async delete(): Promise<void> {
     await (await this.nc.jetstreamManager()).streams.delete(this.name).catch(() => false);
     await this.nc.close();
-  }
-}
-
-/** A TCP proxy to NATS that a test can cut (every connection dropped, new ones refused) and restore. */
-export class TcpProxy {
-  private readonly sockets = new Set<Socket>();
-  private down = false;
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
-
-  static async start(target = NATS_URL): Promise<TcpProxy> {
-    const { hostname, port } = new URL(target);
-    const listenPort = await closedPort();
-    let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy!.accept(client, hostname, Number(port || 4222)));
-    await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
-    proxy = new TcpProxy(server, listenPort);
-    return proxy;
-  }
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  private accept(client: Socket, host: string, port: number): void {
-    if (this.down) {
-      client.destroy();
-      return;
-    }
-    const upstream = connectTcp(port, host);
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  }
-
-  cut(): void {
-    this.down = true;
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  restore(): void {
-    this.down = false;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise((resolve) => this.server.close(resolve));
   }
 }

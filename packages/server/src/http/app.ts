@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createRevocationBudget } from './revocation_budget.js';
 import { authorizeRoutes } from './routes/authorize.js';
 import { debuggerRoutes } from './routes/debugger.js';
+import { endSessionRoutes } from './routes/end_session.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
@@ -140,6 +141,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(revokeRoutes, { services, revocationBudget });
   await app.register(introspectionRoutes, { services });
   await app.register(logoutRoutes, { services, revocationBudget });
+  await app.register(endSessionRoutes, { services, revocationBudget });
   await app.register(userinfoRoutes, { services });
   await app.register(wellKnownRoutes, { services });
   await app.register(revocationEventsRoutes, { services });

@@ -65,6 +65,35 @@ export function createMetrics(services: Services): Metrics {
       this.set(services.revocations.size());
     },
   });
+  // Read from the store at each scrape: the outbox is shared, so every instance reports the same
+  // backlog (aggregate with max, not sum). A kind with nothing pending reports 0, not nothing.
+  const backlog = async (): Promise<[string, { count: number; oldestCreatedAt: number } | undefined][]> => {
+    const byKind = new Map((await services.outbox.pending()).map((row) => [row.kind, row]));
+    return [...new Set([...Object.keys(DELIVERY_COUNTERS), ...byKind.keys()])].map((kind) => [
+      kind,
+      byKind.get(kind),
+    ]);
+  };
+  new Gauge({
+    name: 'tessera_outbox_pending',
+    help: 'Outbox deliveries not yet delivered nor given up, by kind (the whole store)',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      for (const [kind, row] of await backlog()) this.set({ kind }, row?.count ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_outbox_oldest_pending_seconds',
+    help: 'Age of the oldest outbox delivery still pending, by kind (0 when none)',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      const now = services.clock();
+      for (const [kind, row] of await backlog())
+        this.set({ kind }, row ? Math.max(0, (now - row.oldestCreatedAt) / 1000) : 0);
+    },
+  });
   return {
     registry,
     observe: (route, status) => requests.inc({ route, status: String(status) }),

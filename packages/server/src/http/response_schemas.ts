@@ -112,6 +112,7 @@ export const metadataResponse = {
       jwks_uri: string,
       revocation_endpoint: string,
       introspection_endpoint: string,
+      end_session_endpoint: string,
       grant_types_supported: strings,
       response_types_supported: strings,
       response_modes_supported: strings,

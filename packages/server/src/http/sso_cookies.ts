@@ -22,6 +22,11 @@ export function setSsoCookie(reply: FastifyReply, value: string, maxAgeSeconds: 
   });
 }
 
+/** Signs the browser out of the provider (the session row is ended by whoever calls this). */
+export function clearSsoCookie(reply: FastifyReply): void {
+  reply.clearCookie(SSO_COOKIE, { httpOnly: true, secure: true, sameSite: 'lax', path: '/' });
+}
+
 export function ssoCookie(request: FastifyRequest): string | undefined {
   const value = request.cookies[SSO_COOKIE];
   return value === undefined || value === '' ? undefined : value;

@@ -1,5 +1,6 @@
 import { failureOutcome, type OutboxKind } from '../outbox/kinds.js';
 import type { Outbox } from '../outbox/outbox.js';
+import type { Clients } from '../store/clients.js';
 import type { Db } from '../store/database.js';
 import type { LogoutTokens } from './logout_tokens.js';
 
@@ -48,8 +49,7 @@ export async function enqueueBackchannelLogouts(
           sid: row.id,
           reason,
         } satisfies BackchannelLogoutPayload,
-        // The URI as registered now: a client that changes it later still hears of this logout where
-        // it was listening when the session ended.
+        // The URI as registered now; each attempt checks it still is (the kind's `superseded`).
         target: row.backchannel_logout_uri!,
       })),
     );
@@ -62,9 +62,13 @@ export async function enqueueBackchannelLogouts(
  * BCL 1.0 §2.5: POST `application/x-www-form-urlencoded` with `logout_token`; §2.8: the RP answers 200
  * (204 is what many send for an empty answer, and means the same). A 400 means it refused the token
  * (§2.8): sending it again would be refused again, so the delivery is given up; an overloaded or
- * failing RP (429, 5xx) is tried again.
+ * failing RP (429, 5xx) is tried again, and one answering 401, 403, 404… (mid-redeploy, say) for an
+ * hour (kinds.ts failureOutcome).
  */
-export function backchannelLogoutKind(logoutTokens: LogoutTokens): OutboxKind<BackchannelLogoutPayload> {
+export function backchannelLogoutKind(
+  logoutTokens: LogoutTokens,
+  clients: Pick<Clients, 'byId'>,
+): OutboxKind<BackchannelLogoutPayload> {
   return {
     name: BACKCHANNEL_LOGOUT,
     parse(payload) {
@@ -72,6 +76,20 @@ export function backchannelLogoutKind(logoutTokens: LogoutTokens): OutboxKind<Ba
       if (typeof clientId !== 'string' || typeof sub !== 'string' || typeof sid !== 'string')
         throw new TypeError('a back-channel logout payload has clientId, sub and sid');
       return { clientId, sub, sid, reason: typeof reason === 'string' ? reason : 'unknown' };
+    },
+    // The client as registered at this attempt, not when the session ended: an operator who removes
+    // the client or its URI, or moves the URI, means the old address must hear nothing more (it may
+    // no longer be the RP's). Pending logouts are given up, not re-aimed: the new URI was never
+    // promised them. `tessera client remove` ends the client's sessions first; their logouts go with
+    // the client unless delivered before it was removed.
+    async superseded(payload, target) {
+      const client = await clients.byId(payload.clientId);
+      if (!client) return 'the client was removed';
+      if (client.backchannelLogoutUri === undefined)
+        return 'the client no longer registers a back-channel logout URI';
+      if (client.backchannelLogoutUri !== target)
+        return 'the client registered another back-channel logout URI';
+      return undefined;
     },
     request(payload, target) {
       const logoutToken = logoutTokens.issue(payload);

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Logger } from '../shared/logger.js';
 import type { Audit } from '../store/audit.js';
+import {
+  type DeliveryAddressPolicy,
+  DeliveryAddressRefused,
+  deliveryAddressProblem,
+  guardedLookup,
+} from './delivery_address.js';
 import type { OutboxKind, OutboxKinds, ResponseOutcome } from './kinds.js';
 import type { ClaimedDelivery, Outbox } from './outbox.js';
 
@@ -16,6 +26,8 @@ export interface DeliveryOptions {
   maxRetryMs: number;
   /** A delivery still failing this long after it was written is given up. */
   giveUpAfterMs: number;
+  /** …and one the receiver keeps refusing (401, 403, 404…: ResponseOutcome `refused`), after this. */
+  giveUpRefusedAfterMs: number;
   /** Rows are looked for this often (rows other processes wrote, retries falling due). */
   pollMs: number;
   /** Attempts in flight at once, per instance. */
@@ -27,6 +39,7 @@ export const DELIVERY_DEFAULTS: DeliveryOptions = {
   firstRetryMs: 1_000,
   maxRetryMs: 5 * 60_000,
   giveUpAfterMs: 24 * 3_600_000,
+  giveUpRefusedAfterMs: 3_600_000,
   pollMs: 1_000,
   concurrency: 16,
 };
@@ -58,8 +71,13 @@ export function createOutboxDelivery(deps: {
   clock: () => number;
   onOutcome?: (kind: string, outcome: DeliveryOutcome) => void;
   options?: Partial<DeliveryOptions>;
+  /** Which addresses may be connected to (outbox/delivery_address.ts). */
+  addresses: DeliveryAddressPolicy;
+  /** How host names are resolved: the system's by default (a test, or a deployment, gives its own). */
+  lookup?: LookupFunction;
 }): OutboxDelivery {
   const { outbox, kinds, audit, log, clock } = deps;
+  const resolve = deps.lookup ?? (dnsLookup as LookupFunction);
   const options = { ...DELIVERY_DEFAULTS, ...deps.options };
   const kindNames = [...kinds.keys()];
   // Unique per process and start: a lease never outlives the instance that took it by more than its term.
@@ -132,22 +150,40 @@ export function createOutboxDelivery(deps: {
           ),
       );
     }
+    // Claimed after its whole window (a multi-day outage, or attempts that kept dying mid-way and
+    // never recorded a failure): a logout told days late is not one the receiver can act on.
+    if (clock() - row.createdAt >= options.giveUpAfterMs)
+      return giveUp(
+        row,
+        payload,
+        row.lastError
+          ? `${row.lastError} (failing for ${Math.round(options.giveUpAfterMs / 3_600_000)} h)`
+          : `not attempted within ${Math.round(options.giveUpAfterMs / 3_600_000)} h of the logout`,
+      ).catch((failure: unknown) =>
+        log.warn(
+          { outboxId: row.id, reason: (failure as Error).message },
+          'outbox: recording an attempt failed',
+        ),
+      );
     let outcome: Outcome;
-    if (kind.send) {
-      outcome = await sent(kind.send(payload, stopping.signal));
-    } else {
-      try {
+    try {
+      // Before any connection: the receiver the row was written for may be gone or elsewhere now.
+      const reason = await kind.superseded(payload, row.target);
+      if (reason !== undefined) outcome = { result: 'give_up', error: reason };
+      else if (kind.send) outcome = await sent(kind.send(payload, stopping.signal));
+      else {
         const request = await kind.request(payload, row.target);
         outcome = await post(request.url, request.headers, request.body, kind);
-      } catch (err) {
-        // The request could not be made (no signing key loaded yet): nothing was sent.
-        outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
       }
+    } catch (err) {
+      // The request could not be made (the store unreachable, no signing key loaded yet): nothing was sent.
+      outcome = { result: 'retry', error: `request not built: ${(err as Error).message}` };
     }
     try {
       if (outcome.result === 'delivered') {
-        await outbox.delivered(row);
-        deps.onOutcome?.(row.kind, 'delivered');
+        // Counted only when it was this instance's to record (a lease lost to a stall past its term
+        // means another instance has the row, and counts its own attempt).
+        if (await outbox.delivered(row)) deps.onOutcome?.(row.kind, 'delivered');
         return;
       }
       if (outcome.result === 'give_up') return await giveUp(row, payload, outcome.error!, outcome.refusal);
@@ -157,15 +193,16 @@ export function createOutboxDelivery(deps: {
         return;
       }
       const now = clock();
-      if (now - row.createdAt >= options.giveUpAfterMs)
+      const window = outcome.result === 'refused' ? options.giveUpRefusedAfterMs : options.giveUpAfterMs;
+      if (now - row.createdAt >= window)
         return await giveUp(
           row,
           payload,
-          `${outcome.error} (failing for ${Math.round(options.giveUpAfterMs / 3_600_000)} h)`,
+          `${outcome.error} (${outcome.result === 'refused' ? 'refused' : 'failing'} for ${Math.round(window / 3_600_000)} h)`,
         );
       const at =
         now + Math.max(backoff(row.attempts), Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
-      await outbox.retryAt(row, at, outcome.error!);
+      if (!(await outbox.retryAt(row, at, outcome.error!))) return;
       await outbox.deferTarget(row.target, at);
       deps.onOutcome?.(row.kind, 'retried');
       log.debug(
@@ -187,8 +224,6 @@ export function createOutboxDelivery(deps: {
     error: string,
     refusal?: Record<string, unknown>,
   ): Promise<void> {
-    if (!(await outbox.giveUp(row, error))) return;
-    deps.onOutcome?.(row.kind, 'gave_up');
     const about = payload === undefined ? { detail: {} } : kinds.get(row.kind)!.describe(payload);
     const detail = {
       kind: row.kind,
@@ -198,15 +233,23 @@ export function createOutboxDelivery(deps: {
       ...about.detail,
       ...refusal,
     };
+    // The give-up and its audit event are one write: an audit failure leaves the row to be claimed again.
+    const recorded = await outbox.giveUp(row, error, (trx) =>
+      audit.record(
+        {
+          type: 'delivery_gave_up',
+          userId: about.userId ?? null,
+          clientId: about.clientId ?? null,
+          detail,
+        },
+        trx,
+      ),
+    );
+    if (!recorded) return;
+    deps.onOutcome?.(row.kind, 'gave_up');
     // The request (and the token in it) is never logged; neither is the target, whose query may
     // carry the receiver's own secret.
     log.warn({ ...detail, userId: about.userId, clientId: about.clientId }, 'outbox: delivery given up');
-    await audit.record({
-      type: 'delivery_gave_up',
-      userId: about.userId ?? null,
-      clientId: about.clientId ?? null,
-      detail,
-    });
   }
 
   /** A kind's own attempt (OutboxKind.send), timed out like a POST. */
@@ -228,45 +271,70 @@ export function createOutboxDelivery(deps: {
     }
   }
 
-  /** The HTTP exchange: POST, no redirects followed, a timeout; what happened, in a line without secrets. */
+  /**
+   * The HTTP exchange: POST, no redirects followed, a timeout; what happened, in a line without
+   * secrets. Made with node:http(s) and a `lookup` of its own so the address is checked at connect
+   * time (delivery_address.ts): a refused one is given up without a connection.
+   */
   async function post(
     target: string,
     headers: Record<string, string>,
     body: string,
     kind: OutboxKind<unknown>,
   ): Promise<Outcome> {
+    const url = new URL(target);
+    const host = url.hostname;
+    // An IP literal is connected to without a lookup: checked here instead.
+    const literal = host.replace(/^\[|\]$/g, '');
+    if (isIP(literal) !== 0) {
+      const problem = deliveryAddressProblem(literal, host, deps.addresses);
+      if (problem) return { result: 'give_up', error: `address refused: ${problem}` };
+    }
     const timeout = AbortSignal.timeout(options.timeoutMs);
-    let response: Response;
+    let response: IncomingMessage;
     try {
-      response = await fetch(target, {
-        method: 'POST',
-        headers,
-        body,
-        // BCL §2.5 / RFC 8935: the receiver answers; a redirect is not followed (it would carry the
-        // token to wherever the receiver, or whoever took its address, points).
-        redirect: 'manual',
-        signal: AbortSignal.any([timeout, stopping.signal]),
+      response = await new Promise<IncomingMessage>((resolved, rejected) => {
+        const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const outgoing = send(
+          url,
+          {
+            method: 'POST',
+            headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+            lookup: guardedLookup(resolve, host, deps.addresses),
+            signal: AbortSignal.any([timeout, stopping.signal]),
+          },
+          resolved,
+        );
+        outgoing.on('error', rejected);
+        outgoing.end(body);
       });
     } catch (err) {
+      const refused = refusal(err);
+      if (refused) return { result: 'give_up', error: `address refused: ${refused.message}` };
       if (timeout.aborted) return { result: 'retry', error: `timed out after ${options.timeoutMs} ms` };
       if (stopping.signal.aborted) return { result: 'retry', error: 'interrupted' };
       return { result: 'retry', error: `connection failed (${errorCode(err)})` };
     }
-    const result = kind.outcome(response.status);
+    // BCL §2.5 / RFC 8935: the receiver answers; a redirect is not followed (node:http never does: it
+    // would carry the token to wherever the receiver, or whoever took its address, points).
+    response.on('error', () => {});
+    const status = response.statusCode ?? 0;
+    const result = kind.outcome(status);
     // A refusal's body, for a kind whose receivers say why (RFC 8935 §2.3), is read (bounded) for the
-    // audit; otherwise the body means nothing, and dropping it frees the connection for reuse.
-    const refusal =
+    // audit; otherwise the body means nothing, and is drained so the connection can be reused.
+    const said =
       result === 'give_up' && kind.refusal
-        ? kind.refusal(response.status, await boundedText(response).catch(() => ''))
+        ? kind.refusal(status, await boundedText(response).catch(() => ''))
         : undefined;
-    await response.body?.cancel().catch(() => {});
+    response.resume();
     if (result === 'delivered') return { result };
-    const retryAfterMs = retryAfter(response.headers.get('retry-after'), clock());
+    const header = response.headers['retry-after'];
+    const retryAfterMs = retryAfter(typeof header === 'string' ? header : null, clock());
     return {
       result,
-      error: `HTTP ${response.status}`,
+      error: `HTTP ${status}`,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      ...(refusal !== undefined ? { refusal } : {}),
+      ...(said !== undefined ? { refusal: said } : {}),
     };
   }
 
@@ -308,20 +376,14 @@ interface Outcome {
 const MAX_REFUSAL_BODY = 16 * 1024;
 
 /** The response body as text, at most {@link MAX_REFUSAL_BODY} bytes (the rest is not read). */
-async function boundedText(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+async function boundedText(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-    if (size >= MAX_REFUSAL_BODY) {
-      await reader.cancel().catch(() => {});
-      break;
-    }
+  for await (const chunk of response) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    // The rest is drained unread (response.resume() by the caller).
+    if (size >= MAX_REFUSAL_BODY) break;
   }
   return Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY).toString('utf8');
 }
@@ -335,7 +397,17 @@ export function retryAfter(value: string | null, now: number): number | undefine
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** The system error code behind a failed fetch (ECONNREFUSED, ENOTFOUND…): never its URL. */
+/** The address refusal behind a failed request, if that is what it was. */
+function refusal(err: unknown): DeliveryAddressRefused | undefined {
+  let cause: unknown = err;
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    if (cause instanceof DeliveryAddressRefused) return cause;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The system error code behind a failed request (ECONNREFUSED, ENOTFOUND…): never its URL. */
 function errorCode(err: unknown): string {
   let cause: unknown = err;
   for (let depth = 0; depth < 4 && cause; depth++) {

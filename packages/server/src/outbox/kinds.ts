@@ -20,6 +20,13 @@ export interface OutboxKind<Payload = unknown> {
    */
   parse(payload: unknown): Payload;
   /**
+   * Why the delivery is no longer wanted, read afresh before each attempt, or undefined while it is:
+   * a row waits for hours, and the receiver it names may be removed or moved meanwhile. A reason gives
+   * the row up (audited) without a request. Throws when it cannot be told now (the store is down):
+   * the attempt is retried.
+   */
+  superseded(payload: Payload, target: string): Promise<string | undefined>;
+  /**
    * The request of one attempt, made afresh each time (a token in it is newly signed with a fresh
    * `jti` and the current key). Throws when it cannot be made right now (keys not loaded): the attempt
    * is retried. The body and headers are never logged or stored.
@@ -50,14 +57,23 @@ export interface OutboundRequest {
   body: string;
 }
 
-export type ResponseOutcome = 'delivered' | 'retry' | 'give_up';
+/**
+ * `retry`: not received, try again (for up to a day). `refused`: the receiver answered no, but the
+ * reason may pass (a redeploy answering 404, credentials being rotated: 401, 403), so it is tried
+ * again over a shorter window. `give_up`: no attempt can succeed.
+ */
+export type ResponseOutcome = 'delivered' | 'retry' | 'refused' | 'give_up';
 
 /**
  * The shared rule for failures: the receiver is overloaded or down (429, 5xx; 408 is a timeout the
- * receiver reported) → later; any other answer is a refusal that repeating will not change.
+ * receiver reported) → later. 400 is the receiver rejecting what was sent (BCL §2.8: the token) and a
+ * redirect is not followed (the request is made to the registered URI only): both final. Any other
+ * 4xx (401, 403, 404, 410…) says the endpoint is not taking it right now → refused, retried briefly.
  */
 export function failureOutcome(status: number): ResponseOutcome {
-  return status === 408 || status === 429 || status >= 500 ? 'retry' : 'give_up';
+  if (status === 408 || status === 429 || status >= 500) return 'retry';
+  if (status >= 400 && status !== 400) return 'refused';
+  return 'give_up';
 }
 
 /** The kinds one instance can deliver, by name. */

@@ -21,6 +21,8 @@ export interface ClaimedDelivery {
   target: string;
   /** Attempts begun, this one included. */
   attempts: number;
+  /** What went wrong the last time, if an attempt failed before. */
+  lastError: string | null;
   createdAt: number;
   leaseOwner: string;
   leaseUntil: number;
@@ -57,10 +59,20 @@ export interface Outbox {
    * other receivers wait.
    */
   deferTarget(target: string, at: number): Promise<void>;
-  /** No more attempts: refused, or failing for too long. */
-  giveUp(row: ClaimedDelivery, error: string): Promise<boolean>;
-  /** Deletes finished rows (delivered or given up) created before `before`; returns how many. */
-  prune(before: number): Promise<number>;
+  /**
+   * No more attempts: refused, or failing for too long. `record` (the audit event) is written in the
+   * same transaction, and only when the lease was still `owner`'s: a give-up is never left unrecorded,
+   * and a failed record leaves the row to be claimed again.
+   */
+  giveUp(row: ClaimedDelivery, error: string, record?: (executor: Db) => Promise<void>): Promise<boolean>;
+  /** Rows still to deliver, per kind, with the creation time of the oldest (for the metrics). */
+  pending(): Promise<{ kind: string; count: number; oldestCreatedAt: number }[]>;
+  /**
+   * Deletes finished rows (delivered or given up) created before `before`, `batch` at a time (a
+   * week's rows after a mass logout, deleted in one statement, would hold the table for long);
+   * returns how many.
+   */
+  prune(before: number, batch?: number): Promise<number>;
 }
 
 export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Date.now): Outbox {
@@ -71,8 +83,9 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
   async function finish(
     row: ClaimedDelivery,
     set: Partial<Pick<OutboxTable, 'delivered_at' | 'gave_up_at' | 'next_attempt_at' | 'last_error'>>,
+    executor: Db = db,
   ): Promise<boolean> {
-    const result = await db
+    const result = await executor
       .updateTable('outbox')
       .set({ ...set, lease_owner: null, lease_until: null })
       .where('id', '=', row.id)
@@ -130,7 +143,7 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
         .updateTable('outbox')
         .set((eb) => ({ lease_owner: owner, lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
         .where('id', 'in', due)
-        .returning(['id', 'kind', 'payload', 'target', 'attempts', 'created_at'])
+        .returning(['id', 'kind', 'payload', 'target', 'attempts', 'last_error', 'created_at'])
         .execute();
       return rows.map((row) => ({
         id: row.id,
@@ -138,6 +151,7 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
         payload: parseJsonText(row.payload as JsonText<unknown>),
         target: row.target,
         attempts: row.attempts,
+        lastError: row.last_error,
         createdAt: row.created_at,
         leaseOwner: owner,
         leaseUntil,
@@ -145,7 +159,12 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
     },
     delivered: (row) => finish(row, { delivered_at: clock(), last_error: null }),
     retryAt: (row, at, error) => finish(row, { next_attempt_at: at, last_error: error }),
-    giveUp: (row, error) => finish(row, { gave_up_at: clock(), last_error: error }),
+    giveUp: (row, error, record) =>
+      db.transaction().execute(async (trx) => {
+        const finished = await finish(row, { gave_up_at: clock(), last_error: error }, trx);
+        if (finished) await record?.(trx);
+        return finished;
+      }),
     async deferTarget(target, at) {
       const now = clock();
       await db
@@ -158,13 +177,35 @@ export function createOutbox(db: Db, dialect: Dialect, clock: () => number = Dat
         .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
         .execute();
     },
-    async prune(before) {
-      const result = await db
-        .deleteFrom('outbox')
-        .where('created_at', '<', before)
-        .where((eb) => eb.or([eb('delivered_at', 'is not', null), eb('gave_up_at', 'is not', null)]))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+    async pending() {
+      const rows = await db
+        .selectFrom('outbox')
+        .select((eb) => ['kind', eb.fn.countAll().as('count'), eb.fn.min('created_at').as('oldest')])
+        .where('delivered_at', 'is', null)
+        .where('gave_up_at', 'is', null)
+        .groupBy('kind')
+        .execute();
+      return rows.map((row) => ({
+        kind: row.kind,
+        count: Number(row.count),
+        oldestCreatedAt: Number(row.oldest),
+      }));
+    },
+    async prune(before, batch = 1_000) {
+      let deleted = 0;
+      for (;;) {
+        const ids = db
+          .selectFrom('outbox')
+          .select('id')
+          .where('created_at', '<', before)
+          .where((eb) => eb.or([eb('delivered_at', 'is not', null), eb('gave_up_at', 'is not', null)]))
+          .orderBy('id')
+          .limit(batch);
+        const result = await db.deleteFrom('outbox').where('id', 'in', ids).executeTakeFirst();
+        const count = Number(result.numDeletedRows);
+        deleted += count;
+        if (count < batch) return deleted;
+      }
     },
   };
 }

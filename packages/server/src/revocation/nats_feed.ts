@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { encodeBrokerHeartbeat, encodeBrokerRevocation, parseBrokerMessage } from '@tessera/protocol';
 import {
   type ConsumerMessages,
@@ -37,6 +35,13 @@ export interface NatsFeedOptions {
   /** Messages are kept this long (`max_age`): the longest access-token lifetime plus a margin. */
   retentionMs: () => number;
   clock?: () => number;
+  /** Names this instance in its heartbeats (diagnostics only). */
+  instance: string;
+  /**
+   * Whether a live revocation older than a moment is still not on the stream: no heartbeat while it
+   * is (broker_feed.ts undeliveredRevocations, the hold-back every broker feed shares).
+   */
+  undelivered: () => Promise<boolean>;
 }
 
 /**
@@ -50,15 +55,15 @@ export interface NatsFeedOptions {
  * reading from the start gets the set in force and one heartbeat, not a day of them.
  *
  * An instance heartbeats only while it vouches for the stream: it was seeded (a heartbeat is on
- * it, which only a seeded stream gets) and every row this instance failed to publish has been
- * delivered since. A stream that was lost (NATS restarted without its storage, or deleted) has no
+ * it, which only a seeded stream gets) and the store holds no live revocation the broker missed
+ * (the hold-back all broker feeds share, broker_feed.ts). A stream that was lost (NATS restarted without its storage, or deleted) has no
  * heartbeat: every instance republishes every live row, then marks it seeded with a heartbeat.
  */
 export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFeedOptions): RevocationFeed {
   const clock = options.clock ?? Date.now;
   const { stream, subject } = broker;
   const heartbeatSubject = `${subject}.heartbeat`;
-  const instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const { instance, undelivered } = options;
   /** What messages name: never the credentials. */
   const where = { broker: broker.server, stream };
   const listeners = new Set<(event: FeedEvent) => void>();
@@ -81,8 +86,6 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
   let seededStream: string | undefined;
   /** The stream seeded() last looked at: markSeeded() marks it, and only it. */
   let checkedStream: string | undefined;
-  /** Rows this instance could not publish (id → expiry): no heartbeat until each went out or expired. */
-  const failed = new Map<number, number>();
   let lastHeartbeat = 0;
   let messages: ConsumerMessages | undefined;
 
@@ -148,8 +151,11 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
     for await (const status of connection.status()) {
       if (status.type === 'disconnect') down(new Error(`disconnected from ${broker.server}`));
       else if (status.type === 'reconnect') {
-        // What was published meanwhile is not read yet: no complete backlog until it is.
+        // What was published meanwhile is not read yet: no complete backlog until it is. The
+        // consumer is made again from the last sequence read, rather than left to notice the lost
+        // pull on its own idle heartbeat (seconds later, while this instance would call itself live).
         caughtUp = false;
+        void messages?.stop();
         up();
       }
     }
@@ -244,7 +250,13 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
     }
   }
 
+  /** Vouches for the stream, unless the shared hold-back says it lacks a live revocation. */
   async function heartbeat(): Promise<void> {
+    try {
+      if (await undelivered()) return;
+    } catch {
+      return; // the store is out of reach: nothing to vouch with
+    }
     const rollup = headers();
     // Only the latest heartbeat stays in the stream (allow_rollup_hdrs).
     rollup.set('Nats-Rollup', 'sub');
@@ -265,13 +277,8 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
       if (readingStream !== undefined && info.created !== readingStream) void messages?.stop();
       else if (info.created === readingStream && lastSeq >= info.state.last_seq) caughtUp = true;
       const now = clock();
-      for (const [id, expiresAt] of failed) if (expiresAt <= now) failed.delete(id);
       for (const [seq, event] of events) if (event.expiresAt <= now) events.delete(seq);
-      if (
-        seededStream === info.created &&
-        failed.size === 0 &&
-        Date.now() - lastHeartbeat >= HEARTBEAT_MS - 100
-      )
+      if (seededStream === info.created && Date.now() - lastHeartbeat >= HEARTBEAT_MS - 100)
         await heartbeat();
     } catch (err) {
       if (apiError(err) === STREAM_NOT_FOUND) {
@@ -306,10 +313,7 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
     ),
     async publish(entry) {
       if (entry.expiresAt <= clock()) return true;
-      if (!connected || js === undefined) {
-        failed.set(entry.id, entry.expiresAt);
-        return false;
-      }
+      if (!connected || js === undefined) return false;
       try {
         await js.publish(subject, encodeBrokerRevocation(wireEntry(entry), entry.id), {
           // The row, by id and creation time (a store started afresh reuses ids): JetStream keeps
@@ -318,11 +322,9 @@ export function createNatsFeed(broker: NatsBroker, log: Logger, options: NatsFee
           expect: { streamName: stream },
           timeout: PUBLISH_TIMEOUT_MS,
         });
-        failed.delete(entry.id);
         return true;
       } catch {
         // Not acknowledged: the row stays undelivered in the store and goes out with sync().
-        failed.set(entry.id, entry.expiresAt);
         return false;
       }
     },

@@ -10,6 +10,8 @@ type SessionServices = Pick<Services, 'db' | 'refreshTokens' | 'revocations' | '
 const INITIATED_BY: Readonly<Record<string, InitiatingEntity>> = {
   logout: 'user',
   logout_all: 'user',
+  // A sign-out at the provider (OIDC RP-Initiated Logout, end_browser_session.ts).
+  end_session: 'user',
   revoked: 'user',
   reuse_detected: 'policy',
   code_reuse: 'policy',

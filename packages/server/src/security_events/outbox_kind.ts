@@ -49,7 +49,7 @@ function describe({ receiver, claims }: SecurityEventPayload) {
  */
 export function securityEventKind(
   tokens: SecurityEventTokens,
-  receivers: Pick<Receivers, 'bearerToken'>,
+  receivers: Pick<Receivers, 'byName' | 'bearerToken'>,
 ): OutboxKind<SecurityEventPayload> {
   return {
     name: SECURITY_EVENT_KIND,
@@ -57,6 +57,14 @@ export function securityEventKind(
       const parsed = parse(payload);
       if (parsed.receiver === undefined) throw new TypeError('a push names its receiver');
       return parsed;
+    },
+    async superseded(payload, target) {
+      // A receiver removed (or removed and registered again elsewhere under its name) asked to hear
+      // no more at the endpoint the SET was written for.
+      const receiver = await receivers.byName(payload.receiver as string);
+      if (!receiver) return 'the receiver was removed';
+      if (receiver.endpoint !== target) return 'the receiver registered another endpoint';
+      return undefined;
     },
     async request(payload, target) {
       // Read at each attempt: a token the operator replaced is used from the next attempt on.
@@ -105,6 +113,8 @@ export function securityEventBrokerKind(
   return {
     name: SECURITY_EVENT_BROKER_KIND,
     parse,
+    // The broker's stream is the server's own: there is no receiver to go away.
+    superseded: async () => undefined,
     request() {
       throw new Error('a broker publication is sent, not POSTed');
     },

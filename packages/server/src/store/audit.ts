@@ -9,6 +9,7 @@ export type AuditEventType =
   | 'login_throttled'
   | 'refresh_reuse_detected'
   | 'session_revoked'
+  | 'sso_session_ended'
   | 'user_logged_out_everywhere'
   | 'token_revoked'
   | 'token_minted'
@@ -31,12 +32,12 @@ export type AuditEventType =
   | 'resource_removed'
   | 'consent_granted'
   | 'authorization_code_reused'
-  /** The outbox stopped trying to deliver something (a logout token): refused, or too long failing. */
-  | 'delivery_gave_up'
+  | 'impersonation_started'
+  | 'impersonation_ended'
   | 'receiver_added'
   | 'receiver_removed'
-  | 'impersonation_started'
-  | 'impersonation_ended';
+  /** The outbox stopped trying to deliver something (a logout token or a SET): refused, or too long failing. */
+  | 'delivery_gave_up';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { importJwk, isLoopbackHost, type JsonWebKeySet, type Jwk } from '@tessera/jose';
+import { deliveryAddressProblem } from '../outbox/delivery_address.js';
 import type {
   ClientGrantType,
   ClientKind,
@@ -23,10 +25,10 @@ export interface RegistrationToCheck {
   refreshTokenTtl: number | undefined;
   /** Browser origins allowed to call the server with CORS (exact, as the `Origin` header says them). */
   webOrigins: string[];
+  tokenExchange: TokenExchangePolicy;
   /** OpenID Connect Back-Channel Logout 1.0 §2.2. */
   backchannelLogoutUri: string | undefined;
   backchannelLogoutSessionRequired: boolean;
-  tokenExchange: TokenExchangePolicy;
 }
 
 /** The kinds a client type may have: public clients run on the user's device, confidential ones on a server. */
@@ -74,7 +76,10 @@ function redirectUriProblem(uri: string, kind: ClientKind | null): string | unde
  * it, so `https` (http only on a loopback host, as for redirect URIs: RFC 8252 §7.3), and no
  * credentials in it (they would sit in the store and in every operator's `client list`).
  */
-export function backchannelLogoutUriProblem(uri: string): string | undefined {
+export function backchannelLogoutUriProblem(
+  uri: string,
+  policy: RegistrationPolicy = { allowPrivateNetworks: false },
+): string | undefined {
   const quoted = JSON.stringify(uri);
   let url: URL;
   try {
@@ -88,9 +93,16 @@ export function backchannelLogoutUriProblem(uri: string): string | undefined {
     return `a back-channel logout URI has no fragment (BCL 1.0 §2.2), got ${quoted}`;
   if (url.username !== '' || url.password !== '')
     return 'a back-channel logout URI carries no credentials (user:password@)';
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined;
-  return `a back-channel logout URI uses https (http only on a loopback host), got ${quoted}`;
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+    return `a back-channel logout URI uses https (http only on a loopback host), got ${quoted}`;
+  // An address literal delivery would refuse (link-local, private…) is refused now, with why; a name
+  // is checked where it resolves, at each connection (outbox/delivery_address.ts).
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) !== 0) {
+    const problem = deliveryAddressProblem(host, url.hostname, policy);
+    if (problem) return `a back-channel logout URI may not point to ${problem}`;
+  }
+  return undefined;
 }
 
 function checkTtl(name: string, value: number | undefined, range: { min: number; max: number }): void {
@@ -148,7 +160,15 @@ function checkTokenExchange(type: ClientType, policy: TokenExchangePolicy): void
 }
 
 /** Throws a TypeError naming the first rule the registration breaks. */
-export function checkRegistration(registration: RegistrationToCheck): void {
+/** What the deployment allows a registration (config.ts `deliveryAllowPrivateNetworks`). */
+export interface RegistrationPolicy {
+  allowPrivateNetworks: boolean;
+}
+
+export function checkRegistration(
+  registration: RegistrationToCheck,
+  policy: RegistrationPolicy = { allowPrivateNetworks: false },
+): void {
   const { type, kind, grantTypes } = registration;
   if (!KINDS_OF[type].includes(kind))
     throw new TypeError(`a ${type} client cannot be of kind ${kind ?? '(none)'}`);
@@ -196,8 +216,9 @@ export function checkRegistration(registration: RegistrationToCheck): void {
         `a JWKS URI is https (http only on a loopback host), got ${JSON.stringify(registration.jwksUri)}`,
       );
   }
+  checkTokenExchange(type, registration.tokenExchange);
   if (registration.backchannelLogoutUri !== undefined) {
-    const problem = backchannelLogoutUriProblem(registration.backchannelLogoutUri);
+    const problem = backchannelLogoutUriProblem(registration.backchannelLogoutUri, policy);
     if (problem) throw new TypeError(problem);
     // Logout tokens tell a client that a user's session ended: a service has no users.
     if (kind === 'service')
@@ -205,7 +226,6 @@ export function checkRegistration(registration: RegistrationToCheck): void {
   } else if (registration.backchannelLogoutSessionRequired) {
     throw new TypeError('backchannel_logout_session_required needs a back-channel logout URI');
   }
-  checkTokenExchange(type, registration.tokenExchange);
   checkTtl('the access-token lifetime', registration.accessTokenTtl, ACCESS_TTL);
   checkTtl('the refresh-token lifetime', registration.refreshTokenTtl, REFRESH_TTL);
   if (registration.refreshTokenTtl !== undefined && !grantTypes.includes('refresh_token'))

@@ -1,6 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JsonWebKeySet } from '@tessera/jose';
-import { checkRegistration, type RegistrationToCheck } from './client_registration.js';
+import {
+  checkRegistration,
+  type RegistrationPolicy,
+  type RegistrationToCheck,
+} from './client_registration.js';
 import { type Db, isUniqueViolation } from './database.js';
 import { type ClientsTable, parseJsonText, toJsonText } from './schema.js';
 
@@ -78,6 +82,8 @@ export interface Client {
    * `spa` client's redirect-URI origins count too without being listed (see {@link corsOrigins}).
    */
   webOrigins: string[];
+  /** RFC 8693 token exchange: what this client may exchange tokens for (http/grants/token_exchange.ts). */
+  tokenExchange: TokenExchangePolicy;
   /**
    * OpenID Connect Back-Channel Logout 1.0 §2.2: where the client's server hears (a logout token, §2.5)
    * that one of its sessions ended at the provider; undefined when it does not want to.
@@ -85,8 +91,6 @@ export interface Client {
   backchannelLogoutUri: string | undefined;
   /** BCL §2.2 `backchannel_logout_session_required`: it needs `sid` (which logout tokens always carry). */
   backchannelLogoutSessionRequired: boolean;
-  /** RFC 8693 token exchange: what this client may exchange tokens for (http/grants/token_exchange.ts). */
-  tokenExchange: TokenExchangePolicy;
 }
 
 /**
@@ -120,11 +124,11 @@ export interface ClientChanges {
   skipConsent?: boolean;
   dpopBoundAccessTokens?: boolean;
   webOrigins?: string[];
+  /** The members named change; the others stay. */
+  tokenExchange?: Partial<TokenExchangePolicy>;
   /** `null` removes it (and `backchannelLogoutSessionRequired` with it, unless that is given). */
   backchannelLogoutUri?: string | null;
   backchannelLogoutSessionRequired?: boolean;
-  /** The members named change; the others stay. */
-  tokenExchange?: Partial<TokenExchangePolicy>;
 }
 
 /** What a new client is registered with; everything but the id, type, audiences and scopes has a default. */
@@ -239,11 +243,11 @@ function registrationColumns(registration: RegistrationToCheck) {
     access_token_ttl: registration.accessTokenTtl ?? null,
     refresh_token_ttl: registration.refreshTokenTtl ?? null,
     web_origins: toJsonText(registration.webOrigins),
-    backchannel_logout_uri: registration.backchannelLogoutUri ?? null,
-    backchannel_logout_session_required: registration.backchannelLogoutSessionRequired ? 1 : 0,
     token_exchange_targets: toJsonText(registration.tokenExchange.targets),
     token_exchange_delegation: registration.tokenExchange.delegation ? 1 : 0,
     token_exchange_impersonation: registration.tokenExchange.impersonation ? 1 : 0,
+    backchannel_logout_uri: registration.backchannelLogoutUri ?? null,
+    backchannel_logout_session_required: registration.backchannelLogoutSessionRequired ? 1 : 0,
   };
 }
 
@@ -261,7 +265,12 @@ export function corsOrigins(client: Pick<Client, 'kind' | 'redirectUris' | 'webO
 /**
  * @param defaultAudience the server's `audience` setting: the audience of clients without their own.
  */
-export function createClients(db: Db, defaultAudience: string, clock: () => number = Date.now): Clients {
+export function createClients(
+  db: Db,
+  defaultAudience: string,
+  clock: () => number = Date.now,
+  policy: RegistrationPolicy = { allowPrivateNetworks: false },
+): Clients {
   const toClient = (row: Omit<ClientsTable, 'created_at'>): Client => {
     const own = parseJsonText(row.audiences);
     return {
@@ -286,13 +295,13 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
       skipConsent: row.skip_consent === 1,
       dpopBoundAccessTokens: row.dpop_bound_access_tokens === 1,
       webOrigins: parseJsonText(row.web_origins),
-      backchannelLogoutUri: row.backchannel_logout_uri ?? undefined,
-      backchannelLogoutSessionRequired: row.backchannel_logout_session_required === 1,
       tokenExchange: {
         targets: parseJsonText(row.token_exchange_targets),
         delegation: row.token_exchange_delegation === 1,
         impersonation: row.token_exchange_impersonation === 1,
       },
+      backchannelLogoutUri: row.backchannel_logout_uri ?? undefined,
+      backchannelLogoutSessionRequired: row.backchannel_logout_session_required === 1,
     };
   };
 
@@ -359,15 +368,15 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         accessTokenTtl: input.accessTokenTtl,
         refreshTokenTtl: input.refreshTokenTtl,
         webOrigins: input.webOrigins ?? [],
-        backchannelLogoutUri: input.backchannelLogoutUri,
-        backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
         tokenExchange: {
           targets: input.tokenExchange?.targets ?? [],
           delegation: input.tokenExchange?.delegation ?? false,
           impersonation: input.tokenExchange?.impersonation ?? false,
         },
+        backchannelLogoutUri: input.backchannelLogoutUri,
+        backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
       } satisfies RegistrationToCheck;
-      checkRegistration(registration);
+      checkRegistration(registration, policy);
       await checkResources(input.resources ?? []);
       const usesSecret = registration.tokenEndpointAuthMethod.startsWith('client_secret_');
       const secret = usesSecret ? randomBytes(32).toString('base64url') : undefined;
@@ -407,18 +416,18 @@ export function createClients(db: Db, defaultAudience: string, clock: () => numb
         accessTokenTtl: pick(changes.accessTokenTtl, client.accessTokenTtl),
         refreshTokenTtl: pick(changes.refreshTokenTtl, client.refreshTokenTtl),
         webOrigins: changes.webOrigins ?? client.webOrigins,
-        backchannelLogoutUri: pick(changes.backchannelLogoutUri, client.backchannelLogoutUri),
-        // Without a URI the flag means nothing: removing the URI clears it unless it is set again.
-        backchannelLogoutSessionRequired:
-          changes.backchannelLogoutSessionRequired ??
-          (changes.backchannelLogoutUri === null ? false : client.backchannelLogoutSessionRequired),
         tokenExchange: {
           targets: changes.tokenExchange?.targets ?? client.tokenExchange.targets,
           delegation: changes.tokenExchange?.delegation ?? client.tokenExchange.delegation,
           impersonation: changes.tokenExchange?.impersonation ?? client.tokenExchange.impersonation,
         },
+        backchannelLogoutUri: pick(changes.backchannelLogoutUri, client.backchannelLogoutUri),
+        // Without a URI the flag means nothing: removing the URI clears it unless it is set again.
+        backchannelLogoutSessionRequired:
+          changes.backchannelLogoutSessionRequired ??
+          (changes.backchannelLogoutUri === null ? false : client.backchannelLogoutSessionRequired),
       } satisfies RegistrationToCheck;
-      checkRegistration(registration);
+      checkRegistration(registration, policy);
       // Switching to a secret method from one without a secret leaves the client with none: no secret
       // works until rotateSecret makes one (the method must allow it first, so it is done after).
       if (changes.resources) await checkResources(changes.resources);

@@ -33,9 +33,9 @@ export interface Database {
   sso_sessions: SsoSessionsTable;
   consents: ConsentsTable;
   authorization_codes: AuthorizationCodesTable;
+  impersonations: ImpersonationsTable;
   outbox: OutboxTable;
   security_event_receivers: SecurityEventReceiversTable;
-  impersonations: ImpersonationsTable;
 }
 
 export interface AccessTokenLifetimesTable {
@@ -92,16 +92,16 @@ export interface ClientsTable {
   web_origins: JsonText<string[]>;
   /** RFC 9449 §5.2: 1 when every token request of the client must carry a DPoP proof. */
   dpop_bound_access_tokens: number;
-  /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed; since 0013. */
-  backchannel_logout_uri: string | null;
-  /** BCL §2.2: 1 when the client needs `sid` in its logout tokens (they always carry it here). */
-  backchannel_logout_session_required: number;
   /** RFC 8693 policy (since 0014): audiences or resource identifiers exchanged tokens may be for. */
   token_exchange_targets: JsonText<string[]>;
   /** 1 when the client may exchange with an actor token (delegation, RFC 8693 §1.1). */
   token_exchange_delegation: number;
   /** 1 when the client may exchange an admin's token for a user's (impersonation). */
   token_exchange_impersonation: number;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed; since 0013. */
+  backchannel_logout_uri: string | null;
+  /** BCL §2.2: 1 when the client needs `sid` in its logout tokens (they always carry it here). */
+  backchannel_logout_session_required: number;
 }
 
 /** One impersonation (an admin acting as a user through token exchange), open until it ends. */

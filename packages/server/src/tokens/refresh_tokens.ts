@@ -40,6 +40,17 @@ export class AccountChanged extends Error {
   }
 }
 
+/**
+ * A session was not started from an SSO session: the browser's sign-in ended (a sign-out at the
+ * provider, or it expired) between the grant's check and the session.
+ */
+export class SsoSessionEnded extends Error {
+  constructor() {
+    super('the SSO session ended while a session was being started from it');
+    this.name = 'SsoSessionEnded';
+  }
+}
+
 export interface RefreshSession {
   familyId: string;
   userId: string;
@@ -95,7 +106,8 @@ export interface RefreshTokens {
    * Starts a family (a login session) and returns its first token. With `tokenVersion` (what the
    * login read with the password it checked), only while the user is still at that version and not
    * disabled, else {@link AccountChanged}: a change that ends every session (a password change, say)
-   * while a login is checking the old password must end that login's session too.
+   * while a login is checking the old password must end that login's session too. With
+   * `ssoSessionId`, only while that SSO session is live, else {@link SsoSessionEnded}.
    */
   start(
     userId: string,
@@ -295,6 +307,21 @@ export function createRefreshTokens(
             .where('disabled', '=', 0)
             .executeTakeFirst();
           if (Number(unchanged.numUpdatedRows) !== 1) throw new AccountChanged();
+        }
+        if (origin.ssoSessionId !== undefined) {
+          // The same for the browser's sign-in: a write that changes nothing but locks the SSO
+          // session's row, and only while it is live. A sign-out that ends it (one conditional update
+          // of that row) either commits first, and this starts nothing, or waits for this family to
+          // commit, and then its second read of the families finds it (end_browser_session.ts). Without
+          // it, a family started between the grant's check and here would outlive the sign-out.
+          const live = await trx
+            .updateTable('sso_sessions')
+            .set((eb) => ({ revoked_at: eb.ref('revoked_at') }))
+            .where('id', '=', origin.ssoSessionId)
+            .where('revoked_at', 'is', null)
+            .where('expires_at', '>', now)
+            .executeTakeFirst();
+          if (Number(live.numUpdatedRows) !== 1) throw new SsoSessionEnded();
         }
         await trx
           .insertInto('refresh_token_families')

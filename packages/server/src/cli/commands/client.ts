@@ -70,12 +70,6 @@ Options of add and update:
   --dpop-bound-access-tokens | --no-dpop-bound-access-tokens
                                      whether every token request must carry a DPoP proof (RFC 9449
                                      §5.2), so the client only gets DPoP-bound tokens (default no)
-  --backchannel-logout-uri <uri>     OpenID Connect Back-Channel Logout: where the client's server is
-                                     sent a logout token when one of its sessions ends (https; http
-                                     on a loopback host; a query is kept, a fragment refused; '' on
-                                     update removes it)
-  --backchannel-logout-session-required | --no-backchannel-logout-session-required
-                                     the client needs sid in logout tokens (they always carry it)
   --exchange-target <aud-or-resource>…
                                      RFC 8693 token exchange (confidential clients): the audiences,
                                      or RFC 8707 resource identifiers, it may exchange users' tokens
@@ -86,6 +80,12 @@ Options of add and update:
   --exchange-impersonation | --no-exchange-impersonation
                                      whether it may exchange an admin's token for another user's
                                      (requested_subject; at most 15 minutes, audited; default no)
+  --backchannel-logout-uri <uri>     OpenID Connect Back-Channel Logout: where the client's server is
+                                     sent a logout token when one of its sessions ends (https; http
+                                     on a loopback host; a query is kept, a fragment refused; '' on
+                                     update removes it)
+  --backchannel-logout-session-required | --no-backchannel-logout-session-required
+                                     the client needs sid in logout tokens (they always carry it)
 On update a list option replaces the whole list, and one empty value (--redirect-uri '') clears it;
 grant types are not derived again. A secret method's secret is printed once and stored only as a
 hash; switching to private_key_jwt drops it, switching back prints a new one. The keys of
@@ -114,14 +114,14 @@ has it when it issues them.`,
     'no-skip-consent': { type: 'boolean' },
     'dpop-bound-access-tokens': { type: 'boolean' },
     'no-dpop-bound-access-tokens': { type: 'boolean' },
-    'backchannel-logout-uri': { type: 'string' },
-    'backchannel-logout-session-required': { type: 'boolean' },
-    'no-backchannel-logout-session-required': { type: 'boolean' },
     'exchange-target': { type: 'string', multiple: true },
     'exchange-delegation': { type: 'boolean' },
     'no-exchange-delegation': { type: 'boolean' },
     'exchange-impersonation': { type: 'boolean' },
     'no-exchange-impersonation': { type: 'boolean' },
+    'backchannel-logout-uri': { type: 'string' },
+    'backchannel-logout-session-required': { type: 'boolean' },
+    'no-backchannel-logout-session-required': { type: 'boolean' },
   },
   settings: true,
   async run(context) {
@@ -268,16 +268,6 @@ function clientChanges(context: CommandContext): ClientChanges {
     throw new UsageError('give --skip-consent or --no-skip-consent, not both');
   if (values['dpop-bound-access-tokens'] === true && values['no-dpop-bound-access-tokens'] === true)
     throw new UsageError('give --dpop-bound-access-tokens or --no-dpop-bound-access-tokens, not both');
-  if (
-    values['backchannel-logout-session-required'] === true &&
-    values['no-backchannel-logout-session-required'] === true
-  )
-    throw new UsageError(
-      'give --backchannel-logout-session-required or --no-backchannel-logout-session-required, not both',
-    );
-  const backchannelLogoutUri = values['backchannel-logout-uri'] as string | undefined;
-  if (sub === 'add' && backchannelLogoutUri === '')
-    throw new UsageError('--backchannel-logout-uri needs a URI (an empty one removes it, on update)');
   for (const flag of ['exchange-delegation', 'exchange-impersonation'])
     if (values[flag] === true && values[`no-${flag}`] === true)
       throw new UsageError(`give --${flag} or --no-${flag}, not both`);
@@ -291,6 +281,16 @@ function clientChanges(context: CommandContext): ClientChanges {
       ? { impersonation: onOff('exchange-impersonation') }
       : {}),
   };
+  if (
+    values['backchannel-logout-session-required'] === true &&
+    values['no-backchannel-logout-session-required'] === true
+  )
+    throw new UsageError(
+      'give --backchannel-logout-session-required or --no-backchannel-logout-session-required, not both',
+    );
+  const backchannelLogoutUri = values['backchannel-logout-uri'] as string | undefined;
+  if (sub === 'add' && backchannelLogoutUri === '')
+    throw new UsageError('--backchannel-logout-uri needs a URI (an empty one removes it, on update)');
   const redirectUris = listOption(values, 'redirect-uri');
   const postLogoutRedirectUris = listOption(values, 'post-logout-redirect-uri');
   const resources = listOption(values, 'resource');
@@ -329,6 +329,7 @@ function clientChanges(context: CommandContext): ClientChanges {
       : values['no-dpop-bound-access-tokens'] === true
         ? { dpopBoundAccessTokens: false }
         : {}),
+    ...(Object.keys(tokenExchange).length ? { tokenExchange } : {}),
     ...(backchannelLogoutUri !== undefined
       ? { backchannelLogoutUri: backchannelLogoutUri === '' ? null : backchannelLogoutUri }
       : {}),
@@ -337,7 +338,6 @@ function clientChanges(context: CommandContext): ClientChanges {
       : values['no-backchannel-logout-session-required'] === true
         ? { backchannelLogoutSessionRequired: false }
         : {}),
-    ...(Object.keys(tokenExchange).length ? { tokenExchange } : {}),
   };
 }
 

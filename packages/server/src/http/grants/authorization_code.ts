@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { endSession } from '../../revocation/sessions.js';
 import { clientLifetimes } from '../../tokens/client_lifetimes.js';
-import { AccountChanged } from '../../tokens/refresh_tokens.js';
+import { AccountChanged, SsoSessionEnded } from '../../tokens/refresh_tokens.js';
 import { authenticateClient } from '../client_auth.js';
 import { refreshBindingKey, requireProofIfBound } from '../dpop/token_request.js';
 import { OAuthError } from '../errors.js';
@@ -105,7 +105,8 @@ export const authorizationCodeGrant: GrantHandler = {
         dpopJkt: refreshBindingKey(client, dpop),
       });
     } catch (err) {
-      if (err instanceof AccountChanged) throw invalidGrant('the sign-in this code came from has ended');
+      if (err instanceof AccountChanged || err instanceof SsoSessionEnded)
+        throw invalidGrant('the sign-in this code came from has ended');
       throw err;
     }
     // A second exchange may have come in meanwhile: then this session ends before anyone gets it.

@@ -9,6 +9,8 @@ export interface ErrorPageInput {
   description: string;
   /** The product name above the card; `Tessera` when not given. */
   issuerName?: string;
+  /** What did not happen, under the description; by default that nothing was shared with the app. */
+  note?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export function renderErrorPage(input: ErrorPageInput): string {
     html`<div class="status-icon" aria-hidden="true"></div>
 <h1>${input.title}</h1>
 <p>${input.description}</p>
-<p class="note">Nothing was shared with the app. You can close this page.</p>`,
+<p class="note">${input.note ?? 'Nothing was shared with the app. You can close this page.'}</p>`,
   );
   return renderPage({ title: `${input.title} · ${issuerName}`, body });
 }

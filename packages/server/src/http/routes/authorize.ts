@@ -24,6 +24,7 @@ import type { Metrics } from '../metrics.js';
 import { renderConsentPage } from '../pages/consent_page.js';
 import { renderErrorPage } from '../pages/error_page.js';
 import { renderLoginPage } from '../pages/login_page.js';
+import { sendPage } from '../pages/page_reply.js';
 import { describeScopes } from '../pages/scope_descriptions.js';
 import { STYLESHEET, STYLESHEET_ETAG, STYLESHEET_PATH } from '../pages/stylesheet.js';
 import { checkPasswordLogin } from '../password_login.js';
@@ -36,34 +37,6 @@ const CONSENT_PATH = '/authorize/consent';
 
 /** Pages are HTML; these routes declare it (errors are pages too, never JSON). */
 const htmlResponse = { '2xx': { type: 'string' }, '4xx': { type: 'string' } } as const;
-
-/**
- * The page's Content Security Policy: nothing but our stylesheet, no script at all, and forms that
- * may post only here. Chromium applies `form-action` to the redirect that follows a form post too, so
- * the client's redirect URI (its origin, or its scheme for a native app) is allowed as well.
- */
-function pagePolicy(redirectUri: string | undefined): string {
-  let target = '';
-  if (redirectUri !== undefined) {
-    const url = new URL(redirectUri);
-    target = url.protocol === 'http:' || url.protocol === 'https:' ? ` ${url.origin}` : ` ${url.protocol}`;
-  }
-  return `default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'${target}; frame-ancestors 'none'; base-uri 'none'`;
-}
-
-function sendPage(reply: FastifyReply, status: number, page: string, redirectUri?: string): FastifyReply {
-  return (
-    reply
-      .code(status)
-      .header('content-security-policy', pagePolicy(redirectUri))
-      // Not no-referrer: under it Chromium sends `Origin: null` with the page's own form posts (Fetch
-      // §3.1), which assertOwnPage must refuse. same-origin still tells other sites nothing.
-      .header('referrer-policy', 'same-origin')
-      .header('cache-control', 'no-store')
-      .type('text/html; charset=utf-8')
-      .send(page)
-  );
-}
 
 /**
  * The OpenID Connect authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1) and its pages: sign in,

@@ -23,14 +23,14 @@ export const healthRoutes: FastifyPluginAsync<{ services: Services; metrics: Met
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'database' });
     }
-    // Without Redis (or the revocation broker) this instance still issues and refreshes (the store
-    // is the truth), but its revocations reach other instances' guards late and its login limits
-    // are its own: take it out of rotation until it is back.
-    const broker = services.config.revocationBroker !== undefined;
+    // Without its revocation feed (Redis, or the broker) this instance still issues and refreshes
+    // (the store is the truth), but its revocations reach other instances' guards late (and without
+    // Redis its login limits are its own): take it out of rotation until the feed is back.
     if (services.revocations.feed.shared && !services.revocations.feed.live()) {
-      return reply.code(503).send({ status: 'unavailable', reason: broker ? 'broker' : 'redis' });
+      const reason = services.config.revocationBroker ? 'revocation broker' : 'redis';
+      return reply.code(503).send({ status: 'unavailable', reason });
     }
-    if (broker && services.redis && !services.redis.ready()) {
+    if (services.redis && !services.redis.ready()) {
       return reply.code(503).send({ status: 'unavailable', reason: 'redis' });
     }
     return { status: 'ready' };

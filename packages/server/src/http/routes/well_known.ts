@@ -4,6 +4,7 @@ import type { Services } from '../../services.js';
 import { CLIENT_ASSERTION_SIGNING_ALGORITHMS } from '../client_assertion.js';
 import { DPOP_SIGNING_ALGORITHMS } from '../dpop/proofs.js';
 import { jwksResponse, metadataResponse } from '../response_schemas.js';
+import { END_SESSION_PATH } from './end_session.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
 /**
@@ -35,6 +36,8 @@ export const wellKnownRoutes: FastifyPluginAsync<{ services: Services }> = async
     jwks_uri: endpoint('/.well-known/jwks.json'),
     revocation_endpoint: endpoint('/revoke'),
     introspection_endpoint: endpoint('/introspect'),
+    // OIDC RP-Initiated Logout 1.0 §2.1.
+    end_session_endpoint: endpoint(END_SESSION_PATH),
     grant_types_supported: SUPPORTED_GRANT_TYPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
