@@ -1,5 +1,6 @@
 import { encodeBrokerHeartbeat, encodeBrokerRevocation, parseBrokerMessage } from '@tessera/protocol';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { createRabbitMqSecurityEventBroker } from '../security_events/rabbitmq_broker.js';
 import type { Logger } from '../shared/logger.js';
 import { type FeedEvent, type RevocationEntry, type RevocationFeed, wireEntry } from './feed.js';
 
@@ -301,6 +302,10 @@ export function createRabbitMqFeed(log: Logger, options: RabbitMqFeedOptions): R
 
   return {
     shared: true,
+    securityEvents: createRabbitMqSecurityEventBroker(
+      () => (connection && publisher ? { model: connection, confirm: publisher } : undefined),
+      stream,
+    ),
     async publish(entry: RevocationEntry) {
       if (entry.expiresAt <= clock()) return true;
       return send(encodeBrokerRevocation(wireEntry(entry), entry.id));
