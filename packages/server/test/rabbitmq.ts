@@ -45,12 +45,16 @@ export function brokerUrl(stream: string, url = RABBITMQ_URL): string {
   return broker.href;
 }
 
-/** Deletes a stream (the end of a test); one that was never declared is fine. */
+/**
+ * Deletes a stream (the end of a test), and the security events' stream queue a server on it may
+ * have declared beside it; one that was never declared is fine.
+ */
 export async function deleteStream(stream: string, url = RABBITMQ_URL): Promise<void> {
   const connection = await amqp.connect(url);
   try {
     const channel = await connection.createChannel();
     await channel.deleteQueue(stream);
+    await channel.deleteQueue(`${stream}.security-events`);
   } finally {
     await connection.close().catch(() => {});
   }

@@ -58,7 +58,6 @@ describe.skipIf(skip)('security events on RabbitMQ', () => {
     if (server) await stopServer(server);
     server = undefined;
     await deleteStream(stream);
-    await deleteStream(queue);
   });
 
   it('names a queue of its own per revocation stream, the default one tessera.security-events', () => {
