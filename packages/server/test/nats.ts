@@ -62,7 +62,10 @@ export function natsConnection(url = NATS_URL): Promise<NatsConnection> {
 export async function deleteStream(stream: string): Promise<void> {
   const nc = await natsConnection();
   try {
-    await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false);
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.delete(stream).catch(() => false);
+    // The security events' stream a server on it may have created beside it (security_events/nats_broker.ts).
+    await jsm.streams.delete(`${stream}_SECURITY_EVENTS`.slice(0, 128)).catch(() => false);
   } finally {
     await nc.close();
   }
