@@ -31,7 +31,9 @@ SET. A push answered 202 is delivered; 400 is a refusal (not sent again, audited
 timeouts are retried with back-off.`,
   options: {
     endpoint: { type: 'string' },
-    audience: { type: 'string' },
+    // One table holds every command's options (cli/args.ts): --audience is `client add`'s too, which
+    // takes several, so it is declared the same way here and one value is required below.
+    audience: { type: 'string', multiple: true },
     event: { type: 'string', multiple: true },
     'bearer-token-stdin': { type: 'boolean' },
   },
@@ -60,9 +62,11 @@ interface AddOptions {
 
 function addOptions({ values }: CommandContext): AddOptions {
   const endpoint = values.endpoint;
-  const audience = values.audience;
-  if (typeof endpoint !== 'string' || typeof audience !== 'string')
+  const audiences = values.audience as string[] | undefined;
+  if (typeof endpoint !== 'string' || audiences === undefined)
     throw new UsageError('tessera receiver add needs --endpoint <url> and --audience <aud>');
+  if (audiences.length !== 1) throw new UsageError('tessera receiver add takes one --audience');
+  const [audience] = audiences as [string];
   const given = values.event as string[] | undefined;
   for (const event of given ?? [])
     if (!isSecurityEventName(event))
