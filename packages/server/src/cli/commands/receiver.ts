@@ -62,7 +62,8 @@ interface AddOptions {
 
 function addOptions({ values }: CommandContext): AddOptions {
   const endpoint = values.endpoint;
-  const audiences = values.audience as string[] | undefined;
+  const audienceValue = values.audience as string | string[] | undefined;
+  const audiences = typeof audienceValue === 'string' ? [audienceValue] : audienceValue;
   if (typeof endpoint !== 'string' || audiences === undefined)
     throw new UsageError('tessera receiver add needs --endpoint <url> and --audience <aud>');
   if (audiences.length !== 1) throw new UsageError('tessera receiver add takes one --audience');
